@@ -1,0 +1,151 @@
+// Package config reads lbdns's settings from LBDNS_* environment variables,
+// validates them in one pass, and describes them for --help.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v10"
+)
+
+// Prefix is the prefix of every environment variable lbdns reads.
+const Prefix = "LBDNS_"
+
+// ConnectorOff is the LBDNS_CONNECTOR_ADDR value that disables the connector.
+const ConnectorOff = "off"
+
+// Config holds every setting. The `help` tag feeds --help.
+type Config struct {
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"text" help:"text or json"`
+
+	HTTPAddr      string `env:"HTTP_ADDR" envDefault:":9797" help:"address of /metrics, /healthz, /readyz and /status"`
+	ConnectorAddr string `env:"CONNECTOR_ADDR" envDefault:"127.0.0.1:8080" help:"address external-dns --source=connector reads from; 'off' disables it"`
+
+	AnnotationPrefix    string        `env:"ANNOTATION_PREFIX" envDefault:"lbdns.io/" help:"prefix of the Service annotations lbdns reads"`
+	Namespace           string        `env:"NAMESPACE" help:"watch Services in this namespace only; empty watches all"`
+	CacheSyncTimeout    time.Duration `env:"CACHE_SYNC_TIMEOUT" envDefault:"60s" help:"how long to wait for the informer caches at start"`
+	TTL                 int64         `env:"TTL" envDefault:"30" help:"record TTL in seconds when a Service sets none"`
+	FailOpen            bool          `env:"FAIL_OPEN" envDefault:"true" help:"publish every weight>0 target when none is healthy"`
+	KubeProxyHealthPort int           `env:"KUBE_PROXY_HEALTHZ_PORT" envDefault:"10256" help:"port of kube-proxy's /healthz for node-probe=kube-proxy"`
+
+	ProbeInterval    time.Duration `env:"PROBE_INTERVAL" envDefault:"2s" help:"time between two probes of one target"`
+	ProbeTimeout     time.Duration `env:"PROBE_TIMEOUT" envDefault:"1s" help:"time one probe may take"`
+	ProbeFall        int           `env:"PROBE_FALL" envDefault:"2" help:"consecutive failures that mark a target down"`
+	ProbeRise        int           `env:"PROBE_RISE" envDefault:"2" help:"consecutive successes that mark a target up again"`
+	ProbeJitter      float64       `env:"PROBE_JITTER" envDefault:"0.1" help:"random spread of the probe interval, as a fraction (0..0.5)"`
+	ProbeConcurrency int           `env:"PROBE_CONCURRENCY" envDefault:"64" help:"probes that may run at once"`
+}
+
+// Load parses the environment (as KEY=VALUE pairs, like os.Environ) into a
+// Config and validates it.
+func Load(environ []string) (Config, error) {
+	var cfg Config
+	opts := env.Options{Prefix: Prefix, Environment: toMap(environ)}
+	if err := env.ParseWithOptions(&cfg, opts); err != nil {
+		return Config{}, fmt.Errorf("reading environment: %w", err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks every setting and reports all problems at once, each
+// naming its variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", "%q is not text or json", c.LogFormat)
+	}
+	if err := checkHostPort(c.HTTPAddr); err != nil {
+		bad("HTTP_ADDR", "%v", err)
+	}
+	if c.ConnectorAddr != ConnectorOff {
+		if err := checkHostPort(c.ConnectorAddr); err != nil {
+			bad("CONNECTOR_ADDR", "%v (use %q to disable)", err, ConnectorOff)
+		}
+	}
+	if c.AnnotationPrefix == "" || !strings.HasSuffix(c.AnnotationPrefix, "/") {
+		bad("ANNOTATION_PREFIX", "%q must end with '/', like lbdns.io/", c.AnnotationPrefix)
+	}
+	if c.CacheSyncTimeout <= 0 {
+		bad("CACHE_SYNC_TIMEOUT", "must be positive, got %s", c.CacheSyncTimeout)
+	}
+	if c.TTL < 1 || c.TTL > 2147483647 {
+		bad("TTL", "must be 1..2147483647 seconds, got %d", c.TTL)
+	}
+	if c.KubeProxyHealthPort < 1 || c.KubeProxyHealthPort > 65535 {
+		bad("KUBE_PROXY_HEALTHZ_PORT", "must be 1..65535, got %d", c.KubeProxyHealthPort)
+	}
+	if c.ProbeInterval < 100*time.Millisecond {
+		bad("PROBE_INTERVAL", "must be at least 100ms, got %s", c.ProbeInterval)
+	}
+	if c.ProbeTimeout <= 0 || c.ProbeTimeout > c.ProbeInterval {
+		bad("PROBE_TIMEOUT", "must be positive and at most LBDNS_PROBE_INTERVAL (%s), got %s", c.ProbeInterval, c.ProbeTimeout)
+	}
+	if c.ProbeFall < 1 || c.ProbeFall > 100 {
+		bad("PROBE_FALL", "must be 1..100, got %d", c.ProbeFall)
+	}
+	if c.ProbeRise < 1 || c.ProbeRise > 100 {
+		bad("PROBE_RISE", "must be 1..100, got %d", c.ProbeRise)
+	}
+	if c.ProbeJitter < 0 || c.ProbeJitter > 0.5 {
+		bad("PROBE_JITTER", "must be 0..0.5, got %g", c.ProbeJitter)
+	}
+	if c.ProbeConcurrency < 1 || c.ProbeConcurrency > 100000 {
+		bad("PROBE_CONCURRENCY", "must be 1..100000, got %d", c.ProbeConcurrency)
+	}
+	return errors.Join(errs...)
+}
+
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if port == "" {
+		return fmt.Errorf("%q has no port", addr)
+	}
+	return nil
+}
+
+// Variable describes one environment variable for --help.
+type Variable struct {
+	Name, Default, Help string
+}
+
+// Variables lists every variable with its default, in declaration order.
+func Variables() []Variable {
+	t := reflect.TypeOf(Config{})
+	vars := make([]Variable, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		vars = append(vars, Variable{
+			Name:    Prefix + f.Tag.Get("env"),
+			Default: f.Tag.Get("envDefault"),
+			Help:    f.Tag.Get("help"),
+		})
+	}
+	return vars
+}
+
+func toMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}

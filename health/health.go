@@ -1,0 +1,169 @@
+// Package health decides which targets of a hostname are published, and says
+// why each of the others is not. It is pure: Kubernetes signals and probe
+// results come in, a decision per target comes out.
+package health
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/lbdns/lbdns/probe"
+)
+
+// Key names a target: one LB ingress IP of one Service.
+type Key struct {
+	Namespace, Service string
+	IP                 netip.Addr
+}
+
+func (k Key) String() string { return k.Namespace + "/" + k.Service + "/" + k.IP.String() }
+
+// Compare orders keys by namespace, service, then IP.
+func (k Key) Compare(o Key) int {
+	return cmp.Or(cmp.Compare(k.Namespace, o.Namespace), cmp.Compare(k.Service, o.Service), k.IP.Compare(o.IP))
+}
+
+// Reason says why a target is not healthy or not published. It appears in
+// /status, events, logs and metrics, so the names are part of the contract.
+type Reason string
+
+// Reasons from Kubernetes (withdraw at once), from probes, and from weights.
+const (
+	NoReadyEndpoints Reason = "NoReadyEndpoints"
+	NodeNotReady     Reason = "NodeNotReady"
+	NodeCordoned     Reason = "NodeCordoned"
+	NodeToBeDeleted  Reason = "NodeToBeDeleted"
+	NodeDeleted      Reason = "NodeDeleted"
+	NoLocalEndpoint  Reason = "NoLocalEndpoint"
+	ProbeFailed      Reason = "ProbeFailed"
+	ProbePending     Reason = "ProbePending"
+	Drained          Reason = "Drained"
+)
+
+// Target is one IP of one Service as Kubernetes describes it.
+type Target struct {
+	Key
+	Weight int
+	TTL    int64
+	Probe  probe.Spec
+	// Node is the Node whose addresses hold the IP, if any.
+	Node string
+	// Signal, when set, withdraws the target whatever the probes say;
+	// SignalDetail explains it to a human.
+	Signal       Reason
+	SignalDetail string
+}
+
+// Group is every target of one hostname.
+type Group struct {
+	Hostname string
+	Targets  []Target
+}
+
+// ProbeStatus returns the probe status of a target, and false when the
+// target is not probed.
+type ProbeStatus func(Key) (probe.Status, bool)
+
+// TargetDecision is the verdict on one target.
+type TargetDecision struct {
+	Target
+	Probe     probe.Status
+	Probed    bool
+	Healthy   bool
+	Pending   bool // no probe result yet
+	Published bool
+	// Reason is empty for a healthy published target; otherwise it says why
+	// the target is unhealthy, pending or drained.
+	Reason Reason
+	Detail string
+	// Since is when the target entered its current health state, as far as
+	// this process saw (the controller fills it in).
+	Since time.Time
+}
+
+// Decision is the verdict on one hostname.
+type Decision struct {
+	Hostname string
+	TTL      int64
+	// FailOpen is set when no target was healthy and every target with a
+	// weight above 0 is published anyway.
+	FailOpen bool
+	Targets  []TargetDecision
+}
+
+// Published returns the published targets, in the order of Targets.
+func (d Decision) Published() []TargetDecision {
+	var out []TargetDecision
+	for _, t := range d.Targets {
+		if t.Published {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Decide applies the health rules to one hostname:
+//   - a target is healthy when Kubernetes raises no signal and its probes are
+//     up (or it is not probed);
+//   - published = healthy targets with weight > 0;
+//   - if none, targets still waiting for their first probe are published, so
+//     that a new IP is not held back when nothing else is known to work;
+//   - if still none while some target has weight > 0 and failOpen is set,
+//     every target with weight > 0 is published (fail open).
+func Decide(g Group, status ProbeStatus, failOpen bool) Decision {
+	d := Decision{Hostname: g.Hostname, Targets: make([]TargetDecision, 0, len(g.Targets))}
+	anyPublished, anyWeight := false, false
+	for _, t := range g.Targets {
+		td := judge(t, status)
+		if d.TTL == 0 || (t.TTL > 0 && t.TTL < d.TTL) {
+			d.TTL = t.TTL
+		}
+		if t.Weight > 0 {
+			anyWeight = true
+			td.Published = td.Healthy
+		} else if td.Healthy {
+			td.Reason, td.Detail = Drained, "weight is 0"
+		}
+		anyPublished = anyPublished || td.Published
+		d.Targets = append(d.Targets, td)
+	}
+	if !anyPublished {
+		for i := range d.Targets {
+			t := &d.Targets[i]
+			if t.Pending && t.Weight > 0 {
+				t.Published = true
+				anyPublished = true
+			}
+		}
+	}
+	if !anyPublished && anyWeight && failOpen {
+		d.FailOpen = true
+		for i := range d.Targets {
+			d.Targets[i].Published = d.Targets[i].Weight > 0
+		}
+	}
+	slices.SortFunc(d.Targets, func(a, b TargetDecision) int { return a.Key.Compare(b.Key) })
+	return d
+}
+
+// judge decides the health of one target on its own.
+func judge(t Target, status ProbeStatus) TargetDecision {
+	td := TargetDecision{Target: t}
+	if len(t.Probe.Checks) > 0 {
+		td.Probe, td.Probed = status(t.Key)
+	}
+	switch {
+	case t.Signal != "":
+		td.Reason, td.Detail = t.Signal, t.SignalDetail
+	case td.Probed && td.Probe.State == probe.Down:
+		td.Reason, td.Detail = ProbeFailed, td.Probe.LastError
+	case len(t.Probe.Checks) > 0 && td.Probe.State == probe.Unknown:
+		td.Pending = true
+		td.Reason, td.Detail = ProbePending, "waiting for the first probe"
+	default:
+		td.Healthy = true
+	}
+	return td
+}

@@ -1,0 +1,59 @@
+package health
+
+import (
+	"slices"
+	"time"
+)
+
+// Snapshot is the state of every hostname at one moment. Outputs read it and
+// must not modify it.
+type Snapshot struct {
+	// Generation grows by one whenever any published set (IPs or TTL) changes.
+	Generation uint64
+	// Changes holds the times of recent generations, oldest first, so an
+	// output can measure how late it reflects each one.
+	Changes   []Change
+	Taken     time.Time
+	Hostnames []Decision
+	// Transitions are the latest target health changes, newest last.
+	Transitions []Transition
+}
+
+// Transition is one change of a target's health.
+type Transition struct {
+	At        time.Time
+	Target    Key
+	Hostnames []string
+	To        string // healthy or unhealthy
+	Reason    Reason
+	Detail    string
+}
+
+// Change records when a generation was made.
+type Change struct {
+	Generation uint64
+	At         time.Time
+}
+
+// ChangesAfter returns the recorded changes newer than generation gen.
+func (s *Snapshot) ChangesAfter(gen uint64) []Change {
+	i, _ := slices.BinarySearchFunc(s.Changes, gen+1, func(c Change, g uint64) int {
+		switch {
+		case c.Generation < g:
+			return -1
+		case c.Generation > g:
+			return 1
+		}
+		return 0
+	})
+	return s.Changes[i:]
+}
+
+// SamePublished reports whether two decisions publish the same IPs and TTL.
+func SamePublished(a, b Decision) bool {
+	if a.Hostname != b.Hostname || a.TTL != b.TTL {
+		return false
+	}
+	pa, pb := a.Published(), b.Published()
+	return slices.EqualFunc(pa, pb, func(x, y TargetDecision) bool { return x.IP == y.IP })
+}

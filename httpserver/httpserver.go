@@ -1,0 +1,152 @@
+// Package httpserver serves lbdns's HTTP endpoints: /metrics, /healthz,
+// /readyz and /status (JSON).
+package httpserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lbdns/lbdns/health"
+)
+
+// State is what the endpoints read.
+type State interface {
+	Snapshot() *health.Snapshot
+	IsReady() bool
+}
+
+// Handler returns the mux of all endpoints. gatherer is the registry that
+// /metrics exposes.
+func Handler(state State, gatherer prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !state.IsReady() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: waiting for informer caches and the first probe round\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(NewStatus(state.Snapshot(), state.IsReady()))
+	})
+	return mux
+}
+
+// Status is the JSON document of /status.
+type Status struct {
+	Ready       bool               `json:"ready"`
+	Generation  uint64             `json:"generation"`
+	Taken       time.Time          `json:"taken"`
+	Hostnames   []HostnameStatus   `json:"hostnames"`
+	Transitions []TransitionStatus `json:"transitions"`
+}
+
+// HostnameStatus is one hostname in /status.
+type HostnameStatus struct {
+	Hostname  string         `json:"hostname"`
+	TTL       int64          `json:"ttl"`
+	FailOpen  bool           `json:"failOpen"`
+	Published []string       `json:"published"`
+	Targets   []TargetStatus `json:"targets"`
+}
+
+// TargetStatus is one target in /status.
+type TargetStatus struct {
+	Namespace string       `json:"namespace"`
+	Service   string       `json:"service"`
+	IP        string       `json:"ip"`
+	Node      string       `json:"node,omitempty"`
+	Weight    int          `json:"weight"`
+	Health    string       `json:"health"`
+	Published bool         `json:"published"`
+	Reason    string       `json:"reason,omitempty"`
+	Detail    string       `json:"detail,omitempty"`
+	Since     *time.Time   `json:"since,omitempty"`
+	Probe     *ProbeStatus `json:"probe,omitempty"`
+}
+
+// ProbeStatus is a target's probe history in /status.
+type ProbeStatus struct {
+	Checks         string     `json:"checks"`
+	State          string     `json:"state"`
+	Successes      int        `json:"successes"`
+	Failures       int        `json:"failures"`
+	LastError      string     `json:"lastError,omitempty"`
+	LastProbe      *time.Time `json:"lastProbe,omitempty"`
+	LastTransition *time.Time `json:"lastTransition,omitempty"`
+}
+
+// TransitionStatus is one recent health change in /status.
+type TransitionStatus struct {
+	At        time.Time `json:"at"`
+	Target    string    `json:"target"`
+	Hostnames []string  `json:"hostnames"`
+	To        string    `json:"to"`
+	Reason    string    `json:"reason,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// NewStatus renders a snapshot for /status (and the HTML page).
+func NewStatus(snap *health.Snapshot, ready bool) Status {
+	st := Status{Ready: ready, Generation: snap.Generation, Taken: snap.Taken,
+		Hostnames: []HostnameStatus{}, Transitions: []TransitionStatus{}}
+	for _, d := range snap.Hostnames {
+		hs := HostnameStatus{Hostname: d.Hostname, TTL: d.TTL, FailOpen: d.FailOpen, Published: []string{}}
+		for _, t := range d.Targets {
+			ts := TargetStatus{
+				Namespace: t.Namespace, Service: t.Service, IP: t.IP.String(), Node: t.Node,
+				Weight: t.Weight, Health: healthWord(t), Published: t.Published,
+				Reason: string(t.Reason), Detail: t.Detail, Since: timePtr(t.Since),
+			}
+			if len(t.Target.Probe.Checks) > 0 {
+				ts.Probe = &ProbeStatus{
+					Checks: t.Target.Probe.String(), State: t.Probe.State.String(),
+					Successes: t.Probe.Successes, Failures: t.Probe.Failures, LastError: t.Probe.LastError,
+					LastProbe: timePtr(t.Probe.LastProbe), LastTransition: timePtr(t.Probe.LastTransition),
+				}
+			}
+			if t.Published {
+				hs.Published = append(hs.Published, ts.IP)
+			}
+			hs.Targets = append(hs.Targets, ts)
+		}
+		st.Hostnames = append(st.Hostnames, hs)
+	}
+	for i := len(snap.Transitions) - 1; i >= 0; i-- { // newest first
+		tr := snap.Transitions[i]
+		st.Transitions = append(st.Transitions, TransitionStatus{At: tr.At, Target: tr.Target.String(),
+			Hostnames: tr.Hostnames, To: tr.To, Reason: string(tr.Reason), Detail: tr.Detail})
+	}
+	return st
+}
+
+func healthWord(t health.TargetDecision) string {
+	switch {
+	case t.Healthy:
+		return "healthy"
+	case t.Pending:
+		return "pending"
+	}
+	return "unhealthy"
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

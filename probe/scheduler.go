@@ -1,0 +1,204 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Options configure a Scheduler.
+type Options struct {
+	Interval, Timeout time.Duration
+	Rise, Fall        int
+	// Jitter spreads each interval by up to ±Jitter of itself.
+	Jitter float64
+	// Concurrency bounds the probe rounds that run at once.
+	Concurrency int
+	Funcs       map[Kind]Func
+	// Observe, if set, is called after every check (for metrics).
+	Observe func(kind Kind, err error, took time.Duration)
+	// OnChange, if set, is called after any target changed state, outside
+	// the scheduler's lock.
+	OnChange func()
+	Logger   *slog.Logger
+}
+
+// Target is what to probe: an IP and its checks.
+type Target struct {
+	IP   netip.Addr
+	Spec Spec
+}
+
+// Scheduler probes a changing set of targets, keyed by K, each in its own
+// goroutine so that at most one probe per target is in flight.
+type Scheduler[K comparable] struct {
+	opts Options
+	sem  chan struct{}
+
+	mu      sync.Mutex
+	entries map[K]*entry
+	wg      sync.WaitGroup
+}
+
+type entry struct {
+	target  Target
+	specKey string
+	status  Status
+	cancel  context.CancelFunc
+}
+
+// NewScheduler returns a scheduler that probes nothing until Sync.
+func NewScheduler[K comparable](opts Options) *Scheduler[K] {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Concurrency < 1 {
+		opts.Concurrency = 1
+	}
+	return &Scheduler[K]{opts: opts, sem: make(chan struct{}, opts.Concurrency), entries: map[K]*entry{}}
+}
+
+// Sync makes the probed set equal to desired. New targets are probed at once;
+// targets whose spec changed keep their status and restart probing; targets
+// no longer desired stop. Goroutines live until ctx is done or they are
+// removed.
+func (s *Scheduler[K]) Sync(ctx context.Context, desired map[K]Target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, e := range s.entries {
+		if _, ok := desired[k]; !ok {
+			e.cancel()
+			delete(s.entries, k)
+		}
+	}
+	for k, t := range desired {
+		specKey := t.IP.String() + "|" + t.Spec.String()
+		e, ok := s.entries[k]
+		if ok && e.specKey == specKey {
+			continue
+		}
+		if ok {
+			e.cancel()
+		}
+		ne := &entry{target: t, specKey: specKey}
+		if ok {
+			ne.status = e.status
+		}
+		ectx, cancel := context.WithCancel(ctx)
+		ne.cancel = cancel
+		s.entries[k] = ne
+		s.wg.Add(1)
+		go s.loop(ectx, k, ne)
+	}
+}
+
+// Status returns the probe status of k, and false if k is not probed.
+func (s *Scheduler[K]) Status(k K) (Status, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[k]
+	if !ok {
+		return Status{}, false
+	}
+	return e.status, true
+}
+
+// MarkDown forces k down, so that it needs rise successes to come back. Used
+// when Kubernetes says the node behind the IP went away.
+func (s *Scheduler[K]) MarkDown(k K, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[k]
+	if !ok {
+		return
+	}
+	now := time.Now()
+	if e.status.State != Down {
+		e.status.LastTransition = now
+	}
+	e.status.State = Down
+	e.status.Successes = 0
+	e.status.LastError = reason
+}
+
+// Wait blocks until every probe goroutine has stopped; cancel the context
+// given to Sync first.
+func (s *Scheduler[K]) Wait() { s.wg.Wait() }
+
+func (s *Scheduler[K]) loop(ctx context.Context, k K, e *entry) {
+	defer s.wg.Done()
+	var delay time.Duration // the first probe runs at once
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		err := s.round(ctx, e.target)
+		if ctx.Err() != nil {
+			return // removed or shutting down: this result means nothing
+		}
+		s.record(k, e, err)
+		timer.Reset(s.jittered())
+	}
+}
+
+// round runs every check of t within one timeout and returns the first
+// failure.
+func (s *Scheduler[K]) round(ctx context.Context, t Target) error {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.sem }()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	for _, c := range t.Spec.Checks {
+		f, ok := s.opts.Funcs[c.Kind]
+		if !ok {
+			return fmt.Errorf("%s: no probe of this kind", c)
+		}
+		start := time.Now()
+		err := f(ctx, t.IP, c)
+		if s.opts.Observe != nil {
+			s.opts.Observe(c.Kind, err, time.Since(start))
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", c, err)
+		}
+	}
+	return nil
+}
+
+func (s *Scheduler[K]) record(k K, e *entry, err error) {
+	s.mu.Lock()
+	if s.entries[k] != e { // replaced or removed meanwhile
+		s.mu.Unlock()
+		return
+	}
+	var changed bool
+	e.status, changed = e.status.next(err, time.Now(), s.opts.Rise, s.opts.Fall)
+	st := e.status
+	s.mu.Unlock()
+	if changed {
+		s.opts.Logger.Debug("probe state changed", "target", k, "ip", e.target.IP, "state", st.State, "err", st.LastError)
+		if s.opts.OnChange != nil {
+			s.opts.OnChange()
+		}
+	}
+}
+
+func (s *Scheduler[K]) jittered() time.Duration {
+	d := s.opts.Interval
+	if s.opts.Jitter > 0 {
+		d += time.Duration((rand.Float64()*2 - 1) * s.opts.Jitter * float64(d))
+	}
+	return d
+}

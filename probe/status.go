@@ -1,0 +1,62 @@
+package probe
+
+import "time"
+
+// State is what the probes say of a target.
+type State int
+
+// Unknown until the first probe round ends; that first result decides the
+// state, later ones move it only after rise or fall consecutive results.
+const (
+	Unknown State = iota
+	Up
+	Down
+)
+
+func (s State) String() string {
+	switch s {
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	default:
+		return "unknown"
+	}
+}
+
+// Status is the probe history of one target that health decisions need.
+type Status struct {
+	State State
+	// Successes and Failures count consecutive results; one is always 0.
+	Successes, Failures int
+	LastError           string
+	LastProbe           time.Time
+	LastTransition      time.Time
+}
+
+// next folds one probe result into the status. It reports whether the state
+// changed.
+func (s Status) next(err error, now time.Time, rise, fall int) (Status, bool) {
+	s.LastProbe = now
+	if err == nil {
+		s.Successes++
+		s.Failures = 0
+		s.LastError = ""
+	} else {
+		s.Failures++
+		s.Successes = 0
+		s.LastError = err.Error()
+	}
+	old := s.State
+	switch {
+	case s.State == Unknown && err == nil, s.State == Down && s.Successes >= rise:
+		s.State = Up
+	case s.State == Unknown && err != nil, s.State == Up && s.Failures >= fall:
+		s.State = Down
+	}
+	if s.State != old {
+		s.LastTransition = now
+		return s, true
+	}
+	return s, false
+}

@@ -1,0 +1,258 @@
+// Package source turns Kubernetes objects into hostname groups of targets:
+// which Services ask for which hostnames, with which IPs, weights, TTLs and
+// probes, and which targets Kubernetes already says to withdraw. Build is a
+// pure function; informers.go feeds it from informer caches.
+package source
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/probe"
+)
+
+// TaintToBeDeleted is the taint cluster-autoscaler puts on a Node it is about
+// to remove.
+const TaintToBeDeleted = "ToBeDeletedByClusterAutoscaler"
+
+// Warning reasons, used as Kubernetes event reasons.
+const (
+	ReasonInvalidAnnotation      = "InvalidAnnotation"
+	ReasonIngressHostnameIgnored = "IngressHostnameIgnored"
+	ReasonNotLoadBalancer        = "NotLoadBalancer"
+)
+
+// Cluster is the part of the cluster state that Build reads.
+type Cluster struct {
+	Services []*corev1.Service
+	// Slices holds the EndpointSlices of each Service.
+	Slices map[types.NamespacedName][]*discoveryv1.EndpointSlice
+	// Nodes maps each address in a Node's status.addresses to the Node.
+	Nodes map[netip.Addr]*corev1.Node
+	// DeletedNodes maps IPs held by Nodes that were deleted to their names.
+	DeletedNodes map[netip.Addr]string
+}
+
+// Options are the global settings Build needs.
+type Options struct {
+	AnnotationPrefix    string
+	DefaultTTL          int64
+	KubeProxyHealthPort int
+}
+
+// Warning is a problem with one Service that its owner should see.
+type Warning struct {
+	Service *corev1.Service
+	Reason  string
+	Message string
+}
+
+// Build groups the opted-in LoadBalancer Services by hostname. Groups are
+// sorted by hostname, their targets by namespace, Service and IP.
+func Build(c Cluster, o Options) ([]health.Group, []Warning) {
+	byHost := map[string][]health.Target{}
+	var warnings []Warning
+	for _, svc := range c.Services {
+		hostnames, targets, w := serviceTargets(svc, c, o)
+		warnings = append(warnings, w...)
+		for _, h := range hostnames {
+			byHost[h] = append(byHost[h], targets...)
+		}
+	}
+	groups := make([]health.Group, 0, len(byHost))
+	for h, ts := range byHost {
+		slices.SortFunc(ts, func(a, b health.Target) int { return a.Key.Compare(b.Key) })
+		groups = append(groups, health.Group{Hostname: h, Targets: ts})
+	}
+	slices.SortFunc(groups, func(a, b health.Group) int { return strings.Compare(a.Hostname, b.Hostname) })
+	return groups, warnings
+}
+
+// serviceTargets returns the hostnames a Service asks for and its targets.
+func serviceTargets(svc *corev1.Service, c Cluster, o Options) ([]string, []health.Target, []Warning) {
+	var warnings []Warning
+	warn := func(reason, format string, args ...any) {
+		warnings = append(warnings, Warning{Service: svc, Reason: reason, Message: fmt.Sprintf(format, args...)})
+	}
+	if _, ok := svc.Annotations[o.AnnotationPrefix+AnnotationHostname]; !ok {
+		return nil, nil, nil
+	}
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		warn(ReasonNotLoadBalancer, "Service has %s%s but is of type %s, not LoadBalancer: ignored",
+			o.AnnotationPrefix, AnnotationHostname, svc.Spec.Type)
+		return nil, nil, warnings
+	}
+	settings, errs := ParseAnnotations(o.AnnotationPrefix, svc.Annotations)
+	for _, err := range errs {
+		warn(ReasonInvalidAnnotation, "%v", err)
+	}
+	if len(settings.Hostnames) == 0 {
+		return nil, nil, warnings
+	}
+
+	spec, specWarnings := probeSpec(svc, settings, o)
+	for _, m := range specWarnings {
+		warn(ReasonInvalidAnnotation, "%s", m)
+	}
+	ttl := settings.TTL
+	if ttl == 0 {
+		ttl = o.DefaultTTL
+	}
+	key := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
+	ready := readyEndpoints(c.Slices[key])
+
+	var targets []health.Target
+	seen := map[netip.Addr]bool{}
+	for _, ing := range svc.Status.LoadBalancer.Ingress {
+		if ing.IP == "" {
+			if ing.Hostname != "" {
+				warn(ReasonIngressHostnameIgnored, "load balancer ingress %q has no IP and cannot join an A/AAAA record: ignored", ing.Hostname)
+			}
+			continue
+		}
+		ip, err := netip.ParseAddr(ing.IP)
+		if err != nil || seen[ip.Unmap()] {
+			continue
+		}
+		ip = ip.Unmap()
+		seen[ip] = true
+		t := health.Target{
+			Key:    health.Key{Namespace: svc.Namespace, Service: svc.Name, IP: ip},
+			Weight: settings.Weight,
+			TTL:    ttl,
+			Probe:  spec,
+		}
+		if node := c.Nodes[ip]; node != nil {
+			t.Node = node.Name
+		}
+		t.Signal, t.SignalDetail = signal(svc, ip, ready, c)
+		targets = append(targets, t)
+	}
+	return settings.Hostnames, targets, warnings
+}
+
+// signal returns why Kubernetes says to withdraw the target, if it does.
+func signal(svc *corev1.Service, ip netip.Addr, ready []discoveryv1.Endpoint, c Cluster) (health.Reason, string) {
+	if len(ready) == 0 {
+		return health.NoReadyEndpoints, "the Service has no ready endpoint"
+	}
+	node := c.Nodes[ip]
+	if node == nil {
+		if name, ok := c.DeletedNodes[ip]; ok {
+			return health.NodeDeleted, fmt.Sprintf("node %s holding %s was deleted", name, ip)
+		}
+		return "", ""
+	}
+	if r, d := nodeSignal(node); r != "" {
+		return r, d
+	}
+	if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {
+		for _, ep := range ready {
+			if ep.NodeName != nil && *ep.NodeName == node.Name {
+				return "", ""
+			}
+		}
+		return health.NoLocalEndpoint, fmt.Sprintf("externalTrafficPolicy is Local and node %s has no ready endpoint", node.Name)
+	}
+	return "", ""
+}
+
+// nodeSignal says whether a Node can no longer carry traffic.
+func nodeSignal(node *corev1.Node) (health.Reason, string) {
+	ready := false
+	for _, cond := range node.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			ready = cond.Status == corev1.ConditionTrue
+		}
+	}
+	if !ready {
+		return health.NodeNotReady, fmt.Sprintf("node %s is not Ready", node.Name)
+	}
+	if node.Spec.Unschedulable {
+		return health.NodeCordoned, fmt.Sprintf("node %s is cordoned", node.Name)
+	}
+	for _, taint := range node.Spec.Taints {
+		if taint.Key == TaintToBeDeleted {
+			return health.NodeToBeDeleted, fmt.Sprintf("node %s is marked %s", node.Name, TaintToBeDeleted)
+		}
+	}
+	return "", ""
+}
+
+// readyEndpoints returns the ready endpoints of a Service's slices. A nil
+// ready condition means ready, as the EndpointSlice API says.
+func readyEndpoints(eps []*discoveryv1.EndpointSlice) []discoveryv1.Endpoint {
+	var ready []discoveryv1.Endpoint
+	for _, s := range eps {
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				ready = append(ready, ep)
+			}
+		}
+	}
+	return ready
+}
+
+// probeSpec builds the checks for a Service's targets from its settings.
+func probeSpec(svc *corev1.Service, s Settings, o Options) (probe.Spec, []string) {
+	var spec probe.Spec
+	var problems []string
+	if s.Probe != ProbeNone && len(svc.Spec.Ports) > 0 {
+		port := int(svc.Spec.Ports[0].Port)
+		if s.ProbePort != "" {
+			if p, ok := resolvePort(svc, s.ProbePort); ok {
+				port = p
+			} else {
+				problems = append(problems, fmt.Sprintf("annotation %s%s=%q: the Service has no port of that name; using port %d",
+					o.AnnotationPrefix, AnnotationProbePort, s.ProbePort, port))
+			}
+		}
+		c := probe.Check{Kind: s.Probe, Port: port}
+		if s.Probe != probe.TCP {
+			c.Path = s.ProbePath
+			if h := s.Hostnames[0]; h[0] != '*' {
+				c.Host = h
+			}
+		}
+		spec.Checks = append(spec.Checks, c)
+	}
+	hcnp := int(svc.Spec.HealthCheckNodePort)
+	switch s.NodeProbe {
+	case NodeProbeAuto:
+		if hcnp != 0 {
+			spec.Checks = append(spec.Checks, probe.Check{Kind: probe.HealthCheckNodePort, Port: hcnp, Path: "/healthz"})
+		}
+	case NodeProbeHealthCheckNodePort:
+		if hcnp != 0 {
+			spec.Checks = append(spec.Checks, probe.Check{Kind: probe.HealthCheckNodePort, Port: hcnp, Path: "/healthz"})
+		} else {
+			problems = append(problems, fmt.Sprintf("annotation %s%s=%s: the Service has no healthCheckNodePort (it needs externalTrafficPolicy: Local); no node probe",
+				o.AnnotationPrefix, AnnotationNodeProbe, NodeProbeHealthCheckNodePort))
+		}
+	case NodeProbeKubeProxy:
+		spec.Checks = append(spec.Checks, probe.Check{Kind: probe.KubeProxy, Port: o.KubeProxyHealthPort, Path: "/healthz"})
+	}
+	return spec, problems
+}
+
+// resolvePort finds a port by number (any number is accepted) or by the name
+// of a Service port.
+func resolvePort(svc *corev1.Service, ref string) (int, bool) {
+	if n, err := strconv.Atoi(ref); err == nil {
+		return n, true
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.Name == ref {
+			return int(p.Port), true
+		}
+	}
+	return 0, false
+}
