@@ -46,11 +46,50 @@ type Config struct {
 // Config and validates it.
 func Load(environ []string) (Config, error) {
 	var cfg Config
-	opts := env.Options{Prefix: Prefix, Environment: toMap(environ)}
-	if err := env.ParseWithOptions(&cfg, opts); err != nil {
-		return Config{}, fmt.Errorf("reading environment: %w", err)
+	vars := toMap(environ)
+	if err := env.ParseWithOptions(&cfg, env.Options{Prefix: Prefix, Environment: vars}); err != nil {
+		return Config{}, explainParseError(err, vars)
 	}
 	return cfg, cfg.Validate()
+}
+
+// explainParseError rewrites the env library's errors, which name struct
+// fields, so that each names the variable and the value the user gave.
+func explainParseError(err error, vars map[string]string) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("reading environment: %w", err)
+	}
+	t := reflect.TypeOf(Config{})
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			errs = append(errs, e)
+			continue
+		}
+		f, ok := t.FieldByName(pe.Name)
+		if !ok {
+			errs = append(errs, e)
+			continue
+		}
+		name := Prefix + f.Tag.Get("env")
+		errs = append(errs, fmt.Errorf("%s: %q is not a valid %s (default %s)", name, vars[name], typeWord(f.Type), f.Tag.Get("envDefault")))
+	}
+	return errors.Join(errs...)
+}
+
+func typeWord(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeOf(time.Duration(0)):
+		return "duration like 2s or 500ms"
+	case t.Kind() == reflect.Bool:
+		return "boolean (true or false)"
+	case t.Kind() == reflect.Float64:
+		return "number"
+	default:
+		return "integer"
+	}
 }
 
 // Validate checks every setting and reports all problems at once, each
