@@ -1,0 +1,168 @@
+package health
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/lbdns/lbdns/probe"
+)
+
+var tcp80 = probe.Spec{Checks: []probe.Check{{Kind: probe.TCP, Port: 80}}}
+
+func target(ip string, weight int, signal Reason) Target {
+	return Target{
+		Key:    Key{Namespace: "ns", Service: "svc-" + ip, IP: netip.MustParseAddr(ip)},
+		Weight: weight, TTL: 30, Probe: tcp80, Signal: signal,
+	}
+}
+
+// probes returns a ProbeStatus with the given state per IP; IPs not listed
+// are not probed.
+func probes(states map[string]probe.State) ProbeStatus {
+	return func(k Key) (probe.Status, bool) {
+		s, ok := states[k.IP.String()]
+		if !ok {
+			return probe.Status{}, false
+		}
+		st := probe.Status{State: s}
+		if s == probe.Down {
+			st.LastError = "connection refused"
+		}
+		return st, true
+	}
+}
+
+type want struct {
+	published []string
+	reasons   map[string]Reason
+	failOpen  bool
+}
+
+func TestDecide(t *testing.T) {
+	up, down, unknown := probe.Up, probe.Down, probe.Unknown
+	tests := []struct {
+		name     string
+		targets  []Target
+		states   map[string]probe.State
+		failOpen bool
+		want     want
+	}{
+		{
+			name:    "all healthy are published",
+			targets: []Target{target("192.0.2.1", 100, ""), target("192.0.2.2", 100, "")},
+			states:  map[string]probe.State{"192.0.2.1": up, "192.0.2.2": up},
+			want:    want{published: []string{"192.0.2.1", "192.0.2.2"}},
+		},
+		{
+			name:    "probe down is withdrawn with its error",
+			targets: []Target{target("192.0.2.1", 100, ""), target("192.0.2.2", 100, "")},
+			states:  map[string]probe.State{"192.0.2.1": up, "192.0.2.2": down},
+			want:    want{published: []string{"192.0.2.1"}, reasons: map[string]Reason{"192.0.2.2": ProbeFailed}},
+		},
+		{
+			name:    "kubernetes signal wins over a passing probe",
+			targets: []Target{target("192.0.2.1", 100, ""), target("192.0.2.2", 100, NodeNotReady)},
+			states:  map[string]probe.State{"192.0.2.1": up, "192.0.2.2": up},
+			want:    want{published: []string{"192.0.2.1"}, reasons: map[string]Reason{"192.0.2.2": NodeNotReady}},
+		},
+		{
+			name:    "weight 0 drains a healthy target",
+			targets: []Target{target("192.0.2.1", 100, ""), target("192.0.2.2", 0, "")},
+			states:  map[string]probe.State{"192.0.2.1": up, "192.0.2.2": up},
+			want:    want{published: []string{"192.0.2.1"}, reasons: map[string]Reason{"192.0.2.2": Drained}},
+		},
+		{
+			name:    "pending targets wait while another is healthy",
+			targets: []Target{target("192.0.2.1", 100, ""), target("192.0.2.2", 100, "")},
+			states:  map[string]probe.State{"192.0.2.1": up, "192.0.2.2": unknown},
+			want:    want{published: []string{"192.0.2.1"}, reasons: map[string]Reason{"192.0.2.2": ProbePending}},
+		},
+		{
+			name:    "pending targets are published when nothing else is healthy",
+			targets: []Target{target("192.0.2.1", 100, ""), target("192.0.2.2", 100, "")},
+			states:  map[string]probe.State{"192.0.2.1": down, "192.0.2.2": unknown},
+			want: want{published: []string{"192.0.2.2"},
+				reasons: map[string]Reason{"192.0.2.1": ProbeFailed, "192.0.2.2": ProbePending}},
+		},
+		{
+			name:     "all down fails open to every weighted target",
+			targets:  []Target{target("192.0.2.1", 100, ""), target("192.0.2.2", 100, NoReadyEndpoints), target("192.0.2.3", 0, "")},
+			states:   map[string]probe.State{"192.0.2.1": down, "192.0.2.2": up, "192.0.2.3": up},
+			failOpen: true,
+			want: want{published: []string{"192.0.2.1", "192.0.2.2"}, failOpen: true,
+				reasons: map[string]Reason{"192.0.2.1": ProbeFailed, "192.0.2.2": NoReadyEndpoints, "192.0.2.3": Drained}},
+		},
+		{
+			name:    "all down without fail-open publishes nothing",
+			targets: []Target{target("192.0.2.1", 100, ""), target("192.0.2.2", 100, "")},
+			states:  map[string]probe.State{"192.0.2.1": down, "192.0.2.2": down},
+			want:    want{reasons: map[string]Reason{"192.0.2.1": ProbeFailed, "192.0.2.2": ProbeFailed}},
+		},
+		{
+			name:     "all drained is not fail-open",
+			targets:  []Target{target("192.0.2.1", 0, "")},
+			states:   map[string]probe.State{"192.0.2.1": up},
+			failOpen: true,
+			want:     want{reasons: map[string]Reason{"192.0.2.1": Drained}},
+		},
+		{
+			name:    "unprobed target is healthy unless Kubernetes objects",
+			targets: []Target{{Key: Key{"ns", "a", netip.MustParseAddr("192.0.2.1")}, Weight: 1}, {Key: Key{"ns", "b", netip.MustParseAddr("192.0.2.2")}, Weight: 1, Signal: NodeCordoned}},
+			states:  map[string]probe.State{},
+			want:    want{published: []string{"192.0.2.1"}, reasons: map[string]Reason{"192.0.2.2": NodeCordoned}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Decide(Group{Hostname: "app.example.com", Targets: tt.targets}, probes(tt.states), tt.failOpen)
+			var got []string
+			for _, p := range d.Published() {
+				got = append(got, p.IP.String())
+			}
+			if !equal(got, tt.want.published) {
+				t.Errorf("published = %v, want %v", got, tt.want.published)
+			}
+			if d.FailOpen != tt.want.failOpen {
+				t.Errorf("failOpen = %v, want %v", d.FailOpen, tt.want.failOpen)
+			}
+			for _, td := range d.Targets {
+				if r := tt.want.reasons[td.IP.String()]; td.Reason != r {
+					t.Errorf("%s: reason = %q, want %q", td.IP, td.Reason, r)
+				}
+				if td.Reason == ProbeFailed && td.Detail == "" {
+					t.Errorf("%s: ProbeFailed without detail", td.IP)
+				}
+			}
+		})
+	}
+}
+
+func TestDecideTTLSmallestWins(t *testing.T) {
+	a, b := target("192.0.2.1", 100, ""), target("192.0.2.2", 100, "")
+	a.TTL, b.TTL = 60, 20
+	d := Decide(Group{Hostname: "x.example.com", Targets: []Target{a, b}}, probes(map[string]probe.State{"192.0.2.1": probe.Up, "192.0.2.2": probe.Up}), true)
+	if d.TTL != 20 {
+		t.Fatalf("TTL = %d, want 20", d.TTL)
+	}
+}
+
+func TestSnapshotChangesAfter(t *testing.T) {
+	s := &Snapshot{Changes: []Change{{Generation: 3}, {Generation: 4}, {Generation: 5}}}
+	for gen, want := range map[uint64]int{0: 3, 3: 2, 4: 1, 5: 0, 9: 0} {
+		if got := len(s.ChangesAfter(gen)); got != want {
+			t.Errorf("ChangesAfter(%d) = %d changes, want %d", gen, got, want)
+		}
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

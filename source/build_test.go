@@ -1,0 +1,285 @@
+package source
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/probe"
+)
+
+var opts = Options{AnnotationPrefix: prefix, DefaultTTL: 30, KubeProxyHealthPort: 10256}
+
+type svcOpt func(*corev1.Service)
+
+func svc(name, hostname string, ips []string, o ...svcOpt) *corev1.Service {
+	s := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name),
+			Annotations: map[string]string{prefix + "hostname": hostname}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80}, {Name: "admin", Port: 9000}}},
+	}
+	for _, ip := range ips {
+		s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: ip})
+	}
+	for _, f := range o {
+		f(s)
+	}
+	return s
+}
+
+func annotate(k, v string) svcOpt {
+	return func(s *corev1.Service) { s.Annotations[prefix+k] = v }
+}
+
+func local(hcnp int32) svcOpt {
+	return func(s *corev1.Service) {
+		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+		s.Spec.HealthCheckNodePort = hcnp
+	}
+}
+
+// slice returns a ready EndpointSlice for the Service with endpoints on nodes.
+func slice(service string, ready bool, nodes ...string) *discoveryv1.EndpointSlice {
+	es := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: service + "-x",
+		Labels: map[string]string{discoveryv1.LabelServiceName: service}}}
+	for i, n := range nodes {
+		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{
+			Addresses:  []string{fmt.Sprintf("10.0.0.%d", i+1)},
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+			NodeName:   &n,
+		})
+	}
+	return es
+}
+
+func node(name, ip string, ready bool, o ...func(*corev1.Node)) *corev1.Node {
+	status := corev1.ConditionTrue
+	if !ready {
+		status = corev1.ConditionFalse
+	}
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{
+		Addresses:  []corev1.NodeAddress{{Type: corev1.NodeExternalIP, Address: ip}},
+		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}},
+	}}
+	for _, f := range o {
+		f(n)
+	}
+	return n
+}
+
+func cluster(services []*corev1.Service, slices []*discoveryv1.EndpointSlice, nodes []*corev1.Node) Cluster {
+	c := Cluster{Services: services, Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{}, Nodes: map[netip.Addr]*corev1.Node{}}
+	for _, s := range slices {
+		k := types.NamespacedName{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]}
+		c.Slices[k] = append(c.Slices[k], s)
+	}
+	for _, n := range nodes {
+		for _, ip := range NodeIPs(n) {
+			c.Nodes[ip] = n
+		}
+	}
+	return c
+}
+
+// describe renders groups as "host: svc/ip[reason] ..." for compact asserts.
+func describe(groups []health.Group) string {
+	var b strings.Builder
+	for _, g := range groups {
+		fmt.Fprintf(&b, "%s:", g.Hostname)
+		for _, t := range g.Targets {
+			fmt.Fprintf(&b, " %s/%s", t.Service, t.IP)
+			if t.Signal != "" {
+				fmt.Fprintf(&b, "[%s]", t.Signal)
+			}
+		}
+		b.WriteString("; ")
+	}
+	return b.String()
+}
+
+func TestBuildGroupsAndSignals(t *testing.T) {
+	tests := []struct {
+		name     string
+		c        Cluster
+		want     string
+		warnings []string // reasons
+	}{
+		{
+			name: "two Services, one hostname, A and AAAA",
+			c: cluster([]*corev1.Service{
+				svc("b", "app.example.com", []string{"192.0.2.2"}),
+				svc("a", "app.example.com", []string{"192.0.2.1", "2001:db8::1"}),
+			}, []*discoveryv1.EndpointSlice{slice("a", true, "n1"), slice("b", true, "n2")}, nil),
+			want: "app.example.com: a/192.0.2.1 a/2001:db8::1 b/192.0.2.2; ",
+		},
+		{
+			name: "comma list puts a Service in two groups",
+			c: cluster([]*corev1.Service{svc("a", "x.example.com,y.example.com", []string{"192.0.2.1"})},
+				[]*discoveryv1.EndpointSlice{slice("a", true, "n1")}, nil),
+			want: "x.example.com: a/192.0.2.1; y.example.com: a/192.0.2.1; ",
+		},
+		{
+			name: "hostname-only ingress is ignored with a warning",
+			c: func() Cluster {
+				s := svc("a", "app.example.com", []string{"192.0.2.1"})
+				s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{Hostname: "lb.cloud.example"})
+				return cluster([]*corev1.Service{s}, []*discoveryv1.EndpointSlice{slice("a", true, "n1")}, nil)
+			}(),
+			want:     "app.example.com: a/192.0.2.1; ",
+			warnings: []string{ReasonIngressHostnameIgnored},
+		},
+		{
+			name: "not a LoadBalancer, and no annotation",
+			c: func() Cluster {
+				s := svc("a", "app.example.com", []string{"192.0.2.1"})
+				s.Spec.Type = corev1.ServiceTypeClusterIP
+				plain := svc("b", "", []string{"192.0.2.2"})
+				delete(plain.Annotations, prefix+"hostname")
+				return cluster([]*corev1.Service{s, plain}, nil, nil)
+			}(),
+			want:     "",
+			warnings: []string{ReasonNotLoadBalancer},
+		},
+		{
+			name: "no ready endpoint withdraws every IP of the Service",
+			c: cluster([]*corev1.Service{svc("a", "app.example.com", []string{"192.0.2.1"}), svc("b", "app.example.com", []string{"192.0.2.2"})},
+				[]*discoveryv1.EndpointSlice{slice("a", false, "n1"), slice("b", true, "n2")}, nil),
+			want: "app.example.com: a/192.0.2.1[NoReadyEndpoints] b/192.0.2.2; ",
+		},
+		{
+			name: "no EndpointSlice at all counts as no ready endpoint",
+			c:    cluster([]*corev1.Service{svc("a", "app.example.com", []string{"192.0.2.1"})}, nil, nil),
+			want: "app.example.com: a/192.0.2.1[NoReadyEndpoints]; ",
+		},
+		{
+			name: "node states",
+			c: cluster([]*corev1.Service{svc("a", "app.example.com", []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"})},
+				[]*discoveryv1.EndpointSlice{slice("a", true, "n1")}, []*corev1.Node{
+					node("n1", "192.0.2.1", true),
+					node("n2", "192.0.2.2", false),
+					node("n3", "192.0.2.3", true, func(n *corev1.Node) { n.Spec.Unschedulable = true }),
+					node("n4", "192.0.2.4", true, func(n *corev1.Node) {
+						n.Spec.Taints = []corev1.Taint{{Key: TaintToBeDeleted, Effect: corev1.TaintEffectNoSchedule}}
+					}),
+					node("n5", "192.0.2.5", true, func(n *corev1.Node) { n.Status.Conditions = nil }),
+				}),
+			want: "app.example.com: a/192.0.2.1 a/192.0.2.2[NodeNotReady] a/192.0.2.3[NodeCordoned] a/192.0.2.4[NodeToBeDeleted] a/192.0.2.5[NodeNotReady]; ",
+		},
+		{
+			name: "deleted node",
+			c: func() Cluster {
+				c := cluster([]*corev1.Service{svc("a", "app.example.com", []string{"192.0.2.1", "192.0.2.2"})},
+					[]*discoveryv1.EndpointSlice{slice("a", true, "n1")}, nil)
+				c.DeletedNodes = map[netip.Addr]string{netip.MustParseAddr("192.0.2.2"): "n2"}
+				return c
+			}(),
+			want: "app.example.com: a/192.0.2.1 a/192.0.2.2[NodeDeleted]; ",
+		},
+		{
+			name: "externalTrafficPolicy Local needs a ready endpoint on the node holding the IP",
+			c: cluster([]*corev1.Service{svc("a", "app.example.com", []string{"192.0.2.1", "192.0.2.2", "192.0.2.9"}, local(31000))},
+				[]*discoveryv1.EndpointSlice{slice("a", true, "n1"), slice("a", false, "n2")},
+				[]*corev1.Node{node("n1", "192.0.2.1", true), node("n2", "192.0.2.2", true)}),
+			want: "app.example.com: a/192.0.2.1 a/192.0.2.2[NoLocalEndpoint] a/192.0.2.9; ",
+		},
+		{
+			name: "bad annotation warns, the Service still works with defaults",
+			c: cluster([]*corev1.Service{svc("a", "app.example.com", []string{"192.0.2.1"}, annotate("weight", "heavy"))},
+				[]*discoveryv1.EndpointSlice{slice("a", true, "n1")}, nil),
+			want:     "app.example.com: a/192.0.2.1; ",
+			warnings: []string{ReasonInvalidAnnotation},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			groups, warnings := Build(tt.c, opts)
+			if got := describe(groups); got != tt.want {
+				t.Errorf("groups:\n got %s\nwant %s", got, tt.want)
+			}
+			var reasons []string
+			for _, w := range warnings {
+				reasons = append(reasons, w.Reason)
+				if w.Service == nil || w.Message == "" {
+					t.Errorf("warning without Service or message: %+v", w)
+				}
+			}
+			if !slices.Equal(reasons, tt.warnings) {
+				t.Errorf("warnings = %v, want %v", reasons, tt.warnings)
+			}
+		})
+	}
+}
+
+func TestBuildSettings(t *testing.T) {
+	c := cluster([]*corev1.Service{
+		svc("a", "app.example.com", []string{"192.0.2.1"}, annotate("weight", "7"), annotate("ttl", "60")),
+		svc("b", "app.example.com", []string{"192.0.2.2"}),
+	}, []*discoveryv1.EndpointSlice{slice("a", true, "n1"), slice("b", true, "n1")}, nil)
+	groups, _ := Build(c, opts)
+	ts := groups[0].Targets
+	if ts[0].Weight != 7 || ts[0].TTL != 60 || ts[1].Weight != DefaultWeight || ts[1].TTL != 30 {
+		t.Fatalf("weights/TTLs = %d/%d, %d/%d", ts[0].Weight, ts[0].TTL, ts[1].Weight, ts[1].TTL)
+	}
+}
+
+func TestProbeSpec(t *testing.T) {
+	tests := []struct {
+		name     string
+		s        *corev1.Service
+		want     string
+		problems int
+	}{
+		{"default: tcp on the first port", svc("a", "app.example.com", nil), "tcp:80", 0},
+		{"named probe port", svc("a", "app.example.com", nil, annotate("probe-port", "admin")), "tcp:9000", 0},
+		{"numeric probe port", svc("a", "app.example.com", nil, annotate("probe-port", "8443")), "tcp:8443", 0},
+		{"unknown port name falls back", svc("a", "app.example.com", nil, annotate("probe-port", "nope")), "tcp:80", 1},
+		{"http with path", svc("a", "app.example.com", nil, annotate("probe", "http"), annotate("probe-path", "/healthz")), "http:80/healthz", 0},
+		{"none", svc("a", "app.example.com", nil, annotate("probe", "none")), "", 0},
+		{"auto node probe with healthCheckNodePort", svc("a", "app.example.com", nil, local(31234)), "tcp:80,healthcheck-node-port:31234/healthz", 0},
+		{"node probe off", svc("a", "app.example.com", nil, local(31234), annotate("node-probe", "off")), "tcp:80", 0},
+		{"kube-proxy node probe", svc("a", "app.example.com", nil, annotate("node-probe", "kube-proxy")), "tcp:80,kube-proxy:10256/healthz", 0},
+		{"healthcheck-node-port without one", svc("a", "app.example.com", nil, annotate("node-probe", "healthcheck-node-port")), "tcp:80", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			settings, _ := ParseAnnotations(prefix, tt.s.Annotations)
+			spec, problems := probeSpec(tt.s, settings, opts)
+			if spec.String() != tt.want || len(problems) != tt.problems {
+				t.Errorf("spec = %q (%v), want %q with %d problems", spec, problems, tt.want, tt.problems)
+			}
+		})
+	}
+	// The HTTP Host header is the first hostname, unless it is a wildcard.
+	s := svc("a", "app.example.com", nil, annotate("probe", "https"))
+	settings, _ := ParseAnnotations(prefix, s.Annotations)
+	if spec, _ := probeSpec(s, settings, opts); spec.Checks[0].Host != "app.example.com" || spec.Checks[0].Kind != probe.HTTPS {
+		t.Errorf("https check = %+v", spec.Checks[0])
+	}
+}
+
+func TestTrim(t *testing.T) {
+	n := node("n1", "192.0.2.1", true)
+	n.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}
+	n.Annotations = map[string]string{lastAppliedAnnotation: "{}", "keep": "me"}
+	n.Status.Images = []corev1.ContainerImage{{Names: []string{"big"}}}
+	out, err := Trim(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.Node)
+	if got.ManagedFields != nil || got.Annotations[lastAppliedAnnotation] != "" || got.Annotations["keep"] != "me" || got.Status.Images != nil {
+		t.Errorf("not trimmed: %+v", got.ObjectMeta)
+	}
+	if len(got.Status.Conditions) != 1 || len(got.Status.Addresses) != 1 {
+		t.Errorf("Trim dropped conditions or addresses")
+	}
+}
