@@ -28,7 +28,6 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 
@@ -180,7 +179,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Recorder: recorder,
 		Metrics:  m,
 	})
-	if err := addHandlers(ctl, svcInformer.Informer(), sliceInformer.Informer(), nodeInformer.Informer()); err != nil {
+	if err := ctl.AddEventHandlers(svcInformer.Informer(), sliceInformer.Informer(), nodeInformer.Informer()); err != nil {
 		return err
 	}
 
@@ -259,37 +258,6 @@ func waitForSync(ctx context.Context, timeout time.Duration, factories ...inform
 				return fmt.Errorf("informer cache for %v did not sync within LBDNS_CACHE_SYNC_TIMEOUT=%s: check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", typ, timeout)
 			}
 		}
-	}
-	return nil
-}
-
-// addHandlers triggers a reconcile on every change and tells the controller
-// which IPs a deleted Node held.
-func addHandlers(ctl *controller.Controller, svc, slices, nodes cache.SharedIndexInformer) error {
-	trigger := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { ctl.Trigger() },
-		UpdateFunc: func(any, any) { ctl.Trigger() },
-		DeleteFunc: func(any) { ctl.Trigger() },
-	}
-	for _, inf := range []cache.SharedIndexInformer{svc, slices} {
-		if _, err := inf.AddEventHandler(trigger); err != nil {
-			return fmt.Errorf("adding event handler: %w", err)
-		}
-	}
-	_, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { ctl.Trigger() },
-		UpdateFunc: func(any, any) { ctl.Trigger() },
-		DeleteFunc: func(obj any) {
-			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = tomb.Obj
-			}
-			if n, ok := obj.(*corev1.Node); ok {
-				ctl.NodeDeleted(n.Name, source.NodeIPs(n))
-			}
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("adding Node event handler: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,304 @@
+package controller
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/probe"
+	"github.com/lbdns/lbdns/source"
+)
+
+const hostname = "app.example.com"
+
+// backend is a real TCP listener acting as one LB IP.
+type backend struct {
+	ip   netip.Addr
+	port int32
+	ln   net.Listener
+}
+
+func newBackend(t *testing.T, ip string) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	return &backend{ip: ap.Addr(), port: int32(ap.Port()), ln: ln}
+}
+
+func service(name string, b *backend, annotations map[string]string) *corev1.Service {
+	ann := map[string]string{"lbdns.io/hostname": hostname}
+	for k, v := range annotations {
+		ann[k] = v
+	}
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name), Annotations: ann},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Name: "tcp", Port: b.port}}},
+		Status:     corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: b.ip.String()}}}},
+	}
+}
+
+func endpointSlice(service string, ready bool) *discoveryv1.EndpointSlice {
+	node := "node-" + service
+	return &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "default", Name: service + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: service}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}, NodeName: &node}},
+	}
+}
+
+type harness struct {
+	t       *testing.T
+	client  *fake.Clientset
+	ctl     *Controller
+	events  *record.FakeRecorder
+	metrics *metrics.Metrics
+}
+
+func newHarness(t *testing.T, failOpen bool, objs ...any) *harness {
+	t.Helper()
+	client := fake.NewClientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(source.Trim))
+	svc, eps, nodes := factory.Core().V1().Services(), factory.Discovery().V1().EndpointSlices(), factory.Core().V1().Nodes()
+	reader, err := source.NewClusterReader(svc, eps, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, client: client, events: record.NewFakeRecorder(1000), metrics: metrics.New(prometheus.NewRegistry())}
+	h.ctl = New(reader, Options{
+		Build:    source.Options{AnnotationPrefix: "lbdns.io/", DefaultTTL: 30, KubeProxyHealthPort: 10256},
+		FailOpen: failOpen,
+		Probe: probe.Options{Interval: 20 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2,
+			Concurrency: 8, Funcs: probe.Funcs()},
+		Recorder: h.events,
+		Metrics:  h.metrics,
+	})
+	if err := h.ctl.AddEventHandlers(svc.Informer(), eps.Informer(), nodes.Informer()); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		h.create(o)
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	done := make(chan struct{})
+	go func() { h.ctl.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; factory.Shutdown() })
+	return h
+}
+
+func (h *harness) create(o any) {
+	h.t.Helper()
+	ctx := context.Background()
+	var err error
+	switch o := o.(type) {
+	case *corev1.Service:
+		_, err = h.client.CoreV1().Services(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+	case *discoveryv1.EndpointSlice:
+		_, err = h.client.DiscoveryV1().EndpointSlices(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+	case *corev1.Node:
+		_, err = h.client.CoreV1().Nodes().Create(ctx, o, metav1.CreateOptions{})
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// published returns the published IPs of the hostname and its decision.
+func (h *harness) published() ([]string, health.Decision) {
+	for _, d := range h.ctl.Snapshot().Hostnames {
+		if d.Hostname == hostname {
+			var ips []string
+			for _, t := range d.Published() {
+				ips = append(ips, t.IP.String())
+			}
+			return ips, d
+		}
+	}
+	return nil, health.Decision{}
+}
+
+func (h *harness) waitPublished(want ...string) health.Decision {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, d := h.published()
+		if strings.Join(got, " ") == strings.Join(want, " ") {
+			return d
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("published %v, want %v; decision %+v", got, want, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitEvent waits for an event that contains every part.
+func (h *harness) waitEvent(parts ...string) string {
+	h.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-h.events.Events:
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(e, p)
+			}
+			if ok {
+				return e
+			}
+		case <-timeout:
+			h.t.Fatalf("no event with %q", parts)
+		}
+	}
+}
+
+func TestControllerWithdrawsAndRestores(t *testing.T) {
+	a, b := newBackend(t, "127.0.0.21"), newBackend(t, "127.0.0.22")
+	h := newHarness(t, true, service("a", a, nil), service("b", b, nil), endpointSlice("a", true), endpointSlice("b", true))
+	select {
+	case <-h.ctl.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("never ready")
+	}
+	h.waitPublished("127.0.0.21", "127.0.0.22")
+
+	// Pods of a gone: withdrawn at once, with its reason, as an event.
+	_, err := h.client.DiscoveryV1().EndpointSlices("default").Update(context.Background(), endpointSlice("a", false), metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := h.waitPublished("127.0.0.22")
+	if d.Targets[0].Reason != health.NoReadyEndpoints {
+		t.Errorf("reason = %q", d.Targets[0].Reason)
+	}
+	h.waitEvent("Warning", EventTargetWithdrawn, "127.0.0.21", "NoReadyEndpoints")
+
+	// b's backend dies too: nothing healthy, so fail open.
+	b.ln.Close()
+	d = h.waitPublished("127.0.0.21", "127.0.0.22")
+	if !d.FailOpen {
+		t.Fatalf("not fail-open: %+v", d)
+	}
+	h.waitEvent("Warning", EventFailOpen, hostname)
+	if v := testutil.ToFloat64(h.metrics.HostnameFailOpen.WithLabelValues(hostname)); v != 1 {
+		t.Errorf("lbdns_hostname_fail_open = %v", v)
+	}
+
+	// a's pods return: a is healthy again, fail-open ends.
+	_, err = h.client.DiscoveryV1().EndpointSlices("default").Update(context.Background(), endpointSlice("a", true), metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = h.waitPublished("127.0.0.21")
+	if d.FailOpen {
+		t.Fatal("still fail-open")
+	}
+	h.waitEvent("Normal", EventTargetRestored, "127.0.0.21")
+	if v := testutil.ToFloat64(h.metrics.TargetTransitions.WithLabelValues(hostname, "unhealthy")); v < 2 {
+		t.Errorf("unhealthy transitions = %v, want >= 2", v)
+	}
+	if v := testutil.ToFloat64(h.metrics.TargetHealthy.WithLabelValues(hostname, "default", "b", "127.0.0.22")); v != 0 {
+		t.Errorf("lbdns_target_healthy for b = %v", v)
+	}
+
+	// Deleting b removes it and its gauges.
+	if err := h.client.CoreV1().Services("default").Delete(context.Background(), "b", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "b's gauges deleted", func() bool {
+		return testutil.CollectAndCount(h.metrics.TargetHealthy) == 1
+	})
+}
+
+func TestControllerNodeSignals(t *testing.T) {
+	a, b := newBackend(t, "127.0.0.31"), newBackend(t, "127.0.0.32")
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{
+		Addresses:  []corev1.NodeAddress{{Type: corev1.NodeExternalIP, Address: "127.0.0.31"}},
+		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+	}}
+	h := newHarness(t, true, service("a", a, nil), service("b", b, nil), endpointSlice("a", true), endpointSlice("b", true), node)
+	h.waitPublished("127.0.0.31", "127.0.0.32")
+
+	notReady := node.DeepCopy()
+	notReady.Status.Conditions[0].Status = corev1.ConditionFalse
+	if _, err := h.client.CoreV1().Nodes().UpdateStatus(context.Background(), notReady, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d := h.waitPublished("127.0.0.32")
+	if d.Targets[0].Reason != health.NodeNotReady || d.Targets[0].Node != "n1" {
+		t.Errorf("target a: reason %q node %q", d.Targets[0].Reason, d.Targets[0].Node)
+	}
+
+	// Deleted: withdrawn until the IP's probes pass rise times afterwards.
+	if err := h.client.CoreV1().Nodes().Delete(context.Background(), "n1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "NodeDeleted", func() bool {
+		_, d := h.published()
+		return len(d.Targets) > 0 && d.Targets[0].Reason == health.NodeDeleted
+	})
+	h.waitPublished("127.0.0.31", "127.0.0.32") // the backend still answers: it returns after rise
+}
+
+func TestControllerWarnsOnceAboutBadAnnotations(t *testing.T) {
+	a := newBackend(t, "127.0.0.41")
+	h := newHarness(t, true, service("a", a, map[string]string{"lbdns.io/weight": "heavy"}), endpointSlice("a", true))
+	h.waitPublished("127.0.0.41")
+	h.waitEvent("Warning", source.ReasonInvalidAnnotation, "lbdns.io/weight")
+	// Probe results keep triggering reconciles; the warning must not repeat.
+	time.Sleep(200 * time.Millisecond)
+	for {
+		select {
+		case e := <-h.events.Events:
+			if strings.Contains(e, source.ReasonInvalidAnnotation) {
+				t.Fatalf("warning repeated: %s", e)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if _, d := h.published(); d.Targets[0].Weight != source.DefaultWeight {
+		t.Errorf("weight = %d, want the default", d.Targets[0].Weight)
+	}
+}
+
+func waitCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
