@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lbdns/lbdns/config"
+)
+
+func TestHelpListsEveryVariable(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"--help"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range config.Variables() {
+		if !strings.Contains(out.String(), v.Name) {
+			t.Errorf("--help lacks %s", v.Name)
+		}
+	}
+	if !strings.Contains(out.String(), "2s") {
+		t.Error("--help shows no defaults")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"--version"}, nil, &out); err != nil || !strings.HasPrefix(out.String(), "lbdns "+version) {
+		t.Fatalf("--version: %q, %v", out.String(), err)
+	}
+}
+
+func TestInvalidConfigurationNamesTheVariable(t *testing.T) {
+	err := run(nil, []string{"LBDNS_PROBE_FALL=0"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "LBDNS_PROBE_FALL") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := run([]string{"extra"}, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--help") {
+		t.Fatalf("unexpected args: %v", err)
+	}
+}
+
+func TestNoKubeconfigIsAClearError(t *testing.T) {
+	env := []string{"KUBECONFIG=/nonexistent/kubeconfig", "LBDNS_HTTP_ADDR=127.0.0.1:0", "LBDNS_CONNECTOR_ADDR=off"}
+	t.Setenv("KUBECONFIG", "/nonexistent/kubeconfig")
+	t.Setenv("HOME", t.TempDir())
+	err := run(nil, env, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "kubeconfig") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// An API server that forbids everything, as with missing RBAC rules: the
+// caches never sync and lbdns exits with an error that says what to check.
+func TestCacheSyncTimeout(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403}`))
+	}))
+	defer api.Close()
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "`+api.URL+`"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", kubeconfig)
+	start := time.Now()
+	err = run(nil, []string{"LBDNS_HTTP_ADDR=127.0.0.1:0", "LBDNS_CONNECTOR_ADDR=127.0.0.1:0",
+		"LBDNS_CACHE_SYNC_TIMEOUT=1s", "LBDNS_LOG_LEVEL=error"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "LBDNS_CACHE_SYNC_TIMEOUT") || !strings.Contains(err.Error(), "list and watch") {
+		t.Fatalf("err = %v", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("took %s to give up", took)
+	}
+}

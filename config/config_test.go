@@ -1,0 +1,65 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ProbeInterval != 2*time.Second || cfg.ProbeTimeout != time.Second || cfg.ProbeFall != 2 || cfg.ProbeRise != 2 ||
+		cfg.TTL != 30 || !cfg.FailOpen || cfg.ConnectorAddr != "127.0.0.1:8080" || cfg.HTTPAddr != ":9797" ||
+		cfg.AnnotationPrefix != "lbdns.io/" || cfg.KubeProxyHealthPort != 10256 {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestLoadErrorsNameTheVariable(t *testing.T) {
+	tests := []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"LBDNS_PROBE_INTERVAL=2"}, []string{`LBDNS_PROBE_INTERVAL: "2" is not a valid duration`}},
+		{[]string{"LBDNS_PROBE_FALL=x", "LBDNS_FAIL_OPEN=maybe"}, []string{"LBDNS_PROBE_FALL", "LBDNS_FAIL_OPEN"}},
+		{[]string{"LBDNS_PROBE_TIMEOUT=3s"}, []string{"LBDNS_PROBE_TIMEOUT: must be positive and at most LBDNS_PROBE_INTERVAL"}},
+		{[]string{"LBDNS_LOG_LEVEL=loud", "LBDNS_LOG_FORMAT=xml", "LBDNS_TTL=0"}, []string{"LBDNS_LOG_LEVEL", "LBDNS_LOG_FORMAT", "LBDNS_TTL"}},
+		{[]string{"LBDNS_CONNECTOR_ADDR=8080"}, []string{"LBDNS_CONNECTOR_ADDR"}},
+		{[]string{"LBDNS_ANNOTATION_PREFIX=lbdns.io"}, []string{"LBDNS_ANNOTATION_PREFIX"}},
+		{[]string{"LBDNS_PROBE_JITTER=0.9", "LBDNS_PROBE_CONCURRENCY=0", "LBDNS_PROBE_RISE=0"}, []string{"LBDNS_PROBE_JITTER", "LBDNS_PROBE_CONCURRENCY", "LBDNS_PROBE_RISE"}},
+	}
+	for _, tt := range tests {
+		_, err := Load(tt.env)
+		if err == nil {
+			t.Errorf("%v: no error", tt.env)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q does not contain %q", tt.env, err, w)
+			}
+		}
+	}
+}
+
+func TestConnectorOff(t *testing.T) {
+	cfg, err := Load([]string{"LBDNS_CONNECTOR_ADDR=off"})
+	if err != nil || cfg.ConnectorAddr != ConnectorOff {
+		t.Fatalf("%+v, %v", cfg, err)
+	}
+}
+
+func TestVariablesListsEveryField(t *testing.T) {
+	vars := Variables()
+	if len(vars) < 16 {
+		t.Fatalf("only %d variables", len(vars))
+	}
+	for _, v := range vars {
+		if !strings.HasPrefix(v.Name, Prefix) || v.Help == "" {
+			t.Errorf("variable %+v lacks a name or help", v)
+		}
+	}
+}

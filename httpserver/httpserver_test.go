@@ -1,0 +1,93 @@
+package httpserver
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/probe"
+)
+
+type state struct {
+	snap  *health.Snapshot
+	ready atomic.Bool
+}
+
+func (s *state) Snapshot() *health.Snapshot { return s.snap }
+func (s *state) IsReady() bool               { return s.ready.Load() }
+
+func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestEndpoints(t *testing.T) {
+	now := time.Now()
+	st := &state{snap: &health.Snapshot{Generation: 2, Hostnames: []health.Decision{{
+		Hostname: "app.example.com", TTL: 30,
+		Targets: []health.TargetDecision{
+			{Target: health.Target{Key: health.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")}, Weight: 100,
+				Probe: probe.Spec{Checks: []probe.Check{{Kind: probe.TCP, Port: 80}}}},
+				Probe: probe.Status{State: probe.Down, Failures: 2, LastError: "refused", LastProbe: now}, Probed: true,
+				Reason: health.ProbeFailed, Detail: "tcp:80: refused", Since: now},
+			{Target: health.Target{Key: health.Key{Namespace: "ns", Service: "b", IP: netip.MustParseAddr("192.0.2.2")}, Weight: 50},
+				Healthy: true, Published: true},
+		},
+	}}, Transitions: []health.Transition{{At: now, Target: health.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")},
+		Hostnames: []string{"app.example.com"}, To: "unhealthy", Reason: health.ProbeFailed}}}}
+	reg := prometheus.NewRegistry()
+	metrics.New(reg)
+	srv := httptest.NewServer(Handler(st, reg))
+	defer srv.Close()
+
+	if code, _ := get(t, srv, "/healthz"); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, body := get(t, srv, "/readyz"); code != 503 || !strings.Contains(body, "not ready") {
+		t.Errorf("/readyz before ready = %d %q", code, body)
+	}
+	st.ready.Store(true)
+	if code, _ := get(t, srv, "/readyz"); code != 200 {
+		t.Errorf("/readyz when ready = %d", code)
+	}
+
+	code, body := get(t, srv, "/status")
+	var status Status
+	if err := json.Unmarshal([]byte(body), &status); code != 200 || err != nil {
+		t.Fatalf("/status = %d, %v", code, err)
+	}
+	h := status.Hostnames[0]
+	if !status.Ready || h.Hostname != "app.example.com" || len(h.Published) != 1 || h.Published[0] != "192.0.2.2" {
+		t.Errorf("status = %+v", status)
+	}
+	a := h.Targets[0]
+	if a.Health != "unhealthy" || a.Reason != "ProbeFailed" || a.Probe == nil || a.Probe.Checks != "tcp:80" || a.Probe.Failures != 2 || a.Since == nil {
+		t.Errorf("target a = %+v (probe %+v)", a, a.Probe)
+	}
+	if len(status.Transitions) != 1 || status.Transitions[0].To != "unhealthy" {
+		t.Errorf("transitions = %+v", status.Transitions)
+	}
+
+	_, body = get(t, srv, "/metrics")
+	for _, name := range []string{"lbdns_ready", "lbdns_hostnames"} {
+		if !strings.Contains(body, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}
