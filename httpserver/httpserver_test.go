@@ -24,7 +24,7 @@ type state struct {
 }
 
 func (s *state) Snapshot() *health.Snapshot { return s.snap }
-func (s *state) IsReady() bool               { return s.ready.Load() }
+func (s *state) IsReady() bool              { return s.ready.Load() }
 
 func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
 	t.Helper()
