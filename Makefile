@@ -1,0 +1,33 @@
+# lbdns: see README.md.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: all build run-local test unit lint bench fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/lbdns ./cmd/lbdns
+
+# The quickest real run: etcd, kube-apiserver, BIND9, external-dns and lbdns on this machine.
+run-local:
+	hack/local-run.sh
+
+# Everything CI runs.
+test: lint unit
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+
+unit:
+	go test -race -count=1 ./...
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./probe ./source ./provider
+
+fuzz:
+	go test -run '^$$' -fuzz FuzzParseAnnotations -fuzztime 60s ./source
+
+clean:
+	rm -rf bin

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# build-tools.sh: build the real kube-apiserver and external-dns from their Go
+# modules (e2e/tools/*), once per version, into a cache directory. Prints the
+# cache directory. A warm cache makes this a no-op.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${LBDNS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lbdns-e2e}
+mkdir -p "$CACHE"
+build() { # dir output
+  if [ ! -x "$CACHE/$2" ]; then
+    echo "== building $2 (first run only, a few minutes)" >&2
+    (cd "$ROOT/e2e/tools/$1" && go build -trimpath -o "$CACHE/$2.tmp" . && mv "$CACHE/$2.tmp" "$CACHE/$2")
+  fi
+}
+build kube-apiserver kube-apiserver-v1.36.3
+build external-dns external-dns-v0.22.0
+echo "$CACHE"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# install-deps.sh: install the Debian packages the local run and the e2e suite
+# need (etcd, BIND9 with dig/nsupdate/tsig-keygen, kubectl is expected on the
+# image), only when missing.
+set -euo pipefail
+need=()
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v named >/dev/null || need+=(bind9)
+command -v dig >/dev/null && command -v tsig-keygen >/dev/null || need+=(bind9-dnsutils)
+command -v openssl >/dev/null || need+=(openssl)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v kubectl >/dev/null || { echo "kubectl is missing: install it (it ships on the project's machine image)" >&2; exit 1; }
