@@ -57,8 +57,13 @@ type Controller struct {
 	deleted   map[netip.Addr]deletedNode
 
 	// Owned by the loop goroutine.
-	state *reportState
+	state      *reportState
+	readyAfter time.Time // when readiness stops waiting for first probes
 }
+
+// readyGrace is added to one probe timeout to bound the wait for the first
+// probe round: results need a moment to arrive after their timeout.
+const readyGrace = 100 * time.Millisecond
 
 type deletedNode struct {
 	name string
@@ -171,14 +176,19 @@ func (c *Controller) reconcile(ctx context.Context) error {
 		decisions[i] = health.Decide(g, c.probes.Status, c.opts.FailOpen)
 	}
 
-	if !c.isReady.Load() && c.allProbed(desired) {
-		c.isReady.Store(true)
-		c.report(decisions, serviceRefs(cluster.Services), true)
-		c.publish(decisions, start)
-		close(c.ready)
-		c.log.Info("ready: first probe round done", "hostnames", len(groups), "targets", targets,
-			"took", time.Since(start).String())
-	} else if c.isReady.Load() {
+	if !c.isReady.Load() {
+		if c.readyAfter.IsZero() {
+			c.readyAfter = start.Add(c.opts.Probe.Timeout + readyGrace)
+			time.AfterFunc(c.opts.Probe.Timeout+readyGrace, c.Trigger)
+		}
+		if pending := c.pendingProbes(desired); pending == 0 || !start.Before(c.readyAfter) {
+			c.isReady.Store(true)
+			c.report(decisions, serviceRefs(cluster.Services), true)
+			c.publish(decisions, start)
+			close(c.ready)
+			c.log.Info("ready", "hostnames", len(groups), "targets", targets, "stillWaitingForFirstProbe", pending)
+		}
+	} else {
 		c.report(decisions, serviceRefs(cluster.Services), false)
 		c.publish(decisions, start)
 	}
@@ -193,13 +203,15 @@ func (c *Controller) reconcile(ctx context.Context) error {
 	return nil
 }
 
-func (c *Controller) allProbed(desired map[health.Key]probe.Target) bool {
+// pendingProbes counts targets whose first probe round has not ended.
+func (c *Controller) pendingProbes(desired map[health.Key]probe.Target) int {
+	n := 0
 	for k := range desired {
 		if st, ok := c.probes.Status(k); !ok || st.State == probe.Unknown {
-			return false
+			n++
 		}
 	}
-	return true
+	return n
 }
 
 // deletedNodes returns the IPs of deleted Nodes that still count, and forgets

@@ -84,6 +84,11 @@ type harness struct {
 
 func newHarness(t *testing.T, failOpen bool, objs ...any) *harness {
 	t.Helper()
+	return newHarnessWith(t, func(o *Options) { o.FailOpen = failOpen }, objs...)
+}
+
+func newHarnessWith(t *testing.T, configure func(*Options), objs ...any) *harness {
+	t.Helper()
 	client := fake.NewClientset()
 	ctx, cancel := context.WithCancel(context.Background())
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(source.Trim))
@@ -93,14 +98,16 @@ func newHarness(t *testing.T, failOpen bool, objs ...any) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, client: client, events: record.NewFakeRecorder(1000), metrics: metrics.New(prometheus.NewRegistry())}
-	h.ctl = New(reader, Options{
+	o := Options{
 		Build:    source.Options{AnnotationPrefix: "lbdns.io/", DefaultTTL: 30, KubeProxyHealthPort: 10256},
-		FailOpen: failOpen,
+		FailOpen: true,
 		Probe: probe.Options{Interval: 20 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2,
 			Concurrency: 8, Funcs: probe.Funcs()},
 		Recorder: h.events,
 		Metrics:  h.metrics,
-	})
+	}
+	configure(&o)
+	h.ctl = New(reader, o)
 	if err := h.ctl.AddEventHandlers(svc.Informer(), eps.Informer(), nodes.Informer()); err != nil {
 		t.Fatal(err)
 	}
@@ -301,4 +308,51 @@ func waitCond(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// With more slow first probes than may run at once, readiness waits one
+// probe timeout, not the whole round; targets still pending are marked so.
+func TestControllerReadinessIsBoundedByOneTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.51:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accept, never answer
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	port := int32(netip.MustParseAddrPort(ln.Addr().String()).Port())
+	var objs []any
+	for i := range 5 {
+		name := string(rune('a' + i))
+		s := service(name, &backend{ip: netip.MustParseAddr("127.0.0.51"), port: port}, map[string]string{"lbdns.io/probe": "http"})
+		objs = append(objs, s, endpointSlice(name, true))
+	}
+	const timeout = 300 * time.Millisecond
+	start := time.Now()
+	h := newHarnessWith(t, func(o *Options) { o.Probe.Timeout, o.Probe.Concurrency, o.Probe.Interval = timeout, 1, time.Second }, objs...)
+	select {
+	case <-h.ctl.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("never ready")
+	}
+	took := time.Since(start)
+	pending := 0
+	for _, d := range h.ctl.Snapshot().Hostnames {
+		for _, td := range d.Targets {
+			if td.Pending {
+				pending++
+			}
+		}
+	}
+	if pending == 0 {
+		t.Fatalf("ready after %s with no target pending: readiness waited for the whole round", took)
+	}
+	t.Logf("ready after %s with %d of 5 targets still waiting for their first probe", took, pending)
 }
