@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
@@ -241,7 +242,7 @@ func TestControllerWithdrawsAndRestores(t *testing.T) {
 	if err := h.client.CoreV1().Services("default").Delete(context.Background(), "b", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitCond(t, "b's gauges deleted", func() bool {
+	testwait.For(t, "b's gauges deleted", func() bool {
 		return testutil.CollectAndCount(h.metrics.TargetHealthy) == 1
 	})
 }
@@ -269,7 +270,7 @@ func TestControllerNodeSignals(t *testing.T) {
 	if err := h.client.CoreV1().Nodes().Delete(context.Background(), "n1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitCond(t, "NodeDeleted", func() bool {
+	testwait.For(t, "NodeDeleted", func() bool {
 		_, d := h.published()
 		return len(d.Targets) > 0 && d.Targets[0].Reason == health.NodeDeleted
 	})
@@ -296,17 +297,6 @@ func TestControllerWarnsOnceAboutBadAnnotations(t *testing.T) {
 	}
 	if _, d := h.published(); d.Targets[0].Weight != source.DefaultWeight {
 		t.Errorf("weight = %d, want the default", d.Targets[0].Weight)
-	}
-}
-
-func waitCond(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -8,19 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+	"github.com/lbdns/lbdns/internal/testwait"
+)
 
 func TestSchedulerFollowsARealListener(t *testing.T) {
 	ln, ip, port := listen(t)
@@ -37,10 +27,10 @@ func TestSchedulerFollowsARealListener(t *testing.T) {
 	state := func(want State) func() bool {
 		return func() bool { st, ok := s.Status("web"); return ok && st.State == want }
 	}
-	waitFor(t, "up", state(Up))
+	testwait.For(t, "up", state(Up))
 
 	ln.Close()
-	waitFor(t, "down after the listener closed", state(Down))
+	testwait.For(t, "down after the listener closed", state(Down))
 	st, _ := s.Status("web")
 	if st.Failures < 2 || st.LastError == "" {
 		t.Fatalf("down with %d failures, error %q", st.Failures, st.LastError)
@@ -52,7 +42,7 @@ func TestSchedulerFollowsARealListener(t *testing.T) {
 	}
 	defer ln2.Close()
 	acceptForever(ln2)
-	waitFor(t, "up again after rise", state(Up))
+	testwait.For(t, "up again after rise", state(Up))
 	if st, _ := s.Status("web"); st.Successes < 2 {
 		t.Fatalf("up after %d successes, want rise=2", st.Successes)
 	}
@@ -65,7 +55,7 @@ func TestSchedulerFollowsARealListener(t *testing.T) {
 	if st, _ := s.Status("web"); st.State != Down || st.LastError != "node deleted" {
 		t.Fatalf("after MarkDown: %+v", st)
 	}
-	waitFor(t, "up after MarkDown", state(Up))
+	testwait.For(t, "up after MarkDown", state(Up))
 
 	s.Sync(ctx, nil)
 	if _, ok := s.Status("web"); ok {
@@ -107,7 +97,7 @@ func TestSchedulerOneProbeInFlightAndBounded(t *testing.T) {
 		desired[i] = Target{IP: netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)}), Spec: Spec{Checks: []Check{{Kind: TCP, Port: 1}}}}
 	}
 	s.Sync(ctx, desired)
-	waitFor(t, "100 probe rounds", func() bool { return rounds.Load() >= 100 })
+	testwait.For(t, "100 probe rounds", func() bool { return rounds.Load() >= 100 })
 	cancel()
 	s.Wait()
 	if maxPerTarget != 1 {
@@ -125,11 +115,11 @@ func TestSchedulerSpecChangeKeepsStatus(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 	s.Sync(ctx, map[string]Target{"a": {IP: ip, Spec: Spec{Checks: []Check{{Kind: TCP, Port: port}}}}})
-	waitFor(t, "up", func() bool { st, _ := s.Status("a"); return st.State == Up })
+	testwait.For(t, "up", func() bool { st, _ := s.Status("a"); return st.State == Up })
 	// A new spec whose check fails: the target stays up until fall failures.
 	s.Sync(ctx, map[string]Target{"a": {IP: ip, Spec: Spec{Checks: []Check{{Kind: TCP, Port: port}, {Kind: "unknown-kind", Port: 1}}}}})
 	if st, _ := s.Status("a"); st.State != Up {
 		t.Fatalf("spec change reset the state to %v", st.State)
 	}
-	waitFor(t, "down with the failing check", func() bool { st, _ := s.Status("a"); return st.State == Down })
+	testwait.For(t, "down with the failing check", func() bool { st, _ := s.Status("a"); return st.State == Down })
 }

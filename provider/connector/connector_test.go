@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/external-dns/endpoint"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
 )
 
@@ -89,14 +90,9 @@ func TestConnectorServesEndpoints(t *testing.T) {
 		}
 	}
 	// The server counts after its write, so the count may trail the reads.
-	deadline := time.Now().Add(5 * time.Second)
-	for testutil.ToFloat64(m.SyncTotal.WithLabelValues(Output, "success")) != 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("lbdns_sync_total{output=connector,result=success} = %v, want 3",
-				testutil.ToFloat64(m.SyncTotal.WithLabelValues(Output, "success")))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, "lbdns_sync_total{output=connector,result=success} = 3", func() bool {
+		return testutil.ToFloat64(m.SyncTotal.WithLabelValues(Output, "success")) == 3
+	})
 }
 
 func TestConnectorWritesNothingBeforeReady(t *testing.T) {
