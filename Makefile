@@ -2,7 +2,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run-local test unit lint bench fuzz clean
+.PHONY: all build run-local test unit e2e lint bench fuzz clean
 
 all: build
 
@@ -13,15 +13,22 @@ build:
 run-local:
 	hack/local-run.sh
 
-# Everything CI runs.
-test: lint unit
+# Everything CI runs: formatting, vet, unit tests, then the e2e suite on real components.
+test: lint unit e2e
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	cd e2e && go vet ./...
 
 unit:
 	go test -race -count=1 ./...
+
+# Real etcd, kube-apiserver, BIND9 and external-dns v0.22.0 (installed or built on first use).
+e2e:
+	hack/install-deps.sh
+	hack/build-tools.sh
+	cd e2e && go test -v -count=1 -timeout 30m ./...
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./probe ./source ./provider

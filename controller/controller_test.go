@@ -346,3 +346,38 @@ func TestControllerReadinessIsBoundedByOneTimeout(t *testing.T) {
 	}
 	t.Logf("ready after %s with %d of 5 targets still waiting for their first probe", took, pending)
 }
+
+// A new Service whose EndpointSlice comes after its LB IP was never in DNS:
+// no TargetWithdrawn or TargetRestored event for it, until it really is
+// withdrawn later.
+func TestControllerNoEventsForNewUnhealthyTargets(t *testing.T) {
+	a := newBackend(t, "127.0.0.61")
+	h := newHarness(t, true)
+	testwait.For(t, "ready", h.ctl.IsReady)
+	h.create(service("a", a, nil))
+	testwait.For(t, "a unhealthy on NoReadyEndpoints", func() bool {
+		_, d := h.published()
+		return len(d.Targets) == 1 && d.Targets[0].Reason == health.NoReadyEndpoints
+	})
+	h.create(endpointSlice("a", true))
+	testwait.For(t, "a healthy", func() bool {
+		_, d := h.published()
+		return len(d.Targets) == 1 && d.Targets[0].Healthy
+	})
+	time.Sleep(100 * time.Millisecond) // let any event of that change arrive
+	for drained := false; !drained; {
+		select {
+		case e := <-h.events.Events:
+			if strings.Contains(e, EventTargetWithdrawn) || strings.Contains(e, EventTargetRestored) {
+				t.Fatalf("event for a target that was never withdrawn: %q", e)
+			}
+		default:
+			drained = true
+		}
+	}
+	_, err := h.client.DiscoveryV1().EndpointSlices("default").Update(context.Background(), endpointSlice("a", false), metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitEvent("Warning", EventTargetWithdrawn, "NoReadyEndpoints")
+}

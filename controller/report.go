@@ -49,6 +49,10 @@ type reportState struct {
 	keysByIP map[netip.Addr][]health.Key
 	since    map[health.Key]time.Time
 	recent   []health.Transition
+	// everHealthy marks targets that were healthy at some point: only they
+	// can be withdrawn or restored. A new Service whose IP is unhealthy from
+	// the start (say, before its EndpointSlice exists) gets no Warning.
+	everHealthy map[health.Key]bool
 }
 
 // recentTransitions bounds the transitions kept for /status.
@@ -61,6 +65,8 @@ func newReportState() *reportState {
 		gauges:   map[[4]string]bool{},
 		warned:   map[types.UID]map[string]bool{},
 		since:    map[health.Key]time.Time{},
+
+		everHealthy: map[health.Key]bool{},
 	}
 }
 
@@ -96,23 +102,35 @@ func (c *Controller) report(decisions []health.Decision, services map[serviceKey
 		switch {
 		case cur == stateUnhealthy && (!known || prev != stateUnhealthy):
 			c.remember(health.Transition{At: now, Target: k, Hostnames: hostsOf[k], To: "unhealthy", Reason: t.Reason, Detail: t.Detail})
-			c.log.Warn("target withdrawn", "hostnames", hosts, "target", k.String(), "reason", t.Reason, "detail", t.Detail)
 			c.countTransition(hostsOf[k], "unhealthy", baseline)
+			if !st.everHealthy[k] {
+				c.log.Info("target unhealthy since it appeared", "hostnames", hosts, "target", k.String(), "reason", t.Reason, "detail", t.Detail)
+				break
+			}
+			c.log.Warn("target withdrawn", "hostnames", hosts, "target", k.String(), "reason", t.Reason, "detail", t.Detail)
 			if !baseline {
 				c.event(services[svcKey(k)], corev1.EventTypeWarning, EventTargetWithdrawn,
 					"%s withdrawn from %s: %s (%s)", k.IP, hosts, t.Reason, t.Detail)
 			}
 		case cur == stateHealthy && known && prev == stateUnhealthy:
 			c.remember(health.Transition{At: now, Target: k, Hostnames: hostsOf[k], To: "healthy"})
-			c.log.Info("target restored", "hostnames", hosts, "target", k.String())
 			c.countTransition(hostsOf[k], "healthy", baseline)
+			if !st.everHealthy[k] {
+				c.log.Info("target healthy for the first time", "hostnames", hosts, "target", k.String())
+				break
+			}
+			c.log.Info("target restored", "hostnames", hosts, "target", k.String())
 			c.event(services[svcKey(k)], corev1.EventTypeNormal, EventTargetRestored, "%s restored to %s", k.IP, hosts)
+		}
+		if cur == stateHealthy {
+			st.everHealthy[k] = true
 		}
 	}
 	st.health = nextHealth
 	for k := range st.since {
 		if _, ok := nextHealth[k]; !ok {
 			delete(st.since, k)
+			delete(st.everHealthy, k)
 		}
 	}
 	for i := range decisions {

@@ -1,0 +1,338 @@
+// Package e2e runs lbdns against real components on one machine, without
+// containers: etcd and kube-apiserver, BIND9, and a stock external-dns
+// v0.22.0 reading lbdns through --source=connector.
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	authv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Settings of the suite. The probe settings are shorter than lbdns's
+// defaults so that the suite runs quickly; the bounds scale with them.
+const (
+	zone            = "e2e.test"
+	probeInterval   = time.Second
+	probeFall       = 2
+	probeRise       = 2
+	extdnsInterval  = 2 * time.Second
+	tsigKeyName     = "lbdns-e2e"
+	apiserverBinary = "kube-apiserver-v1.36.3"
+	extdnsBinary    = "external-dns-v0.22.0"
+)
+
+// env is the running environment.
+type env struct {
+	root, dir       string
+	tools           string
+	adminKubeconfig string
+	lbdnsKubeconfig string
+	client          *kubernetes.Clientset
+	dnsAddr         string
+	tsigSecret      string
+	lbdnsHTTP       string
+	connectorAddr   string
+	lbdnsBin        string
+
+	etcd, apiserver, bind, lbdns *proc
+	extdns                       *supervisor
+}
+
+// setup brings everything up. Any missing piece is an error: nothing is
+// skipped.
+func setup(ctx context.Context) (*env, error) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "lbdns-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{root: root, dir: dir}
+	for _, bin := range []string{"etcd", "named", "tsig-keygen", "kubectl"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return e, fmt.Errorf("%s is not installed: run hack/install-deps.sh (make test does)", bin)
+		}
+	}
+	step := func(what string, f func() error) error {
+		start := time.Now()
+		if err := f(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		fmt.Printf("e2e setup: %-40s %6.1fs\n", what, time.Since(start).Seconds())
+		return nil
+	}
+	for _, s := range []struct {
+		what string
+		f    func() error
+	}{
+		{"build kube-apiserver and external-dns", e.buildTools},
+		{"build lbdns", e.buildLbdns},
+		{"start etcd and kube-apiserver", e.startControlPlane},
+		{"apply manifests/base, mint lbdns token", func() error { return e.installRBAC(ctx) }},
+		{"start BIND9", e.startBind},
+		{"start lbdns", e.startLbdns},
+		{"start external-dns", e.startExternalDNS},
+	} {
+		if err := step(s.what, s.f); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
+
+func (e *env) teardown() {
+	e.extdns.stop()
+	e.lbdns.stop()
+	e.bind.stop()
+	e.apiserver.stop()
+	e.etcd.stop()
+	if os.Getenv("LBDNS_E2E_KEEP") == "" {
+		os.RemoveAll(e.dir)
+	} else {
+		fmt.Println("e2e: kept", e.dir)
+	}
+}
+
+func (e *env) buildTools() error {
+	out, err := exec.Command(filepath.Join(e.root, "hack/build-tools.sh")).Output()
+	if err != nil {
+		return fmt.Errorf("hack/build-tools.sh: %w", err)
+	}
+	e.tools = strings.TrimSpace(string(out))
+	return nil
+}
+
+func (e *env) buildLbdns() error {
+	e.lbdnsBin = filepath.Join(e.dir, "lbdns")
+	cmd := exec.Command("go", "build", "-o", e.lbdnsBin, "./cmd/lbdns")
+	cmd.Dir = e.root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return nil
+}
+
+func (e *env) startControlPlane() error {
+	etcdPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	peerPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
+	e.etcd, err = startProc(e.dir, "etcd", nil, "etcd", "--data-dir", filepath.Join(e.dir, "etcd"),
+		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
+		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peerPort))
+	if err != nil {
+		return err
+	}
+	keyFile := filepath.Join(e.dir, "sa.key")
+	if err := writeRSAKey(keyFile); err != nil {
+		return err
+	}
+	const adminToken = "e2e-admin-token"
+	tokens := filepath.Join(e.dir, "tokens.csv")
+	if err := os.WriteFile(tokens, []byte(adminToken+",admin,admin,system:masters\n"), 0o600); err != nil {
+		return err
+	}
+	apiPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	e.apiserver, err = startProc(e.dir, "kube-apiserver", nil, filepath.Join(e.tools, apiserverBinary),
+		"--etcd-servers="+etcdURL, "--cert-dir="+filepath.Join(e.dir, "certs"),
+		fmt.Sprintf("--secure-port=%d", apiPort), "--bind-address=127.0.0.1",
+		"--token-auth-file="+tokens, "--service-account-key-file="+keyFile,
+		"--service-account-signing-key-file="+keyFile, "--service-account-issuer=https://kubernetes.default.svc",
+		"--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16")
+	if err != nil {
+		return err
+	}
+	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	e.adminKubeconfig = filepath.Join(e.dir, "admin.kubeconfig")
+	if err := writeKubeconfig(e.adminKubeconfig, server, "admin", adminToken); err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", e.adminKubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = 100, 200
+	if e.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+	return waitFor(60*time.Second, "kube-apiserver /readyz", func() error {
+		if e.apiserver.exited() {
+			return fmt.Errorf("kube-apiserver exited:\n%s", e.apiserver.tail(20))
+		}
+		_, err := e.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background())
+		return err
+	})
+}
+
+// installRBAC applies the RBAC rules lbdns ships and gives lbdns a kubeconfig
+// with a token of that ServiceAccount, so a missing permission fails here.
+func (e *env) installRBAC(ctx context.Context) error {
+	cmd := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "-k", filepath.Join(e.root, "manifests/base"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kubectl apply -k manifests/base: %w\n%s", err, out)
+	}
+	expiry := int64(24 * 3600)
+	var tok *authv1.TokenRequest
+	err := waitFor(30*time.Second, "a token for ServiceAccount lbdns/lbdns", func() error {
+		var err error
+		tok, err = e.client.CoreV1().ServiceAccounts("lbdns").CreateToken(ctx, "lbdns",
+			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	cfg, err := clientcmd.LoadFromFile(e.adminKubeconfig)
+	if err != nil {
+		return err
+	}
+	e.lbdnsKubeconfig = filepath.Join(e.dir, "lbdns.kubeconfig")
+	return writeKubeconfig(e.lbdnsKubeconfig, cfg.Clusters["local"].Server, "lbdns", tok.Status.Token)
+}
+
+func (e *env) startBind() error {
+	dir := filepath.Join(e.dir, "bind")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	e.tsigSecret = base64.StdEncoding.EncodeToString(secret)
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	e.dnsAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	conf := fmt.Sprintf(`key "%[1]s" { algorithm hmac-sha256; secret "%[2]s"; };
+options { directory "%[3]s"; listen-on port %[4]d { 127.0.0.1; }; listen-on-v6 { none; };
+  pid-file "%[3]s/named.pid"; recursion no; dnssec-validation no; notify no; };
+controls { };
+zone "%[5]s" { type primary; file "%[3]s/%[5]s.zone";
+  allow-update { key "%[1]s"; }; allow-transfer { key "%[1]s"; }; };
+`, tsigKeyName, e.tsigSecret, dir, port, zone)
+	zoneFile := fmt.Sprintf("$TTL 60\n@ IN SOA ns.%[1]s. admin.%[1]s. ( 1 60 60 3600 60 )\n@ IN NS ns.%[1]s.\nns IN A 127.0.0.1\n"+
+		"unmanaged IN A 192.0.2.250\n", zone)
+	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, zone+".zone"), []byte(zoneFile), 0o644); err != nil {
+		return err
+	}
+	u, err := user.Current()
+	if err != nil {
+		return err
+	}
+	if e.bind, err = startProc(e.dir, "named", nil, "named", "-g", "-c", filepath.Join(dir, "named.conf"), "-u", u.Username); err != nil {
+		return err
+	}
+	return waitFor(30*time.Second, "BIND9 to answer", func() error {
+		if e.bind.exited() {
+			return fmt.Errorf("named exited:\n%s", e.bind.tail(20))
+		}
+		_, err := lookup(e.dnsAddr, "unmanaged."+zone, "A")
+		return err
+	})
+}
+
+func (e *env) startLbdns() error {
+	httpPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	connPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	e.lbdnsHTTP = fmt.Sprintf("127.0.0.1:%d", httpPort)
+	e.connectorAddr = fmt.Sprintf("127.0.0.1:%d", connPort)
+	return e.runLbdns()
+}
+
+// runLbdns starts lbdns and waits until it is ready.
+func (e *env) runLbdns() error {
+	var err error
+	e.lbdns, err = startProc(e.dir, "lbdns", []string{
+		"KUBECONFIG=" + e.lbdnsKubeconfig,
+		"LBDNS_HTTP_ADDR=" + e.lbdnsHTTP,
+		"LBDNS_CONNECTOR_ADDR=" + e.connectorAddr,
+		"LBDNS_PROBE_INTERVAL=" + probeInterval.String(),
+		"LBDNS_PROBE_TIMEOUT=500ms",
+		fmt.Sprintf("LBDNS_PROBE_FALL=%d", probeFall),
+		fmt.Sprintf("LBDNS_PROBE_RISE=%d", probeRise),
+		"LBDNS_LOG_LEVEL=debug",
+	}, e.lbdnsBin)
+	if err != nil {
+		return err
+	}
+	return waitFor(60*time.Second, "lbdns /readyz", func() error {
+		if e.lbdns.exited() {
+			return fmt.Errorf("lbdns exited:\n%s", e.lbdns.tail(20))
+		}
+		return httpOK("http://" + e.lbdnsHTTP + "/readyz")
+	})
+}
+
+func (e *env) startExternalDNS() error {
+	host, port, _ := strings.Cut(e.dnsAddr, ":")
+	metricsPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	e.extdns, err = supervise(func() (*proc, error) {
+		return startProc(e.dir, "external-dns", nil, filepath.Join(e.tools, extdnsBinary),
+			"--source=connector", "--connector-source-server="+e.connectorAddr,
+			"--provider=rfc2136", "--rfc2136-host="+host, "--rfc2136-port="+port, "--rfc2136-zone="+zone,
+			"--rfc2136-tsig-keyname="+tsigKeyName, "--rfc2136-tsig-secret="+e.tsigSecret,
+			"--rfc2136-tsig-secret-alg=hmac-sha256", "--rfc2136-tsig-axfr",
+			"--registry=txt", "--txt-owner-id=lbdns-e2e", "--policy=sync", "--domain-filter="+zone,
+			"--interval="+extdnsInterval.String(), "--kubeconfig="+e.adminKubeconfig,
+			fmt.Sprintf("--metrics-address=127.0.0.1:%d", metricsPort), "--log-level=debug")
+	})
+	return err
+}
+
+func writeKubeconfig(path, server, user, token string) error {
+	return os.WriteFile(path, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: %q, insecure-skip-tls-verify: true}}]
+users: [{name: %s, user: {token: %q}}]
+contexts: [{name: local, context: {cluster: local, user: %s}}]
+current-context: local
+`, server, user, token, user)), 0o600)
+}
+
+func writeRSAKey(path string) error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+}
