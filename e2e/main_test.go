@@ -139,7 +139,7 @@ func (e *env) waitMetric(t *testing.T, name string, labels map[string]string, wa
 // targetStatus is the part of lbdns's /status a scenario reads.
 type targetStatus struct {
 	Service, IP, Health, Reason, Detail string
-	Published                          bool
+	Published                           bool
 }
 
 // reasonOf returns the /status health and reason of a Service's target.
