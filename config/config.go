@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v10"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Prefix is the prefix of every environment variable lbdns reads.
@@ -40,7 +42,35 @@ type Config struct {
 	ProbeRise        int           `env:"PROBE_RISE" envDefault:"2" help:"consecutive successes that mark a target up again"`
 	ProbeJitter      float64       `env:"PROBE_JITTER" envDefault:"0.1" help:"random spread of the probe interval, as a fraction (0..0.5)"`
 	ProbeConcurrency int           `env:"PROBE_CONCURRENCY" envDefault:"64" help:"probes that may run at once"`
+
+	Provider          string        `env:"PROVIDER" help:"standalone DNS updater: rfc2136 or webhook; empty = off"`
+	RFC2136Host       string        `env:"RFC2136_HOST" help:"rfc2136: DNS server to update"`
+	RFC2136Port       int           `env:"RFC2136_PORT" envDefault:"53" help:"rfc2136: its port"`
+	RFC2136Zone       string        `env:"RFC2136_ZONE" help:"rfc2136: zone(s) to update, comma-separated"`
+	RFC2136TSIGKey    string        `env:"RFC2136_TSIG_KEYNAME" help:"rfc2136: TSIG key name"`
+	RFC2136TSIGSecret string        `env:"RFC2136_TSIG_SECRET" help:"rfc2136: TSIG secret (base64); never logged" secret:"true"`
+	RFC2136TSIGAlg    string        `env:"RFC2136_TSIG_SECRET_ALG" envDefault:"hmac-sha256" help:"rfc2136: TSIG algorithm"`
+	RFC2136Insecure   bool          `env:"RFC2136_INSECURE" envDefault:"false" help:"rfc2136: send updates without TSIG"`
+	WebhookURL        string        `env:"WEBHOOK_URL" help:"webhook: URL of an external-dns webhook provider, e.g. http://localhost:8888"`
+	TXTOwnerID        string        `env:"TXT_OWNER_ID" envDefault:"lbdns" help:"owner ID in the TXT ownership records; records of other owners are never changed"`
+	Policy            string        `env:"POLICY" envDefault:"sync" help:"sync (create, update, delete) or upsert-only (never delete)"`
+	DomainFilter      []string      `env:"DOMAIN_FILTER" envSeparator:"," help:"limit the standalone updater to these domains, comma-separated"`
+	SyncInterval      time.Duration `env:"SYNC_INTERVAL" envDefault:"1m" help:"full sync of the writers (standalone, DNSEndpoint) at least this often"`
+
+	CRDNamespace string `env:"CRD_NAMESPACE" help:"write one DNSEndpoint per hostname in this namespace; empty = off"`
+
+	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"false" help:"only the holder of the Lease lbdns writes (standalone, DNSEndpoint)"`
+	LeaderElectNamespace string        `env:"LEADER_ELECT_NAMESPACE" envDefault:"lbdns" help:"namespace of the Lease"`
+	LeaseDuration        time.Duration `env:"LEADER_ELECT_LEASE_DURATION" envDefault:"15s" help:"how long a lost leader's lease blocks a new one"`
+	RenewDeadline        time.Duration `env:"LEADER_ELECT_RENEW_DEADLINE" envDefault:"10s" help:"how long the leader retries renewing before it gives up"`
+	RetryPeriod          time.Duration `env:"LEADER_ELECT_RETRY_PERIOD" envDefault:"2s" help:"how often candidates try to acquire or renew"`
 }
+
+// Standalone providers.
+const (
+	ProviderRFC2136 = "rfc2136"
+	ProviderWebhook = "webhook"
+)
 
 // Load parses the environment (as KEY=VALUE pairs, like os.Environ) into a
 // Config and validates it.
@@ -85,6 +115,8 @@ func typeWord(t reflect.Type) string {
 		return "duration like 2s or 500ms"
 	case t.Kind() == reflect.Bool:
 		return "boolean (true or false)"
+	case t.Kind() == reflect.Slice:
+		return "comma-separated list"
 	case t.Kind() == reflect.Float64:
 		return "number"
 	default:
@@ -145,8 +177,69 @@ func (c Config) Validate() error {
 	if c.ProbeConcurrency < 1 || c.ProbeConcurrency > 100000 {
 		bad("PROBE_CONCURRENCY", "must be 1..100000, got %d", c.ProbeConcurrency)
 	}
+	errs = append(errs, c.validateWriters()...)
 	return errors.Join(errs...)
 }
+
+func (c Config) validateWriters() []error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
+	}
+	switch c.Provider {
+	case "":
+	case ProviderRFC2136:
+		if c.RFC2136Host == "" {
+			bad("RFC2136_HOST", "must be set when LBDNS_PROVIDER=rfc2136")
+		}
+		if c.RFC2136Zone == "" {
+			bad("RFC2136_ZONE", "must be set when LBDNS_PROVIDER=rfc2136")
+		}
+		if c.RFC2136Port < 1 || c.RFC2136Port > 65535 {
+			bad("RFC2136_PORT", "must be 1..65535, got %d", c.RFC2136Port)
+		}
+		if !c.RFC2136Insecure && (c.RFC2136TSIGKey == "" || c.RFC2136TSIGSecret == "") {
+			bad("RFC2136_TSIG_KEYNAME", "and LBDNS_RFC2136_TSIG_SECRET must be set (or LBDNS_RFC2136_INSECURE=true)")
+		}
+		switch c.RFC2136TSIGAlg {
+		case "hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512":
+		default:
+			bad("RFC2136_TSIG_SECRET_ALG", "%q is not one of hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512", c.RFC2136TSIGAlg)
+		}
+	case ProviderWebhook:
+		if u, err := url.Parse(c.WebhookURL); c.WebhookURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("WEBHOOK_URL", "%q must be an http(s) URL when LBDNS_PROVIDER=webhook", c.WebhookURL)
+		}
+	default:
+		bad("PROVIDER", "%q is not rfc2136, webhook or empty", c.Provider)
+	}
+	if c.TXTOwnerID == "" || strings.ContainsAny(c.TXTOwnerID, ",=\" \t") {
+		bad("TXT_OWNER_ID", "%q must be non-empty, without spaces, commas, '=' or quotes", c.TXTOwnerID)
+	}
+	if c.Policy != "sync" && c.Policy != "upsert-only" {
+		bad("POLICY", "%q is not sync or upsert-only", c.Policy)
+	}
+	if c.SyncInterval < time.Second {
+		bad("SYNC_INTERVAL", "must be at least 1s, got %s", c.SyncInterval)
+	}
+	if c.CRDNamespace != "" && len(validation.IsDNS1123Label(c.CRDNamespace)) > 0 {
+		bad("CRD_NAMESPACE", "%q is not a valid namespace name", c.CRDNamespace)
+	}
+	if c.LeaderElect {
+		if len(validation.IsDNS1123Label(c.LeaderElectNamespace)) > 0 {
+			bad("LEADER_ELECT_NAMESPACE", "%q is not a valid namespace name", c.LeaderElectNamespace)
+		}
+		if c.RetryPeriod <= 0 || c.RenewDeadline <= c.RetryPeriod || c.LeaseDuration <= c.RenewDeadline {
+			bad("LEADER_ELECT_LEASE_DURATION", "need LEASE_DURATION (%s) > RENEW_DEADLINE (%s) > RETRY_PERIOD (%s) > 0",
+				c.LeaseDuration, c.RenewDeadline, c.RetryPeriod)
+		}
+	}
+	return errs
+}
+
+// Writers reports whether any output that writes (standalone, DNSEndpoint)
+// is on.
+func (c Config) Writers() bool { return c.Provider != "" || c.CRDNamespace != "" }
 
 func checkHostPort(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
@@ -162,6 +255,8 @@ func checkHostPort(addr string) error {
 // Variable describes one environment variable for --help.
 type Variable struct {
 	Name, Default, Help string
+	// Secret values are never printed.
+	Secret bool
 }
 
 // Variables lists every variable with its default, in declaration order.
@@ -174,6 +269,7 @@ func Variables() []Variable {
 			Name:    Prefix + f.Tag.Get("env"),
 			Default: f.Tag.Get("envDefault"),
 			Help:    f.Tag.Get("help"),
+			Secret:  f.Tag.Get("secret") == "true",
 		})
 	}
 	return vars

@@ -1,0 +1,206 @@
+package standalone
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"sigs.k8s.io/external-dns/endpoint"
+	"sigs.k8s.io/external-dns/pkg/apis/externaldns"
+	"sigs.k8s.io/external-dns/plan"
+	"sigs.k8s.io/external-dns/provider/inmemory"
+	"sigs.k8s.io/external-dns/registry"
+	"sigs.k8s.io/external-dns/registry/txt"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/internal/testwait"
+	"github.com/lbdns/lbdns/metrics"
+)
+
+const zone = "example.com"
+
+// newZone returns external-dns's in-memory provider holding one record lbdns
+// does not own, and a TXT registry for owner lbdns over it.
+func newZone(t *testing.T) (*inmemory.InMemoryProvider, registry.Registry) {
+	t.Helper()
+	p := inmemory.NewInMemoryProvider(inmemory.InMemoryInitZones([]string{zone}))
+	err := p.ApplyChanges(context.Background(), &plan.Changes{Create: []*endpoint.Endpoint{
+		endpoint.NewEndpoint("foreign."+zone, endpoint.RecordTypeA, "192.0.2.99"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := externaldns.NewConfig()
+	cfg.TXTOwnerID = "lbdns"
+	cfg.ManagedDNSRecordTypes = ManagedRecordTypes
+	reg, err := txt.New(cfg, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, reg
+}
+
+// records renders the zone as sorted "name type targets" lines.
+func records(t *testing.T, p *inmemory.InMemoryProvider) []string {
+	t.Helper()
+	eps, err := p.Records(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ep := range eps {
+		ts := slices.Clone([]string(ep.Targets))
+		slices.Sort(ts)
+		out = append(out, ep.DNSName+" "+ep.RecordType+" "+strings.Join(ts, ","))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func snapshot(gen uint64, hosts map[string][]string) *health.Snapshot {
+	s := &health.Snapshot{Generation: gen}
+	for h, ips := range hosts {
+		d := health.Decision{Hostname: h, TTL: 30}
+		for _, ip := range ips {
+			d.Targets = append(d.Targets, health.TargetDecision{Target: health.Target{
+				Key: health.Key{Namespace: "ns", Service: "svc", IP: netip.MustParseAddr(ip)}, Weight: 100}, Healthy: true, Published: true})
+		}
+		s.Hostnames = append(s.Hostnames, d)
+	}
+	return s
+}
+
+func has(lines []string, want string) bool { return slices.Contains(lines, want) }
+
+func TestSyncWritesOnlyWhatItOwns(t *testing.T) {
+	p, reg := newZone(t)
+	w := New(nil, nil, Options{Output: "test", Registry: reg, Policy: &plan.SyncPolicy{}})
+	ctx := context.Background()
+	app := "app." + zone
+
+	if err := w.Sync(ctx, snapshot(1, map[string][]string{app: {"192.0.2.1", "192.0.2.2"}, "foreign." + zone: {"192.0.2.3"}})); err != nil {
+		t.Fatal(err)
+	}
+	got := records(t, p)
+	if !has(got, app+" A 192.0.2.1,192.0.2.2") || !has(got, "foreign."+zone+" A 192.0.2.99") {
+		t.Fatalf("after the first sync: %q", got)
+	}
+	if !slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, "a-"+app+" TXT") && strings.Contains(l, "owner=lbdns") }) {
+		t.Fatalf("no TXT ownership record: %q", got)
+	}
+
+	if err := w.Sync(ctx, snapshot(2, map[string][]string{app: {"192.0.2.2"}})); err != nil {
+		t.Fatal(err)
+	}
+	if got := records(t, p); !has(got, app+" A 192.0.2.2") {
+		t.Fatalf("after a withdrawal: %q", got)
+	}
+
+	if err := w.Sync(ctx, snapshot(3, nil)); err != nil {
+		t.Fatal(err)
+	}
+	got = records(t, p)
+	if len(got) != 1 || got[0] != "foreign."+zone+" A 192.0.2.99" {
+		t.Fatalf("after the hostname went: %q, want only the foreign record", got)
+	}
+}
+
+func TestUpsertOnlyNeverDeletes(t *testing.T) {
+	p, reg := newZone(t)
+	w := New(nil, nil, Options{Output: "test", Registry: reg, Policy: &plan.UpsertOnlyPolicy{}})
+	ctx := context.Background()
+	app := "app." + zone
+	if err := w.Sync(ctx, snapshot(1, map[string][]string{app: {"192.0.2.1"}})); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(ctx, snapshot(2, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := records(t, p); !has(got, app+" A 192.0.2.1") {
+		t.Fatalf("upsert-only deleted: %q", got)
+	}
+}
+
+// flaky fails the first n ApplyChanges, as a provider outage would. It also
+// serialises access, since the in-memory provider is not safe for
+// concurrent use and the test reads while the writer writes.
+type flaky struct {
+	registry.Registry
+	failures atomic.Int32
+	mu       sync.Mutex
+}
+
+func (f *flaky) Records(ctx context.Context) ([]*endpoint.Endpoint, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.Registry.Records(ctx)
+}
+
+func (f *flaky) ApplyChanges(ctx context.Context, c *plan.Changes) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failures.Add(-1) >= 0 {
+		return errors.New("provider unavailable")
+	}
+	return f.Registry.ApplyChanges(ctx, c)
+}
+
+func (f *flaky) records(t *testing.T, p *inmemory.InMemoryProvider) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return records(t, p)
+}
+
+type snaps struct {
+	mu      sync.Mutex
+	snap    *health.Snapshot
+	changed chan struct{}
+	ready   chan struct{}
+}
+
+func (s *snaps) Snapshot() *health.Snapshot { s.mu.Lock(); defer s.mu.Unlock(); return s.snap }
+func (s *snaps) Changed() <-chan struct{}   { s.mu.Lock(); defer s.mu.Unlock(); return s.changed }
+func (s *snaps) Ready() <-chan struct{}     { return s.ready }
+func (s *snaps) set(snap *health.Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.snap = snap
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func TestRunRetriesAndFollowsChanges(t *testing.T) {
+	p, reg := newZone(t)
+	f := &flaky{Registry: reg}
+	f.failures.Store(2)
+	m := metrics.New(prometheus.NewRegistry())
+	app := "app." + zone
+	s := &snaps{snap: snapshot(1, map[string][]string{app: {"192.0.2.1"}}), changed: make(chan struct{}), ready: make(chan struct{})}
+	w := New(s, s, Options{Output: "test", Registry: f, SyncInterval: time.Hour, MinBackoff: 10 * time.Millisecond,
+		Debounce: 10 * time.Millisecond, Metrics: m})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	// Nothing is written before ready.
+	time.Sleep(50 * time.Millisecond)
+	if got := f.records(t, p); len(got) != 1 {
+		t.Fatalf("written before ready: %q", got)
+	}
+	close(s.ready)
+	testwait.For(t, "the first record after two failures", func() bool { return has(f.records(t, p), app+" A 192.0.2.1") })
+	if v := testutil.ToFloat64(m.SyncTotal.WithLabelValues("test", "error")); v != 2 {
+		t.Errorf("lbdns_sync_total{result=error} = %v, want 2", v)
+	}
+	s.set(snapshot(2, map[string][]string{app: {"192.0.2.1", "192.0.2.2"}}))
+	testwait.For(t, "the change written", func() bool { return has(f.records(t, p), app+" A 192.0.2.1,192.0.2.2") })
+}
