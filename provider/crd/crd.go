@@ -1,0 +1,276 @@
+// Package crd writes the published sets as DNSEndpoint objects
+// (externaldns.k8s.io/v1alpha1), one per hostname, for an external-dns run
+// with --source=crd --events. It changes only objects labelled as its own,
+// updates one only when its content changed, and deletes its obsolete ones.
+package crd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/external-dns/apis/v1alpha1"
+	"sigs.k8s.io/external-dns/endpoint"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/provider"
+)
+
+// Output is the output label in metrics.
+const Output = "crd"
+
+// Labels and annotations on the objects lbdns writes.
+const (
+	ManagedByLabel     = "app.kubernetes.io/managed-by"
+	ManagedByValue     = "lbdns"
+	HostnameAnnotation = "lbdns.io/hostname"
+)
+
+// GVR is the DNSEndpoint resource.
+var GVR = schema.GroupVersionResource{Group: "externaldns.k8s.io", Version: "v1alpha1", Resource: "dnsendpoints"}
+
+// Readiness tells when the published sets may be written.
+type Readiness interface {
+	Ready() <-chan struct{}
+}
+
+// Options configure a Writer.
+type Options struct {
+	Namespace    string
+	SyncInterval time.Duration
+	Debounce     time.Duration
+	Logger       *slog.Logger
+	Metrics      *metrics.Metrics
+}
+
+// Writer keeps the DNSEndpoints of one namespace equal to the published sets.
+type Writer struct {
+	client dynamic.NamespaceableResourceInterface
+	snaps  provider.Snapshots
+	ready  Readiness
+	opts   Options
+	synced uint64
+}
+
+// New returns a writer; nothing happens until Run.
+func New(client dynamic.Interface, snaps provider.Snapshots, ready Readiness, opts Options) *Writer {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Debounce <= 0 {
+		opts.Debounce = 100 * time.Millisecond
+	}
+	return &Writer{client: client.Resource(GVR), snaps: snaps, ready: ready, opts: opts}
+}
+
+// Run waits until lbdns is ready, then syncs on every change (debounced) and
+// every SyncInterval, retrying failures after a second, until ctx is done.
+func (w *Writer) Run(ctx context.Context) {
+	select {
+	case <-w.ready.Ready():
+	case <-ctx.Done():
+		return
+	}
+	full := time.NewTimer(0)
+	defer full.Stop()
+	for {
+		changed := w.snaps.Changed()
+		wait := w.opts.SyncInterval
+		if err := w.Sync(ctx, w.snaps.Snapshot()); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.opts.Logger.Error("DNSEndpoint sync failed; will retry", "err", err)
+			wait = time.Second
+		}
+		full.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-full.C:
+		case <-changed:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(w.opts.Debounce):
+			}
+		}
+	}
+}
+
+// Sync makes the owned DNSEndpoints match one snapshot.
+func (w *Writer) Sync(ctx context.Context, snap *health.Snapshot) error {
+	err := w.sync(ctx, snap)
+	if m := w.opts.Metrics; m != nil {
+		result := "success"
+		if err != nil {
+			result = "error"
+		}
+		m.SyncTotal.WithLabelValues(Output, result).Inc()
+		if err == nil {
+			now := time.Now()
+			m.LastSyncTimestamp.WithLabelValues(Output).Set(float64(now.UnixNano()) / 1e9)
+			for _, c := range snap.ChangesAfter(w.synced) {
+				if c.Generation > 1 {
+					m.PublishLatency.WithLabelValues(Output).Observe(now.Sub(c.At).Seconds())
+				}
+			}
+		}
+	}
+	if err == nil {
+		w.synced = snap.Generation
+	}
+	return err
+}
+
+func (w *Writer) sync(ctx context.Context, snap *health.Snapshot) error {
+	ns := w.client.Namespace(w.opts.Namespace)
+	desired := map[string]*v1alpha1.DNSEndpoint{}
+	for _, ep := range provider.Endpoints(snap) {
+		name := ObjectName(ep.DNSName)
+		obj, ok := desired[name]
+		if !ok {
+			obj = newObject(w.opts.Namespace, name, ep.DNSName)
+			desired[name] = obj
+		}
+		obj.Spec.Endpoints = append(obj.Spec.Endpoints, ep)
+	}
+	owned, err := ns.List(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + ManagedByValue})
+	if err != nil {
+		return fmt.Errorf("listing DNSEndpoints in %s: %w", w.opts.Namespace, err)
+	}
+	var errs []error
+	existing := map[string]*unstructured.Unstructured{}
+	for i := range owned.Items {
+		existing[owned.Items[i].GetName()] = &owned.Items[i]
+	}
+	for name, obj := range desired {
+		cur, ok := existing[name]
+		if !ok {
+			errs = append(errs, w.create(ctx, ns, obj))
+			continue
+		}
+		if same, err := sameSpec(cur, obj); err != nil || !same {
+			errs = append(errs, w.update(ctx, ns, cur, obj))
+		}
+	}
+	for name := range existing {
+		if _, ok := desired[name]; ok {
+			continue
+		}
+		err := ns.Delete(ctx, name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting DNSEndpoint %s: %w", name, err))
+			continue
+		}
+		w.opts.Logger.Info("DNSEndpoint deleted", "name", name)
+	}
+	return errors.Join(errs...)
+}
+
+func (w *Writer) create(ctx context.Context, ns dynamic.ResourceInterface, obj *v1alpha1.DNSEndpoint) error {
+	u, err := toUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	if _, err := ns.Create(ctx, u, metav1.CreateOptions{FieldManager: "lbdns"}); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("DNSEndpoint %s/%s exists but is not labelled %s=%s: lbdns leaves it alone", obj.Namespace, obj.Name, ManagedByLabel, ManagedByValue)
+		}
+		return fmt.Errorf("creating DNSEndpoint %s: %w", obj.Name, err)
+	}
+	w.opts.Logger.Info("DNSEndpoint created", "name", obj.Name)
+	return nil
+}
+
+func (w *Writer) update(ctx context.Context, ns dynamic.ResourceInterface, cur *unstructured.Unstructured, obj *v1alpha1.DNSEndpoint) error {
+	obj.ResourceVersion = cur.GetResourceVersion()
+	u, err := toUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	if _, err := ns.Update(ctx, u, metav1.UpdateOptions{FieldManager: "lbdns"}); err != nil {
+		return fmt.Errorf("updating DNSEndpoint %s: %w", obj.Name, err)
+	}
+	w.opts.Logger.Info("DNSEndpoint updated", "name", obj.Name)
+	return nil
+}
+
+// ObjectName is the DNSEndpoint name for a hostname: "lbdns-" and the
+// hostname, made a valid object name.
+func ObjectName(hostname string) string {
+	n := strings.NewReplacer("*", "wildcard", "_", "-").Replace(strings.ToLower(hostname))
+	n = "lbdns-" + n
+	if len(n) > 253 {
+		n = n[:253]
+	}
+	return strings.TrimRight(n, ".-")
+}
+
+func newObject(namespace, name, hostname string) *v1alpha1.DNSEndpoint {
+	return &v1alpha1.DNSEndpoint{
+		TypeMeta: metav1.TypeMeta{APIVersion: GVR.GroupVersion().String(), Kind: "DNSEndpoint"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   namespace,
+			Name:        name,
+			Labels:      map[string]string{ManagedByLabel: ManagedByValue},
+			Annotations: map[string]string{HostnameAnnotation: hostname},
+		},
+	}
+}
+
+// toUnstructured goes through JSON: endpoint.Endpoint has an unexported
+// field that the reflection-based converter refuses.
+func toUnstructured(obj *v1alpha1.DNSEndpoint) (*unstructured.Unstructured, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encoding DNSEndpoint %s: %w", obj.Name, err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		return nil, fmt.Errorf("encoding DNSEndpoint %s: %w", obj.Name, err)
+	}
+	delete(u.Object, "status")
+	return u, nil
+}
+
+// sameSpec compares the endpoints of an existing object with the desired ones.
+func sameSpec(cur *unstructured.Unstructured, want *v1alpha1.DNSEndpoint) (bool, error) {
+	b, err := json.Marshal(cur.Object["spec"])
+	if err != nil {
+		return false, err
+	}
+	var have v1alpha1.DNSEndpointSpec
+	if err := json.Unmarshal(b, &have); err != nil {
+		return false, err
+	}
+	return slices.EqualFunc(have.Endpoints, want.Spec.Endpoints, sameEndpoint), nil
+}
+
+func sameEndpoint(a, b *endpoint.Endpoint) bool {
+	return a.DNSName == b.DNSName && a.RecordType == b.RecordType && a.RecordTTL == b.RecordTTL &&
+		slices.Equal(a.Targets, b.Targets) && sameLabels(a.Labels, b.Labels)
+}
+
+func sameLabels(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
