@@ -93,7 +93,9 @@ func TestSyncWritesOnlyWhatItOwns(t *testing.T) {
 	if !has(got, app+" A 192.0.2.1,192.0.2.2") || !has(got, "foreign."+zone+" A 192.0.2.99") {
 		t.Fatalf("after the first sync: %q", got)
 	}
-	if !slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, "a-"+app+" TXT") && strings.Contains(l, "owner=lbdns") }) {
+	if !slices.ContainsFunc(got, func(l string) bool {
+		return strings.HasPrefix(l, "a-"+app+" TXT") && strings.Contains(l, "owner=lbdns")
+	}) {
 		t.Fatalf("no TXT ownership record: %q", got)
 	}
 
