@@ -27,7 +27,10 @@ import (
 // Settings of the suite. The probe settings are shorter than lbdns's
 // defaults so that the suite runs quickly; the bounds scale with them.
 const (
-	zone            = "e2e.test"
+	zone            = "e2e.test" // written by external-dns reading lbdns's connector
+	zoneStandalone  = "std.test"  // written by two lbdns replicas (rfc2136, leader election)
+	zoneWebhook     = "hook.test" // written by lbdns through external-dns's webhook server
+	zoneCRD         = "crd.test"  // written by external-dns --source=crd from lbdns's DNSEndpoints
 	probeInterval   = time.Second
 	probeFall       = 2
 	probeRise       = 2
@@ -46,12 +49,24 @@ type env struct {
 	client          *kubernetes.Clientset
 	dnsAddr         string
 	tsigSecret      string
-	lbdnsHTTP       string
 	connectorAddr   string
 	lbdnsBin        string
 
-	etcd, apiserver, bind, lbdns *proc
-	extdns                       *supervisor
+	etcd, apiserver, bind *proc
+	lbdns                 *lbdnsProc // the connector instance
+	extdns                *supervisor
+	// The writer instances of the other outputs.
+	std        [2]*lbdnsProc
+	hook, crd  *lbdnsProc
+	hookServer *proc
+	extdnsCRD  *supervisor
+}
+
+// lbdnsProc is one lbdns process with its own HTTP address and settings.
+type lbdnsProc struct {
+	name, http string
+	env        []string
+	*proc
 }
 
 // setup brings everything up. Any missing piece is an error: nothing is
@@ -88,8 +103,9 @@ func setup(ctx context.Context) (*env, error) {
 		{"start etcd and kube-apiserver", e.startControlPlane},
 		{"apply manifests/base, mint lbdns token", func() error { return e.installRBAC(ctx) }},
 		{"start BIND9", e.startBind},
-		{"start lbdns", e.startLbdns},
-		{"start external-dns", e.startExternalDNS},
+		{"start lbdns (connector)", e.startLbdns},
+		{"start external-dns (connector)", e.startExternalDNS},
+		{"start the writer outputs", e.startWriters},
 	} {
 		if err := step(s.what, s.f); err != nil {
 			return e, err
@@ -100,7 +116,13 @@ func setup(ctx context.Context) (*env, error) {
 
 func (e *env) teardown() {
 	e.extdns.stop()
-	e.lbdns.stop()
+	e.extdnsCRD.stop()
+	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd} {
+		if l != nil {
+			l.stop()
+		}
+	}
+	e.hookServer.stop()
 	e.bind.stop()
 	e.apiserver.stop()
 	e.etcd.stop()
@@ -235,15 +257,19 @@ func (e *env) startBind() error {
 options { directory "%[3]s"; listen-on port %[4]d { 127.0.0.1; }; listen-on-v6 { none; };
   pid-file "%[3]s/named.pid"; recursion no; dnssec-validation no; notify no; };
 controls { };
-zone "%[5]s" { type primary; file "%[3]s/%[5]s.zone";
-  allow-update { key "%[1]s"; }; allow-transfer { key "%[1]s"; }; };
-`, tsigKeyName, e.tsigSecret, dir, port, zone)
-	zoneFile := fmt.Sprintf("$TTL 60\n@ IN SOA ns.%[1]s. admin.%[1]s. ( 1 60 60 3600 60 )\n@ IN NS ns.%[1]s.\nns IN A 127.0.0.1\n"+
-		"unmanaged IN A 192.0.2.250\n", zone)
-	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o644); err != nil {
-		return err
+`, tsigKeyName, e.tsigSecret, dir, port)
+	for _, z := range []string{zone, zoneStandalone, zoneWebhook, zoneCRD} {
+		conf += fmt.Sprintf(`zone "%[1]s" { type primary; file "%[2]s/%[1]s.zone";
+  allow-update { key "%[3]s"; }; allow-transfer { key "%[3]s"; }; };
+`, z, dir, tsigKeyName)
+		// Every zone holds a record lbdns does not own: it must survive.
+		zoneFile := fmt.Sprintf("$TTL 60\n@ IN SOA ns.%[1]s. admin.%[1]s. ( 1 60 60 3600 60 )\n@ IN NS ns.%[1]s.\nns IN A 127.0.0.1\n"+
+			"unmanaged IN A 192.0.2.250\n", z)
+		if err := os.WriteFile(filepath.Join(dir, z+".zone"), []byte(zoneFile), 0o644); err != nil {
+			return err
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, zone+".zone"), []byte(zoneFile), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o644); err != nil {
 		return err
 	}
 	u, err := user.Current()
@@ -263,40 +289,49 @@ zone "%[5]s" { type primary; file "%[3]s/%[5]s.zone";
 }
 
 func (e *env) startLbdns() error {
-	httpPort, err := freePort()
-	if err != nil {
-		return err
-	}
 	connPort, err := freePort()
 	if err != nil {
 		return err
 	}
-	e.lbdnsHTTP = fmt.Sprintf("127.0.0.1:%d", httpPort)
 	e.connectorAddr = fmt.Sprintf("127.0.0.1:%d", connPort)
-	return e.runLbdns()
+	if e.lbdns, err = e.newLbdns("lbdns", "LBDNS_CONNECTOR_ADDR="+e.connectorAddr); err != nil {
+		return err
+	}
+	return e.lbdns.run(e)
 }
 
-// runLbdns starts lbdns and waits until it is ready.
-func (e *env) runLbdns() error {
-	var err error
-	e.lbdns, err = startProc(e.dir, "lbdns", []string{
+// newLbdns prepares an lbdns instance with the suite's probe settings plus
+// extra variables (later ones win), on a free HTTP port.
+func (e *env) newLbdns(name string, extra ...string) (*lbdnsProc, error) {
+	httpPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	l := &lbdnsProc{name: name, http: fmt.Sprintf("127.0.0.1:%d", httpPort)}
+	l.env = append([]string{
 		"KUBECONFIG=" + e.lbdnsKubeconfig,
-		"LBDNS_HTTP_ADDR=" + e.lbdnsHTTP,
-		"LBDNS_CONNECTOR_ADDR=" + e.connectorAddr,
+		"LBDNS_HTTP_ADDR=" + l.http,
+		"LBDNS_CONNECTOR_ADDR=off",
 		"LBDNS_PROBE_INTERVAL=" + probeInterval.String(),
 		"LBDNS_PROBE_TIMEOUT=500ms",
 		fmt.Sprintf("LBDNS_PROBE_FALL=%d", probeFall),
 		fmt.Sprintf("LBDNS_PROBE_RISE=%d", probeRise),
 		"LBDNS_LOG_LEVEL=debug",
-	}, e.lbdnsBin)
-	if err != nil {
+	}, extra...)
+	return l, nil
+}
+
+// run starts the instance and waits until it is ready.
+func (l *lbdnsProc) run(e *env) error {
+	var err error
+	if l.proc, err = startProc(e.dir, l.name, l.env, e.lbdnsBin); err != nil {
 		return err
 	}
-	return waitFor(60*time.Second, "lbdns /readyz", func() error {
-		if e.lbdns.exited() {
-			return fmt.Errorf("lbdns exited:\n%s", e.lbdns.tail(20))
+	return waitFor(60*time.Second, l.name+" /readyz", func() error {
+		if l.exited() {
+			return fmt.Errorf("%s exited:\n%s", l.name, l.tail(20))
 		}
-		return httpOK("http://" + e.lbdnsHTTP + "/readyz")
+		return httpOK("http://" + l.http + "/readyz")
 	})
 }
 

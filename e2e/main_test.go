@@ -59,7 +59,13 @@ func record(t *testing.T, format string, args ...any) {
 }
 
 func (e *env) dumpLogs() {
-	for _, p := range []*proc{e.lbdns, e.extdns.procOrNil()} {
+	procs := []*proc{e.extdns.procOrNil(), e.extdnsCRD.procOrNil(), e.hookServer}
+	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd} {
+		if l != nil {
+			procs = append(procs, l.proc)
+		}
+	}
+	for _, p := range procs {
 		if p != nil {
 			fmt.Fprintf(os.Stderr, "\n--- last lines of %s (%s)\n%s\n", p.name, p.log, p.tail(40))
 		}
@@ -116,11 +122,17 @@ func (e *env) holdDNS(t *testing.T, d time.Duration, name, qtype string, want ..
 	}
 }
 
-// waitMetric polls lbdns's /metrics until the series has the value.
+// waitMetric polls the connector instance's /metrics until the series has
+// the value.
 func (e *env) waitMetric(t *testing.T, name string, labels map[string]string, want float64) {
 	t.Helper()
-	err := waitFor(30*time.Second, fmt.Sprintf("%s%v = %v", name, labels, want), func() error {
-		v, ok, err := e.metric(name, labels)
+	e.lbdns.waitMetric(t, name, labels, want)
+}
+
+func (l *lbdnsProc) waitMetric(t *testing.T, name string, labels map[string]string, want float64) {
+	t.Helper()
+	err := waitFor(30*time.Second, fmt.Sprintf("%s %s%v = %v", l.name, name, labels, want), func() error {
+		v, ok, err := l.metric(name, labels)
 		switch {
 		case err != nil:
 			return err
@@ -143,8 +155,8 @@ type targetStatus struct {
 }
 
 // reasonOf returns the /status health and reason of a Service's target.
-func (e *env) reasonOf(hostname, service string) (targetStatus, error) {
-	resp, err := http.Get("http://" + e.lbdnsHTTP + "/status")
+func (l *lbdnsProc) reasonOf(hostname, service string) (targetStatus, error) {
+	resp, err := http.Get("http://" + l.http + "/status")
 	if err != nil {
 		return targetStatus{}, err
 	}
@@ -171,13 +183,19 @@ func (e *env) reasonOf(hostname, service string) (targetStatus, error) {
 	return targetStatus{}, fmt.Errorf("no target of %s in %s", service, hostname)
 }
 
-// waitReason polls /status until the Service's target has the reason.
+// waitReason polls the connector instance's /status until the Service's
+// target has the reason.
 func (e *env) waitReason(t *testing.T, hostname, service, reason string) targetStatus {
+	t.Helper()
+	return e.lbdns.waitReason(t, hostname, service, reason)
+}
+
+func (l *lbdnsProc) waitReason(t *testing.T, hostname, service, reason string) targetStatus {
 	t.Helper()
 	var ts targetStatus
 	err := waitFor(30*time.Second, fmt.Sprintf("%s/%s reason %q", hostname, service, reason), func() error {
 		var err error
-		ts, err = e.reasonOf(hostname, service)
+		ts, err = l.reasonOf(hostname, service)
 		if err != nil {
 			return err
 		}

@@ -60,10 +60,15 @@ func httpOK(url string) error {
 	return nil
 }
 
-// metric returns the value of the lbdns metric with exactly these labels
-// (a subset match), and false when no such series exists.
+// metric reads the connector instance's metric; see lbdnsProc.metric.
 func (e *env) metric(name string, labels map[string]string) (float64, bool, error) {
-	resp, err := http.Get("http://" + e.lbdnsHTTP + "/metrics")
+	return e.lbdns.metric(name, labels)
+}
+
+// metric returns the value of the lbdns metric with these labels (a subset
+// match), and false when no such series exists.
+func (l *lbdnsProc) metric(name string, labels map[string]string) (float64, bool, error) {
+	resp, err := http.Get("http://" + l.http + "/metrics")
 	if err != nil {
 		return 0, false, err
 	}
@@ -84,6 +89,8 @@ func (e *env) metric(name string, labels map[string]string) (float64, bool, erro
 				return m.Gauge.GetValue(), true, nil
 			case m.Counter != nil:
 				return m.Counter.GetValue(), true, nil
+			case m.Histogram != nil:
+				return float64(m.Histogram.GetSampleCount()), true, nil
 			}
 		}
 	}

@@ -166,3 +166,12 @@ func (s *supervisor) restartCount() int {
 	defer s.mu.Unlock()
 	return s.restarts
 }
+
+// kill ends the process at once, as a crash or a lost node would.
+func (p *proc) kill() {
+	if p == nil || p.exited() {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}

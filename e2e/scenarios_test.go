@@ -164,7 +164,7 @@ func scenarioRestart(t *testing.T, e *env) {
 	e.lbdns.stop()
 	// external-dns fails its polls and is restarted meanwhile; DNS must hold.
 	e.holdDNS(t, 2*extdnsInterval+time.Second, host, "A", a.ip.String(), b.ip.String())
-	if err := e.runLbdns(); err != nil {
+	if err := e.lbdns.run(e); err != nil {
 		t.Fatalf("restarting lbdns: %v", err)
 	}
 	e.holdDNS(t, 2*extdnsInterval, host, "A", a.ip.String(), b.ip.String())

@@ -23,6 +23,7 @@ type Metrics struct {
 	ReconcileDuration    prometheus.Histogram
 	ConnectorConnections *prometheus.CounterVec
 	BuildInfo            *prometheus.GaugeVec
+	Leader               prometheus.Gauge
 }
 
 // TargetLabels are the labels of the per-target gauges.
@@ -94,8 +95,12 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "lbdns_build_info",
 			Help: "Always 1; labels say which lbdns runs.",
 		}, []string{"version", "goversion"}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lbdns_leader",
+			Help: "1 while this replica runs the writers (it holds the Lease, or leader election is off).",
+		}),
 	}
-	reg.MustRegister(m.TargetHealthy, m.TargetPublished, m.HostnameFailOpen, m.ProbesTotal, m.ProbeDuration,
+	reg.MustRegister(m.Leader, m.TargetHealthy, m.TargetPublished, m.HostnameFailOpen, m.ProbesTotal, m.ProbeDuration,
 		m.TargetTransitions, m.PublishLatency, m.SyncTotal, m.LastSyncTimestamp, m.Ready, m.Hostnames,
 		m.Targets, m.ReconcileDuration, m.ConnectorConnections, m.BuildInfo)
 	return m

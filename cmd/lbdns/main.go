@@ -74,6 +74,7 @@ func run(args, environ []string, stdout io.Writer) error {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	log := newLogger(cfg)
+	configureLogrus(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return serve(ctx, cfg, log)
@@ -200,7 +201,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	httpSrv := &http.Server{Handler: httpserver.Handler(ctl, reg), ReadHeaderTimeout: 10 * time.Second}
 	wg.Go(func() {
 		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -230,6 +231,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("informer caches synced")
 	wg.Go(func() { ctl.Run(ctx) })
+	wg.Go(func() {
+		w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m}
+		if err := runWriters(ctx, w, client); err != nil {
+			errc <- err
+		}
+	})
 
 	select {
 	case <-ctx.Done():

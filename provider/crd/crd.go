@@ -47,7 +47,9 @@ type Readiness interface {
 
 // Options configure a Writer.
 type Options struct {
-	Namespace    string
+	Namespace string
+	// DomainFilter, if set, limits the hostnames written.
+	DomainFilter endpoint.DomainFilterInterface
 	SyncInterval time.Duration
 	Debounce     time.Duration
 	Logger       *slog.Logger
@@ -138,6 +140,9 @@ func (w *Writer) sync(ctx context.Context, snap *health.Snapshot) error {
 	ns := w.client.Namespace(w.opts.Namespace)
 	desired := map[string]*v1alpha1.DNSEndpoint{}
 	for _, ep := range provider.Endpoints(snap) {
+		if w.opts.DomainFilter != nil && !w.opts.DomainFilter.Match(ep.DNSName) {
+			continue
+		}
 		name := ObjectName(ep.DNSName)
 		obj, ok := desired[name]
 		if !ok {

@@ -29,6 +29,8 @@ type Setup struct {
 // lbdns's configuration. For webhook it asks the provider for its domain
 // filter, so the webhook server must answer.
 func NewSetup(ctx context.Context, c config.Config) (Setup, error) {
+	// NewConfig does not fill in the flag defaults: every field a provider
+	// reads must be set here (a zero batch size makes rfc2136 loop forever).
 	edns := externaldns.NewConfig()
 	edns.Provider = c.Provider
 	edns.Policy = c.Policy
@@ -50,6 +52,8 @@ func NewSetup(ctx context.Context, c config.Config) (Setup, error) {
 		edns.RFC2136TSIGSecret = c.RFC2136TSIGSecret
 		edns.RFC2136TSIGSecretAlg = c.RFC2136TSIGAlg
 		edns.RFC2136AXFR = true // without zone transfers the plan could never update or delete
+		edns.RFC2136BatchChangeSize = 50
+		edns.RFC2136LoadBalancingStrategy = "disabled"
 		p, err = rfc2136.New(ctx, edns, domainFilter)
 	case config.ProviderWebhook:
 		edns.WebhookProviderURL = c.WebhookURL

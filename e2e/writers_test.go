@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestWriters runs the core scenarios against the outputs that write: the
+// standalone rfc2136 updater (two replicas, leader election), the standalone
+// webhook updater, and DNSEndpoints read by external-dns --source=crd.
+func TestWriters(t *testing.T) {
+	e := suite
+	t.Run("standalone_rfc2136_multi_a_withdraw_restore", func(t *testing.T) {
+		withdrawRestore(t, e, 31, "a."+zoneStandalone, "standalone rfc2136")
+	})
+	t.Run("standalone_rfc2136_fail_open_and_drain", func(t *testing.T) { standaloneFailOpenDrain(t, e) })
+	t.Run("standalone_webhook_withdraw_restore", func(t *testing.T) {
+		withdrawRestore(t, e, 32, "a."+zoneWebhook, "standalone webhook")
+	})
+	t.Run("dnsendpoint_withdraw_restore", func(t *testing.T) {
+		withdrawRestore(t, e, 33, "a."+zoneCRD, "DNSEndpoint + external-dns --source=crd")
+	})
+	t.Run("standalone_leader_failover", func(t *testing.T) { leaderFailover(t, e) })
+	t.Run("unowned_records_survive", func(t *testing.T) {
+		for _, z := range []string{zoneStandalone, zoneWebhook, zoneCRD} {
+			got, err := lookup(e.dnsAddr, "unmanaged."+z, "A")
+			if err != nil || len(got) != 1 || got[0] != "192.0.2.250" {
+				t.Errorf("unmanaged.%s = %v, %v", z, got, err)
+			}
+		}
+		record(t, "PASS the record lbdns does not own in each writer zone survived every sync")
+	})
+}
+
+// withdrawRestore is the core scenario for one output: two Services for one
+// hostname give one A RRset; a stopped backend leaves it; it comes back.
+func withdrawRestore(t *testing.T, e *env, n int, host, output string) {
+	a, b := newBackend(t, fmt.Sprintf("127.0.%d.1", n)), newBackend(t, fmt.Sprintf("127.0.%d.2", n))
+	prefix := fmt.Sprintf("w%d", n)
+	start := time.Now()
+	e.createService(t, lbService{name: prefix + "-a", hostname: host, backend: a})
+	e.createService(t, lbService{name: prefix + "-b", hostname: host, backend: b})
+	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+	created := time.Since(start)
+	a.stop()
+	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
+	a.start(t)
+	restored := e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+	record(t, "PASS %s: in DNS %.2fs after creation; withdrawn %.2fs after the backend stopped (probes alone: %s); restored %.2fs after it returned",
+		output, created.Seconds(), withdrawn.Seconds(), time.Duration(probeFall)*probeInterval, restored.Seconds())
+}
+
+func standaloneFailOpenDrain(t *testing.T, e *env) {
+	host := "b." + zoneStandalone
+	a, b := newBackend(t, "127.0.34.1"), newBackend(t, "127.0.34.2")
+	e.createService(t, lbService{name: "w34-a", hostname: host, backend: a})
+	e.createService(t, lbService{name: "w34-b", hostname: host, backend: b})
+	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+
+	e.annotate(t, "w34-a", "lbdns.io/weight", "0")
+	e.waitDNS(t, host, "A", b.ip.String())
+	e.annotate(t, "w34-a", "lbdns.io/weight", "100")
+	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+
+	a.stop()
+	b.stop()
+	leader, _, err := e.leader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader.waitMetric(t, "lbdns_hostname_fail_open", map[string]string{"hostname": host}, 1)
+	e.holdDNS(t, 3*time.Second, host, "A", a.ip.String(), b.ip.String())
+	a.start(t)
+	b.start(t)
+	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+	leader.waitMetric(t, "lbdns_hostname_fail_open", map[string]string{"hostname": host}, 0)
+	record(t, "PASS standalone rfc2136: weight 0 drained and returned; all down kept both IPs (fail-open)")
+}
+
+// leaderFailover crashes the leader and shows the other replica takes over:
+// the next withdrawal still reaches BIND.
+func leaderFailover(t *testing.T, e *env) {
+	host := "c." + zoneStandalone
+	a, b := newBackend(t, "127.0.35.1"), newBackend(t, "127.0.35.2")
+	e.createService(t, lbService{name: "w35-a", hostname: host, backend: a})
+	e.createService(t, lbService{name: "w35-b", hostname: host, backend: b})
+	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+
+	leader, other, err := e.leader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := other.metric("lbdns_sync_total", map[string]string{"output": "rfc2136", "result": "success"}); ok && v > 0 {
+		t.Errorf("%s wrote while %s led", other.name, leader.name)
+	}
+	leader.kill()
+	a.stop()
+	took := e.waitDNS(t, host, "A", b.ip.String())
+	other.waitMetric(t, "lbdns_leader", nil, 1)
+	if !strings.Contains(other.tail(200), "became leader") {
+		t.Errorf("%s never logged that it became leader", other.name)
+	}
+	// Nothing that should stay was deleted by the takeover.
+	e.waitDNS(t, "a."+zoneStandalone, "A", "127.0.31.1", "127.0.31.2")
+
+	// Bring the crashed replica back as a follower for the rest of the suite.
+	if err := leader.run(e); err != nil {
+		t.Fatalf("restarting %s: %v", leader.name, err)
+	}
+	a.start(t)
+	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+	record(t, "PASS leader %s killed; %s took over and the withdrawal reached BIND %.2fs after the crash and the backend stop (lease %s)",
+		leader.name, other.name, took.Seconds(), leaseDuration)
+}

@@ -1,0 +1,82 @@
+package standalone
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"sigs.k8s.io/external-dns/endpoint"
+	"sigs.k8s.io/external-dns/plan"
+
+	"github.com/lbdns/lbdns/config"
+)
+
+// TestRFC2136SetupSendsUpdates checks the provider NewSetup builds against a
+// real DNS server socket: a TSIG-signed UPDATE for the zone arrives, and
+// ApplyChanges returns (a zero batch size once made it loop forever).
+func TestRFC2136SetupSendsUpdates(t *testing.T) {
+	const key, secret = "lbdns-test.", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The provider sends updates over TCP: serve the same port on both.
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var updates atomic.Int32
+	handler := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		if r.Opcode == dns.OpcodeUpdate && w.TsigStatus() == nil && r.IsTsig() != nil {
+			updates.Add(1)
+		} else {
+			m.Rcode = dns.RcodeRefused
+		}
+		if r.IsTsig() != nil {
+			m.SetTsig(key, dns.HmacSHA256, 300, time.Now().Unix())
+		}
+		_ = w.WriteMsg(m)
+	})
+	tsig := map[string]string{key: secret}
+	acceptAll := func(dns.Header) dns.MsgAcceptAction { return dns.MsgAccept } // the default refuses UPDATE
+	for _, srv := range []*dns.Server{
+		{PacketConn: pc, TsigSecret: tsig, Handler: handler, MsgAcceptFunc: acceptAll},
+		{Listener: ln, TsigSecret: tsig, Handler: handler, MsgAcceptFunc: acceptAll},
+	} {
+		go func() { _ = srv.ActivateAndServe() }()
+		defer func() { _ = srv.Shutdown() }()
+	}
+
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	setup, err := NewSetup(context.Background(), config.Config{
+		Provider: config.ProviderRFC2136, RFC2136Host: "127.0.0.1", RFC2136Port: port, RFC2136Zone: "example.com",
+		RFC2136TSIGKey: key, RFC2136TSIGSecret: secret, RFC2136TSIGAlg: "hmac-sha256",
+		TXTOwnerID: "lbdns", Policy: "sync", DomainFilter: []string{"example.com"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- setup.Registry.ApplyChanges(context.Background(), &plan.Changes{Create: []*endpoint.Endpoint{
+			endpoint.NewEndpointWithTTL("app.example.com", endpoint.RecordTypeA, 30, "192.0.2.1"),
+		}})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ApplyChanges: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ApplyChanges did not return within 10s")
+	}
+	if n := updates.Load(); n < 1 {
+		t.Fatalf("%d TSIG-signed UPDATE messages reached the server on port %s", n, strconv.Itoa(port))
+	}
+}
