@@ -63,3 +63,41 @@ func TestVariablesListsEveryField(t *testing.T) {
 		}
 	}
 }
+
+func TestWriterSettings(t *testing.T) {
+	ok := []string{"LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST=ns1", "LBDNS_RFC2136_ZONE=example.com",
+		"LBDNS_RFC2136_TSIG_KEYNAME=k", "LBDNS_RFC2136_TSIG_SECRET=s", "LBDNS_DOMAIN_FILTER=a.com, b.com"}
+	cfg, err := Load(ok)
+	if err != nil || !cfg.Writers() || len(cfg.DomainFilter) != 2 || cfg.RFC2136Port != 53 || cfg.Policy != "sync" {
+		t.Fatalf("%+v, %v", cfg, err)
+	}
+	tests := []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"LBDNS_PROVIDER=route53"}, []string{"LBDNS_PROVIDER"}},
+		{[]string{"LBDNS_PROVIDER=rfc2136"}, []string{"LBDNS_RFC2136_HOST", "LBDNS_RFC2136_ZONE", "LBDNS_RFC2136_TSIG_KEYNAME"}},
+		{[]string{"LBDNS_PROVIDER=webhook", "LBDNS_WEBHOOK_URL=localhost:8888"}, []string{"LBDNS_WEBHOOK_URL"}},
+		{[]string{"LBDNS_POLICY=create-only", "LBDNS_TXT_OWNER_ID=a,b", "LBDNS_SYNC_INTERVAL=10ms"}, []string{"LBDNS_POLICY", "LBDNS_TXT_OWNER_ID", "LBDNS_SYNC_INTERVAL"}},
+		{[]string{"LBDNS_CRD_NAMESPACE=Bad_NS"}, []string{"LBDNS_CRD_NAMESPACE"}},
+		{[]string{"LBDNS_LEADER_ELECT=true", "LBDNS_LEADER_ELECT_LEASE_DURATION=5s", "LBDNS_LEADER_ELECT_RENEW_DEADLINE=10s"}, []string{"LBDNS_LEADER_ELECT_LEASE_DURATION"}},
+		{append(ok[:len(ok):len(ok)], "LBDNS_RFC2136_TSIG_SECRET_ALG=hmac-sha3"), []string{"LBDNS_RFC2136_TSIG_SECRET_ALG"}},
+	}
+	for _, tt := range tests {
+		_, err := Load(tt.env)
+		if err == nil {
+			t.Errorf("%v: no error", tt.env)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q does not name %s", tt.env, err, w)
+			}
+		}
+	}
+	for _, v := range Variables() {
+		if (v.Name == "LBDNS_RFC2136_TSIG_SECRET") != v.Secret {
+			t.Errorf("%s: secret = %v", v.Name, v.Secret)
+		}
+	}
+}

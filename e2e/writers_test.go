@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ func TestWriters(t *testing.T) {
 		withdrawRestore(t, e, 33, "a."+zoneCRD, "DNSEndpoint + external-dns --source=crd")
 	})
 	t.Run("standalone_leader_failover", func(t *testing.T) { leaderFailover(t, e) })
+	t.Run("secrets_never_shown", func(t *testing.T) { secretsNeverShown(t, e) })
 	t.Run("unowned_records_survive", func(t *testing.T) {
 		for _, z := range []string{zoneStandalone, zoneWebhook, zoneCRD} {
 			got, err := lookup(e.dnsAddr, "unmanaged."+z, "A")
@@ -113,4 +115,29 @@ func leaderFailover(t *testing.T, e *env) {
 	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
 	record(t, "PASS leader %s killed; %s took over and the withdrawal reached BIND %.2fs after the crash and the backend stop (lease %s)",
 		leader.name, other.name, took.Seconds(), leaseDuration)
+}
+
+// secretsNeverShown checks that the TSIG secret given to the standalone
+// replicas appears in none of their logs, /status or /metrics.
+func secretsNeverShown(t *testing.T, e *env) {
+	for _, l := range e.std {
+		places := map[string]string{"log": l.tail(100000)}
+		for _, path := range []string{"/status", "/metrics"} {
+			body, err := httpGet("http://" + l.http + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			places[path] = body
+		}
+		for where, text := range places {
+			if strings.Contains(text, e.tsigSecret) {
+				t.Errorf("%s: the TSIG secret appears in its %s", l.name, where)
+			}
+		}
+	}
+	out, err := exec.Command(e.lbdnsBin, "--help").CombinedOutput()
+	if err != nil || strings.Contains(string(out), e.tsigSecret) || !strings.Contains(string(out), "LBDNS_RFC2136_TSIG_SECRET") {
+		t.Errorf("--help: %v\n%s", err, out)
+	}
+	record(t, "PASS the TSIG secret is in no log, /status, /metrics or --help output")
 }
