@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v10"
+	"github.com/miekg/dns"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -58,6 +59,11 @@ type Config struct {
 	SyncInterval      time.Duration `env:"SYNC_INTERVAL" envDefault:"1m" help:"full sync of the writers (standalone, DNSEndpoint) at least this often"`
 
 	CRDNamespace string `env:"CRD_NAMESPACE" help:"write one DNSEndpoint per hostname in this namespace; empty = off"`
+
+	DNSAddr       string   `env:"DNS_ADDR" help:"embedded authoritative DNS server, UDP and TCP, e.g. 127.0.0.1:5353; empty = off"`
+	DNSZones      []string `env:"DNS_ZONES" envSeparator:"," help:"zones the embedded DNS server answers for, comma-separated"`
+	DNSNS         string   `env:"DNS_NS" help:"name server name in the zones' NS and SOA records; empty = ns1.<zone>"`
+	DNSHostmaster string   `env:"DNS_HOSTMASTER" help:"SOA mailbox; empty = hostmaster.<zone>"`
 
 	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"false" help:"only the holder of the Lease lbdns writes (standalone, DNSEndpoint)"`
 	LeaderElectNamespace string        `env:"LEADER_ELECT_NAMESPACE" envDefault:"lbdns" help:"namespace of the Lease"`
@@ -221,6 +227,19 @@ func (c Config) validateWriters() []error {
 	}
 	if c.SyncInterval < time.Second {
 		bad("SYNC_INTERVAL", "must be at least 1s, got %s", c.SyncInterval)
+	}
+	if c.DNSAddr != "" {
+		if err := checkHostPort(c.DNSAddr); err != nil {
+			bad("DNS_ADDR", "%v", err)
+		}
+		if len(c.DNSZones) == 0 {
+			bad("DNS_ZONES", "must name at least one zone when LBDNS_DNS_ADDR is set")
+		}
+		for _, z := range c.DNSZones {
+			if _, ok := dns.IsDomainName(z); !ok || strings.Trim(z, ".") == "" {
+				bad("DNS_ZONES", "%q is not a domain name", z)
+			}
+		}
 	}
 	if c.CRDNamespace != "" && len(validation.IsDNS1123Label(c.CRDNamespace)) > 0 {
 		bad("CRD_NAMESPACE", "%q is not a valid namespace name", c.CRDNamespace)

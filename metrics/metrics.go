@@ -24,6 +24,8 @@ type Metrics struct {
 	ConnectorConnections *prometheus.CounterVec
 	BuildInfo            *prometheus.GaugeVec
 	Leader               prometheus.Gauge
+	DNSQueries           *prometheus.CounterVec
+	DNSDuration          prometheus.Histogram
 }
 
 // TargetLabels are the labels of the per-target gauges.
@@ -99,8 +101,17 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "lbdns_leader",
 			Help: "1 while this replica runs the writers (it holds the Lease, or leader election is off).",
 		}),
+		DNSQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lbdns_dns_queries_total",
+			Help: "Queries the embedded DNS server answered, by query type and response code.",
+		}, []string{"qtype", "rcode"}),
+		DNSDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "lbdns_dns_request_duration_seconds",
+			Help:    "Time the embedded DNS server took to answer one query.",
+			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05},
+		}),
 	}
-	reg.MustRegister(m.Leader, m.TargetHealthy, m.TargetPublished, m.HostnameFailOpen, m.ProbesTotal, m.ProbeDuration,
+	reg.MustRegister(m.DNSQueries, m.DNSDuration, m.Leader, m.TargetHealthy, m.TargetPublished, m.HostnameFailOpen, m.ProbesTotal, m.ProbeDuration,
 		m.TargetTransitions, m.PublishLatency, m.SyncTotal, m.LastSyncTimestamp, m.Ready, m.Hostnames,
 		m.Targets, m.ReconcileDuration, m.ConnectorConnections, m.BuildInfo)
 	return m

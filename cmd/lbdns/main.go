@@ -38,6 +38,7 @@ import (
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/provider"
 	"github.com/lbdns/lbdns/provider/connector"
+	"github.com/lbdns/lbdns/provider/dnsserver"
 	"github.com/lbdns/lbdns/source"
 )
 
@@ -198,10 +199,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	}
 
+	var dnsUDP net.PacketConn
+	var dnsTCP net.Listener
+	if cfg.DNSAddr != "" {
+		if dnsUDP, err = net.ListenPacket("udp", cfg.DNSAddr); err == nil {
+			if dnsTCP, err = net.Listen("tcp", cfg.DNSAddr); err != nil {
+				dnsUDP.Close()
+			}
+		}
+		if err != nil {
+			httpLn.Close()
+			if connLn != nil {
+				connLn.Close()
+			}
+			return fmt.Errorf("LBDNS_DNS_ADDR: %w", err)
+		}
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	httpSrv := &http.Server{Handler: httpserver.Handler(ctl, reg), ReadHeaderTimeout: 10 * time.Second}
 	wg.Go(func() {
 		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -215,6 +233,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		wg.Go(func() {
 			if err := srv.Serve(ctx, connLn); err != nil {
 				errc <- fmt.Errorf("connector: %w", err)
+			}
+		})
+	}
+
+	if dnsUDP != nil {
+		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, Hostmaster: cfg.DNSHostmaster,
+			Ready: ctl.IsReady, Logger: log, Metrics: m})
+		wg.Go(func() {
+			if err := srv.ServeOn(ctx, dnsUDP, dnsTCP); err != nil {
+				errc <- err
 			}
 		})
 	}

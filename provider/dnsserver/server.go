@@ -1,0 +1,302 @@
+// Package dnsserver answers DNS for the published sets itself: an
+// authoritative server for delegated zones, over UDP and TCP, whose A and
+// AAAA answers are ordered by weighted random choice, so that the first
+// answer is chosen in proportion to its weight.
+package dnsserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/metrics"
+)
+
+// Output is the output label in metrics.
+const Output = "dns"
+
+// Answer sizes: the EDNS0 UDP size lbdns offers (the DNS flag day 2020
+// value), and the classic limit without EDNS0.
+const (
+	maxUDPSize     = 1232
+	classicUDPSize = 512
+	negativeTTL    = 30
+)
+
+// Snapshots is where the server reads the published sets.
+type Snapshots interface {
+	Snapshot() *health.Snapshot
+}
+
+// Options configure a Server.
+type Options struct {
+	// Zones the server is authoritative for.
+	Zones []string
+	// NS is the name server name of every zone; empty: "ns1.<zone>".
+	NS string
+	// Hostmaster is the SOA mailbox; empty: "hostmaster.<zone>".
+	Hostmaster string
+	// Ready, if set, reports whether lbdns is ready; before that every
+	// query gets SERVFAIL, so no resolver caches an NXDOMAIN of a name that
+	// is about to exist.
+	Ready   func() bool
+	Logger  *slog.Logger
+	Metrics    *metrics.Metrics
+}
+
+// Server is the DNS handler plus its listeners.
+type Server struct {
+	snaps Snapshots
+	opts  Options
+	zones []string // canonical, longest first
+	ix    atomic.Pointer[index]
+	mu    sync.Mutex // serialises index rebuilds
+}
+
+// New returns a server for the zones; nothing listens until Serve.
+func New(snaps Snapshots, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{snaps: snaps, opts: opts}
+	for _, z := range opts.Zones {
+		s.zones = append(s.zones, dns.CanonicalName(z))
+	}
+	// Longest first, so a delegated subzone wins over its parent.
+	for i := range s.zones {
+		for j := i + 1; j < len(s.zones); j++ {
+			if dns.CountLabel(s.zones[j]) > dns.CountLabel(s.zones[i]) {
+				s.zones[i], s.zones[j] = s.zones[j], s.zones[i]
+			}
+		}
+	}
+	return s
+}
+
+// Serve answers on addr over UDP and TCP until ctx is done.
+func (s *Server) Serve(ctx context.Context, addr string) error {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return fmt.Errorf("LBDNS_DNS_ADDR: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("LBDNS_DNS_ADDR: %w", err)
+	}
+	return s.ServeOn(ctx, pc, ln)
+}
+
+// ServeOn answers on the given sockets until ctx is done.
+func (s *Server) ServeOn(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
+	servers := []*dns.Server{
+		{PacketConn: pc, Handler: s, UDPSize: maxUDPSize},
+		{Listener: ln, Handler: s, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
+	}
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { errc <- srv.ActivateAndServe() }()
+	}
+	s.opts.Logger.Info("DNS server listening", "udp", pc.LocalAddr().String(), "tcp", ln.Addr().String(), "zones", s.zones)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	for _, srv := range servers {
+		_ = srv.Shutdown()
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("DNS server: %w", err)
+	}
+	return nil
+}
+
+// index returns the lookup index of the current snapshot, building it once
+// per snapshot.
+func (s *Server) index() *index {
+	snap := s.snaps.Snapshot()
+	if ix := s.ix.Load(); ix != nil && ix.snap == snap {
+		return ix
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ix := s.ix.Load(); ix != nil && ix.snap == snap {
+		return ix
+	}
+	prev := s.ix.Load()
+	ix := newIndex(snap)
+	s.ix.Store(ix)
+	if m := s.opts.Metrics; m != nil && prev != nil {
+		// The first answer from a new snapshot is when DNS reflects it.
+		now := time.Now()
+		for _, c := range snap.ChangesAfter(prev.snap.Generation) {
+			if c.Generation > 1 {
+				m.PublishLatency.WithLabelValues(Output).Observe(now.Sub(c.At).Seconds())
+			}
+		}
+	}
+	return ix
+}
+
+// ServeDNS answers one query.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	start := time.Now()
+	resp := s.answer(req)
+	qtype := "none"
+	if len(req.Question) == 1 {
+		qtype = typeLabel(req.Question[0].Qtype)
+	}
+	udp := w.LocalAddr().Network() == "udp"
+	size := classicUDPSize
+	if opt := req.IsEdns0(); opt != nil {
+		size = max(classicUDPSize, min(int(opt.UDPSize()), maxUDPSize))
+		resp.SetEdns0(maxUDPSize, false)
+	}
+	if udp {
+		resp.Truncate(size)
+	}
+	if err := w.WriteMsg(resp); err != nil {
+		s.opts.Logger.Debug("DNS write failed", "remote", w.RemoteAddr().String(), "err", err)
+	}
+	if m := s.opts.Metrics; m != nil {
+		m.DNSQueries.WithLabelValues(qtype, dns.RcodeToString[resp.Rcode]).Inc()
+		m.DNSDuration.Observe(time.Since(start).Seconds())
+	}
+}
+
+// answer builds the response to req, without size handling.
+func (s *Server) answer(req *dns.Msg) *dns.Msg {
+	resp := new(dns.Msg)
+	resp.SetReply(req)
+	resp.RecursionAvailable = false
+	resp.Compress = true
+	if req.Opcode != dns.OpcodeQuery {
+		resp.SetRcode(req, dns.RcodeNotImplemented)
+		return resp
+	}
+	if len(req.Question) != 1 || req.Response {
+		resp.SetRcode(req, dns.RcodeFormatError)
+		return resp
+	}
+	q := req.Question[0]
+	name := dns.CanonicalName(q.Name)
+	zone := s.zoneOf(name)
+	if zone == "" || (q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY) {
+		resp.SetRcode(req, dns.RcodeRefused)
+		return resp
+	}
+	if s.opts.Ready != nil && !s.opts.Ready() {
+		resp.SetRcode(req, dns.RcodeServerFailure)
+		return resp
+	}
+	resp.Authoritative = true
+	soa := s.soa(zone)
+	if q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR {
+		resp.SetRcode(req, dns.RcodeRefused) // no zone transfers
+		return resp
+	}
+	ix := s.index()
+	n, exists := ix.lookup(name)
+	apex := name == zone
+	if !exists && !apex {
+		resp.SetRcode(req, dns.RcodeNameError)
+		resp.Ns = []dns.RR{soa}
+		return resp
+	}
+	switch q.Qtype {
+	case dns.TypeSOA:
+		if apex {
+			resp.Answer = []dns.RR{soa}
+		}
+	case dns.TypeNS:
+		if apex {
+			resp.Answer = []dns.RR{s.ns(zone)}
+		}
+	case dns.TypeA:
+		if n != nil {
+			resp.Answer = addresses(q.Name, n.a, dns.TypeA)
+		}
+	case dns.TypeAAAA:
+		if n != nil {
+			resp.Answer = addresses(q.Name, n.aaaa, dns.TypeAAAA)
+		}
+	case dns.TypeANY:
+		// RFC 8482: answer ANY minimally, with one synthesised HINFO.
+		resp.Answer = []dns.RR{&dns.HINFO{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: negativeTTL}, Cpu: "RFC8482"}}
+	}
+	if len(resp.Answer) == 0 {
+		resp.Ns = []dns.RR{soa} // NODATA
+	}
+	return resp
+}
+
+func addresses(owner string, a answer, rrtype uint16) []dns.RR {
+	var rrs []dns.RR
+	for _, ip := range weightedOrder(a.ips, a.weights) {
+		hdr := dns.RR_Header{Name: owner, Rrtype: rrtype, Class: dns.ClassINET, Ttl: a.ttl}
+		if rrtype == dns.TypeA {
+			rrs = append(rrs, &dns.A{Hdr: hdr, A: ip.AsSlice()})
+		} else {
+			rrs = append(rrs, &dns.AAAA{Hdr: hdr, AAAA: ip.AsSlice()})
+		}
+	}
+	return rrs
+}
+
+// zoneOf returns the zone name is in, or "".
+func (s *Server) zoneOf(name string) string {
+	for _, z := range s.zones {
+		if dns.IsSubDomain(z, name) {
+			return z
+		}
+	}
+	return ""
+}
+
+func (s *Server) nsName(zone string) string {
+	if s.opts.NS != "" {
+		return dns.Fqdn(s.opts.NS)
+	}
+	return "ns1." + zone
+}
+
+func (s *Server) soa(zone string) *dns.SOA {
+	mbox := "hostmaster." + zone
+	if s.opts.Hostmaster != "" {
+		mbox = dns.Fqdn(strings.Replace(s.opts.Hostmaster, "@", ".", 1))
+	}
+	serial := uint32(1)
+	if snap := s.snaps.Snapshot(); !snap.Taken.IsZero() && len(snap.Changes) > 0 {
+		serial = uint32(snap.Changes[len(snap.Changes)-1].At.Unix()) // grows with every change, across restarts
+	}
+	return &dns.SOA{
+		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: negativeTTL},
+		Ns:  s.nsName(zone), Mbox: mbox, Serial: serial,
+		Refresh: 3600, Retry: 600, Expire: 86400, Minttl: negativeTTL,
+	}
+}
+
+func (s *Server) ns(zone string) *dns.NS {
+	return &dns.NS{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 3600}, Ns: s.nsName(zone)}
+}
+
+// typeLabel bounds the qtype label of metrics to known types.
+func typeLabel(t uint16) string {
+	switch t {
+	case dns.TypeA, dns.TypeAAAA, dns.TypeSOA, dns.TypeNS, dns.TypeANY, dns.TypeTXT, dns.TypeCNAME, dns.TypeMX,
+		dns.TypeSRV, dns.TypePTR, dns.TypeHTTPS, dns.TypeSVCB, dns.TypeCAA, dns.TypeDS, dns.TypeDNSKEY, dns.TypeAXFR, dns.TypeIXFR:
+		return dns.TypeToString[t]
+	}
+	return "other"
+}
+

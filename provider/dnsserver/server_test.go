@@ -1,0 +1,314 @@
+package dnsserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/metrics"
+)
+
+type fixed struct{ snap *health.Snapshot }
+
+func (f fixed) Snapshot() *health.Snapshot { return f.snap }
+
+func target(svc, ip string, weight int, published bool) health.TargetDecision {
+	return health.TargetDecision{Target: health.Target{Key: health.Key{Namespace: "web", Service: svc, IP: netip.MustParseAddr(ip)},
+		Weight: weight}, Healthy: published, Published: published}
+}
+
+func testSnapshot() *health.Snapshot {
+	many := health.Decision{Hostname: "many.example.com", TTL: 30}
+	for i := range 100 {
+		many.Targets = append(many.Targets, target(fmt.Sprintf("m%d", i), fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), 100, true))
+	}
+	return &health.Snapshot{Generation: 3, Taken: time.Now(), Changes: []health.Change{{Generation: 3, At: time.Unix(1700000000, 0)}},
+		Hostnames: []health.Decision{
+			{Hostname: "app.example.com", TTL: 20, Targets: []health.TargetDecision{
+				target("a", "192.0.2.1", 100, true), target("b", "192.0.2.2", 100, true),
+				target("c", "192.0.2.3", 100, false), target("v6", "2001:db8::1", 100, true)}},
+			{Hostname: "a.b.example.com", TTL: 30, Targets: []health.TargetDecision{target("d", "192.0.2.4", 100, true)}},
+			{Hostname: "*.apps.example.com", TTL: 30, Targets: []health.TargetDecision{target("e", "192.0.2.5", 100, true)}},
+			{Hostname: "down.example.com", TTL: 30, Targets: []health.TargetDecision{target("f", "192.0.2.6", 100, false)}},
+			many,
+		}}
+}
+
+// start serves the snapshot on real loopback UDP and TCP sockets.
+func start(t *testing.T, snap *health.Snapshot, m *metrics.Metrics) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(fixed{snap}, Options{Zones: []string{"example.com", "Other.Test."}, Metrics: m})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.ServeOn(ctx, pc, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ServeOn: %v", err)
+		}
+	})
+	addr := pc.LocalAddr().String()
+	deadline := time.Now().Add(5 * time.Second)
+	for { // wait until both listeners answer
+		_, errU := query(addr, "udp", "app.example.com", dns.TypeA, false)
+		_, errT := query(addr, "tcp", "app.example.com", dns.TypeA, false)
+		if errU == nil && errT == nil {
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not answering: %v %v", errU, errT)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func query(addr, network, name string, qtype uint16, edns bool) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), qtype)
+	if edns {
+		m.SetEdns0(4096, false)
+	}
+	c := &dns.Client{Net: network, Timeout: 2 * time.Second}
+	r, _, err := c.Exchange(m, addr)
+	return r, err
+}
+
+func ips(r *dns.Msg) []string {
+	var out []string
+	for _, rr := range r.Answer {
+		switch rr := rr.(type) {
+		case *dns.A:
+			out = append(out, rr.A.String())
+		case *dns.AAAA:
+			out = append(out, rr.AAAA.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestAnswers(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	addr := start(t, testSnapshot(), m)
+	tests := []struct {
+		name      string
+		qname     string
+		qtype     uint16
+		rcode     int
+		answers   []string
+		soaInAuth bool
+		check     func(t *testing.T, r *dns.Msg)
+	}{
+		{name: "published A only", qname: "app.example.com", qtype: dns.TypeA, answers: []string{"192.0.2.1", "192.0.2.2"},
+			check: func(t *testing.T, r *dns.Msg) {
+				if !r.Authoritative || r.Answer[0].Header().Ttl != 20 {
+					t.Errorf("AA=%v ttl=%d", r.Authoritative, r.Answer[0].Header().Ttl)
+				}
+			}},
+		{name: "AAAA", qname: "APP.example.com.", qtype: dns.TypeAAAA, answers: []string{"2001:db8::1"}},
+		{name: "NODATA for another type", qname: "app.example.com", qtype: dns.TypeTXT, soaInAuth: true},
+		{name: "NXDOMAIN", qname: "nope.example.com", qtype: dns.TypeA, rcode: dns.RcodeNameError, soaInAuth: true},
+		{name: "nothing published is NXDOMAIN", qname: "down.example.com", qtype: dns.TypeA, rcode: dns.RcodeNameError, soaInAuth: true},
+		{name: "empty non-terminal is NODATA", qname: "b.example.com", qtype: dns.TypeA, soaInAuth: true},
+		{name: "wildcard", qname: "x.apps.example.com", qtype: dns.TypeA, answers: []string{"192.0.2.5"}},
+		{name: "wildcard covers one label only", qname: "y.x.apps.example.com", qtype: dns.TypeA, rcode: dns.RcodeNameError, soaInAuth: true},
+		{name: "outside the zones", qname: "example.org", qtype: dns.TypeA, rcode: dns.RcodeRefused},
+		{name: "SOA at the apex", qname: "example.com", qtype: dns.TypeSOA, check: func(t *testing.T, r *dns.Msg) {
+			soa, ok := r.Answer[0].(*dns.SOA)
+			if !ok || soa.Ns != "ns1.example.com." || soa.Mbox != "hostmaster.example.com." || soa.Serial != 1700000000 {
+				t.Errorf("SOA = %v", r.Answer)
+			}
+		}},
+		{name: "NS at the apex", qname: "other.test", qtype: dns.TypeNS, check: func(t *testing.T, r *dns.Msg) {
+			if ns, ok := r.Answer[0].(*dns.NS); !ok || ns.Ns != "ns1.other.test." {
+				t.Errorf("NS = %v", r.Answer)
+			}
+		}},
+		{name: "ANY is minimal", qname: "app.example.com", qtype: dns.TypeANY, check: func(t *testing.T, r *dns.Msg) {
+			if len(r.Answer) != 1 || r.Answer[0].Header().Rrtype != dns.TypeHINFO {
+				t.Errorf("ANY = %v", r.Answer)
+			}
+		}},
+		{name: "no zone transfer", qname: "example.com", qtype: dns.TypeAXFR, rcode: dns.RcodeRefused},
+	}
+	for _, tt := range tests {
+		for _, network := range []string{"udp", "tcp"} {
+			t.Run(tt.name+"/"+network, func(t *testing.T) {
+				if tt.qtype == dns.TypeAXFR && network == "udp" {
+					return // AXFR is a TCP query
+				}
+				r, err := query(addr, network, tt.qname, tt.qtype, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Rcode != tt.rcode {
+					t.Fatalf("rcode = %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[tt.rcode])
+				}
+				if got := ips(r); !slices.Equal(got, tt.answers) {
+					t.Errorf("answers = %v, want %v", got, tt.answers)
+				}
+				hasSOA := len(r.Ns) == 1 && r.Ns[0].Header().Rrtype == dns.TypeSOA
+				if hasSOA != tt.soaInAuth {
+					t.Errorf("SOA in authority = %v, want %v (%v)", hasSOA, tt.soaInAuth, r.Ns)
+				}
+				if tt.check != nil {
+					tt.check(t, r)
+				}
+			})
+		}
+	}
+	if v := testutil.ToFloat64(m.DNSQueries.WithLabelValues("A", "NXDOMAIN")); v < 2 {
+		t.Errorf("lbdns_dns_queries_total{qtype=A,rcode=NXDOMAIN} = %v", v)
+	}
+}
+
+func TestTruncationAndEDNS(t *testing.T) {
+	addr := start(t, testSnapshot(), nil)
+	r, err := query(addr, "udp", "many.example.com", dns.TypeA, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Compress = true // Len() then measures the wire size
+	if !r.Truncated || r.Len() > classicUDPSize {
+		t.Errorf("100 A records over plain UDP: TC=%v len=%d", r.Truncated, r.Len())
+	}
+	r, err = query(addr, "udp", "many.example.com", dns.TypeA, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Compress = true
+	if r.IsEdns0() == nil || r.Len() > maxUDPSize || r.Len() <= classicUDPSize {
+		t.Errorf("EDNS0 answer: opt=%v len=%d", r.IsEdns0(), r.Len())
+	}
+	r, err = query(addr, "tcp", "many.example.com", dns.TypeA, false)
+	if err != nil || r.Truncated || len(r.Answer) != 100 {
+		t.Fatalf("over TCP: %d answers, TC=%v, %v", len(r.Answer), r.Truncated, err)
+	}
+}
+
+func TestMalformedPacketsAreSurvived(t *testing.T) {
+	addr := start(t, testSnapshot(), nil)
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, junk := range [][]byte{{}, {0x00}, []byte("not a dns packet at all"), make([]byte, 12), {0xff, 0xff, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 3}} {
+		_, _ = conn.Write(junk)
+	}
+	// A query with two questions is a format error.
+	m := new(dns.Msg)
+	m.SetQuestion("app.example.com.", dns.TypeA)
+	m.Question = append(m.Question, m.Question[0])
+	c := &dns.Client{Timeout: 2 * time.Second}
+	if r, _, err := c.Exchange(m, addr); err == nil && r.Rcode != dns.RcodeFormatError {
+		t.Errorf("two questions: rcode %s", dns.RcodeToString[r.Rcode])
+	}
+	if r, err := query(addr, "udp", "app.example.com", dns.TypeA, false); err != nil || len(r.Answer) != 2 {
+		t.Fatalf("after junk: %v, %v", r, err)
+	}
+}
+
+// TestWeightedFirstAnswer checks that the first answer follows the weights.
+func TestWeightedFirstAnswer(t *testing.T) {
+	snap := &health.Snapshot{Hostnames: []health.Decision{{Hostname: "w.example.com", TTL: 30, Targets: []health.TargetDecision{
+		target("a", "192.0.2.1", 600, true), target("b", "192.0.2.2", 300, true), target("c", "192.0.2.3", 100, true),
+	}}}}
+	s := New(fixed{snap}, Options{Zones: []string{"example.com"}})
+	const n = 20000
+	first := map[string]int{}
+	req := new(dns.Msg)
+	req.SetQuestion("w.example.com.", dns.TypeA)
+	for range n {
+		r := s.answer(req)
+		if len(r.Answer) != 3 {
+			t.Fatalf("%d answers", len(r.Answer))
+		}
+		first[r.Answer[0].(*dns.A).A.String()]++
+	}
+	for ip, want := range map[string]float64{"192.0.2.1": 0.6, "192.0.2.2": 0.3, "192.0.2.3": 0.1} {
+		got := float64(first[ip]) / n
+		if got < want-0.02 || got > want+0.02 {
+			t.Errorf("%s first in %.3f of answers, want %.2f ± 0.02", ip, got, want)
+		}
+	}
+}
+
+func FuzzServeDNS(f *testing.F) {
+	for _, q := range []struct {
+		name string
+		t    uint16
+	}{{"app.example.com.", dns.TypeA}, {"example.com.", dns.TypeSOA}, {"x.apps.example.com.", dns.TypeANY}, {"nope.org.", dns.TypeMX}} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.t)
+		m.SetEdns0(1232, true)
+		b, _ := m.Pack()
+		f.Add(b)
+	}
+	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}})
+	f.Fuzz(func(t *testing.T, packet []byte) {
+		req := new(dns.Msg)
+		if err := req.Unpack(packet); err != nil {
+			return // miekg/dns drops what it cannot parse
+		}
+		w := &recorder{}
+		s.ServeDNS(w, req)
+		if w.msg == nil {
+			t.Fatal("no answer written")
+		}
+		if _, err := w.msg.Pack(); err != nil {
+			t.Fatalf("answer does not pack: %v", err)
+		}
+		if w.msg.Id != req.Id || !w.msg.Response {
+			t.Fatal("answer is not a reply to the query")
+		}
+		if w.msg.Compress = true; w.msg.Len() > maxUDPSize {
+			t.Fatalf("UDP answer of %d bytes", w.msg.Len())
+		}
+	})
+}
+
+// recorder is a dns.ResponseWriter that keeps the answer, for the fuzz test.
+type recorder struct{ msg *dns.Msg }
+
+func (r *recorder) LocalAddr() net.Addr       { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53} }
+func (r *recorder) RemoteAddr() net.Addr      { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5353} }
+func (r *recorder) WriteMsg(m *dns.Msg) error { r.msg = m; return nil }
+func (r *recorder) Write([]byte) (int, error) { return 0, nil }
+func (r *recorder) Close() error              { return nil }
+func (r *recorder) TsigStatus() error         { return nil }
+func (r *recorder) TsigTimersOnly(bool)       {}
+func (r *recorder) Hijack()                   {}
+
+
+func TestServfailBeforeReady(t *testing.T) {
+	ready := false
+	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}, Ready: func() bool { return ready }})
+	req := new(dns.Msg)
+	req.SetQuestion("app.example.com.", dns.TypeA)
+	if r := s.answer(req); r.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("before ready: %s", dns.RcodeToString[r.Rcode])
+	}
+	ready = true
+	if r := s.answer(req); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 2 {
+		t.Fatalf("after ready: %v", r)
+	}
+}
