@@ -2,14 +2,18 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run-local test unit e2e lint bench fuzz clean
+.PHONY: all build demo run-local test unit e2e lint bench fuzz clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/lbdns ./cmd/lbdns
 
-# The quickest real run: etcd, kube-apiserver, BIND9, external-dns and lbdns on this machine.
+# The local demo: kube-apiserver, three Services, lbdns answering DNS on 127.0.0.1:5353.
+demo:
+	hack/demo.sh
+
+# lbdns with a stock external-dns (connector) writing to BIND9, on this machine.
 run-local:
 	hack/local-run.sh
 
@@ -35,6 +39,7 @@ bench:
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzParseAnnotations -fuzztime 60s ./source
+	go test -run '^$$' -fuzz FuzzServeDNS -fuzztime 60s ./provider/dnsserver
 
 clean:
 	rm -rf bin

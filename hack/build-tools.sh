@@ -12,6 +12,8 @@ build() { # dir output
     (cd "$ROOT/e2e/tools/$1" && go build -trimpath -o "$CACHE/$2.tmp" . && mv "$CACHE/$2.tmp" "$CACHE/$2")
   fi
 }
-build kube-apiserver kube-apiserver-v1.36.3
-build external-dns external-dns-v0.22.0
+# With arguments, build only those tools (kube-apiserver, external-dns).
+want=${*:-kube-apiserver external-dns}
+case " $want " in *" kube-apiserver "*) build kube-apiserver kube-apiserver-v1.36.3 ;; esac
+case " $want " in *" external-dns "*) build external-dns external-dns-v0.22.0 ;; esac
 echo "$CACHE"

@@ -1,5 +1,5 @@
 // Package httpserver serves lbdns's HTTP endpoints: /metrics, /healthz,
-// /readyz and /status (JSON).
+// /readyz, /status (JSON) and / (the same as an HTML page).
 package httpserver
 
 import (
@@ -37,6 +37,7 @@ func Handler(state State, gatherer prometheus.Gatherer) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /", servePage(state))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

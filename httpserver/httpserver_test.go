@@ -84,6 +84,19 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("transitions = %+v", status.Transitions)
 	}
 
+	code, body = get(t, srv, "/")
+	for _, want := range []string{"app.example.com", "192.0.2.1", "unhealthy", "ProbeFailed", "tcp:80: refused", `http-equiv="refresh"`, "Last transitions"} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("/ (%d) lacks %q", code, want)
+		}
+	}
+	if strings.Contains(body, "http://") || strings.Contains(body, "https://") {
+		t.Error("/ refers to external assets")
+	}
+	if code, _ := get(t, srv, "/nope"); code != 404 {
+		t.Errorf("/nope = %d", code)
+	}
+
 	_, body = get(t, srv, "/metrics")
 	for _, name := range []string{"lbdns_ready", "lbdns_hostnames"} {
 		if !strings.Contains(body, name) {

@@ -1,0 +1,75 @@
+package httpserver
+
+import (
+	"html/template"
+	"net/http"
+	"time"
+)
+
+// page is the HTML status page: server-rendered, no external assets, and it
+// reloads itself every few seconds.
+var page = template.Must(template.New("status").Funcs(template.FuncMap{
+	"ago": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return time.Since(*t).Truncate(time.Second).String() + " ago"
+	},
+	"clock": func(t time.Time) string { return t.Format("15:04:05") },
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="2">
+<title>lbdns status</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: .4em 0 1em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; font-size: .92em; }
+th { background: #f3f3f3; }
+.healthy { color: #11742f; font-weight: 600; } .unhealthy { color: #b3261e; font-weight: 600; } .pending { color: #8a6d00; }
+.badge { display: inline-block; padding: 0 .5em; border-radius: .6em; font-size: .85em; }
+.failopen { background: #b3261e; color: #fff; } .notready { background: #8a6d00; color: #fff; }
+.muted { color: #777; }
+</style>
+</head>
+<body>
+<h1>lbdns</h1>
+<p>{{if .Ready}}Ready{{else}}<span class="badge notready">not ready: waiting for caches and the first probe round</span>{{end}}
+ · generation {{.Generation}} · {{len .Hostnames}} hostnames · <a href="/status">JSON</a> · <a href="/metrics">metrics</a></p>
+{{range .Hostnames}}
+<h2 id="{{.Hostname}}">{{.Hostname}} <span class="muted">TTL {{.TTL}}</span>{{if .FailOpen}} <span class="badge failopen">fail-open: no target healthy, all published</span>{{end}}</h2>
+<p>Published: {{range $i, $ip := .Published}}{{if $i}}, {{end}}<code>{{$ip}}</code>{{else}}<em>nothing</em>{{end}}</p>
+<table>
+<tr><th>Service</th><th>IP</th><th>Node</th><th>Weight</th><th>Health</th><th>Published</th><th>Reason</th><th>Detail</th><th>Since</th><th>Checks</th></tr>
+{{range .Targets}}<tr class="target" data-ip="{{.IP}}" data-health="{{.Health}}">
+<td>{{.Namespace}}/{{.Service}}</td><td><code>{{.IP}}</code></td><td>{{.Node}}</td><td>{{.Weight}}</td>
+<td class="{{.Health}}">{{.Health}}</td><td>{{if .Published}}yes{{else}}no{{end}}</td>
+<td>{{.Reason}}</td><td>{{.Detail}}</td><td>{{ago .Since}}</td><td>{{if .Probe}}{{.Probe.Checks}}{{else}}<span class="muted">none</span>{{end}}</td></tr>
+{{end}}</table>
+{{else}}<p><em>No Service has the hostname annotation yet.</em></p>
+{{end}}
+<h2>Last transitions</h2>
+{{if .Transitions}}<table>
+<tr><th>Time</th><th>Target</th><th>Hostnames</th><th>To</th><th>Reason</th><th>Detail</th></tr>
+{{range .Transitions}}<tr><td>{{clock .At}}</td><td>{{.Target}}</td><td>{{range $i, $h := .Hostnames}}{{if $i}}, {{end}}{{$h}}{{end}}</td>
+<td class="{{.To}}">{{.To}}</td><td>{{.Reason}}</td><td>{{.Detail}}</td></tr>
+{{end}}</table>{{else}}<p><em>None yet.</em></p>{{end}}
+</body>
+</html>
+`))
+
+func servePage(state State) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := page.Execute(w, NewStatus(state.Snapshot(), state.IsReady())); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	}
+}
