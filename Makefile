@@ -2,7 +2,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build demo run-local test unit e2e lint bench fuzz clean
+.PHONY: all build demo run-local test unit e2e lint bench dnsbench fuzz clean
 
 all: build
 
@@ -43,3 +43,7 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Queries per second of the embedded DNS of a running `make demo`, from dnsperf.
+dnsbench:
+	hack/dnsbench.sh

@@ -60,6 +60,9 @@ type env struct {
 	hook, crd  *lbdnsProc
 	hookServer *proc
 	extdnsCRD  *supervisor
+	// The instance that answers DNS itself, and its address.
+	dnsInstance *lbdnsProc
+	embeddedDNS string
 }
 
 // lbdnsProc is one lbdns process with its own HTTP address and settings.
@@ -81,7 +84,7 @@ func setup(ctx context.Context) (*env, error) {
 		return nil, err
 	}
 	e := &env{root: root, dir: dir}
-	for _, bin := range []string{"etcd", "named", "tsig-keygen", "kubectl"} {
+	for _, bin := range []string{"etcd", "named", "tsig-keygen", "kubectl", "chromium"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return e, fmt.Errorf("%s is not installed: run hack/install-deps.sh (make test does)", bin)
 		}
@@ -106,6 +109,7 @@ func setup(ctx context.Context) (*env, error) {
 		{"start lbdns (connector)", e.startLbdns},
 		{"start external-dns (connector)", e.startExternalDNS},
 		{"start the writer outputs", e.startWriters},
+		{"start lbdns with its embedded DNS", e.startEmbeddedDNS},
 	} {
 		if err := step(s.what, s.f); err != nil {
 			return e, err
@@ -117,7 +121,7 @@ func setup(ctx context.Context) (*env, error) {
 func (e *env) teardown() {
 	e.extdns.stop()
 	e.extdnsCRD.stop()
-	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd} {
+	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.dnsInstance} {
 		if l != nil {
 			l.stop()
 		}

@@ -60,7 +60,7 @@ func record(t *testing.T, format string, args ...any) {
 
 func (e *env) dumpLogs() {
 	procs := []*proc{e.extdns.procOrNil(), e.extdnsCRD.procOrNil(), e.hookServer}
-	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd} {
+	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.dnsInstance} {
 		if l != nil {
 			procs = append(procs, l.proc)
 		}
@@ -225,3 +225,18 @@ func restoreBound() time.Duration {
 }
 
 func fqdn(s string) string { return strings.TrimSuffix(s, ".") + "." + zone }
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// tempDir returns a new directory under the suite's work directory.
+func tempDir() string {
+	d, err := os.MkdirTemp(suite.dir, "chromium-")
+	if err != nil {
+		return suite.dir
+	}
+	return d
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# install-deps.sh: install the Debian packages the local run and the e2e suite
-# need (etcd, BIND9 with dig/nsupdate/tsig-keygen, kubectl is expected on the
-# image), only when missing.
+# install-deps.sh: install the Debian packages the demo, the local run and the
+# e2e suite need (etcd, BIND9 with dig/nsupdate/tsig-keygen, Chromium, dnsperf;
+# kubectl is expected on the image), only when missing.
 set -euo pipefail
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
@@ -9,6 +9,8 @@ command -v named >/dev/null || need+=(bind9)
 command -v dig >/dev/null && command -v tsig-keygen >/dev/null || need+=(bind9-dnsutils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v python3 >/dev/null || need+=(python3)
+command -v chromium >/dev/null || need+=(chromium)   # the e2e suite renders the status page in it
+command -v dnsperf >/dev/null || need+=(dnsperf)     # make dnsbench
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

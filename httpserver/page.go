@@ -37,7 +37,7 @@ th { background: #f3f3f3; }
 <body>
 <h1>lbdns</h1>
 <p>{{if .Ready}}Ready{{else}}<span class="badge notready">not ready: waiting for caches and the first probe round</span>{{end}}
- · generation {{.Generation}} · {{len .Hostnames}} hostnames · <a href="/status">JSON</a> · <a href="/metrics">metrics</a></p>
+ · generation {{.Generation}} · hostnames: {{len .Hostnames}} · <a href="/status">JSON</a> · <a href="/metrics">metrics</a></p>
 {{range .Hostnames}}
 <h2 id="{{.Hostname}}">{{.Hostname}} <span class="muted">TTL {{.TTL}}</span>{{if .FailOpen}} <span class="badge failopen">fail-open: no target healthy, all published</span>{{end}}</h2>
 <p>Published: {{range $i, $ip := .Published}}{{if $i}}, {{end}}<code>{{$ip}}</code>{{else}}<em>nothing</em>{{end}}</p>

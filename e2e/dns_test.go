@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+const zoneEmbedded = "dns.test" // answered by lbdns's embedded DNS server
+
+// startEmbeddedDNS runs an lbdns instance that answers DNS itself.
+func (e *env) startEmbeddedDNS() error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	e.embeddedDNS = fmt.Sprintf("127.0.0.1:%d", port)
+	if e.dnsInstance, err = e.newLbdns("lbdns-dns", "LBDNS_DNS_ADDR="+e.embeddedDNS, "LBDNS_DNS_ZONES="+zoneEmbedded); err != nil {
+		return err
+	}
+	return e.dnsInstance.run(e)
+}
+
+// TestEmbeddedDNS checks lbdns's own DNS answers, over real UDP and TCP.
+func TestEmbeddedDNS(t *testing.T) {
+	e := suite
+	host := "a." + zoneEmbedded
+	a, b := newBackend(t, "127.0.41.1"), newBackend(t, "127.0.41.2")
+	e.createService(t, lbService{name: "d41-a", hostname: host, backend: a, annotations: map[string]string{"lbdns.io/weight": "300"}})
+	e.createService(t, lbService{name: "d41-b", hostname: host, backend: b})
+
+	t.Run("multi_a_over_udp_and_tcp", func(t *testing.T) {
+		waitEmbedded(t, e, host, a.ip.String(), b.ip.String())
+		for _, network := range []string{"udp", "tcp"} {
+			r := exchange(t, e, network, host, dns.TypeA)
+			if !r.Authoritative || len(r.Answer) != 2 {
+				t.Errorf("%s: AA=%v answers %v", network, r.Authoritative, r.Answer)
+			}
+		}
+		if r := exchange(t, e, "udp", "nope."+zoneEmbedded, dns.TypeA); r.Rcode != dns.RcodeNameError || len(r.Ns) != 1 {
+			t.Errorf("NXDOMAIN with SOA: %v", r)
+		}
+		if r := exchange(t, e, "udp", host, dns.TypeMX); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 || len(r.Ns) != 1 {
+			t.Errorf("NODATA with SOA: %v", r)
+		}
+		if r := exchange(t, e, "udp", "a."+zone, dns.TypeA); r.Rcode != dns.RcodeRefused {
+			t.Errorf("outside its zones: %s", dns.RcodeToString[r.Rcode])
+		}
+		record(t, "PASS authoritative multi-A over UDP and TCP; NXDOMAIN and NODATA with SOA; REFUSED outside the zone")
+	})
+
+	t.Run("first_answer_follows_weights", func(t *testing.T) {
+		const n = 2000
+		first := 0
+		for range n {
+			r := exchange(t, e, "udp", host, dns.TypeA)
+			if len(r.Answer) > 0 && r.Answer[0].(*dns.A).A.String() == a.ip.String() {
+				first++
+			}
+		}
+		share := float64(first) / n
+		if share < 0.70 || share > 0.80 {
+			t.Errorf("weight 300 vs 100: first in %.3f of %d answers, want 0.75 ± 0.05", share, n)
+		}
+		record(t, "PASS weights 300:100: the heavier IP came first in %.1f%% of %d answers (75%% expected)", 100*share, n)
+	})
+
+	t.Run("withdraw_visible_at_once", func(t *testing.T) {
+		a.stop()
+		start := time.Now()
+		waitEmbedded(t, e, host, b.ip.String())
+		withdrawn := time.Since(start)
+		e.dnsInstance.waitReason(t, host, "d41-a", "ProbeFailed")
+		if err := statusPageShows(e.dnsInstance.http, a.ip.String(), "ProbeFailed"); err != nil {
+			t.Errorf("status page in Chromium: %v", err)
+		}
+		a.start(t)
+		start = time.Now()
+		waitEmbedded(t, e, host, a.ip.String(), b.ip.String())
+		record(t, "PASS withdrawn from the answers %.2fs after the backend stopped (probes alone: %s), restored %.2fs after it returned; Chromium rendered the status page with the reason",
+			withdrawn.Seconds(), time.Duration(probeFall)*probeInterval, time.Since(start).Seconds())
+	})
+}
+
+func exchange(t *testing.T, e *env, network, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), qtype)
+	r, _, err := (&dns.Client{Net: network, Timeout: 2 * time.Second}).Exchange(m, e.embeddedDNS)
+	if err != nil {
+		t.Fatalf("%s query %s: %v", network, name, err)
+	}
+	return r
+}
+
+func waitEmbedded(t *testing.T, e *env, name string, want ...string) {
+	t.Helper()
+	err := waitFor(30*time.Second, fmt.Sprintf("%s = %v from the embedded DNS", name, want), func() error {
+		got, err := lookup(e.embeddedDNS, name, "A")
+		if err != nil {
+			return err
+		}
+		if strings.Join(got, " ") != strings.Join(sorted(want), " ") {
+			return fmt.Errorf("answer is %v", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// statusPageShows renders lbdns's status page in a real headless Chromium
+// and checks that the row of ip shows the reason.
+func statusPageShows(httpAddr, ip, reason string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		return fmt.Errorf("chromium is not installed (hack/install-deps.sh installs it): %w", err)
+	}
+	out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+tempDir(), "--dump-dom", "http://"+httpAddr+"/").Output()
+	if err != nil {
+		return fmt.Errorf("chromium --dump-dom: %w", err)
+	}
+	dom := string(out)
+	i := strings.Index(dom, `data-ip="`+ip+`"`)
+	if i < 0 {
+		return fmt.Errorf("no row for %s in the rendered page (%d bytes)", ip, len(dom))
+	}
+	row := dom[i:]
+	if j := strings.Index(row, "</tr>"); j >= 0 {
+		row = row[:j]
+	}
+	if !strings.Contains(row, "unhealthy") || !strings.Contains(row, reason) {
+		return fmt.Errorf("row of %s does not show unhealthy and %s: %s", ip, reason, row)
+	}
+	return nil
+}
