@@ -32,7 +32,7 @@ func TestReadmeDocumentsEverything(t *testing.T) {
 	go func() {
 		for _, c := range []prometheus.Collector{m.TargetHealthy, m.TargetPublished, m.HostnameFailOpen, m.ProbesTotal,
 			m.ProbeDuration, m.TargetTransitions, m.PublishLatency, m.SyncTotal, m.LastSyncTimestamp, m.Ready,
-			m.Hostnames, m.Targets, m.ReconcileDuration, m.ConnectorConnections, m.BuildInfo, m.Leader} {
+			m.Hostnames, m.Targets, m.ReconcileDuration, m.ConnectorConnections, m.BuildInfo, m.Leader, m.DNSQueries, m.DNSDuration} {
 			c.Describe(descs)
 		}
 		close(descs)
@@ -49,7 +49,7 @@ func TestReadmeDocumentsEverything(t *testing.T) {
 			t.Errorf("README lacks metric %s", match[1])
 		}
 	}
-	if n < 16 {
+	if n < 18 {
 		t.Errorf("only %d metrics described", n)
 	}
 	for _, a := range []string{source.AnnotationHostname, source.AnnotationWeight, source.AnnotationTTL, source.AnnotationProbe,
