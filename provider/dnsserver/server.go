@@ -50,7 +50,7 @@ type Options struct {
 	// is about to exist.
 	Ready   func() bool
 	Logger  *slog.Logger
-	Metrics    *metrics.Metrics
+	Metrics *metrics.Metrics
 }
 
 // Server is the DNS handler plus its listeners.
@@ -299,4 +299,3 @@ func typeLabel(t uint16) string {
 	}
 	return "other"
 }
-

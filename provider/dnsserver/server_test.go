@@ -298,7 +298,6 @@ func (r *recorder) TsigStatus() error         { return nil }
 func (r *recorder) TsigTimersOnly(bool)       {}
 func (r *recorder) Hijack()                   {}
 
-
 func TestServfailBeforeReady(t *testing.T) {
 	ready := false
 	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}, Ready: func() bool { return ready }})
