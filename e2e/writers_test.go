@@ -25,6 +25,7 @@ func TestWriters(t *testing.T) {
 	})
 	t.Run("standalone_leader_failover", func(t *testing.T) { leaderFailover(t, e) })
 	t.Run("secrets_never_shown", func(t *testing.T) { secretsNeverShown(t, e) })
+	t.Run("metrics_of_dashboard_and_alerts_exist", func(t *testing.T) { metricsOfDashboardAndAlerts(t, e) })
 	t.Run("unowned_records_survive", func(t *testing.T) {
 		for _, z := range []string{zoneStandalone, zoneWebhook, zoneCRD} {
 			got, err := lookup(e.dnsAddr, "unmanaged."+z, "A")

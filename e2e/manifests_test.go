@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestManifests renders every overlay and example with kustomize and has the
+// real API server validate it (kubectl apply --dry-run=server).
+func TestManifests(t *testing.T) {
+	e := suite
+	// The IONOS example lives in its own namespace; a server-side dry run of
+	// namespaced objects needs it to exist.
+	_, err := e.client.CoreV1().Namespaces().Create(context.Background(),
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gateway"}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(e.root, "manifests/overlays/*"))
+	dirs = append(dirs, filepath.Join(e.root, "manifests/examples/ionos"))
+	if len(dirs) < 5 {
+		t.Fatalf("found only %v", dirs)
+	}
+	for _, dir := range dirs {
+		name, _ := filepath.Rel(filepath.Join(e.root, "manifests"), dir)
+		t.Run(strings.ReplaceAll(name, "/", "_"), func(t *testing.T) {
+			rendered, err := exec.Command("kubectl", "kustomize", dir).CombinedOutput()
+			if err != nil {
+				t.Fatalf("kubectl kustomize %s: %v\n%s", name, err, rendered)
+			}
+			out, err := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "--dry-run=server", "-k", dir).CombinedOutput()
+			if err != nil {
+				t.Fatalf("kubectl apply --dry-run=server -k %s: %v\n%s", name, err, out)
+			}
+			checkHardened(t, string(rendered))
+			record(t, "PASS renders and passes the API server's dry run (%d objects)", strings.Count(string(out), "\n"))
+		})
+	}
+	t.Run("monitoring_renders", func(t *testing.T) {
+		if out, err := exec.Command("kubectl", "kustomize", filepath.Join(e.root, "manifests/monitoring")).CombinedOutput(); err != nil {
+			t.Fatalf("kubectl kustomize manifests/monitoring: %v\n%s", err, out)
+		}
+	})
+}
+
+// checkHardened asserts the pod settings every lbdns container must have.
+func checkHardened(t *testing.T, yaml string) {
+	t.Helper()
+	if !strings.Contains(yaml, "image: ghcr.io/lbdns/lbdns") {
+		return // no lbdns container here (the IONOS example)
+	}
+	for _, want := range []string{"runAsNonRoot: true", "readOnlyRootFilesystem: true", "- ALL", "type: RuntimeDefault",
+		"path: /healthz", "path: /readyz", "memory:", "allowPrivilegeEscalation: false"} {
+		if !strings.Contains(yaml, want) {
+			t.Errorf("rendered manifests lack %q", want)
+		}
+	}
+}
+
+// metricsOfDashboardAndAlerts checks that every lbdns metric the Grafana
+// dashboard and the alert rules use is exported by the running instances.
+func metricsOfDashboardAndAlerts(t *testing.T, e *env) {
+	var used []string
+	name := regexp.MustCompile(`lbdns_[a-z_]+`)
+	for _, f := range []string{"manifests/monitoring/grafana-dashboard.json", "manifests/monitoring/prometheusrule.yaml"} {
+		b, err := os.ReadFile(filepath.Join(e.root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range name.FindAllString(string(b), -1) {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				m = strings.TrimSuffix(m, suffix)
+			}
+			if !slices.Contains(used, m) {
+				used = append(used, m)
+			}
+		}
+	}
+	// Counters with labels appear after their first use: ask the embedded
+	// DNS one question so this check does not depend on the test order.
+	if _, err := lookup(e.embeddedDNS, "metrics-check."+zoneEmbedded, "A"); err != nil {
+		t.Fatal(err)
+	}
+	exported := ""
+	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.dnsInstance} {
+		body, err := httpGet("http://" + l.http + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		exported += body
+	}
+	for _, m := range used {
+		if !regexp.MustCompile(`(?m)^` + m + `(_bucket|_sum|_count)?[{ ]`).MatchString(exported) {
+			t.Errorf("%s is used by the dashboard or the alerts but no running lbdns exports it", m)
+		}
+	}
+	if len(used) < 10 {
+		t.Errorf("only %d metrics found in the dashboard and rules: %v", len(used), used)
+	}
+	if t.Failed() {
+		return
+	}
+	record(t, "PASS all %d lbdns metrics of the dashboard and the alert rules are exported: %s", len(used), strings.Join(used, ", "))
+}
