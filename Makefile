@@ -2,12 +2,18 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build demo run-local test unit e2e lint bench dnsbench fuzz clean
+.PHONY: all build static deps demo run-local test unit e2e lint bench dnsbench fuzz clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/lbdns ./cmd/lbdns
+
+# The binary the Dockerfile ships: static (no libc), version stamped, runs.
+static: build
+	@file bin/lbdns | grep -q "statically linked" || { file bin/lbdns; echo "bin/lbdns is not static"; exit 1; }
+	bin/lbdns --version | grep -q "lbdns $(VERSION)"
+	@echo "bin/lbdns: static, $$(bin/lbdns --version)"
 
 # The local demo: kube-apiserver, three Services, lbdns answering DNS on 127.0.0.1:5353.
 demo:
@@ -18,7 +24,11 @@ run-local:
 	hack/local-run.sh
 
 # Everything CI runs: formatting, vet, unit tests, then the e2e suite on real components.
-test: lint unit e2e
+test: deps lint static unit e2e
+
+# Debian packages the tests need (apt-get, only when missing).
+deps:
+	hack/install-deps.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -29,8 +39,7 @@ unit:
 	go test -race -count=1 ./...
 
 # Real etcd, kube-apiserver, BIND9 and external-dns v0.22.0 (installed or built on first use).
-e2e:
-	hack/install-deps.sh
+e2e: deps
 	hack/build-tools.sh
 	cd e2e && go test -v -count=1 -timeout 30m ./...
 

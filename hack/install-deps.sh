@@ -9,6 +9,7 @@ command -v named >/dev/null || need+=(bind9)
 command -v dig >/dev/null && command -v tsig-keygen >/dev/null || need+=(bind9-dnsutils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v python3 >/dev/null || need+=(python3)
+command -v file >/dev/null || need+=(file)         # make static checks the binary
 command -v chromium >/dev/null || need+=(chromium)   # the e2e suite renders the status page in it
 command -v dnsperf >/dev/null || need+=(dnsperf)     # make dnsbench
 if [ ${#need[@]} -gt 0 ]; then
