@@ -14,10 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
 )
@@ -48,10 +46,10 @@ type Options struct {
 
 // Server is the connector server.
 type Server struct {
-	snaps   provider.Snapshots
-	ready   Readiness
-	opts    Options
-	lastGen atomic.Uint64
+	snaps    provider.Snapshots
+	ready    Readiness
+	opts     Options
+	observer *provider.SyncObserver
 }
 
 // New returns a server; it does nothing until Serve.
@@ -65,7 +63,7 @@ func New(snaps provider.Snapshots, ready Readiness, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{snaps: snaps, ready: ready, opts: opts}
+	return &Server{snaps: snaps, ready: ready, opts: opts, observer: &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}}
 }
 
 // Serve accepts connections on ln until ctx is done, then closes ln and every
@@ -118,40 +116,13 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	if err := gob.NewEncoder(conn).Encode(eps); err != nil {
 		s.opts.Logger.Warn("connector write failed", "remote", conn.RemoteAddr().String(), "err", err)
 		s.count("error")
-		if m := s.opts.Metrics; m != nil {
-			m.SyncTotal.WithLabelValues(Output, "error").Inc()
-		}
+		s.observer.Observe(snap, err)
 		return
 	}
 	s.count("served")
 	s.opts.Logger.Debug("connector served", "remote", conn.RemoteAddr().String(), "endpoints", len(eps), "generation", snap.Generation)
-	s.observe(snap)
-}
-
-// observe records the sync and, once per generation, how long the change took
-// to reach external-dns.
-func (s *Server) observe(snap *health.Snapshot) {
-	m := s.opts.Metrics
-	if m == nil {
-		return
-	}
-	now := time.Now()
-	m.SyncTotal.WithLabelValues(Output, "success").Inc()
-	m.LastSyncTimestamp.WithLabelValues(Output).Set(float64(now.UnixNano()) / 1e9)
-	for {
-		last := s.lastGen.Load()
-		if snap.Generation <= last {
-			return
-		}
-		if s.lastGen.CompareAndSwap(last, snap.Generation) {
-			for _, c := range snap.ChangesAfter(last) {
-				if c.Generation > 1 { // generation 1 is the start, not a change
-					m.PublishLatency.WithLabelValues(Output).Observe(now.Sub(c.At).Seconds())
-				}
-			}
-			return
-		}
-	}
+	// The connector's "sync" is external-dns taking the sets.
+	s.observer.Observe(snap, nil)
 }
 
 func (s *Server) count(result string) {

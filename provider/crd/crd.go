@@ -58,11 +58,11 @@ type Options struct {
 
 // Writer keeps the DNSEndpoints of one namespace equal to the published sets.
 type Writer struct {
-	client dynamic.NamespaceableResourceInterface
-	snaps  provider.Snapshots
-	ready  Readiness
-	opts   Options
-	synced uint64
+	client   dynamic.NamespaceableResourceInterface
+	snaps    provider.Snapshots
+	ready    Readiness
+	opts     Options
+	observer *provider.SyncObserver
 }
 
 // New returns a writer; nothing happens until Run.
@@ -73,7 +73,8 @@ func New(client dynamic.Interface, snaps provider.Snapshots, ready Readiness, op
 	if opts.Debounce <= 0 {
 		opts.Debounce = 100 * time.Millisecond
 	}
-	return &Writer{client: client.Resource(GVR), snaps: snaps, ready: ready, opts: opts}
+	return &Writer{client: client.Resource(GVR), snaps: snaps, ready: ready, opts: opts,
+		observer: &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}}
 }
 
 // Run waits until lbdns is ready, then syncs on every change (debounced) and
@@ -114,25 +115,7 @@ func (w *Writer) Run(ctx context.Context) {
 // Sync makes the owned DNSEndpoints match one snapshot.
 func (w *Writer) Sync(ctx context.Context, snap *health.Snapshot) error {
 	err := w.sync(ctx, snap)
-	if m := w.opts.Metrics; m != nil {
-		result := "success"
-		if err != nil {
-			result = "error"
-		}
-		m.SyncTotal.WithLabelValues(Output, result).Inc()
-		if err == nil {
-			now := time.Now()
-			m.LastSyncTimestamp.WithLabelValues(Output).Set(float64(now.UnixNano()) / 1e9)
-			for _, c := range snap.ChangesAfter(w.synced) {
-				if c.Generation > 1 {
-					m.PublishLatency.WithLabelValues(Output).Observe(now.Sub(c.At).Seconds())
-				}
-			}
-		}
-	}
-	if err == nil {
-		w.synced = snap.Generation
-	}
+	w.observer.Observe(snap, err)
 	return err
 }
 

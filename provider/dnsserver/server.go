@@ -19,6 +19,7 @@ import (
 
 	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/provider"
 )
 
 // Output is the output label in metrics.
@@ -60,6 +61,8 @@ type Server struct {
 	zones []string // canonical, longest first
 	ix    atomic.Pointer[index]
 	mu    sync.Mutex // serialises index rebuilds
+
+	reflected *provider.SyncObserver
 }
 
 // New returns a server for the zones; nothing listens until Serve.
@@ -67,7 +70,7 @@ func New(snaps Snapshots, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{snaps: snaps, opts: opts}
+	s := &Server{snaps: snaps, opts: opts, reflected: &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}}
 	for _, z := range opts.Zones {
 		s.zones = append(s.zones, dns.CanonicalName(z))
 	}
@@ -133,18 +136,9 @@ func (s *Server) index() *index {
 	if ix := s.ix.Load(); ix != nil && ix.snap == snap {
 		return ix
 	}
-	prev := s.ix.Load()
 	ix := newIndex(snap)
 	s.ix.Store(ix)
-	if m := s.opts.Metrics; m != nil && prev != nil {
-		// The first answer from a new snapshot is when DNS reflects it.
-		now := time.Now()
-		for _, c := range snap.ChangesAfter(prev.snap.Generation) {
-			if c.Generation > 1 {
-				m.PublishLatency.WithLabelValues(Output).Observe(now.Sub(c.At).Seconds())
-			}
-		}
-	}
+	s.reflected.Reflected(snap, time.Now()) // the first answer from a set is when DNS reflects it
 	return ix
 }
 

@@ -46,11 +46,10 @@ type Options struct {
 
 // Writer syncs the published sets to a registry.
 type Writer struct {
-	snaps provider.Snapshots
-	ready Readiness
-	opts  Options
-	// synced is the last generation written; owned by Run.
-	synced uint64
+	snaps    provider.Snapshots
+	ready    Readiness
+	opts     Options
+	observer *provider.SyncObserver
 }
 
 // New returns a writer; nothing happens until Run.
@@ -70,7 +69,8 @@ func New(snaps provider.Snapshots, ready Readiness, opts Options) *Writer {
 	if opts.Policy == nil {
 		opts.Policy = &plan.SyncPolicy{}
 	}
-	return &Writer{snaps: snaps, ready: ready, opts: opts}
+	return &Writer{snaps: snaps, ready: ready, opts: opts,
+		observer: &provider.SyncObserver{Output: opts.Output, Metrics: opts.Metrics}}
 }
 
 // Run waits until lbdns is ready, then syncs after every change of a
@@ -118,25 +118,7 @@ func (w *Writer) Run(ctx context.Context) {
 // registry, plans against the published sets, and applies the changes.
 func (w *Writer) Sync(ctx context.Context, snap *health.Snapshot) error {
 	err := w.sync(ctx, snap)
-	if m := w.opts.Metrics; m != nil {
-		result := "success"
-		if err != nil {
-			result = "error"
-		}
-		m.SyncTotal.WithLabelValues(w.opts.Output, result).Inc()
-		if err == nil {
-			now := time.Now()
-			m.LastSyncTimestamp.WithLabelValues(w.opts.Output).Set(float64(now.UnixNano()) / 1e9)
-			for _, c := range snap.ChangesAfter(w.synced) {
-				if c.Generation > 1 {
-					m.PublishLatency.WithLabelValues(w.opts.Output).Observe(now.Sub(c.At).Seconds())
-				}
-			}
-		}
-	}
-	if err == nil {
-		w.synced = snap.Generation
-	}
+	w.observer.Observe(snap, err)
 	return err
 }
 
