@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -144,7 +145,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "lbdns"})
+	// With leader election only the leader sends events; otherwise every
+	// replica would put its own copy on the Service.
+	eventsOpen := &atomic.Bool{}
+	eventsOpen.Store(!(cfg.LeaderElect && cfg.Writers()))
+	recorder := gatedRecorder{inner: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "lbdns"}), open: eventsOpen}
 
 	svcFactory := informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithNamespace(cfg.Namespace), informers.WithTransform(source.Trim))
@@ -260,7 +265,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("informer caches synced")
 	wg.Go(func() { ctl.Run(ctx) })
 	wg.Go(func() {
-		w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m}
+		w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, leading: eventsOpen}
 		if err := runWriters(ctx, w, client); err != nil {
 			errc <- err
 		}

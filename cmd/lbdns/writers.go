@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -31,6 +32,8 @@ type writers struct {
 	restCfg *rest.Config
 	log     *slog.Logger
 	m       *metrics.Metrics
+	// leading is set while this replica leads (it gates events).
+	leading *atomic.Bool
 }
 
 // run runs every configured writer until ctx is done.
@@ -122,11 +125,13 @@ func runWriters(ctx context.Context, w writers, client kubernetes.Interface) err
 				OnStartedLeading: func(ctx context.Context) {
 					w.log.Info("became leader: writing", "identity", id)
 					w.m.Leader.Set(1)
+					w.leading.Store(true)
 					w.run(ctx)
 				},
 				OnStoppedLeading: func() {
 					w.log.Info("not the leader: writers stopped", "identity", id)
 					w.m.Leader.Set(0)
+					w.leading.Store(false)
 				},
 				OnNewLeader: func(identity string) {
 					if identity != id {
