@@ -2,7 +2,6 @@ package crd
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -12,23 +11,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/internal/testsnap"
 )
 
 const ns = "lbdns"
 
-func snapshot(gen uint64, hosts map[string][]string) *health.Snapshot {
-	s := &health.Snapshot{Generation: gen}
-	for h, ips := range hosts {
-		d := health.Decision{Hostname: h, TTL: 30}
-		for _, ip := range ips {
-			d.Targets = append(d.Targets, health.TargetDecision{Target: health.Target{
-				Key: health.Key{Namespace: "web", Service: "svc", IP: netip.MustParseAddr(ip)}, Weight: 100}, Healthy: true, Published: true})
-		}
-		s.Hostnames = append(s.Hostnames, d)
-	}
-	return s
-}
+var snapshot = testsnap.Build
 
 func foreign(name string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}

@@ -3,7 +3,6 @@ package standalone
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"sigs.k8s.io/external-dns/registry/txt"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/internal/testsnap"
 	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
 )
@@ -65,18 +65,7 @@ func records(t *testing.T, p *inmemory.InMemoryProvider) []string {
 	return out
 }
 
-func snapshot(gen uint64, hosts map[string][]string) *health.Snapshot {
-	s := &health.Snapshot{Generation: gen}
-	for h, ips := range hosts {
-		d := health.Decision{Hostname: h, TTL: 30}
-		for _, ip := range ips {
-			d.Targets = append(d.Targets, health.TargetDecision{Target: health.Target{
-				Key: health.Key{Namespace: "ns", Service: "svc", IP: netip.MustParseAddr(ip)}, Weight: 100}, Healthy: true, Published: true})
-		}
-		s.Hostnames = append(s.Hostnames, d)
-	}
-	return s
-}
+var snapshot = testsnap.Build
 
 func has(lines []string, want string) bool { return slices.Contains(lines, want) }
 
