@@ -162,63 +162,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 
-	ctl := controller.New(reader, controller.Options{
-		Build: source.Options{
-			AnnotationPrefix:    cfg.AnnotationPrefix,
-			DefaultTTL:          cfg.TTL,
-			KubeProxyHealthPort: cfg.KubeProxyHealthPort,
-		},
-		FailOpen: cfg.FailOpen,
-		Probe: probe.Options{
-			Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout,
-			Rise: cfg.ProbeRise, Fall: cfg.ProbeFall, Jitter: cfg.ProbeJitter,
-			Concurrency: cfg.ProbeConcurrency, Funcs: probe.Funcs(),
-			Observe: func(kind probe.Kind, err error, took time.Duration) {
-				result := "success"
-				if err != nil {
-					result = "failure"
-				}
-				m.ProbesTotal.WithLabelValues(string(kind), result).Inc()
-				m.ProbeDuration.WithLabelValues(string(kind)).Observe(took.Seconds())
-			},
-		},
-		Logger:   log,
-		Recorder: recorder,
-		Metrics:  m,
-	})
+	ctl := newController(cfg, reader, recorder, log, m)
 	if err := ctl.AddEventHandlers(svcInformer.Informer(), sliceInformer.Informer(), nodeInformer.Informer()); err != nil {
 		return err
 	}
 
 	// Listen before the caches sync: /healthz answers at once, and
 	// external-dns's connections are held instead of refused.
-	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	ls, err := openListeners(cfg)
 	if err != nil {
-		return fmt.Errorf("LBDNS_HTTP_ADDR: %w", err)
-	}
-	var connLn net.Listener
-	if cfg.ConnectorAddr != config.ConnectorOff {
-		if connLn, err = net.Listen("tcp", cfg.ConnectorAddr); err != nil {
-			httpLn.Close()
-			return fmt.Errorf("LBDNS_CONNECTOR_ADDR: %w", err)
-		}
-	}
-
-	var dnsUDP net.PacketConn
-	var dnsTCP net.Listener
-	if cfg.DNSAddr != "" {
-		if dnsUDP, err = net.ListenPacket("udp", cfg.DNSAddr); err == nil {
-			if dnsTCP, err = net.Listen("tcp", cfg.DNSAddr); err != nil {
-				dnsUDP.Close()
-			}
-		}
-		if err != nil {
-			httpLn.Close()
-			if connLn != nil {
-				connLn.Close()
-			}
-			return fmt.Errorf("LBDNS_DNS_ADDR: %w", err)
-		}
+		return err
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -227,26 +180,26 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	errc := make(chan error, 4)
 	httpSrv := &http.Server{Handler: httpserver.Handler(ctl, reg), ReadHeaderTimeout: 10 * time.Second}
 	wg.Go(func() {
-		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpSrv.Serve(ls.http); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("HTTP server: %w", err)
 		}
 	})
-	log.Info("lbdns starting", "version", version, "http", httpLn.Addr().String(), "connector", cfg.ConnectorAddr,
+	log.Info("lbdns starting", "version", version, "http", ls.http.Addr().String(), "connector", cfg.ConnectorAddr,
 		"namespace", cfg.Namespace, "probeInterval", cfg.ProbeInterval.String(), "fall", cfg.ProbeFall, "rise", cfg.ProbeRise)
-	if connLn != nil {
+	if ls.connector != nil {
 		srv := connector.New(provider.Snapshots(ctl), ctl, connector.Options{Logger: log, Metrics: m})
 		wg.Go(func() {
-			if err := srv.Serve(ctx, connLn); err != nil {
+			if err := srv.Serve(ctx, ls.connector); err != nil {
 				errc <- fmt.Errorf("connector: %w", err)
 			}
 		})
 	}
 
-	if dnsUDP != nil {
+	if ls.dnsUDP != nil {
 		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, Hostmaster: cfg.DNSHostmaster,
 			Ready: ctl.IsReady, Logger: log, Metrics: m})
 		wg.Go(func() {
-			if err := srv.ServeOn(ctx, dnsUDP, dnsTCP); err != nil {
+			if err := srv.ServeOn(ctx, ls.dnsUDP, ls.dnsTCP); err != nil {
 				errc <- err
 			}
 		})
@@ -300,4 +253,77 @@ func waitForSync(ctx context.Context, timeout time.Duration, factories ...inform
 		}
 	}
 	return nil
+}
+
+func newController(cfg config.Config, reader controller.ClusterReader, recorder record.EventRecorder,
+	log *slog.Logger, m *metrics.Metrics) *controller.Controller {
+	return controller.New(reader, controller.Options{
+		Build: source.Options{
+			AnnotationPrefix:    cfg.AnnotationPrefix,
+			DefaultTTL:          cfg.TTL,
+			KubeProxyHealthPort: cfg.KubeProxyHealthPort,
+		},
+		FailOpen: cfg.FailOpen,
+		Probe: probe.Options{
+			Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout,
+			Rise: cfg.ProbeRise, Fall: cfg.ProbeFall, Jitter: cfg.ProbeJitter,
+			Concurrency: cfg.ProbeConcurrency, Funcs: probe.Funcs(),
+			Observe: func(kind probe.Kind, err error, took time.Duration) {
+				result := "success"
+				if err != nil {
+					result = "failure"
+				}
+				m.ProbesTotal.WithLabelValues(string(kind), result).Inc()
+				m.ProbeDuration.WithLabelValues(string(kind)).Observe(took.Seconds())
+			},
+		},
+		Logger:   log,
+		Recorder: recorder,
+		Metrics:  m,
+	})
+}
+
+// listeners are the sockets lbdns serves on; nil when that output is off.
+type listeners struct {
+	http, connector, dnsTCP net.Listener
+	dnsUDP                  net.PacketConn
+}
+
+// openListeners opens every configured socket, or none: an address in use is
+// an error that names its variable.
+func openListeners(cfg config.Config) (listeners, error) {
+	var ls listeners
+	var err error
+	fail := func(name string, err error) (listeners, error) {
+		ls.close()
+		return listeners{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if ls.http, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return fail("LBDNS_HTTP_ADDR", err)
+	}
+	if cfg.ConnectorAddr != config.ConnectorOff {
+		if ls.connector, err = net.Listen("tcp", cfg.ConnectorAddr); err != nil {
+			return fail("LBDNS_CONNECTOR_ADDR", err)
+		}
+	}
+	if cfg.DNSAddr != "" {
+		if ls.dnsUDP, err = net.ListenPacket("udp", cfg.DNSAddr); err != nil {
+			return fail("LBDNS_DNS_ADDR", err)
+		}
+		if ls.dnsTCP, err = net.Listen("tcp", cfg.DNSAddr); err != nil {
+			return fail("LBDNS_DNS_ADDR", err)
+		}
+	}
+	return ls, nil
+}
+
+func (ls listeners) close() {
+	for _, l := range []net.Listener{ls.http, ls.connector, ls.dnsTCP} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	if ls.dnsUDP != nil {
+		ls.dnsUDP.Close()
+	}
 }

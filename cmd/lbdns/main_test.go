@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -85,4 +86,34 @@ current-context: c
 	if took := time.Since(start); took > 30*time.Second {
 		t.Fatalf("took %s to give up", took)
 	}
+}
+
+func TestAddressInUseNamesTheVariable(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := free.Addr().String()
+	free.Close()
+	ls, err := openListeners(config.Config{HTTPAddr: httpAddr, ConnectorAddr: "127.0.0.1:0", DNSAddr: taken.Addr().String()})
+	if err == nil || !strings.Contains(err.Error(), "LBDNS_DNS_ADDR") {
+		ls.close()
+		t.Fatalf("err = %v, want one naming LBDNS_DNS_ADDR", err)
+	}
+	// The HTTP socket opened before the failure was closed again.
+	again, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		t.Fatalf("%s still taken after the failed start: %v", httpAddr, err)
+	}
+	again.Close()
+	ls, err = openListeners(config.Config{HTTPAddr: "127.0.0.1:0", ConnectorAddr: config.ConnectorOff})
+	if err != nil || ls.connector != nil || ls.dnsUDP != nil {
+		t.Fatalf("connector off: %+v, %v", ls, err)
+	}
+	ls.close()
 }
