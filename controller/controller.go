@@ -23,6 +23,11 @@ import (
 // changeHistory bounds the generations a snapshot remembers for latency.
 const changeHistory = 64
 
+// minReconcileGap spaces reconciles during event storms (say, 10,000
+// Services created at once): each one rebuilds every hostname, so back to
+// back they would keep a core busy. A lone change still reconciles at once.
+const minReconcileGap = 200 * time.Millisecond
+
 // ClusterReader reads the current cluster state.
 type ClusterReader interface {
 	Read() (source.Cluster, error)
@@ -134,12 +139,25 @@ func (c *Controller) Changed() <-chan struct{} {
 func (c *Controller) Run(ctx context.Context) {
 	defer c.probes.Wait()
 	c.Trigger()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.trigger:
 		}
+		if wait := minReconcileGap - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait): // triggers meanwhile coalesce into this reconcile
+			}
+			select {
+			case <-c.trigger:
+			default:
+			}
+		}
+		last = time.Now()
 		if err := c.reconcile(ctx); err != nil {
 			// The caches are in memory: an error here is a bug, not weather.
 			c.log.Error("reconcile failed", "err", err)
