@@ -105,7 +105,7 @@ func (e *env) startWriters() error {
 	}
 	e.extdnsCRD, err = supervise(func() (*proc, error) {
 		args := append([]string{"--source=crd", "--events", "--kubeconfig=" + e.adminKubeconfig,
-			"--registry=txt", "--txt-owner-id=lbdns-crd", "--policy=sync", "--interval=1m", "--min-event-sync-interval=1s",
+			"--registry=txt", "--txt-owner-id=lbdns-crd", "--policy=sync", "--interval=1m",
 			fmt.Sprintf("--metrics-address=127.0.0.1:%d", crdMetrics), "--log-level=debug"}, rfc2136(zoneCRD)...)
 		return startProc(e.dir, "external-dns-crd", nil, filepath.Join(e.tools, extdnsBinary), args...)
 	})
