@@ -32,16 +32,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{[]string{"LBDNS_PROBE_JITTER=0.9", "LBDNS_PROBE_CONCURRENCY=0", "LBDNS_PROBE_RISE=0"}, []string{"LBDNS_PROBE_JITTER", "LBDNS_PROBE_CONCURRENCY", "LBDNS_PROBE_RISE"}},
 	}
 	for _, tt := range tests {
-		_, err := Load(tt.env)
-		if err == nil {
-			t.Errorf("%v: no error", tt.env)
-			continue
-		}
-		for _, w := range tt.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: error %q does not contain %q", tt.env, err, w)
-			}
-		}
+		assertLoadError(t, tt.env, tt.want...)
 	}
 }
 
@@ -84,20 +75,27 @@ func TestWriterSettings(t *testing.T) {
 		{append(ok[:len(ok):len(ok)], "LBDNS_RFC2136_TSIG_SECRET_ALG=hmac-sha3"), []string{"LBDNS_RFC2136_TSIG_SECRET_ALG"}},
 	}
 	for _, tt := range tests {
-		_, err := Load(tt.env)
-		if err == nil {
-			t.Errorf("%v: no error", tt.env)
-			continue
-		}
-		for _, w := range tt.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: error %q does not name %s", tt.env, err, w)
-			}
-		}
+		assertLoadError(t, tt.env, tt.want...)
 	}
 	for _, v := range Variables() {
 		if (v.Name == "LBDNS_RFC2136_TSIG_SECRET") != v.Secret {
 			t.Errorf("%s: secret = %v", v.Name, v.Secret)
+		}
+	}
+}
+
+// assertLoadError checks that Load fails on env with an error containing
+// every want (variable names, mostly).
+func assertLoadError(t *testing.T, env []string, want ...string) {
+	t.Helper()
+	_, err := Load(env)
+	if err == nil {
+		t.Errorf("%v: no error", env)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%v: error %q does not contain %q", env, err, w)
 		}
 	}
 }

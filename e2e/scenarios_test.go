@@ -34,12 +34,11 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-// pair creates two Services for hostname with backends on 127.0.n.1 and
-// 127.0.n.2, and waits until both are in DNS.
-func pair(t *testing.T, e *env, n int, hostname string) (a, b *backend) {
+// pair creates the Services <prefix>-a and <prefix>-b for hostname with
+// backends on 127.0.n.1 and 127.0.n.2, and waits until both are in DNS.
+func pair(t *testing.T, e *env, n int, prefix, hostname string) (a, b *backend) {
 	t.Helper()
 	a, b = newBackend(t, fmt.Sprintf("127.0.%d.1", n)), newBackend(t, fmt.Sprintf("127.0.%d.2", n))
-	prefix := strings.Split(hostname, ".")[0]
 	e.createService(t, lbService{name: prefix + "-a", hostname: hostname, backend: a})
 	e.createService(t, lbService{name: prefix + "-b", hostname: hostname, backend: b})
 	e.waitDNS(t, hostname, "A", a.ip.String(), b.ip.String())
@@ -65,7 +64,7 @@ func scenarioMultiA(t *testing.T, e *env) {
 
 func scenarioWithdrawRestore(t *testing.T, e *env) {
 	host := fqdn("s2")
-	a, b := pair(t, e, 2, host)
+	a, b := pair(t, e, 2, "s2", host)
 	a.stop()
 	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
 	e.waitMetric(t, "lbdns_target_published", map[string]string{"hostname": host, "ip": a.ip.String()}, 0)
@@ -83,7 +82,7 @@ func scenarioWithdrawRestore(t *testing.T, e *env) {
 
 func scenarioFailOpen(t *testing.T, e *env) {
 	host := fqdn("s4")
-	a, b := pair(t, e, 4, host)
+	a, b := pair(t, e, 4, "s4", host)
 	a.stop()
 	b.stop()
 	e.waitMetric(t, "lbdns_hostname_fail_open", map[string]string{"hostname": host}, 1)
@@ -97,7 +96,7 @@ func scenarioFailOpen(t *testing.T, e *env) {
 
 func scenarioNoReadyEndpoints(t *testing.T, e *env) {
 	host := fqdn("s5")
-	a, b := pair(t, e, 5, host)
+	a, b := pair(t, e, 5, "s5", host)
 	e.setEndpoints(t, "s5-a", false, "")
 	took := e.waitDNS(t, host, "A", b.ip.String())
 	e.waitReason(t, host, "s5-a", "NoReadyEndpoints")
@@ -149,7 +148,7 @@ func scenarioLocalHealthz(t *testing.T, e *env) {
 
 func scenarioDrain(t *testing.T, e *env) {
 	host := fqdn("s8")
-	a, b := pair(t, e, 8, host)
+	a, b := pair(t, e, 8, "s8", host)
 	e.annotate(t, "s8-a", "lbdns.io/weight", "0")
 	took := e.waitDNS(t, host, "A", b.ip.String())
 	e.waitReason(t, host, "s8-a", "Drained")
@@ -160,7 +159,7 @@ func scenarioDrain(t *testing.T, e *env) {
 
 func scenarioRestart(t *testing.T, e *env) {
 	host := fqdn("s9")
-	a, b := pair(t, e, 9, host)
+	a, b := pair(t, e, 9, "s9", host)
 	restartsBefore := e.extdns.restartCount()
 	e.lbdns.stop()
 	// external-dns fails its polls and is restarted meanwhile; DNS must hold.
@@ -210,7 +209,7 @@ func scenarioInvalidAnnotations(t *testing.T, e *env) {
 
 func scenarioDeleted(t *testing.T, e *env) {
 	host := fqdn("s11")
-	_, b := pair(t, e, 11, host)
+	_, b := pair(t, e, 11, "s11", host)
 	e.deleteService(t, "s11-a")
 	took := e.waitDNS(t, host, "A", b.ip.String())
 	e.deleteService(t, "s11-b")

@@ -40,12 +40,8 @@ func TestWriters(t *testing.T) {
 // withdrawRestore is the core scenario for one output: two Services for one
 // hostname give one A RRset; a stopped backend leaves it; it comes back.
 func withdrawRestore(t *testing.T, e *env, n int, host, output string) {
-	a, b := newBackend(t, fmt.Sprintf("127.0.%d.1", n)), newBackend(t, fmt.Sprintf("127.0.%d.2", n))
-	prefix := fmt.Sprintf("w%d", n)
 	start := time.Now()
-	e.createService(t, lbService{name: prefix + "-a", hostname: host, backend: a})
-	e.createService(t, lbService{name: prefix + "-b", hostname: host, backend: b})
-	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+	a, b := pair(t, e, n, fmt.Sprintf("w%d", n), host)
 	created := time.Since(start)
 	a.stop()
 	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
@@ -57,10 +53,7 @@ func withdrawRestore(t *testing.T, e *env, n int, host, output string) {
 
 func standaloneFailOpenDrain(t *testing.T, e *env) {
 	host := "b." + zoneStandalone
-	a, b := newBackend(t, "127.0.34.1"), newBackend(t, "127.0.34.2")
-	e.createService(t, lbService{name: "w34-a", hostname: host, backend: a})
-	e.createService(t, lbService{name: "w34-b", hostname: host, backend: b})
-	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+	a, b := pair(t, e, 34, "w34", host)
 
 	e.annotate(t, "w34-a", "lbdns.io/weight", "0")
 	e.waitDNS(t, host, "A", b.ip.String())
@@ -89,10 +82,7 @@ func standaloneFailOpenDrain(t *testing.T, e *env) {
 // the next withdrawal still reaches BIND.
 func leaderFailover(t *testing.T, e *env) {
 	host := "c." + zoneStandalone
-	a, b := newBackend(t, "127.0.35.1"), newBackend(t, "127.0.35.2")
-	e.createService(t, lbService{name: "w35-a", hostname: host, backend: a})
-	e.createService(t, lbService{name: "w35-b", hostname: host, backend: b})
-	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+	a, b := pair(t, e, 35, "w35", host)
 
 	leader, other, err := e.leader()
 	if err != nil {
