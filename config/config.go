@@ -133,132 +133,146 @@ func typeWord(t reflect.Type) string {
 // Validate checks every setting and reports all problems at once, each
 // naming its variable.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
-	}
+	var p problems
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
+		p.bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		bad("LOG_FORMAT", "%q is not text or json", c.LogFormat)
+		p.bad("LOG_FORMAT", "%q is not text or json", c.LogFormat)
 	}
 	if err := checkHostPort(c.HTTPAddr); err != nil {
-		bad("HTTP_ADDR", "%v", err)
+		p.bad("HTTP_ADDR", "%v", err)
 	}
 	if c.ConnectorAddr != ConnectorOff {
 		if err := checkHostPort(c.ConnectorAddr); err != nil {
-			bad("CONNECTOR_ADDR", "%v (use %q to disable)", err, ConnectorOff)
+			p.bad("CONNECTOR_ADDR", "%v (use %q to disable)", err, ConnectorOff)
 		}
 	}
 	if c.AnnotationPrefix == "" || !strings.HasSuffix(c.AnnotationPrefix, "/") {
-		bad("ANNOTATION_PREFIX", "%q must end with '/', like lbdns.io/", c.AnnotationPrefix)
+		p.bad("ANNOTATION_PREFIX", "%q must end with '/', like lbdns.io/", c.AnnotationPrefix)
 	}
 	if c.CacheSyncTimeout <= 0 {
-		bad("CACHE_SYNC_TIMEOUT", "must be positive, got %s", c.CacheSyncTimeout)
+		p.bad("CACHE_SYNC_TIMEOUT", "must be positive, got %s", c.CacheSyncTimeout)
 	}
 	if c.TTL < 1 || c.TTL > 2147483647 {
-		bad("TTL", "must be 1..2147483647 seconds, got %d", c.TTL)
+		p.bad("TTL", "must be 1..2147483647 seconds, got %d", c.TTL)
 	}
 	if c.KubeProxyHealthPort < 1 || c.KubeProxyHealthPort > 65535 {
-		bad("KUBE_PROXY_HEALTHZ_PORT", "must be 1..65535, got %d", c.KubeProxyHealthPort)
+		p.bad("KUBE_PROXY_HEALTHZ_PORT", "must be 1..65535, got %d", c.KubeProxyHealthPort)
 	}
 	if c.ProbeInterval < 100*time.Millisecond {
-		bad("PROBE_INTERVAL", "must be at least 100ms, got %s", c.ProbeInterval)
+		p.bad("PROBE_INTERVAL", "must be at least 100ms, got %s", c.ProbeInterval)
 	}
 	if c.ProbeTimeout <= 0 || c.ProbeTimeout > c.ProbeInterval {
-		bad("PROBE_TIMEOUT", "must be positive and at most LBDNS_PROBE_INTERVAL (%s), got %s", c.ProbeInterval, c.ProbeTimeout)
+		p.bad("PROBE_TIMEOUT", "must be positive and at most LBDNS_PROBE_INTERVAL (%s), got %s", c.ProbeInterval, c.ProbeTimeout)
 	}
 	if c.ProbeFall < 1 || c.ProbeFall > 100 {
-		bad("PROBE_FALL", "must be 1..100, got %d", c.ProbeFall)
+		p.bad("PROBE_FALL", "must be 1..100, got %d", c.ProbeFall)
 	}
 	if c.ProbeRise < 1 || c.ProbeRise > 100 {
-		bad("PROBE_RISE", "must be 1..100, got %d", c.ProbeRise)
+		p.bad("PROBE_RISE", "must be 1..100, got %d", c.ProbeRise)
 	}
 	if c.ProbeJitter < 0 || c.ProbeJitter > 0.5 {
-		bad("PROBE_JITTER", "must be 0..0.5, got %g", c.ProbeJitter)
+		p.bad("PROBE_JITTER", "must be 0..0.5, got %g", c.ProbeJitter)
 	}
 	if c.ProbeConcurrency < 1 || c.ProbeConcurrency > 100000 {
-		bad("PROBE_CONCURRENCY", "must be 1..100000, got %d", c.ProbeConcurrency)
+		p.bad("PROBE_CONCURRENCY", "must be 1..100000, got %d", c.ProbeConcurrency)
 	}
-	errs = append(errs, c.validateWriters()...)
-	return errors.Join(errs...)
+	p = append(p, c.validateWriters()...)
+	p = append(p, c.validateDNS()...)
+	return errors.Join(p...)
 }
 
+// problems collects validation errors, each naming its variable.
+type problems []error
+
+func (p *problems) bad(name, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
+}
+
+// validateWriters checks the standalone updater and the DNSEndpoint writer.
 func (c Config) validateWriters() []error {
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
-	}
+	var p problems
 	switch c.Provider {
 	case "":
 	case ProviderRFC2136:
-		if c.RFC2136Host == "" {
-			bad("RFC2136_HOST", "must be set when LBDNS_PROVIDER=rfc2136")
-		}
-		if c.RFC2136Zone == "" {
-			bad("RFC2136_ZONE", "must be set when LBDNS_PROVIDER=rfc2136")
-		}
-		if c.RFC2136Port < 1 || c.RFC2136Port > 65535 {
-			bad("RFC2136_PORT", "must be 1..65535, got %d", c.RFC2136Port)
-		}
-		if !c.RFC2136Insecure && (c.RFC2136TSIGKey == "" || c.RFC2136TSIGSecret == "") {
-			bad("RFC2136_TSIG_KEYNAME", "and LBDNS_RFC2136_TSIG_SECRET must be set (or LBDNS_RFC2136_INSECURE=true)")
-		}
-		switch c.RFC2136TSIGAlg {
-		case "hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512":
-		default:
-			bad("RFC2136_TSIG_SECRET_ALG", "%q is not one of hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512", c.RFC2136TSIGAlg)
-		}
+		c.validateRFC2136(&p)
 	case ProviderWebhook:
 		if u, err := url.Parse(c.WebhookURL); c.WebhookURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("WEBHOOK_URL", "%q must be an http(s) URL when LBDNS_PROVIDER=webhook", c.WebhookURL)
+			p.bad("WEBHOOK_URL", "%q must be an http(s) URL when LBDNS_PROVIDER=webhook", c.WebhookURL)
 		}
 	default:
-		bad("PROVIDER", "%q is not rfc2136, webhook or empty", c.Provider)
+		p.bad("PROVIDER", "%q is not rfc2136, webhook or empty", c.Provider)
 	}
 	if c.TXTOwnerID == "" || strings.ContainsAny(c.TXTOwnerID, ",=\" \t") {
-		bad("TXT_OWNER_ID", "%q must be non-empty, without spaces, commas, '=' or quotes", c.TXTOwnerID)
+		p.bad("TXT_OWNER_ID", "%q must be non-empty, without spaces, commas, '=' or quotes", c.TXTOwnerID)
 	}
 	if c.Policy != "sync" && c.Policy != "upsert-only" {
-		bad("POLICY", "%q is not sync or upsert-only", c.Policy)
+		p.bad("POLICY", "%q is not sync or upsert-only", c.Policy)
 	}
 	if c.SyncInterval < time.Second {
-		bad("SYNC_INTERVAL", "must be at least 1s, got %s", c.SyncInterval)
-	}
-	if c.DNSAddr != "" {
-		if err := checkHostPort(c.DNSAddr); err != nil {
-			bad("DNS_ADDR", "%v", err)
-		}
-		if len(c.DNSZones) == 0 {
-			bad("DNS_ZONES", "must name at least one zone when LBDNS_DNS_ADDR is set")
-		}
-		for _, z := range c.DNSZones {
-			if _, ok := dns.IsDomainName(z); !ok || strings.Trim(z, ".") == "" {
-				bad("DNS_ZONES", "%q is not a domain name", z)
-			}
-		}
+		p.bad("SYNC_INTERVAL", "must be at least 1s, got %s", c.SyncInterval)
 	}
 	if c.CRDNamespace != "" && len(validation.IsDNS1123Label(c.CRDNamespace)) > 0 {
-		bad("CRD_NAMESPACE", "%q is not a valid namespace name", c.CRDNamespace)
+		p.bad("CRD_NAMESPACE", "%q is not a valid namespace name", c.CRDNamespace)
 	}
 	if c.LeaderElect {
 		if len(validation.IsDNS1123Label(c.LeaderElectNamespace)) > 0 {
-			bad("LEADER_ELECT_NAMESPACE", "%q is not a valid namespace name", c.LeaderElectNamespace)
+			p.bad("LEADER_ELECT_NAMESPACE", "%q is not a valid namespace name", c.LeaderElectNamespace)
 		}
 		if c.RetryPeriod <= 0 || c.RenewDeadline <= c.RetryPeriod || c.LeaseDuration <= c.RenewDeadline {
-			bad("LEADER_ELECT_LEASE_DURATION", "need LEASE_DURATION (%s) > RENEW_DEADLINE (%s) > RETRY_PERIOD (%s) > 0",
+			p.bad("LEADER_ELECT_LEASE_DURATION", "need LEASE_DURATION (%s) > RENEW_DEADLINE (%s) > RETRY_PERIOD (%s) > 0",
 				c.LeaseDuration, c.RenewDeadline, c.RetryPeriod)
 		}
 	}
-	return errs
+	return p
 }
 
-// Writers reports whether any output that writes (standalone, DNSEndpoint)
-// is on.
-func (c Config) Writers() bool { return c.Provider != "" || c.CRDNamespace != "" }
+func (c Config) validateRFC2136(p *problems) {
+	if c.RFC2136Host == "" {
+		p.bad("RFC2136_HOST", "must be set when LBDNS_PROVIDER=rfc2136")
+	}
+	if c.RFC2136Zone == "" {
+		p.bad("RFC2136_ZONE", "must be set when LBDNS_PROVIDER=rfc2136")
+	}
+	if c.RFC2136Port < 1 || c.RFC2136Port > 65535 {
+		p.bad("RFC2136_PORT", "must be 1..65535, got %d", c.RFC2136Port)
+	}
+	if !c.RFC2136Insecure && (c.RFC2136TSIGKey == "" || c.RFC2136TSIGSecret == "") {
+		p.bad("RFC2136_TSIG_KEYNAME", "and LBDNS_RFC2136_TSIG_SECRET must be set (or LBDNS_RFC2136_INSECURE=true)")
+	}
+	switch c.RFC2136TSIGAlg {
+	case "hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512":
+	default:
+		p.bad("RFC2136_TSIG_SECRET_ALG", "%q is not one of hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512", c.RFC2136TSIGAlg)
+	}
+}
+
+// validateDNS checks the embedded DNS server.
+func (c Config) validateDNS() []error {
+	var p problems
+	if c.DNSAddr == "" {
+		return nil
+	}
+	if err := checkHostPort(c.DNSAddr); err != nil {
+		p.bad("DNS_ADDR", "%v", err)
+	}
+	if len(c.DNSZones) == 0 {
+		p.bad("DNS_ZONES", "must name at least one zone when LBDNS_DNS_ADDR is set")
+	}
+	for _, z := range c.DNSZones {
+		if _, ok := dns.IsDomainName(z); !ok || strings.Trim(z, ".") == "" {
+			p.bad("DNS_ZONES", "%q is not a domain name", z)
+		}
+	}
+	return p
+}
+
+// HasWriters reports whether any output that writes (standalone,
+// DNSEndpoint) is on.
+func (c Config) HasWriters() bool { return c.Provider != "" || c.CRDNamespace != "" }
 
 func checkHostPort(addr string) error {
 	_, port, err := net.SplitHostPort(addr)

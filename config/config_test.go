@@ -59,7 +59,7 @@ func TestWriterSettings(t *testing.T) {
 	ok := []string{"LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST=ns1", "LBDNS_RFC2136_ZONE=example.com",
 		"LBDNS_RFC2136_TSIG_KEYNAME=k", "LBDNS_RFC2136_TSIG_SECRET=s", "LBDNS_DOMAIN_FILTER=a.com, b.com"}
 	cfg, err := Load(ok)
-	if err != nil || !cfg.Writers() || len(cfg.DomainFilter) != 2 || cfg.RFC2136Port != 53 || cfg.Policy != "sync" {
+	if err != nil || !cfg.HasWriters() || len(cfg.DomainFilter) != 2 || cfg.RFC2136Port != 53 || cfg.Policy != "sync" {
 		t.Fatalf("%+v, %v", cfg, err)
 	}
 	tests := []struct {

@@ -8,25 +8,27 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
-	"k8s.io/client-go/tools/record"
 )
-
-// changeHistory bounds the generations a snapshot remembers for latency.
-const changeHistory = 64
 
 // minReconcileGap spaces reconciles during event storms (say, 10,000
 // Services created at once): each one rebuilds every hostname, so back to
 // back they would keep a core busy. A lone change still reconciles at once.
 const minReconcileGap = 200 * time.Millisecond
+
+// readyGrace is added to one probe timeout to bound the wait for the first
+// probe round: results need a moment to arrive after their timeout.
+const readyGrace = 100 * time.Millisecond
 
 // ClusterReader reads the current cluster state.
 type ClusterReader interface {
@@ -38,9 +40,12 @@ type Options struct {
 	Build    source.Options
 	FailOpen bool
 	Probe    probe.Options
-	Logger   *slog.Logger
-	Recorder record.EventRecorder
-	Metrics  *metrics.Metrics
+	// CacheSyncTimeout bounds the wait for the informer caches in Run; 0
+	// waits as long as the context lives.
+	CacheSyncTimeout time.Duration
+	Logger           *slog.Logger
+	Recorder         record.EventRecorder
+	Metrics          *metrics.Metrics
 }
 
 // Controller owns the health state and the current snapshot.
@@ -49,6 +54,8 @@ type Controller struct {
 	log     *slog.Logger
 	cluster ClusterReader
 	probes  *probe.Scheduler[health.Key]
+	gone    *goneNodes
+	synced  []namedSync
 	trigger chan struct{}
 
 	snap    atomic.Pointer[health.Snapshot]
@@ -58,21 +65,11 @@ type Controller struct {
 	subMu   sync.Mutex
 	changed chan struct{} // closed and replaced on every new generation
 
-	deletedMu sync.Mutex
-	deleted   map[netip.Addr]deletedNode
-
 	// Owned by the loop goroutine.
-	state      *reportState
-	readyAfter time.Time // when readiness stops waiting for first probes
-}
-
-// readyGrace is added to one probe timeout to bound the wait for the first
-// probe round: results need a moment to arrive after their timeout.
-const readyGrace = 100 * time.Millisecond
-
-type deletedNode struct {
-	name string
-	at   time.Time
+	everHealthy map[health.Key]bool
+	warned      map[types.UID]map[string]bool
+	readyAfter  time.Time   // when readiness stops waiting for first probes
+	recheck     *time.Timer // triggers a reconcile while deleted Nodes hold IPs back
 }
 
 // New returns a controller; nothing runs until Run.
@@ -81,19 +78,21 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Controller{
-		opts:    opts,
-		log:     opts.Logger,
-		cluster: cluster,
-		trigger: make(chan struct{}, 1),
-		ready:   make(chan struct{}),
-		changed: make(chan struct{}),
-		deleted: map[netip.Addr]deletedNode{},
-		state:   newReportState(),
+		opts:        opts,
+		log:         opts.Logger,
+		cluster:     cluster,
+		gone:        newGoneNodes(opts.Probe.Rise),
+		trigger:     make(chan struct{}, 1),
+		ready:       make(chan struct{}),
+		changed:     make(chan struct{}),
+		everHealthy: map[health.Key]bool{},
 	}
 	popts := opts.Probe
 	popts.OnChange = c.Trigger
 	popts.Logger = opts.Logger
 	c.probes = probe.NewScheduler[health.Key](popts)
+	c.recheck = time.AfterFunc(time.Hour, c.Trigger)
+	c.recheck.Stop()
 	c.snap.Store(&health.Snapshot{})
 	return c
 }
@@ -104,18 +103,6 @@ func (c *Controller) Trigger() {
 	case c.trigger <- struct{}{}:
 	default:
 	}
-}
-
-// NodeDeleted records that a Node went away, so that the IPs it held are
-// withdrawn until a Node holds them again or their probes pass rise times.
-func (c *Controller) NodeDeleted(name string, ips []netip.Addr) {
-	c.deletedMu.Lock()
-	now := time.Now()
-	for _, ip := range ips {
-		c.deleted[ip] = deletedNode{name: name, at: now}
-	}
-	c.deletedMu.Unlock()
-	c.Trigger()
 }
 
 // Snapshot returns the latest snapshot.
@@ -134,22 +121,26 @@ func (c *Controller) Changed() <-chan struct{} {
 	return c.changed
 }
 
-// Run reconciles until ctx is done, then waits for the probes to stop. Start
-// it after the informer caches synced.
-func (c *Controller) Run(ctx context.Context) {
+// Run waits for the informer caches (an error if they do not sync in time),
+// then reconciles until ctx is done and waits for the probes to stop.
+func (c *Controller) Run(ctx context.Context) error {
+	if err := c.waitForCaches(ctx); err != nil {
+		return err
+	}
 	defer c.probes.Wait()
+	defer c.recheck.Stop()
 	c.Trigger()
 	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-c.trigger:
 		}
 		if wait := minReconcileGap - time.Since(last); wait > 0 {
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case <-time.After(wait): // triggers meanwhile coalesce into this reconcile
 			}
 			select {
@@ -165,159 +156,131 @@ func (c *Controller) Run(ctx context.Context) {
 	}
 }
 
+// reconcile is one pass: read the cluster, build the hostname groups, sync
+// the probes, decide, and once ready diff, report and publish.
 func (c *Controller) reconcile(ctx context.Context) error {
 	start := time.Now()
 	cluster, err := c.cluster.Read()
 	if err != nil {
 		return err
 	}
-	cluster.DeletedNodes = c.deletedNodes(cluster)
-
 	groups, warnings := source.Build(cluster, c.opts.Build)
 	c.reportWarnings(warnings)
+	probed := c.syncProbes(ctx, groups)
+	prev := c.snap.Load()
+	prior := priorOf(prev)
+	facts := c.facts(cluster, groups, prior, start)
+	decisions := decide(groups, facts, c.opts.FailOpen)
+	defer c.observe(start, groups)
 
-	desired := map[health.Key]probe.Target{}
-	targets := 0
-	for _, g := range groups {
-		for _, t := range g.Targets {
-			targets++
-			if len(t.Probe.Checks) > 0 {
-				desired[t.Key] = probe.Target{IP: t.IP, Spec: t.Probe}
-			}
-		}
+	first, ready := c.readiness(start, probed, facts.Probes)
+	if !ready {
+		return nil
 	}
-	c.probes.Sync(ctx, desired)
-	c.markDeletedDown(groups)
-
-	decisions := make([]health.Decision, len(groups))
-	for i, g := range groups {
-		decisions[i] = health.Decide(g, c.probes.Status, c.opts.FailOpen)
-	}
-
-	if !c.isReady.Load() {
-		if c.readyAfter.IsZero() {
-			c.readyAfter = start.Add(c.opts.Probe.Timeout + readyGrace)
-			time.AfterFunc(c.opts.Probe.Timeout+readyGrace, c.Trigger)
-		}
-		if pending := c.pendingProbes(desired); pending == 0 || !start.Before(c.readyAfter) {
-			c.isReady.Store(true)
-			c.report(decisions, serviceRefs(cluster.Services), true)
-			c.publish(decisions, start)
-			close(c.ready)
-			c.log.Info("ready", "hostnames", len(groups), "targets", targets, "stillWaitingForFirstProbe", pending)
-		}
-	} else {
-		c.report(decisions, serviceRefs(cluster.Services), false)
-		c.publish(decisions, start)
-	}
-	if m := c.opts.Metrics; m != nil {
-		m.Hostnames.Set(float64(len(groups)))
-		m.Targets.Set(float64(targets))
-		if c.isReady.Load() {
-			m.Ready.Set(1)
-		}
-		m.ReconcileDuration.Observe(time.Since(start).Seconds())
+	ch := diff(prev, prior, decisions, c.everHealthy)
+	c.report(ch, decisions, prev, newServiceRefs(cluster.Services), first)
+	c.publish(prev, decisions, ch.Targets, start)
+	if first {
+		close(c.ready)
+		c.log.Info("ready", "hostnames", len(groups), "targets", countTargets(groups), "stillWaitingForFirstProbe", pending(probed, facts.Probes))
 	}
 	return nil
 }
 
-// pendingProbes counts targets whose first probe round has not ended.
-func (c *Controller) pendingProbes(desired map[health.Key]probe.Target) int {
-	n := 0
-	for k := range desired {
-		if st, ok := c.probes.Status(k); !ok || st.State == probe.Unknown {
-			n++
+// syncProbes makes the prober probe exactly the targets that have checks,
+// and returns them.
+func (c *Controller) syncProbes(ctx context.Context, groups []health.Group) map[health.Key]probe.Target {
+	desired := map[health.Key]probe.Target{}
+	for _, g := range groups {
+		for _, t := range g.Targets {
+			if len(t.ProbeSpec.Checks) > 0 {
+				desired[t.Key] = probe.Target{IP: t.IP, Spec: t.ProbeSpec}
+			}
 		}
 	}
-	return n
+	c.probes.Sync(ctx, desired)
+	return desired
 }
 
-// deletedNodes returns the IPs of deleted Nodes that still count, and forgets
-// those a Node holds again or whose probes came back after the deletion.
-func (c *Controller) deletedNodes(cluster source.Cluster) map[netip.Addr]string {
-	c.deletedMu.Lock()
-	defer c.deletedMu.Unlock()
-	out := make(map[netip.Addr]string, len(c.deleted))
-	for ip, d := range c.deleted {
-		if _, held := cluster.Nodes[ip]; held || c.recoveredSince(ip, d.at) {
-			delete(c.deleted, ip)
-			continue
-		}
-		out[ip] = d.name
+// facts reads the probe statuses once and weighs the deleted Nodes against
+// them and the cluster.
+func (c *Controller) facts(cluster source.Cluster, groups []health.Group, prior map[health.Key]health.Prior, now time.Time) health.Facts {
+	statuses := c.probes.Statuses()
+	held := make(map[netip.Addr]bool, len(cluster.Nodes))
+	for ip := range cluster.Nodes {
+		held[ip] = true
 	}
-	return out
-}
-
-// recoveredSince reports whether some probed target with this IP went up
-// after t.
-func (c *Controller) recoveredSince(ip netip.Addr, t time.Time) bool {
-	for _, k := range c.state.keysByIP[ip] {
-		if st, ok := c.probes.Status(k); ok && st.State == probe.Up && st.LastTransition.After(t) {
-			return true
-		}
-	}
-	return false
-}
-
-// markDeletedDown forces the probes of targets on deleted Nodes down once, so
-// they must pass rise probes after the deletion to return. It also forgets
-// IPs that no target has any more.
-func (c *Controller) markDeletedDown(groups []health.Group) {
-	c.deletedMu.Lock()
-	defer c.deletedMu.Unlock()
 	keysByIP := map[netip.Addr][]health.Key{}
 	for _, g := range groups {
 		for _, t := range g.Targets {
 			keysByIP[t.IP] = append(keysByIP[t.IP], t.Key)
 		}
 	}
-	for ip, d := range c.deleted {
-		keys, ok := keysByIP[ip]
-		if !ok {
-			delete(c.deleted, ip)
-			continue
-		}
-		for _, k := range keys {
-			if st, ok := c.probes.Status(k); ok && st.State == probe.Up && !st.LastTransition.After(d.at) {
-				c.probes.MarkDown(k, "node "+d.name+" was deleted")
-			}
-		}
+	gone := c.gone.View(held, keysByIP, statuses)
+	if len(gone) > 0 {
+		// Probe results that do not change a state trigger no reconcile,
+		// yet they may end a deletion's hold: look again soon.
+		c.recheck.Reset(max(c.opts.Probe.Interval/2, 50*time.Millisecond))
 	}
-	c.state.keysByIP = keysByIP
+	return health.Facts{Probes: statuses, GoneNodes: gone, Prior: prior, Now: now}
 }
 
-// publish stores a new snapshot and wakes the outputs when a published set
-// changed.
-func (c *Controller) publish(decisions []health.Decision, at time.Time) {
-	prev := c.snap.Load()
-	next := &health.Snapshot{Generation: prev.Generation, Changes: prev.Changes, Taken: at, Hostnames: decisions,
-		Transitions: slices.Clone(c.state.recent)}
-	if !samePublished(prev.Hostnames, decisions) || prev.Generation == 0 {
-		next.Generation++
-		changes := append([]health.Change(nil), prev.Changes...)
-		changes = append(changes, health.Change{Generation: next.Generation, At: at})
-		if len(changes) > changeHistory {
-			changes = changes[len(changes)-changeHistory:]
-		}
-		next.Changes = changes
+func decide(groups []health.Group, f health.Facts, failOpen bool) []health.Decision {
+	decisions := make([]health.Decision, len(groups))
+	for i, g := range groups {
+		decisions[i] = health.Decide(g, f, failOpen)
 	}
-	c.snap.Store(next)
-	if next.Generation != prev.Generation {
-		c.subMu.Lock()
-		close(c.changed)
-		c.changed = make(chan struct{})
-		c.subMu.Unlock()
-	}
+	return decisions
 }
 
-func samePublished(a, b []health.Decision) bool {
-	if len(a) != len(b) {
-		return false
+// readiness reports whether lbdns is ready, and whether it became ready in
+// this pass. It is ready once every probed target finished its first round,
+// or one probe timeout after the first pass, whichever comes first.
+func (c *Controller) readiness(start time.Time, probed map[health.Key]probe.Target, statuses map[health.Key]probe.Status) (first, ready bool) {
+	if c.isReady.Load() {
+		return false, true
 	}
-	for i := range a {
-		if !health.SamePublished(a[i], b[i]) {
-			return false
+	if c.readyAfter.IsZero() {
+		wait := c.opts.Probe.Timeout + readyGrace
+		c.readyAfter = start.Add(wait)
+		time.AfterFunc(wait, c.Trigger)
+	}
+	if pending(probed, statuses) > 0 && start.Before(c.readyAfter) {
+		return false, false
+	}
+	c.isReady.Store(true)
+	return true, true
+}
+
+// pending counts the probed targets whose first probe round has not ended.
+func pending(probed map[health.Key]probe.Target, statuses map[health.Key]probe.Status) int {
+	n := 0
+	for k := range probed {
+		if statuses[k].State == probe.Unknown {
+			n++
 		}
 	}
-	return true
+	return n
+}
+
+func countTargets(groups []health.Group) int {
+	n := 0
+	for _, g := range groups {
+		n += len(g.Targets)
+	}
+	return n
+}
+
+// observe records the size of the cluster view and the pass's duration.
+func (c *Controller) observe(start time.Time, groups []health.Group) {
+	m := c.opts.Metrics
+	if m == nil {
+		return
+	}
+	m.Hostnames.Set(float64(len(groups)))
+	m.Targets.Set(float64(countTargets(groups)))
+	if c.isReady.Load() {
+		m.Ready.Set(1)
+	}
+	m.ReconcileDuration.Observe(time.Since(start).Seconds())
 }

@@ -381,3 +381,73 @@ func TestControllerNoEventsForNewUnhealthyTargets(t *testing.T) {
 	}
 	h.waitEvent("Warning", EventTargetWithdrawn, "NoReadyEndpoints")
 }
+
+// A Service with two hostnames puts its target into both groups: in every
+// snapshot, both must carry the same verdict and the same probe status, also
+// while the probes flap and reconciles run back to back.
+func TestControllerOneVerdictPerTargetInEverySnapshot(t *testing.T) {
+	a := newBackend(t, "127.0.0.71")
+	svc := service("a", a, map[string]string{"lbdns.io/hostname": hostname + ",other.example.com"})
+	h := newHarnessWith(t, func(o *Options) { o.Probe.Rise, o.Probe.Fall, o.FailOpen = 1, 1, false }, svc, endpointSlice("a", true))
+	testwait.For(t, "ready", h.ctl.IsReady)
+
+	addr := a.ln.Addr().String()
+	stop := make(chan struct{})
+	flapped := make(chan struct{})
+	go func() { // close and reopen the backend every 30 ms
+		defer close(flapped)
+		ln := a.ln
+		for i := 0; i < 60; i++ {
+			select {
+			case <-stop:
+				ln.Close()
+				return
+			case <-time.After(30 * time.Millisecond):
+			}
+			if i%2 == 0 {
+				ln.Close()
+				continue
+			}
+			var err error
+			if ln, err = net.Listen("tcp", addr); err != nil {
+				return
+			}
+			go func(ln net.Listener) {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}(ln)
+		}
+		ln.Close()
+	}()
+	defer func() { close(stop); <-flapped }()
+
+	generations := map[uint64]bool{}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		snap := h.ctl.Snapshot()
+		generations[snap.Generation] = true
+		var seen []health.TargetDecision
+		for _, d := range snap.Hostnames {
+			for _, td := range d.Targets {
+				seen = append(seen, td)
+			}
+		}
+		if len(seen) != 2 {
+			t.Fatalf("generation %d: %d targets, want the one target in 2 groups", snap.Generation, len(seen))
+		}
+		x, y := seen[0], seen[1]
+		if x.Health() != y.Health() || x.Reason != y.Reason || x.ProbeStatus != y.ProbeStatus || !x.Since.Equal(y.Since) {
+			t.Fatalf("generation %d: one target, two verdicts:\n%+v\n%+v", snap.Generation, x, y)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if len(generations) < 4 {
+		t.Fatalf("saw %d generations: the probes did not flap enough to test anything", len(generations))
+	}
+	t.Logf("%d generations, each with one verdict per target", len(generations))
+}

@@ -1,7 +1,10 @@
 package controller
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -9,34 +12,67 @@ import (
 	"github.com/lbdns/lbdns/source"
 )
 
+// ErrCachesNotSynced is returned by Run when an informer cache did not sync
+// within Options.CacheSyncTimeout.
+var ErrCachesNotSynced = errors.New("informer cache did not sync")
+
+// namedSync is one informer's has-synced check, named for errors and logs.
+type namedSync struct {
+	name   string
+	synced cache.InformerSynced
+}
+
 // AddEventHandlers makes every change of a Service, EndpointSlice or Node
 // trigger a reconcile, and tells the controller which IPs a deleted Node
-// held. Call it before the informers start.
+// held. Run waits until these handlers saw every object of the initial
+// lists. Call it before the informers start.
 func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexInformer) error {
 	trigger := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { c.Trigger() },
 		UpdateFunc: func(any, any) { c.Trigger() },
 		DeleteFunc: func(any) { c.Trigger() },
 	}
-	for _, inf := range []cache.SharedIndexInformer{services, slices} {
-		if _, err := inf.AddEventHandler(trigger); err != nil {
-			return fmt.Errorf("adding event handler: %w", err)
+	onNodes := trigger
+	onNodes.DeleteFunc = func(obj any) {
+		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = tomb.Obj
+		}
+		if n, ok := obj.(*corev1.Node); ok {
+			c.gone.Add(n.Name, source.NodeIPs(n))
+		}
+		c.Trigger()
+	}
+	for _, h := range []struct {
+		name     string
+		informer cache.SharedIndexInformer
+		handler  cache.ResourceEventHandler
+	}{{"Services", services, trigger}, {"EndpointSlices", slices, trigger}, {"Nodes", nodes, onNodes}} {
+		reg, err := h.informer.AddEventHandler(h.handler)
+		if err != nil {
+			return fmt.Errorf("adding %s event handler: %w", h.name, err)
+		}
+		c.synced = append(c.synced, namedSync{name: h.name, synced: reg.HasSynced})
+	}
+	return nil
+}
+
+// waitForCaches blocks until every handler saw its informer's initial list,
+// as sample-controller's Run does, bounded by Options.CacheSyncTimeout.
+func (c *Controller) waitForCaches(ctx context.Context) error {
+	if c.opts.CacheSyncTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.CacheSyncTimeout)
+		defer cancel()
+	}
+	start := time.Now()
+	for _, s := range c.synced {
+		if !cache.WaitForCacheSync(ctx.Done(), s.synced) {
+			if ctx.Err() == context.DeadlineExceeded {
+				return fmt.Errorf("%w: %s not listed within %s", ErrCachesNotSynced, s.name, c.opts.CacheSyncTimeout)
+			}
+			return nil // shutting down
 		}
 	}
-	_, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { c.Trigger() },
-		UpdateFunc: func(any, any) { c.Trigger() },
-		DeleteFunc: func(obj any) {
-			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = tomb.Obj
-			}
-			if n, ok := obj.(*corev1.Node); ok {
-				c.NodeDeleted(n.Name, source.NodeIPs(n))
-			}
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("adding Node event handler: %w", err)
-	}
+	c.log.Info("informer caches synced", "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }

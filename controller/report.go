@@ -1,10 +1,7 @@
 package controller
 
 import (
-	"net/netip"
-	"slices"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,208 +18,124 @@ const (
 	EventFailOpenEnded   = "FailOpenEnded"
 )
 
-type healthState int
-
-const (
-	statePending healthState = iota
-	stateHealthy
-	stateUnhealthy
-)
-
-func stateOf(t health.TargetDecision) healthState {
-	switch {
-	case t.Healthy:
-		return stateHealthy
-	case t.Pending:
-		return statePending
+// report tells of the changes in logs, events and metrics. The baseline
+// report (the first, at readiness) sends no target events and counts no
+// transitions, so a restart does not repeat old news.
+func (c *Controller) report(ch changes, decisions []health.Decision, prev *health.Snapshot, services serviceRefs, baseline bool) {
+	c.logChanges(ch)
+	if !baseline {
+		c.targetEvents(ch.Targets, services)
+		c.countTransitions(ch.Targets)
 	}
-	return stateUnhealthy
+	c.failOpenEvents(ch.FailOpen, services)
+	c.updateGauges(prev, decisions)
 }
 
-// reportState remembers what was last reported, so that only changes are
-// logged and sent as events, and gauges of vanished targets are deleted.
-type reportState struct {
-	health   map[health.Key]healthState
-	failOpen map[string]bool
-	gauges   map[[4]string]bool
-	warned   map[types.UID]map[string]bool
-	keysByIP map[netip.Addr][]health.Key
-	since    map[health.Key]time.Time
-	recent   []health.Transition
-	// everHealthy marks targets that were healthy at some point: only they
-	// can be withdrawn or restored. A new Service whose IP is unhealthy from
-	// the start (say, before its EndpointSlice exists) gets no Warning.
-	everHealthy map[health.Key]bool
-}
-
-// recentTransitions bounds the transitions kept for /status.
-const recentTransitions = 50
-
-func newReportState() *reportState {
-	return &reportState{
-		health:   map[health.Key]healthState{},
-		failOpen: map[string]bool{},
-		gauges:   map[[4]string]bool{},
-		warned:   map[types.UID]map[string]bool{},
-		since:    map[health.Key]time.Time{},
-
-		everHealthy: map[health.Key]bool{},
-	}
-}
-
-// report logs and records transitions since the last call and updates the
-// gauges. The first call only sets the baseline (no events), so a restart
-// does not repeat old news.
-func (c *Controller) report(decisions []health.Decision, services map[serviceKey]*corev1.Service, baseline bool) {
-	st := c.state
-	now := time.Now()
-	nextHealth := make(map[health.Key]healthState, len(st.health))
-	hostsOf := map[health.Key][]string{}
-	reasonOf := map[health.Key]health.TargetDecision{}
-	for _, d := range decisions {
-		for _, t := range d.Targets {
-			nextHealth[t.Key] = stateOf(t)
-			hostsOf[t.Key] = append(hostsOf[t.Key], d.Hostname)
-			reasonOf[t.Key] = t
-		}
-	}
-	keys := make([]health.Key, 0, len(nextHealth))
-	for k := range nextHealth {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, health.Key.Compare)
-	for _, k := range keys {
-		cur, prev := nextHealth[k], st.health[k]
-		_, known := st.health[k]
-		t := reasonOf[k]
-		hosts := strings.Join(hostsOf[k], ",")
-		if !known || prev != cur {
-			st.since[k] = now
-		}
+func (c *Controller) logChanges(ch changes) {
+	for _, t := range ch.Targets {
+		hosts, target := strings.Join(t.Hostnames, ","), t.Key.String()
 		switch {
-		case cur == stateUnhealthy && (!known || prev != stateUnhealthy):
-			c.remember(health.Transition{At: now, Target: k, Hostnames: hostsOf[k], To: "unhealthy", Reason: t.Reason, Detail: t.Detail})
-			c.countTransition(hostsOf[k], "unhealthy", baseline)
-			if !st.everHealthy[k] {
-				c.log.Info("target unhealthy since it appeared", "hostnames", hosts, "target", k.String(), "reason", t.Reason, "detail", t.Detail)
-				break
-			}
-			c.log.Warn("target withdrawn", "hostnames", hosts, "target", k.String(), "reason", t.Reason, "detail", t.Detail)
-			if !baseline {
-				c.event(services[svcKey(k)], corev1.EventTypeWarning, EventTargetWithdrawn,
-					"%s withdrawn from %s: %s (%s)", k.IP, hosts, t.Reason, t.Detail)
-			}
-		case cur == stateHealthy && known && prev == stateUnhealthy:
-			c.remember(health.Transition{At: now, Target: k, Hostnames: hostsOf[k], To: "healthy"})
-			c.countTransition(hostsOf[k], "healthy", baseline)
-			if !st.everHealthy[k] {
-				c.log.Info("target healthy for the first time", "hostnames", hosts, "target", k.String())
-				break
-			}
-			c.log.Info("target restored", "hostnames", hosts, "target", k.String())
-			c.event(services[svcKey(k)], corev1.EventTypeNormal, EventTargetRestored, "%s restored to %s", k.IP, hosts)
-		}
-		if cur == stateHealthy {
-			st.everHealthy[k] = true
+		case t.To == health.Unhealthy && t.WasHealthy:
+			c.log.Warn("target withdrawn", "hostnames", hosts, "target", target, "reason", t.Reason, "detail", t.Detail)
+		case t.To == health.Unhealthy:
+			c.log.Info("target unhealthy since it appeared", "hostnames", hosts, "target", target, "reason", t.Reason, "detail", t.Detail)
+		case t.WasHealthy:
+			c.log.Info("target restored", "hostnames", hosts, "target", target)
+		default:
+			c.log.Info("target healthy for the first time", "hostnames", hosts, "target", target)
 		}
 	}
-	st.health = nextHealth
-	for k := range st.since {
-		if _, ok := nextHealth[k]; !ok {
-			delete(st.since, k)
-			delete(st.everHealthy, k)
+	for _, f := range ch.FailOpen {
+		if f.On {
+			c.log.Warn("fail open", "hostname", f.Hostname, "published", f.Published)
+		} else {
+			c.log.Info("fail open ended", "hostname", f.Hostname, "published", f.Published)
 		}
-	}
-	for i := range decisions {
-		for j := range decisions[i].Targets {
-			decisions[i].Targets[j].Since = st.since[decisions[i].Targets[j].Key]
-		}
-	}
-
-	nextFailOpen := map[string]bool{}
-	for _, d := range decisions {
-		nextFailOpen[d.Hostname] = d.FailOpen
-		if d.FailOpen != st.failOpen[d.Hostname] {
-			kind, reason, msg := corev1.EventTypeWarning, EventFailOpen,
-				"no target of %s is healthy: publishing all %d with weight > 0 (fail open)"
-			if !d.FailOpen {
-				kind, reason, msg = corev1.EventTypeNormal, EventFailOpenEnded, "%s has healthy targets again (%d published)"
-			}
-			n := len(d.Published())
-			if d.FailOpen {
-				c.log.Warn("fail open", "hostname", d.Hostname, "published", n)
-			} else if st.failOpen[d.Hostname] {
-				c.log.Info("fail open ended", "hostname", d.Hostname, "published", n)
-			}
-			if d.FailOpen || st.failOpen[d.Hostname] {
-				for _, ref := range servicesOf(d, services) {
-					c.event(ref, kind, reason, msg, d.Hostname, n)
-				}
-			}
-		}
-	}
-	st.failOpen = nextFailOpen
-	c.updateGauges(decisions)
-}
-
-func (c *Controller) remember(t health.Transition) {
-	st := c.state
-	st.recent = append(st.recent, t)
-	if len(st.recent) > recentTransitions {
-		st.recent = slices.Clone(st.recent[len(st.recent)-recentTransitions:])
 	}
 }
 
-func (c *Controller) countTransition(hosts []string, to string, baseline bool) {
-	if c.opts.Metrics == nil || baseline {
+// targetEvents puts a Warning on the Service of each withdrawn target and a
+// Normal event on each restored one; targets never in DNS get none.
+func (c *Controller) targetEvents(targets []targetChange, services serviceRefs) {
+	for _, t := range targets {
+		if !t.WasHealthy {
+			continue
+		}
+		svc, hosts := services.of(t.Key), strings.Join(t.Hostnames, ",")
+		if t.To == health.Unhealthy {
+			c.event(svc, corev1.EventTypeWarning, EventTargetWithdrawn, "%s withdrawn from %s: %s (%s)", t.Key.IP, hosts, t.Reason, t.Detail)
+		} else {
+			c.event(svc, corev1.EventTypeNormal, EventTargetRestored, "%s restored to %s", t.Key.IP, hosts)
+		}
+	}
+}
+
+// failOpenEvents tells every Service of a hostname that it started or
+// stopped failing open.
+func (c *Controller) failOpenEvents(changes []failOpenChange, services serviceRefs) {
+	for _, f := range changes {
+		kind, reason, msg := corev1.EventTypeWarning, EventFailOpen,
+			"no target of %s is healthy: publishing all %d with weight > 0 (fail open)"
+		if !f.On {
+			kind, reason, msg = corev1.EventTypeNormal, EventFailOpenEnded, "%s has healthy targets again (%d published)"
+		}
+		for _, svc := range services.ofTargets(f.Targets) {
+			c.event(svc, kind, reason, msg, f.Hostname, f.Published)
+		}
+	}
+}
+
+func (c *Controller) countTransitions(targets []targetChange) {
+	if c.opts.Metrics == nil {
 		return
 	}
-	for _, h := range hosts {
-		c.opts.Metrics.TargetTransitions.WithLabelValues(h, to).Inc()
+	for _, t := range targets {
+		for _, h := range t.Hostnames {
+			c.opts.Metrics.TargetTransitions.WithLabelValues(h, t.To.String()).Inc()
+		}
 	}
 }
 
-func (c *Controller) updateGauges(decisions []health.Decision) {
+// updateGauges sets the per-target and per-hostname gauges, and deletes the
+// series of targets and hostnames that the previous snapshot had and the new
+// decisions do not.
+func (c *Controller) updateGauges(prev *health.Snapshot, decisions []health.Decision) {
 	m := c.opts.Metrics
 	if m == nil {
 		return
 	}
-	st := c.state
-	next := make(map[[4]string]bool, len(st.gauges))
+	current := map[[4]string]bool{}
+	hostnames := map[string]bool{}
 	for _, d := range decisions {
+		hostnames[d.Hostname] = true
 		m.HostnameFailOpen.WithLabelValues(d.Hostname).Set(b2f(d.FailOpen))
 		for _, t := range d.Targets {
-			l := [4]string{d.Hostname, t.Namespace, t.Service, t.IP.String()}
-			next[l] = true
+			l := targetLabels(d.Hostname, t)
+			current[l] = true
 			m.TargetHealthy.WithLabelValues(l[:]...).Set(b2f(t.Healthy))
 			m.TargetPublished.WithLabelValues(l[:]...).Set(b2f(t.Published))
 		}
 	}
-	for l := range st.gauges {
-		if !next[l] {
-			m.TargetHealthy.DeleteLabelValues(l[:]...)
-			m.TargetPublished.DeleteLabelValues(l[:]...)
+	for _, d := range prev.Hostnames {
+		if !hostnames[d.Hostname] {
+			m.HostnameFailOpen.DeleteLabelValues(d.Hostname)
 		}
-	}
-	for h := range st.failOpen {
-		found := false
-		for _, d := range decisions {
-			if d.Hostname == h {
-				found = true
-				break
+		for _, t := range d.Targets {
+			if l := targetLabels(d.Hostname, t); !current[l] {
+				m.TargetHealthy.DeleteLabelValues(l[:]...)
+				m.TargetPublished.DeleteLabelValues(l[:]...)
 			}
 		}
-		if !found {
-			m.HostnameFailOpen.DeleteLabelValues(h)
-		}
 	}
-	st.gauges = next
+}
+
+func targetLabels(hostname string, t health.TargetDecision) [4]string {
+	return [4]string{hostname, t.Namespace, t.Service, t.IP.String()}
 }
 
 // reportWarnings sends each Service's annotation problems once, again only
 // when they change.
 func (c *Controller) reportWarnings(warnings []source.Warning) {
-	st := c.state
 	byUID := map[types.UID]map[string]bool{}
 	for _, w := range warnings {
 		uid := w.Service.UID
@@ -231,13 +144,13 @@ func (c *Controller) reportWarnings(warnings []source.Warning) {
 		}
 		msg := w.Reason + ": " + w.Message
 		byUID[uid][msg] = true
-		if st.warned[uid][msg] {
+		if c.warned[uid][msg] {
 			continue
 		}
 		c.log.Warn("service problem", "service", w.Service.Namespace+"/"+w.Service.Name, "reason", w.Reason, "detail", w.Message)
 		c.event(w.Service, corev1.EventTypeWarning, w.Reason, "%s", w.Message)
 	}
-	st.warned = byUID
+	c.warned = byUID
 }
 
 func (c *Controller) event(obj *corev1.Service, kind, reason, format string, args ...any) {
@@ -247,27 +160,31 @@ func (c *Controller) event(obj *corev1.Service, kind, reason, format string, arg
 	c.opts.Recorder.Eventf(obj, kind, reason, format, args...)
 }
 
-type serviceKey struct{ namespace, name string }
+// serviceRefs indexes the cached Services by namespace and name, to hang
+// events on.
+type serviceRefs map[types.NamespacedName]*corev1.Service
 
-func svcKey(k health.Key) serviceKey { return serviceKey{k.Namespace, k.Service} }
-
-// serviceRefs indexes the cached Services, to hang events on.
-func serviceRefs(services []*corev1.Service) map[serviceKey]*corev1.Service {
-	out := make(map[serviceKey]*corev1.Service, len(services))
+func newServiceRefs(services []*corev1.Service) serviceRefs {
+	out := make(serviceRefs, len(services))
 	for _, s := range services {
-		out[serviceKey{s.Namespace, s.Name}] = s
+		out[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
 	}
 	return out
 }
 
-func servicesOf(d health.Decision, refs map[serviceKey]*corev1.Service) []*corev1.Service {
+func (r serviceRefs) of(k health.Key) *corev1.Service {
+	return r[types.NamespacedName{Namespace: k.Namespace, Name: k.Service}]
+}
+
+// ofTargets returns the Services of the targets, each once.
+func (r serviceRefs) ofTargets(targets []health.TargetDecision) []*corev1.Service {
 	var out []*corev1.Service
-	seen := map[serviceKey]bool{}
-	for _, t := range d.Targets {
-		sk := svcKey(t.Key)
-		if !seen[sk] {
-			seen[sk] = true
-			out = append(out, refs[sk])
+	seen := map[types.NamespacedName]bool{}
+	for _, t := range targets {
+		n := types.NamespacedName{Namespace: t.Namespace, Name: t.Service}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, r[n])
 		}
 	}
 	return out

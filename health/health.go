@@ -5,6 +5,7 @@ package health
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -47,7 +48,8 @@ type Target struct {
 	Key
 	Weight int
 	TTL    int64
-	Probe  probe.Spec
+	// ProbeSpec says how to probe the target; empty means not probed.
+	ProbeSpec probe.Spec
 	// Node is the Node whose addresses hold the IP, if any.
 	Node string
 	// Signal, when set, withdraws the target whatever the probes say;
@@ -62,25 +64,75 @@ type Group struct {
 	Targets  []Target
 }
 
-// ProbeStatus returns the probe status of a target, and false when the
-// target is not probed.
-type ProbeStatus func(Key) (probe.Status, bool)
+// Facts are what decisions read besides the groups: one consistent view,
+// taken once per reconcile and shared by every hostname, so that a target in
+// two groups gets the same verdict in both.
+type Facts struct {
+	// Probes holds the probe status of every probed target.
+	Probes map[Key]probe.Status
+	// GoneNodes maps IPs whose Node was deleted, and that count as withdrawn
+	// still, to the name of that Node.
+	GoneNodes map[netip.Addr]string
+	// Prior is the health each target had in the previous decision; Since
+	// carries over while the health stays the same.
+	Prior map[Key]Prior
+	Now   time.Time
+}
+
+// Prior is what the previous decision said of a target.
+type Prior struct {
+	Health Health
+	Since  time.Time
+}
+
+// Health is the verdict on a target's health, apart from its weight.
+type Health int
+
+// A target is pending until its first probe round ended.
+const (
+	Pending Health = iota
+	Healthy
+	Unhealthy
+)
+
+func (h Health) String() string {
+	switch h {
+	case Healthy:
+		return "healthy"
+	case Unhealthy:
+		return "unhealthy"
+	default:
+		return "pending"
+	}
+}
 
 // TargetDecision is the verdict on one target.
 type TargetDecision struct {
 	Target
-	Probe     probe.Status
-	Probed    bool
-	Healthy   bool
-	Pending   bool // no probe result yet
-	Published bool
+	// ProbeStatus is the probe history; valid when Probed.
+	ProbeStatus probe.Status
+	Probed      bool
+	Healthy     bool
+	Pending     bool // no probe result yet
+	Published   bool
 	// Reason is empty for a healthy published target; otherwise it says why
 	// the target is unhealthy, pending or drained.
 	Reason Reason
 	Detail string
-	// Since is when the target entered its current health state, as far as
-	// this process saw (the controller fills it in).
+	// Since is when the target entered its current health, as far as this
+	// process saw.
 	Since time.Time
+}
+
+// Health returns the target's health.
+func (t TargetDecision) Health() Health {
+	switch {
+	case t.Healthy:
+		return Healthy
+	case t.Pending:
+		return Pending
+	}
+	return Unhealthy
 }
 
 // Decision is the verdict on one hostname.
@@ -112,11 +164,11 @@ func (d Decision) Published() []TargetDecision {
 //     that a new IP is not held back when nothing else is known to work;
 //   - if still none while some target has weight > 0 and failOpen is set,
 //     every target with weight > 0 is published (fail open).
-func Decide(g Group, status ProbeStatus, failOpen bool) Decision {
+func Decide(g Group, f Facts, failOpen bool) Decision {
 	d := Decision{Hostname: g.Hostname, Targets: make([]TargetDecision, 0, len(g.Targets))}
 	anyPublished, anyWeight := false, false
 	for _, t := range g.Targets {
-		td := judge(t, status)
+		td := judge(t, f)
 		if d.TTL == 0 || (t.TTL > 0 && t.TTL < d.TTL) {
 			d.TTL = t.TTL
 		}
@@ -149,21 +201,29 @@ func Decide(g Group, status ProbeStatus, failOpen bool) Decision {
 }
 
 // judge decides the health of one target on its own.
-func judge(t Target, status ProbeStatus) TargetDecision {
+func judge(t Target, f Facts) TargetDecision {
 	td := TargetDecision{Target: t}
-	if len(t.Probe.Checks) > 0 {
-		td.Probe, td.Probed = status(t.Key)
+	probed := len(t.ProbeSpec.Checks) > 0
+	if probed {
+		td.ProbeStatus, td.Probed = f.Probes[t.Key]
 	}
+	gone, isGone := f.GoneNodes[t.IP]
 	switch {
 	case t.Signal != "":
 		td.Reason, td.Detail = t.Signal, t.SignalDetail
-	case td.Probed && td.Probe.State == probe.Down:
-		td.Reason, td.Detail = ProbeFailed, td.Probe.LastError
-	case len(t.Probe.Checks) > 0 && td.Probe.State == probe.Unknown:
+	case t.Node == "" && isGone:
+		td.Reason, td.Detail = NodeDeleted, fmt.Sprintf("node %s holding %s was deleted", gone, t.IP)
+	case td.Probed && td.ProbeStatus.State == probe.Down:
+		td.Reason, td.Detail = ProbeFailed, td.ProbeStatus.LastError
+	case probed && td.ProbeStatus.State == probe.Unknown:
 		td.Pending = true
 		td.Reason, td.Detail = ProbePending, "waiting for the first probe"
 	default:
 		td.Healthy = true
+	}
+	td.Since = f.Now
+	if p, ok := f.Prior[t.Key]; ok && p.Health == td.Health() {
+		td.Since = p.Since
 	}
 	return td
 }

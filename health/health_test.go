@@ -3,6 +3,7 @@ package health
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/lbdns/lbdns/probe"
 )
@@ -12,24 +13,26 @@ var tcp80 = probe.Spec{Checks: []probe.Check{{Kind: probe.TCP, Port: 80}}}
 func target(ip string, weight int, signal Reason) Target {
 	return Target{
 		Key:    Key{Namespace: "ns", Service: "svc-" + ip, IP: netip.MustParseAddr(ip)},
-		Weight: weight, TTL: 30, Probe: tcp80, Signal: signal,
+		Weight: weight, TTL: 30, ProbeSpec: tcp80, Signal: signal,
 	}
 }
 
-// probes returns a ProbeStatus with the given state per IP; IPs not listed
-// are not probed.
-func probes(states map[string]probe.State) ProbeStatus {
-	return func(k Key) (probe.Status, bool) {
-		s, ok := states[k.IP.String()]
+// probes returns Facts with the given probe state per IP of the targets; IPs
+// not listed are not probed.
+func probes(targets []Target, states map[string]probe.State) Facts {
+	f := Facts{Probes: map[Key]probe.Status{}}
+	for _, t := range targets {
+		s, ok := states[t.IP.String()]
 		if !ok {
-			return probe.Status{}, false
+			continue
 		}
 		st := probe.Status{State: s}
 		if s == probe.Down {
 			st.LastError = "connection refused"
 		}
-		return st, true
+		f.Probes[t.Key] = st
 	}
+	return f
 }
 
 type want struct {
@@ -44,6 +47,7 @@ func TestDecide(t *testing.T) {
 		name     string
 		targets  []Target
 		states   map[string]probe.State
+		gone     map[string]string // IP -> deleted node
 		failOpen bool
 		want     want
 	}{
@@ -111,10 +115,29 @@ func TestDecide(t *testing.T) {
 			states:  map[string]probe.State{},
 			want:    want{published: []string{"192.0.2.1"}, reasons: map[string]Reason{"192.0.2.2": NodeCordoned}},
 		},
+		{
+			name:    "an IP whose node was deleted is withdrawn while no node holds it",
+			targets: []Target{target("192.0.2.1", 100, ""), target("192.0.2.2", 100, ""), withNode(target("192.0.2.3", 100, ""), "n3")},
+			states:  map[string]probe.State{"192.0.2.1": up, "192.0.2.2": up, "192.0.2.3": up},
+			gone:    map[string]string{"192.0.2.2": "n2", "192.0.2.3": "n3-old"},
+			want:    want{published: []string{"192.0.2.1", "192.0.2.3"}, reasons: map[string]Reason{"192.0.2.2": NodeDeleted}},
+		},
+		{
+			name:    "a Kubernetes signal wins over a deleted node",
+			targets: []Target{target("192.0.2.1", 100, ""), target("192.0.2.2", 100, NoReadyEndpoints)},
+			states:  map[string]probe.State{"192.0.2.1": up, "192.0.2.2": up},
+			gone:    map[string]string{"192.0.2.2": "n2"},
+			want:    want{published: []string{"192.0.2.1"}, reasons: map[string]Reason{"192.0.2.2": NoReadyEndpoints}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := Decide(Group{Hostname: "app.example.com", Targets: tt.targets}, probes(tt.states), tt.failOpen)
+			f := probes(tt.targets, tt.states)
+			f.GoneNodes = map[netip.Addr]string{}
+			for ip, node := range tt.gone {
+				f.GoneNodes[netip.MustParseAddr(ip)] = node
+			}
+			d := Decide(Group{Hostname: "app.example.com", Targets: tt.targets}, f, tt.failOpen)
 			var got []string
 			for _, p := range d.Published() {
 				got = append(got, p.IP.String())
@@ -140,9 +163,27 @@ func TestDecide(t *testing.T) {
 func TestDecideTTLSmallestWins(t *testing.T) {
 	a, b := target("192.0.2.1", 100, ""), target("192.0.2.2", 100, "")
 	a.TTL, b.TTL = 60, 20
-	d := Decide(Group{Hostname: "x.example.com", Targets: []Target{a, b}}, probes(map[string]probe.State{"192.0.2.1": probe.Up, "192.0.2.2": probe.Up}), true)
+	ts := []Target{a, b}
+	d := Decide(Group{Hostname: "x.example.com", Targets: ts}, probes(ts, map[string]probe.State{"192.0.2.1": probe.Up, "192.0.2.2": probe.Up}), true)
 	if d.TTL != 20 {
 		t.Fatalf("TTL = %d, want 20", d.TTL)
+	}
+}
+
+// Since is kept while the health stays and set to Now when it changes.
+func TestDecideSince(t *testing.T) {
+	a, b, c := target("192.0.2.1", 100, ""), target("192.0.2.2", 100, ""), target("192.0.2.3", 100, "")
+	ts := []Target{a, b, c}
+	earlier, now := time.Unix(1000, 0), time.Unix(2000, 0)
+	f := probes(ts, map[string]probe.State{"192.0.2.1": probe.Up, "192.0.2.2": probe.Down, "192.0.2.3": probe.Up})
+	f.Now = now
+	f.Prior = map[Key]Prior{a.Key: {Health: Healthy, Since: earlier}, b.Key: {Health: Healthy, Since: earlier}}
+	d := Decide(Group{Hostname: "x.example.com", Targets: ts}, f, true)
+	want := map[Key]time.Time{a.Key: earlier, b.Key: now, c.Key: now}
+	for _, td := range d.Targets {
+		if !td.Since.Equal(want[td.Key]) {
+			t.Errorf("%s (%s): since %v, want %v", td.IP, td.Health(), td.Since, want[td.Key])
+		}
 	}
 }
 
@@ -153,6 +194,11 @@ func TestSnapshotChangesAfter(t *testing.T) {
 			t.Errorf("ChangesAfter(%d) = %d changes, want %d", gen, got, want)
 		}
 	}
+}
+
+func withNode(t Target, node string) Target {
+	t.Node = node
+	return t
 }
 
 func equal(a, b []string) bool {

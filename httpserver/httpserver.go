@@ -110,14 +110,15 @@ func NewStatus(snap *health.Snapshot, ready bool) Status {
 		for _, t := range d.Targets {
 			ts := TargetStatus{
 				Namespace: t.Namespace, Service: t.Service, IP: t.IP.String(), Node: t.Node,
-				Weight: t.Weight, Health: healthWord(t), Published: t.Published,
+				Weight: t.Weight, Health: t.Health().String(), Published: t.Published,
 				Reason: string(t.Reason), Detail: t.Detail, Since: timePtr(t.Since),
 			}
-			if len(t.Target.Probe.Checks) > 0 {
+			if len(t.ProbeSpec.Checks) > 0 {
+				p := t.ProbeStatus
 				ts.Probe = &ProbeStatus{
-					Checks: t.Target.Probe.String(), State: t.Probe.State.String(),
-					Successes: t.Probe.Successes, Failures: t.Probe.Failures, LastError: t.Probe.LastError,
-					LastProbe: timePtr(t.Probe.LastProbe), LastTransition: timePtr(t.Probe.LastTransition),
+					Checks: t.ProbeSpec.String(), State: p.State.String(),
+					Successes: p.Successes, Failures: p.Failures, LastError: p.LastError,
+					LastProbe: timePtr(p.LastProbe), LastTransition: timePtr(p.LastTransition),
 				}
 			}
 			if t.Published {
@@ -133,16 +134,6 @@ func NewStatus(snap *health.Snapshot, ready bool) Status {
 			Hostnames: tr.Hostnames, To: tr.To, Reason: string(tr.Reason), Detail: tr.Detail})
 	}
 	return st
-}
-
-func healthWord(t health.TargetDecision) string {
-	switch {
-	case t.Healthy:
-		return "healthy"
-	case t.Pending:
-		return "pending"
-	}
-	return "unhealthy"
 }
 
 func timePtr(t time.Time) *time.Time {

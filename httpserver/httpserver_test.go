@@ -43,8 +43,8 @@ func TestEndpoints(t *testing.T) {
 		Hostname: "app.example.com", TTL: 30,
 		Targets: []health.TargetDecision{
 			{Target: health.Target{Key: health.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")}, Weight: 100,
-				Probe: probe.Spec{Checks: []probe.Check{{Kind: probe.TCP, Port: 80}}}},
-				Probe: probe.Status{State: probe.Down, Failures: 2, LastError: "refused", LastProbe: now}, Probed: true,
+				ProbeSpec: probe.Spec{Checks: []probe.Check{{Kind: probe.TCP, Port: 80}}}},
+				ProbeStatus: probe.Status{State: probe.Down, Failures: 2, LastError: "refused", LastProbe: now}, Probed: true,
 				Reason: health.ProbeFailed, Detail: "tcp:80: refused", Since: now},
 			{Target: health.Target{Key: health.Key{Namespace: "ns", Service: "b", IP: netip.MustParseAddr("192.0.2.2")}, Weight: 50},
 				Healthy: true, Published: true},

@@ -96,33 +96,16 @@ func (s *Scheduler[K]) Sync(ctx context.Context, desired map[K]Target) {
 	}
 }
 
-// Status returns the probe status of k, and false if k is not probed.
-func (s *Scheduler[K]) Status(k K) (Status, bool) {
+// Statuses returns the status of every probed target, read at one moment:
+// callers decide on this one consistent view instead of asking per key.
+func (s *Scheduler[K]) Statuses() map[K]Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.entries[k]
-	if !ok {
-		return Status{}, false
+	out := make(map[K]Status, len(s.entries))
+	for k, e := range s.entries {
+		out[k] = e.status
 	}
-	return e.status, true
-}
-
-// MarkDown forces k down, so that it needs rise successes to come back. Used
-// when Kubernetes says the node behind the IP went away.
-func (s *Scheduler[K]) MarkDown(k K, reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.entries[k]
-	if !ok {
-		return
-	}
-	now := time.Now()
-	if e.status.State != Down {
-		e.status.LastTransition = now
-	}
-	e.status.State = Down
-	e.status.Successes = 0
-	e.status.LastError = reason
+	return out
 }
 
 // Wait blocks until every probe goroutine has stopped; cancel the context

@@ -32,12 +32,16 @@ type Status struct {
 	LastError           string
 	LastProbe           time.Time
 	LastTransition      time.Time
+	// Rounds counts the probe rounds recorded, so that a reader can tell
+	// which results came after a moment it remembers.
+	Rounds uint64
 }
 
 // next folds one probe result into the status. It reports whether the state
 // changed.
 func (s Status) next(err error, now time.Time, rise, fall int) (Status, bool) {
 	s.LastProbe = now
+	s.Rounds++
 	if err == nil {
 		s.Successes++
 		s.Failures = 0

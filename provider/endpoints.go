@@ -1,9 +1,9 @@
-// Package provider turns published sets into external-dns endpoints: a type
-// with external-dns's two-method Source interface, used by the outputs.
+// Package provider holds what every output shares: the interfaces through
+// which outputs read the published sets, their conversion to external-dns
+// endpoints, the sync loop of the writers, and the metrics of each sync.
 package provider
 
 import (
-	"context"
 	"net/netip"
 	"slices"
 
@@ -19,33 +19,10 @@ type Snapshots interface {
 	Changed() <-chan struct{}
 }
 
-// Source serves the published sets as external-dns endpoints. It has the
-// method set of external-dns's source.Source.
-type Source struct {
-	snaps Snapshots
-}
-
-// NewSource returns a Source over snaps.
-func NewSource(snaps Snapshots) *Source { return &Source{snaps: snaps} }
-
-// Endpoints returns one A and/or one AAAA endpoint per published hostname.
-func (s *Source) Endpoints(context.Context) ([]*endpoint.Endpoint, error) {
-	return Endpoints(s.snaps.Snapshot()), nil
-}
-
-// AddEventHandler calls handler after each change of a published set, until
-// ctx is done.
-func (s *Source) AddEventHandler(ctx context.Context, handler func()) {
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.snaps.Changed():
-				handler()
-			}
-		}
-	}()
+// Readiness tells when the published sets may be handed out or written:
+// not before the caches synced and the first probe round ended.
+type Readiness interface {
+	Ready() <-chan struct{}
 }
 
 // Endpoints converts a snapshot: for each hostname with published targets, an

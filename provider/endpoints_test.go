@@ -1,12 +1,10 @@
 package provider
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/external-dns/endpoint"
 
@@ -45,47 +43,14 @@ func TestEndpoints(t *testing.T) {
 	}
 }
 
-type fixedSnapshots struct {
-	snap    *health.Snapshot
-	changed chan struct{}
-}
-
-func (f *fixedSnapshots) Snapshot() *health.Snapshot { return f.snap }
-func (f *fixedSnapshots) Changed() <-chan struct{}   { return f.changed }
-
-func TestSourceEventHandler(t *testing.T) {
-	snaps := &fixedSnapshots{snap: &health.Snapshot{}, changed: make(chan struct{})}
-	src := NewSource(snaps)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	called := make(chan struct{}, 1)
-	src.AddEventHandler(ctx, func() {
-		select {
-		case called <- struct{}{}:
-		default:
-		}
-	})
-	close(snaps.changed)
-	select {
-	case <-called:
-	case <-time.After(5 * time.Second):
-		t.Fatal("handler not called after a change")
-	}
-	eps, err := src.Endpoints(ctx)
-	if err != nil || len(eps) != 0 {
-		t.Fatalf("Endpoints() = %v, %v", eps, err)
-	}
-}
-
 // BenchmarkEndpoints measures Endpoints() over 10,000 Services in 1,000
 // hostnames (10 Services each, all published).
 func BenchmarkEndpoints(b *testing.B) {
 	snap := bigSnapshot(1000, 10)
-	src := NewSource(&fixedSnapshots{snap: snap})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		eps, _ := src.Endpoints(context.Background())
+		eps := Endpoints(snap)
 		if len(eps) != 1000 {
 			b.Fatalf("%d endpoints", len(eps))
 		}
@@ -100,7 +65,7 @@ func bigSnapshot(hostnames, perHost int) *health.Snapshot {
 			n := h*perHost + s
 			ip := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
 			t := td("ns", fmt.Sprintf("svc-%d", n), ip.String(), true)
-			t.Probe = probe.Status{State: probe.Up}
+			t.ProbeStatus = probe.Status{State: probe.Up}
 			d.Targets = append(d.Targets, t)
 		}
 		snap.Hostnames = append(snap.Hostnames, d)

@@ -37,8 +37,6 @@ type Cluster struct {
 	Slices map[types.NamespacedName][]*discoveryv1.EndpointSlice
 	// Nodes maps each address in a Node's status.addresses to the Node.
 	Nodes map[netip.Addr]*corev1.Node
-	// DeletedNodes maps IPs held by Nodes that were deleted to their names.
-	DeletedNodes map[netip.Addr]string
 }
 
 // Options are the global settings Build needs.
@@ -125,10 +123,10 @@ func serviceTargets(svc *corev1.Service, c Cluster, o Options) ([]string, []heal
 		ip = ip.Unmap()
 		seen[ip] = true
 		t := health.Target{
-			Key:    health.Key{Namespace: svc.Namespace, Service: svc.Name, IP: ip},
-			Weight: settings.Weight,
-			TTL:    ttl,
-			Probe:  spec,
+			Key:       health.Key{Namespace: svc.Namespace, Service: svc.Name, IP: ip},
+			Weight:    settings.Weight,
+			TTL:       ttl,
+			ProbeSpec: spec,
 		}
 		if node := c.Nodes[ip]; node != nil {
 			t.Node = node.Name
@@ -146,10 +144,7 @@ func signal(svc *corev1.Service, ip netip.Addr, ready []discoveryv1.Endpoint, c 
 	}
 	node := c.Nodes[ip]
 	if node == nil {
-		if name, ok := c.DeletedNodes[ip]; ok {
-			return health.NodeDeleted, fmt.Sprintf("node %s holding %s was deleted", name, ip)
-		}
-		return "", ""
+		return "", "" // a Node deleted a moment ago is the controller's memory, not the cluster's
 	}
 	if r, d := nodeSignal(node); r != "" {
 		return r, d

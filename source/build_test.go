@@ -175,16 +175,6 @@ func TestBuildGroupsAndSignals(t *testing.T) {
 			want: "app.example.com: a/192.0.2.1 a/192.0.2.2[NodeNotReady] a/192.0.2.3[NodeCordoned] a/192.0.2.4[NodeToBeDeleted] a/192.0.2.5[NodeNotReady]; ",
 		},
 		{
-			name: "deleted node",
-			c: func() Cluster {
-				c := cluster([]*corev1.Service{svc("a", "app.example.com", []string{"192.0.2.1", "192.0.2.2"})},
-					[]*discoveryv1.EndpointSlice{slice("a", true, "n1")}, nil)
-				c.DeletedNodes = map[netip.Addr]string{netip.MustParseAddr("192.0.2.2"): "n2"}
-				return c
-			}(),
-			want: "app.example.com: a/192.0.2.1 a/192.0.2.2[NodeDeleted]; ",
-		},
-		{
 			name: "externalTrafficPolicy Local needs a ready endpoint on the node holding the IP",
 			c: cluster([]*corev1.Service{svc("a", "app.example.com", []string{"192.0.2.1", "192.0.2.2", "192.0.2.9"}, local(31000))},
 				[]*discoveryv1.EndpointSlice{slice("a", true, "n1"), slice("a", false, "n2")},

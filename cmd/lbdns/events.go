@@ -7,28 +7,28 @@ import (
 	"k8s.io/client-go/tools/record"
 )
 
-// gatedRecorder sends events only while open is set. With leader election,
+// gatedRecorder sends events only while leading is set. With leader election,
 // only the leader sends, so N replicas do not put N copies of every event on
 // a Service.
 type gatedRecorder struct {
-	inner record.EventRecorder
-	open  *atomic.Bool
+	inner   record.EventRecorder
+	leading *atomic.Bool
 }
 
 func (g gatedRecorder) Event(obj runtime.Object, eventtype, reason, message string) {
-	if g.open.Load() {
+	if g.leading.Load() {
 		g.inner.Event(obj, eventtype, reason, message)
 	}
 }
 
 func (g gatedRecorder) Eventf(obj runtime.Object, eventtype, reason, format string, args ...any) {
-	if g.open.Load() {
+	if g.leading.Load() {
 		g.inner.Eventf(obj, eventtype, reason, format, args...)
 	}
 }
 
 func (g gatedRecorder) AnnotatedEventf(obj runtime.Object, annotations map[string]string, eventtype, reason, format string, args ...any) {
-	if g.open.Load() {
+	if g.leading.Load() {
 		g.inner.AnnotatedEventf(obj, annotations, eventtype, reason, format, args...)
 	}
 }

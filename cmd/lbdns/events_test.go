@@ -10,11 +10,11 @@ import (
 
 func TestGatedRecorder(t *testing.T) {
 	fake := record.NewFakeRecorder(10)
-	var open atomic.Bool
-	g := gatedRecorder{inner: fake, open: &open}
+	var leading atomic.Bool
+	g := gatedRecorder{inner: fake, leading: &leading}
 	svc := &corev1.Service{}
 	g.Eventf(svc, corev1.EventTypeWarning, "TargetWithdrawn", "%s", "closed")
-	open.Store(true)
+	leading.Store(true)
 	g.Eventf(svc, corev1.EventTypeWarning, "TargetWithdrawn", "%s", "open")
 	g.Event(svc, corev1.EventTypeNormal, "TargetRestored", "open too")
 	if len(fake.Events) != 2 {

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
@@ -24,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -37,7 +35,6 @@ import (
 	"github.com/lbdns/lbdns/httpserver"
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/probe"
-	"github.com/lbdns/lbdns/provider"
 	"github.com/lbdns/lbdns/provider/connector"
 	"github.com/lbdns/lbdns/provider/dnsserver"
 	"github.com/lbdns/lbdns/source"
@@ -125,133 +122,117 @@ func kubeConfig() (*rest.Config, error) {
 	return c, nil
 }
 
-// serve wires everything and runs until ctx is done.
+// serve wires everything and runs until ctx is done or a part fails.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	restCfg, err := kubeConfig()
+	restCfg, client, err := kubeClient()
 	if err != nil {
 		return err
 	}
-	restCfg.UserAgent = "lbdns/" + version
-	client, err := kubernetes.NewForConfig(restCfg)
-	if err != nil {
-		return fmt.Errorf("creating Kubernetes client: %w", err)
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.New(reg)
-	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
-
+	reg, m := newMetrics()
+	// leading is set while this replica may write and send events: always
+	// without leader election, else while it holds the Lease, so that N
+	// replicas do not put N copies of every event on a Service.
+	leading := &atomic.Bool{}
+	leading.Store(!(cfg.LeaderElect && cfg.HasWriters()))
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
-	// With leader election only the leader sends events; otherwise every
-	// replica would put its own copy on the Service.
-	eventsOpen := &atomic.Bool{}
-	eventsOpen.Store(!(cfg.LeaderElect && cfg.Writers()))
-	recorder := gatedRecorder{inner: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "lbdns"}), open: eventsOpen}
+	recorder := gatedRecorder{inner: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "lbdns"}), leading: leading}
 
-	svcFactory := informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithNamespace(cfg.Namespace), informers.WithTransform(source.Trim))
-	nodeFactory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(source.Trim))
-	svcInformer := svcFactory.Core().V1().Services()
-	sliceInformer := svcFactory.Discovery().V1().EndpointSlices()
-	nodeInformer := nodeFactory.Core().V1().Nodes()
-	reader, err := source.NewClusterReader(svcInformer, sliceInformer, nodeInformer)
+	inf, err := newInformers(client, cfg.Namespace)
 	if err != nil {
 		return err
 	}
-
-	ctl := newController(cfg, reader, recorder, log, m)
-	if err := ctl.AddEventHandlers(svcInformer.Informer(), sliceInformer.Informer(), nodeInformer.Informer()); err != nil {
+	ctl := newController(cfg, inf.reader, recorder, log, m)
+	if err := ctl.AddEventHandlers(inf.services.Informer(), inf.slices.Informer(), inf.nodes.Informer()); err != nil {
 		return err
 	}
-
 	// Listen before the caches sync: /healthz answers at once, and
 	// external-dns's connections are held instead of refused.
 	ls, err := openListeners(cfg)
 	if err != nil {
 		return err
 	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 4)
-	httpSrv := &http.Server{Handler: httpserver.Handler(ctl, reg), ReadHeaderTimeout: 10 * time.Second}
-	wg.Go(func() {
-		if err := httpSrv.Serve(ls.http); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("HTTP server: %w", err)
-		}
-	})
 	log.Info("lbdns starting", "version", version, "http", ls.http.Addr().String(), "connector", cfg.ConnectorAddr,
 		"namespace", cfg.Namespace, "probeInterval", cfg.ProbeInterval.String(), "fall", cfg.ProbeFall, "rise", cfg.ProbeRise)
+
+	g := newGroup(ctx)
+	httpSrv := &http.Server{Handler: httpserver.Handler(ctl, reg), ReadHeaderTimeout: 10 * time.Second}
+	g.Go(func(context.Context) error { return serveHTTP(httpSrv, ls.http) })
+	g.Go(func(ctx context.Context) error { return shutdownHTTPWhenDone(ctx, httpSrv) })
+	serveReaders(g, cfg, ls, ctl, log, m)
+	inf.start(g.ctx)
+	defer inf.shutdown()
+	g.Go(func(ctx context.Context) error {
+		if err := ctl.Run(ctx); err != nil {
+			return fmt.Errorf("%w within LBDNS_CACHE_SYNC_TIMEOUT=%s: check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", err, cfg.CacheSyncTimeout)
+		}
+		return nil
+	})
+	w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, leading: leading}
+	g.Go(func(ctx context.Context) error { return runWriters(ctx, w, client) })
+	return g.Wait(log)
+}
+
+// serveReaders starts the outputs every replica serves: the connector and
+// the embedded DNS server, each when its listener is open.
+func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Controller, log *slog.Logger, m *metrics.Metrics) {
 	if ls.connector != nil {
-		srv := connector.New(provider.Snapshots(ctl), ctl, connector.Options{Logger: log, Metrics: m})
-		wg.Go(func() {
+		srv := connector.New(ctl, ctl, connector.Options{Logger: log, Metrics: m})
+		g.Go(func(ctx context.Context) error {
 			if err := srv.Serve(ctx, ls.connector); err != nil {
-				errc <- fmt.Errorf("connector: %w", err)
+				return fmt.Errorf("connector (LBDNS_CONNECTOR_ADDR): %w", err)
 			}
+			return nil
 		})
 	}
-
 	if ls.dnsUDP != nil {
 		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, Hostmaster: cfg.DNSHostmaster,
 			Ready: ctl.IsReady, Logger: log, Metrics: m})
-		wg.Go(func() {
-			if err := srv.ServeOn(ctx, ls.dnsUDP, ls.dnsTCP); err != nil {
-				errc <- err
+		g.Go(func(ctx context.Context) error {
+			if err := srv.Serve(ctx, ls.dnsUDP, ls.dnsTCP); err != nil {
+				return fmt.Errorf("DNS server (LBDNS_DNS_ADDR): %w", err)
 			}
+			return nil
 		})
 	}
-
-	svcFactory.Start(ctx.Done())
-	nodeFactory.Start(ctx.Done())
-	defer svcFactory.Shutdown()
-	defer nodeFactory.Shutdown()
-	if err := waitForSync(ctx, cfg.CacheSyncTimeout, svcFactory, nodeFactory); err != nil {
-		cancel()
-		shutdownHTTP(httpSrv)
-		wg.Wait()
-		return err
-	}
-	log.Info("informer caches synced")
-	wg.Go(func() { ctl.Run(ctx) })
-	wg.Go(func() {
-		w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, leading: eventsOpen}
-		if err := runWriters(ctx, w, client); err != nil {
-			errc <- err
-		}
-	})
-
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err = <-errc:
-		log.Error("stopping", "err", err)
-	}
-	cancel()
-	shutdownHTTP(httpSrv)
-	wg.Wait()
-	return err
 }
 
-func shutdownHTTP(srv *http.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(ctx)
+func kubeClient() (*rest.Config, kubernetes.Interface, error) {
+	restCfg, err := kubeConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	restCfg.UserAgent = "lbdns/" + version
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating Kubernetes client: %w", err)
+	}
+	return restCfg, client, nil
 }
 
-func waitForSync(ctx context.Context, timeout time.Duration, factories ...informers.SharedInformerFactory) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for _, f := range factories {
-		for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
-			if !ok {
-				return fmt.Errorf("informer cache for %v did not sync within LBDNS_CACHE_SYNC_TIMEOUT=%s: check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", typ, timeout)
-			}
-		}
+func newMetrics() (*prometheus.Registry, *metrics.Metrics) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	return reg, m
+}
+
+func serveHTTP(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("HTTP server (LBDNS_HTTP_ADDR): %w", err)
 	}
+	return nil
+}
+
+// shutdownHTTPWhenDone closes the HTTP server once ctx is done, letting
+// requests in flight finish for a few seconds.
+func shutdownHTTPWhenDone(ctx context.Context, srv *http.Server) error {
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
 	return nil
 }
 
@@ -263,7 +244,8 @@ func newController(cfg config.Config, reader controller.ClusterReader, recorder 
 			DefaultTTL:          cfg.TTL,
 			KubeProxyHealthPort: cfg.KubeProxyHealthPort,
 		},
-		FailOpen: cfg.FailOpen,
+		FailOpen:         cfg.FailOpen,
+		CacheSyncTimeout: cfg.CacheSyncTimeout,
 		Probe: probe.Options{
 			Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout,
 			Rise: cfg.ProbeRise, Fall: cfg.ProbeFall, Jitter: cfg.ProbeJitter,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/lbdns/lbdns/config"
 	"github.com/lbdns/lbdns/controller"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/provider"
 	"github.com/lbdns/lbdns/provider/crd"
 	"github.com/lbdns/lbdns/provider/standalone"
 )
@@ -32,84 +34,88 @@ type writers struct {
 	restCfg *rest.Config
 	log     *slog.Logger
 	m       *metrics.Metrics
-	// leading is set while this replica leads (it gates events).
+	// leading is set while this replica holds the Lease (it gates events).
 	leading *atomic.Bool
 }
 
-// run runs every configured writer until ctx is done.
-func (w writers) run(ctx context.Context) {
-	var wg sync.WaitGroup
+// build returns the configured writers, each in its write loop.
+func (w writers) build() ([]*provider.WriteLoop, error) {
+	loop := func(output string, wr provider.Writer) *provider.WriteLoop {
+		return provider.NewWriteLoop(w.ctl, w.ctl, wr, provider.LoopOptions{
+			Output:       output,
+			DomainFilter: endpoint.NewDomainFilter(w.cfg.DomainFilter),
+			SyncInterval: w.cfg.SyncInterval,
+			Logger:       w.log,
+			Metrics:      w.m,
+		})
+	}
+	var loops []*provider.WriteLoop
 	if w.cfg.Provider != "" {
-		wg.Go(func() { w.runStandalone(ctx) })
+		sw, err := standalone.New(standaloneOptions(w.cfg, w.log))
+		if err != nil {
+			return nil, fmt.Errorf("LBDNS_PROVIDER=%s, LBDNS_POLICY=%s: %w", w.cfg.Provider, w.cfg.Policy, err)
+		}
+		w.log.Info("standalone updater configured", "output", w.cfg.Provider, "owner", w.cfg.TXTOwnerID, "policy", w.cfg.Policy,
+			"domains", w.cfg.DomainFilter, "syncInterval", w.cfg.SyncInterval.String())
+		loops = append(loops, loop(w.cfg.Provider, sw))
 	}
 	if w.cfg.CRDNamespace != "" {
-		wg.Go(func() { w.runCRD(ctx) })
+		client, err := dynamic.NewForConfig(w.restCfg)
+		if err != nil {
+			return nil, fmt.Errorf("creating the dynamic client: %w", err)
+		}
+		w.log.Info("DNSEndpoint writer configured", "namespace", w.cfg.CRDNamespace)
+		loops = append(loops, loop(crd.Output, crd.New(client, w.cfg.CRDNamespace, w.log.With("output", crd.Output))))
 	}
-	wg.Wait()
+	return loops, nil
 }
 
-// runStandalone sets up the provider, retrying while it is unreachable (a
-// webhook provider must answer to be set up), then runs the updater.
-func (w writers) runStandalone(ctx context.Context) {
-	log := w.log.With("output", w.cfg.Provider)
-	var setup standalone.Setup
-	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
-		var err error
-		if setup, err = standalone.NewSetup(ctx, w.cfg); err == nil {
-			break
-		}
-		log.Error("setting up the DNS provider failed; will retry", "err", err, "retryIn", delay.String())
-		w.m.SyncTotal.WithLabelValues(w.cfg.Provider, "error").Inc()
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
+func standaloneOptions(cfg config.Config, log *slog.Logger) standalone.Options {
+	return standalone.Options{
+		Provider: cfg.Provider,
+		RFC2136: standalone.RFC2136Options{
+			Host: cfg.RFC2136Host, Port: cfg.RFC2136Port, Zones: splitList(cfg.RFC2136Zone), Insecure: cfg.RFC2136Insecure,
+			TSIGKeyName: cfg.RFC2136TSIGKey, TSIGSecret: cfg.RFC2136TSIGSecret, TSIGSecretAlg: cfg.RFC2136TSIGAlg,
+		},
+		WebhookURL: cfg.WebhookURL,
+		OwnerID:    cfg.TXTOwnerID,
+		Policy:     cfg.Policy,
+		Logger:     log.With("output", cfg.Provider),
 	}
-	log.Info("standalone updater running", "owner", w.cfg.TXTOwnerID, "policy", w.cfg.Policy,
-		"domains", w.cfg.DomainFilter, "syncInterval", w.cfg.SyncInterval.String())
-	standalone.New(w.ctl, w.ctl, standalone.Options{
-		Output:       w.cfg.Provider,
-		Registry:     setup.Registry,
-		Policy:       setup.Policy,
-		DomainFilter: setup.DomainFilter,
-		SyncInterval: w.cfg.SyncInterval,
-		Logger:       w.log,
-		Metrics:      w.m,
-	}).Run(ctx)
-}
-
-func (w writers) runCRD(ctx context.Context) {
-	client, err := dynamic.NewForConfig(w.restCfg)
-	if err != nil {
-		w.log.Error("creating the dynamic client failed", "err", err)
-		return
-	}
-	w.log.Info("DNSEndpoint writer running", "namespace", w.cfg.CRDNamespace)
-	crd.New(client, w.ctl, w.ctl, crd.Options{
-		Namespace:    w.cfg.CRDNamespace,
-		DomainFilter: endpoint.NewDomainFilter(w.cfg.DomainFilter),
-		SyncInterval: w.cfg.SyncInterval,
-		Logger:       w.log,
-		Metrics:      w.m,
-	}).Run(ctx)
 }
 
 // runWriters runs the writers directly, or only while this replica holds the
 // Lease when leader election is on. Readers (connector) never wait for it.
 func runWriters(ctx context.Context, w writers, client kubernetes.Interface) error {
-	if !w.cfg.Writers() {
+	if !w.cfg.HasWriters() {
 		return nil
+	}
+	loops, err := w.build()
+	if err != nil {
+		return err
+	}
+	run := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for _, l := range loops {
+			wg.Go(func() { l.Run(ctx) })
+		}
+		wg.Wait()
 	}
 	if !w.cfg.LeaderElect {
 		w.m.Leader.Set(1)
-		w.run(ctx)
+		run(ctx)
 		return nil
 	}
+	return w.campaign(ctx, client, run)
+}
+
+// campaign runs the writers while this replica holds the Lease, and
+// campaigns again whenever it lost it, until ctx is done.
+func (w writers) campaign(ctx context.Context, client kubernetes.Interface, run func(context.Context)) error {
 	host, _ := os.Hostname()
 	id := fmt.Sprintf("%s_%d_%d", host, os.Getpid(), time.Now().UnixNano())
 	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1ObjectMeta("lbdns", w.cfg.LeaderElectNamespace),
+		LeaseMeta:  metav1.ObjectMeta{Name: "lbdns", Namespace: w.cfg.LeaderElectNamespace},
 		Client:     client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}
@@ -126,7 +132,7 @@ func runWriters(ctx context.Context, w writers, client kubernetes.Interface) err
 					w.log.Info("became leader: writing", "identity", id)
 					w.m.Leader.Set(1)
 					w.leading.Store(true)
-					w.run(ctx)
+					run(ctx)
 				},
 				OnStoppedLeading: func() {
 					w.log.Info("not the leader: writers stopped", "identity", id)
@@ -162,6 +168,12 @@ func configureLogrus(cfg config.Config) {
 	}
 }
 
-func metav1ObjectMeta(name, namespace string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: namespace}
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

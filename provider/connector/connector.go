@@ -29,11 +29,6 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 )
 
-// Readiness tells when the published sets may be handed out.
-type Readiness interface {
-	Ready() <-chan struct{}
-}
-
 // Options configure a Server.
 type Options struct {
 	// MaxConns bounds the connections handled at once; further ones wait in
@@ -47,13 +42,13 @@ type Options struct {
 // Server is the connector server.
 type Server struct {
 	snaps    provider.Snapshots
-	ready    Readiness
+	ready    provider.Readiness
 	opts     Options
 	observer *provider.SyncObserver
 }
 
 // New returns a server; it does nothing until Serve.
-func New(snaps provider.Snapshots, ready Readiness, opts Options) *Server {
+func New(snaps provider.Snapshots, ready provider.Readiness, opts Options) *Server {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = DefaultMaxConns
 	}

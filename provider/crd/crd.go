@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,8 +21,6 @@ import (
 	"sigs.k8s.io/external-dns/apis/v1alpha1"
 	"sigs.k8s.io/external-dns/endpoint"
 
-	"github.com/lbdns/lbdns/health"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
 )
 
@@ -40,109 +37,45 @@ const (
 // GVR is the DNSEndpoint resource.
 var GVR = schema.GroupVersionResource{Group: "externaldns.k8s.io", Version: "v1alpha1", Resource: "dnsendpoints"}
 
-// Readiness tells when the published sets may be written.
-type Readiness interface {
-	Ready() <-chan struct{}
-}
-
-// Options configure a Writer.
-type Options struct {
-	Namespace string
-	// DomainFilter, if set, limits the hostnames written.
-	DomainFilter endpoint.DomainFilterInterface
-	SyncInterval time.Duration
-	Debounce     time.Duration
-	Logger       *slog.Logger
-	Metrics      *metrics.Metrics
-}
-
 // Writer keeps the DNSEndpoints of one namespace equal to the published sets.
+// It is a provider.Writer; run it with a provider.WriteLoop.
 type Writer struct {
-	client   dynamic.NamespaceableResourceInterface
-	snaps    provider.Snapshots
-	ready    Readiness
-	opts     Options
-	observer *provider.SyncObserver
+	client    dynamic.NamespaceableResourceInterface
+	namespace string
+	log       *slog.Logger
 }
 
-// New returns a writer; nothing happens until Run.
-func New(client dynamic.Interface, snaps provider.Snapshots, ready Readiness, opts Options) *Writer {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+// New returns a writer of DNSEndpoints in namespace.
+func New(client dynamic.Interface, namespace string, log *slog.Logger) *Writer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Debounce <= 0 {
-		opts.Debounce = 100 * time.Millisecond
-	}
-	return &Writer{client: client.Resource(GVR), snaps: snaps, ready: ready, opts: opts,
-		observer: &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}}
+	return &Writer{client: client.Resource(GVR), namespace: namespace, log: log}
 }
 
-// Run waits until lbdns is ready, then syncs on every change (debounced) and
-// every SyncInterval, retrying failures after a second, until ctx is done.
-func (w *Writer) Run(ctx context.Context) {
-	select {
-	case <-w.ready.Ready():
-	case <-ctx.Done():
-		return
-	}
-	full := time.NewTimer(0)
-	defer full.Stop()
-	for {
-		changed := w.snaps.Changed()
-		wait := w.opts.SyncInterval
-		if err := w.Sync(ctx, w.snaps.Snapshot()); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			w.opts.Logger.Error("DNSEndpoint sync failed; will retry", "err", err)
-			wait = time.Second
-		}
-		full.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-full.C:
-		case <-changed:
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(w.opts.Debounce):
-			}
-		}
-	}
-}
-
-// Sync makes the owned DNSEndpoints match one snapshot.
-func (w *Writer) Sync(ctx context.Context, snap *health.Snapshot) error {
-	err := w.sync(ctx, snap)
-	w.observer.Observe(snap, err)
-	return err
-}
-
-func (w *Writer) sync(ctx context.Context, snap *health.Snapshot) error {
-	ns := w.client.Namespace(w.opts.Namespace)
+// Write makes the owned DNSEndpoints match the desired endpoints: one object
+// per hostname, updated only when its content changed, obsolete ones deleted.
+func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
+	ns := w.client.Namespace(w.namespace)
 	desired := map[string]*v1alpha1.DNSEndpoint{}
-	for _, ep := range provider.Endpoints(snap) {
-		if w.opts.DomainFilter != nil && !w.opts.DomainFilter.Match(ep.DNSName) {
-			continue
-		}
+	for _, ep := range d.Endpoints {
 		name := ObjectName(ep.DNSName)
 		obj, ok := desired[name]
 		if !ok {
-			obj = newObject(w.opts.Namespace, name, ep.DNSName)
+			obj = newObject(w.namespace, name, ep.DNSName)
 			desired[name] = obj
 		}
 		obj.Spec.Endpoints = append(obj.Spec.Endpoints, ep)
 	}
 	owned, err := ns.List(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + ManagedByValue})
 	if err != nil {
-		return fmt.Errorf("listing DNSEndpoints in %s: %w", w.opts.Namespace, err)
+		return fmt.Errorf("listing DNSEndpoints in %s: %w", w.namespace, err)
 	}
-	var errs []error
 	existing := map[string]*unstructured.Unstructured{}
 	for i := range owned.Items {
 		existing[owned.Items[i].GetName()] = &owned.Items[i]
 	}
+	var errs []error
 	for name, obj := range desired {
 		cur, ok := existing[name]
 		if !ok {
@@ -154,17 +87,20 @@ func (w *Writer) sync(ctx context.Context, snap *health.Snapshot) error {
 		}
 	}
 	for name := range existing {
-		if _, ok := desired[name]; ok {
-			continue
+		if _, ok := desired[name]; !ok {
+			errs = append(errs, w.delete(ctx, ns, name))
 		}
-		err := ns.Delete(ctx, name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("deleting DNSEndpoint %s: %w", name, err))
-			continue
-		}
-		w.opts.Logger.Info("DNSEndpoint deleted", "name", name)
 	}
 	return errors.Join(errs...)
+}
+
+func (w *Writer) delete(ctx context.Context, ns dynamic.ResourceInterface, name string) error {
+	err := ns.Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting DNSEndpoint %s: %w", name, err)
+	}
+	w.log.Info("DNSEndpoint deleted", "name", name)
+	return nil
 }
 
 func (w *Writer) create(ctx context.Context, ns dynamic.ResourceInterface, obj *v1alpha1.DNSEndpoint) error {
@@ -178,7 +114,7 @@ func (w *Writer) create(ctx context.Context, ns dynamic.ResourceInterface, obj *
 		}
 		return fmt.Errorf("creating DNSEndpoint %s: %w", obj.Name, err)
 	}
-	w.opts.Logger.Info("DNSEndpoint created", "name", obj.Name)
+	w.log.Info("DNSEndpoint created", "name", obj.Name)
 	return nil
 }
 
@@ -191,7 +127,7 @@ func (w *Writer) update(ctx context.Context, ns dynamic.ResourceInterface, cur *
 	if _, err := ns.Update(ctx, u, metav1.UpdateOptions{FieldManager: "lbdns"}); err != nil {
 		return fmt.Errorf("updating DNSEndpoint %s: %w", obj.Name, err)
 	}
-	w.opts.Logger.Info("DNSEndpoint updated", "name", obj.Name)
+	w.log.Info("DNSEndpoint updated", "name", obj.Name)
 	return nil
 }
 

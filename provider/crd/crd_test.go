@@ -12,6 +12,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/lbdns/lbdns/internal/testsnap"
+	"github.com/lbdns/lbdns/provider"
 )
 
 const ns = "lbdns"
@@ -69,7 +70,7 @@ func TestSyncOwnsOnlyItsObjects(t *testing.T) {
 	// A foreign object that happens to have lbdns's name for b.example.com,
 	// and one with another name: neither may be touched.
 	c := newFake(foreign(ObjectName("b.example.com")), foreign("someone-elses"))
-	w := New(c, nil, nil, Options{Namespace: ns})
+	w := provider.NewWriteLoop(nil, nil, New(c, ns, nil), provider.LoopOptions{Output: Output})
 	ctx := context.Background()
 
 	err := w.Sync(ctx, snapshot(1, map[string][]string{"a.example.com": {"192.0.2.1", "2001:db8::1"}, "b.example.com": {"192.0.2.2"}}))

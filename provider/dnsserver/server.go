@@ -17,7 +17,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
 )
@@ -32,11 +31,6 @@ const (
 	classicUDPSize = 512
 	negativeTTL    = 30
 )
-
-// Snapshots is where the server reads the published sets.
-type Snapshots interface {
-	Snapshot() *health.Snapshot
-}
 
 // Options configure a Server.
 type Options struct {
@@ -56,7 +50,7 @@ type Options struct {
 
 // Server is the DNS handler plus its listeners.
 type Server struct {
-	snaps Snapshots
+	snaps provider.Snapshots
 	opts  Options
 	zones []string // canonical, longest first
 	ix    atomic.Pointer[index]
@@ -65,8 +59,8 @@ type Server struct {
 	reflected *provider.SyncObserver
 }
 
-// New returns a server for the zones; nothing listens until Serve.
-func New(snaps Snapshots, opts Options) *Server {
+// New returns a server for the zones; nothing is answered until Serve.
+func New(snaps provider.Snapshots, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -85,22 +79,8 @@ func New(snaps Snapshots, opts Options) *Server {
 	return s
 }
 
-// Serve answers on addr over UDP and TCP until ctx is done.
-func (s *Server) Serve(ctx context.Context, addr string) error {
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return fmt.Errorf("LBDNS_DNS_ADDR: %w", err)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		pc.Close()
-		return fmt.Errorf("LBDNS_DNS_ADDR: %w", err)
-	}
-	return s.ServeOn(ctx, pc, ln)
-}
-
-// ServeOn answers on the given sockets until ctx is done.
-func (s *Server) ServeOn(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
+// Serve answers on the given sockets until ctx is done.
+func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
 	servers := []*dns.Server{
 		{PacketConn: pc, Handler: s, UDPSize: maxUDPSize},
 		{Listener: ln, Handler: s, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},

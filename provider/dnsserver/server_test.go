@@ -20,6 +20,7 @@ import (
 type fixed struct{ snap *health.Snapshot }
 
 func (f fixed) Snapshot() *health.Snapshot { return f.snap }
+func (f fixed) Changed() <-chan struct{}   { return nil } // never changes
 
 func target(svc, ip string, weight int, published bool) health.TargetDecision {
 	return health.TargetDecision{Target: health.Target{Key: health.Key{Namespace: "web", Service: svc, IP: netip.MustParseAddr(ip)},
@@ -57,11 +58,11 @@ func start(t *testing.T, snap *health.Snapshot, m *metrics.Metrics) string {
 	s := New(fixed{snap}, Options{Zones: []string{"example.com", "Other.Test."}, Metrics: m})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.ServeOn(ctx, pc, ln) }()
+	go func() { done <- s.Serve(ctx, pc, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("ServeOn: %v", err)
+			t.Errorf("Serve: %v", err)
 		}
 	})
 	addr := pc.LocalAddr().String()

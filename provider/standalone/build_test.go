@@ -11,11 +11,9 @@ import (
 	"github.com/miekg/dns"
 	"sigs.k8s.io/external-dns/endpoint"
 	"sigs.k8s.io/external-dns/plan"
-
-	"github.com/lbdns/lbdns/config"
 )
 
-// TestRFC2136SetupSendsUpdates checks the provider NewSetup builds against a
+// TestRFC2136SetupSendsUpdates checks the provider newRegistry builds against a
 // real DNS server socket: a TSIG-signed UPDATE for the zone arrives, and
 // ApplyChanges returns (a zero batch size once made it loop forever).
 func TestRFC2136SetupSendsUpdates(t *testing.T) {
@@ -54,17 +52,17 @@ func TestRFC2136SetupSendsUpdates(t *testing.T) {
 	}
 
 	port := pc.LocalAddr().(*net.UDPAddr).Port
-	setup, err := NewSetup(context.Background(), config.Config{
-		Provider: config.ProviderRFC2136, RFC2136Host: "127.0.0.1", RFC2136Port: port, RFC2136Zone: "example.com",
-		RFC2136TSIGKey: key, RFC2136TSIGSecret: secret, RFC2136TSIGAlg: "hmac-sha256",
-		TXTOwnerID: "lbdns", Policy: "sync", DomainFilter: []string{"example.com"},
-	})
+	reg, err := newRegistry(context.Background(), Options{
+		Provider: ProviderRFC2136, OwnerID: "lbdns", Policy: "sync",
+		RFC2136: RFC2136Options{Host: "127.0.0.1", Port: port, Zones: []string{"example.com"},
+			TSIGKeyName: key, TSIGSecret: secret, TSIGSecretAlg: "hmac-sha256"},
+	}, endpoint.NewDomainFilter([]string{"example.com"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- setup.Registry.ApplyChanges(context.Background(), &plan.Changes{Create: []*endpoint.Endpoint{
+		done <- reg.ApplyChanges(context.Background(), &plan.Changes{Create: []*endpoint.Endpoint{
 			endpoint.NewEndpointWithTTL("app.example.com", endpoint.RecordTypeA, 30, "192.0.2.1"),
 		}})
 	}()

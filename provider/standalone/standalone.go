@@ -8,161 +8,114 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
+	"sync"
 
 	"sigs.k8s.io/external-dns/endpoint"
 	"sigs.k8s.io/external-dns/plan"
 	"sigs.k8s.io/external-dns/registry"
 
-	"github.com/lbdns/lbdns/health"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
 )
 
 // ManagedRecordTypes are the record types lbdns owns.
 var ManagedRecordTypes = []string{endpoint.RecordTypeA, endpoint.RecordTypeAAAA}
 
-// Readiness tells when the published sets may be written.
-type Readiness interface {
-	Ready() <-chan struct{}
-}
-
-// Options configure a Writer.
+// Options configure a Writer for a provider.
 type Options struct {
-	// Output names the writer in metrics and logs (rfc2136, webhook).
-	Output       string
-	Registry     registry.Registry
-	Policy       plan.Policy
-	DomainFilter endpoint.DomainFilterInterface
-	// SyncInterval is the longest time between two full syncs.
-	SyncInterval time.Duration
-	// Debounce collects a burst of changes into one sync.
-	Debounce time.Duration
-	// MinBackoff and MaxBackoff bound the retry delay after a failed sync.
-	MinBackoff, MaxBackoff time.Duration
-	Logger                 *slog.Logger
-	Metrics                *metrics.Metrics
+	// Provider is ProviderRFC2136 or ProviderWebhook.
+	Provider string
+	RFC2136  RFC2136Options
+	// WebhookURL is the address of an external-dns webhook provider.
+	WebhookURL string
+	// OwnerID marks the records this writer owns in the TXT registry.
+	OwnerID string
+	// Policy is an external-dns policy: sync or upsert-only.
+	Policy string
+	Logger *slog.Logger
 }
 
-// Writer syncs the published sets to a registry.
+// Writer writes the published sets through a TXT registry. It is a
+// provider.Writer; run it with a provider.WriteLoop.
 type Writer struct {
-	snaps    provider.Snapshots
-	ready    Readiness
-	opts     Options
-	observer *provider.SyncObserver
+	policy plan.Policy
+	log    *slog.Logger
+
+	mu      sync.Mutex // serialises writes
+	reg     registry.Registry
+	connect func(context.Context, *endpoint.DomainFilter) (registry.Registry, error)
 }
 
-// New returns a writer; nothing happens until Run.
-func New(snaps provider.Snapshots, ready Readiness, opts Options) *Writer {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+// New returns a writer for the provider in o. It connects on its first
+// write (a webhook provider must answer to be set up); a failed connection
+// fails that write, and the loop retries it.
+func New(o Options) (*Writer, error) {
+	policy, ok := plan.Policies[o.Policy]
+	if !ok {
+		return nil, fmt.Errorf("unknown policy %q", o.Policy)
 	}
-	if opts.Debounce <= 0 {
-		opts.Debounce = 200 * time.Millisecond
+	if o.Provider != ProviderRFC2136 && o.Provider != ProviderWebhook {
+		return nil, fmt.Errorf("unknown provider %q", o.Provider)
 	}
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = time.Second
+	w := newWriter(nil, policy, o.Logger)
+	w.connect = func(ctx context.Context, filter *endpoint.DomainFilter) (registry.Registry, error) {
+		return newRegistry(ctx, o, filter)
 	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = time.Minute
-	}
-	if opts.Policy == nil {
-		opts.Policy = &plan.SyncPolicy{}
-	}
-	return &Writer{snaps: snaps, ready: ready, opts: opts,
-		observer: &provider.SyncObserver{Output: opts.Output, Metrics: opts.Metrics}}
+	return w, nil
 }
 
-// Run waits until lbdns is ready, then syncs after every change of a
-// published set (debounced) and at least every SyncInterval, until ctx is
-// done. A failed sync is retried with capped exponential backoff.
-func (w *Writer) Run(ctx context.Context) {
-	select {
-	case <-w.ready.Ready():
-	case <-ctx.Done():
-		return
+// NewForRegistry returns a writer over a registry that is already set up.
+func NewForRegistry(reg registry.Registry, policy plan.Policy, log *slog.Logger) *Writer {
+	return newWriter(reg, policy, log)
+}
+
+func newWriter(reg registry.Registry, policy plan.Policy, log *slog.Logger) *Writer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	log := w.opts.Logger.With("output", w.opts.Output)
-	backoff := time.Duration(0)
-	full := time.NewTimer(0)
-	defer full.Stop()
-	for {
-		changed := w.snaps.Changed()
-		snap := w.snaps.Snapshot()
-		if err := w.Sync(ctx, snap); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			backoff = min(max(2*backoff, w.opts.MinBackoff), w.opts.MaxBackoff)
-			log.Error("sync failed; will retry", "err", err, "retryIn", backoff.String())
-			if !sleep(ctx, backoff) {
-				return
-			}
-			continue
+	if policy == nil {
+		policy = &plan.SyncPolicy{}
+	}
+	return &Writer{reg: reg, policy: policy, log: log}
+}
+
+// Write reads the current records through the registry, plans against the
+// desired ones and applies the changes.
+func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.reg == nil {
+		reg, err := w.connect(ctx, d.DomainFilter)
+		if err != nil {
+			return fmt.Errorf("setting up the DNS provider: %w", err)
 		}
-		backoff = 0
-		full.Reset(w.opts.SyncInterval)
-		select {
-		case <-ctx.Done():
-			return
-		case <-full.C:
-		case <-changed:
-			if !sleep(ctx, w.opts.Debounce) {
-				return
-			}
-		}
+		w.reg = reg
 	}
-}
-
-// Sync writes one snapshot: it reads the current records through the
-// registry, plans against the published sets, and applies the changes.
-func (w *Writer) Sync(ctx context.Context, snap *health.Snapshot) error {
-	err := w.sync(ctx, snap)
-	w.observer.Observe(snap, err)
-	return err
-}
-
-func (w *Writer) sync(ctx context.Context, snap *health.Snapshot) error {
-	reg := w.opts.Registry
-	current, err := reg.Records(ctx)
+	current, err := w.reg.Records(ctx)
 	if err != nil {
 		return fmt.Errorf("reading records: %w", err)
 	}
-	desired, err := reg.AdjustEndpoints(provider.Endpoints(snap))
+	desired, err := w.reg.AdjustEndpoints(d.Endpoints)
 	if err != nil {
 		return fmt.Errorf("adjusting endpoints: %w", err)
 	}
-	filters := endpoint.MatchAllDomainFilters{reg.GetDomainFilter()}
-	if w.opts.DomainFilter != nil {
-		filters = append(filters, w.opts.DomainFilter)
-	}
 	p := (&plan.Plan{
-		Policies:       []plan.Policy{w.opts.Policy},
-		Current:        current,
-		Desired:        desired,
-		DomainFilter:   filters,
+		Policies: []plan.Policy{w.policy},
+		Current:  current,
+		Desired:  desired,
+		// The registry's own filter (a webhook's) and lbdns's: records
+		// outside either are left alone.
+		DomainFilter:   endpoint.MatchAllDomainFilters{w.reg.GetDomainFilter(), d.DomainFilter},
 		ManagedRecords: ManagedRecordTypes,
-		OwnerID:        reg.OwnerID(),
+		OwnerID:        w.reg.OwnerID(),
 	}).Calculate()
 	if !p.Changes.HasChanges() {
 		return nil
 	}
 	c := p.Changes
-	w.opts.Logger.Info("applying DNS changes", "output", w.opts.Output, "generation", snap.Generation,
+	w.log.Info("applying DNS changes", "generation", d.Generation,
 		"create", len(c.Create), "update", len(c.UpdateNew), "delete", len(c.Delete))
-	if err := reg.ApplyChanges(ctx, c); err != nil {
+	if err := w.reg.ApplyChanges(ctx, c); err != nil {
 		return fmt.Errorf("applying changes: %w", err)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

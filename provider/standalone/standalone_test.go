@@ -23,6 +23,7 @@ import (
 	"github.com/lbdns/lbdns/internal/testsnap"
 	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/provider"
 )
 
 const zone = "example.com"
@@ -67,11 +68,16 @@ func records(t *testing.T, p *inmemory.InMemoryProvider) []string {
 
 var snapshot = testsnap.Build
 
+// loopOver returns the loop production runs the writer in, for its Sync.
+func loopOver(w *Writer) *provider.WriteLoop {
+	return provider.NewWriteLoop(nil, nil, w, provider.LoopOptions{Output: "test"})
+}
+
 func has(lines []string, want string) bool { return slices.Contains(lines, want) }
 
 func TestSyncWritesOnlyWhatItOwns(t *testing.T) {
 	p, reg := newZone(t)
-	w := New(nil, nil, Options{Output: "test", Registry: reg, Policy: &plan.SyncPolicy{}})
+	w := loopOver(NewForRegistry(reg, &plan.SyncPolicy{}, nil))
 	ctx := context.Background()
 	app := "app." + zone
 
@@ -106,7 +112,7 @@ func TestSyncWritesOnlyWhatItOwns(t *testing.T) {
 
 func TestUpsertOnlyNeverDeletes(t *testing.T) {
 	p, reg := newZone(t)
-	w := New(nil, nil, Options{Output: "test", Registry: reg, Policy: &plan.UpsertOnlyPolicy{}})
+	w := loopOver(NewForRegistry(reg, &plan.UpsertOnlyPolicy{}, nil))
 	ctx := context.Background()
 	app := "app." + zone
 	if err := w.Sync(ctx, snapshot(1, map[string][]string{app: {"192.0.2.1"}})); err != nil {
@@ -175,8 +181,8 @@ func TestRunRetriesAndFollowsChanges(t *testing.T) {
 	m := metrics.New(prometheus.NewRegistry())
 	app := "app." + zone
 	s := &snaps{snap: snapshot(1, map[string][]string{app: {"192.0.2.1"}}), changed: make(chan struct{}), ready: make(chan struct{})}
-	w := New(s, s, Options{Output: "test", Registry: f, SyncInterval: time.Hour, MinBackoff: 10 * time.Millisecond,
-		Debounce: 10 * time.Millisecond, Metrics: m})
+	w := provider.NewWriteLoop(s, s, NewForRegistry(f, nil, nil), provider.LoopOptions{Output: "test", SyncInterval: time.Hour,
+		MinBackoff: 10 * time.Millisecond, Debounce: 10 * time.Millisecond, Metrics: m})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()

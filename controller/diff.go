@@ -1,0 +1,103 @@
+package controller
+
+import (
+	"slices"
+
+	"github.com/lbdns/lbdns/health"
+)
+
+// targetChange is a target that became unhealthy, or healthy again after
+// being unhealthy, between two decisions. A target that appears healthy, or
+// that goes from pending to healthy, did not change in this sense.
+type targetChange struct {
+	Key       health.Key
+	Hostnames []string
+	To        health.Health // Healthy or Unhealthy
+	Reason    health.Reason
+	Detail    string
+	// Withdrawn or restored: the target had been healthy before. A new
+	// Service whose IP is unhealthy from the start (say, before its
+	// EndpointSlice exists) was never in DNS, so it is news only for logs.
+	WasHealthy bool
+}
+
+// failOpenChange is a hostname that started or stopped failing open.
+type failOpenChange struct {
+	Hostname  string
+	On        bool
+	Published int
+	Targets   []health.TargetDecision
+}
+
+// changes are what happened between the previous snapshot and new decisions.
+type changes struct {
+	Targets  []targetChange
+	FailOpen []failOpenChange
+}
+
+// priorOf indexes what the previous snapshot said of each target.
+func priorOf(snap *health.Snapshot) map[health.Key]health.Prior {
+	out := map[health.Key]health.Prior{}
+	for _, d := range snap.Hostnames {
+		for _, t := range d.Targets {
+			out[t.Key] = health.Prior{Health: t.Health(), Since: t.Since}
+		}
+	}
+	return out
+}
+
+// diff compares new decisions with the previous snapshot. everHealthy holds
+// the targets seen healthy before this diff; diff adds the new ones and
+// forgets the vanished ones.
+func diff(prev *health.Snapshot, prior map[health.Key]health.Prior, next []health.Decision, everHealthy map[health.Key]bool) changes {
+	type seen struct {
+		target    health.TargetDecision
+		hostnames []string
+	}
+	byKey := map[health.Key]*seen{}
+	for _, d := range next {
+		for _, t := range d.Targets {
+			if s := byKey[t.Key]; s != nil {
+				s.hostnames = append(s.hostnames, d.Hostname)
+				continue
+			}
+			byKey[t.Key] = &seen{target: t, hostnames: []string{d.Hostname}}
+		}
+	}
+	var out changes
+	for k, s := range byKey {
+		was, known := prior[k]
+		now := s.target.Health()
+		unhealthyNow := now == health.Unhealthy && (!known || was.Health != health.Unhealthy)
+		healthyAgain := now == health.Healthy && known && was.Health == health.Unhealthy
+		if unhealthyNow || healthyAgain {
+			out.Targets = append(out.Targets, targetChange{Key: k, Hostnames: s.hostnames, To: now,
+				Reason: s.target.Reason, Detail: s.target.Detail, WasHealthy: everHealthy[k]})
+		}
+		if now == health.Healthy {
+			everHealthy[k] = true
+		}
+	}
+	for k := range everHealthy {
+		if _, ok := byKey[k]; !ok {
+			delete(everHealthy, k)
+		}
+	}
+	slices.SortFunc(out.Targets, func(a, b targetChange) int { return a.Key.Compare(b.Key) })
+	out.FailOpen = failOpenChanges(prev, next)
+	return out
+}
+
+func failOpenChanges(prev *health.Snapshot, next []health.Decision) []failOpenChange {
+	was := make(map[string]bool, len(prev.Hostnames))
+	for _, d := range prev.Hostnames {
+		was[d.Hostname] = d.FailOpen
+	}
+	var out []failOpenChange
+	for _, d := range next {
+		if d.FailOpen != was[d.Hostname] {
+			out = append(out, failOpenChange{Hostname: d.Hostname, On: d.FailOpen, Published: len(d.Published()), Targets: d.Targets})
+		}
+	}
+	return out
+}

@@ -1,0 +1,84 @@
+package controller
+
+import (
+	"net/netip"
+	"sync"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/probe"
+)
+
+// goneNodes remembers the IPs of deleted Nodes. A deleted Node is no longer in
+// the informer cache, so without this memory its IPs would look like IPs on no
+// Node at all, and stay published. An IP stays withdrawn until a Node holds it
+// again, or until the probes of a target with that IP passed rise times after
+// the deletion. It is the only place that knows of deleted Nodes: decisions
+// read its view, and the prober is never told.
+type goneNodes struct {
+	rise int
+
+	mu  sync.Mutex
+	ips map[netip.Addr]*goneNode
+}
+
+type goneNode struct {
+	node string
+	// rounds holds, per probed target of the IP, the probe rounds it had
+	// recorded when the deletion was first weighed: only later rounds count.
+	rounds map[health.Key]uint64
+}
+
+func newGoneNodes(rise int) *goneNodes {
+	return &goneNodes{rise: max(rise, 1), ips: map[netip.Addr]*goneNode{}}
+}
+
+// Add records that node, holding ips, was deleted just now.
+func (g *goneNodes) Add(node string, ips []netip.Addr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, ip := range ips {
+		g.ips[ip] = &goneNode{node: node}
+	}
+}
+
+// View returns the IPs that still count as on a deleted Node, with the name
+// of that Node. It forgets IPs a Node holds again (held), IPs no target has
+// any more (targets), and IPs whose probes passed rise times since.
+func (g *goneNodes) View(held map[netip.Addr]bool, targets map[netip.Addr][]health.Key, probes map[health.Key]probe.Status) map[netip.Addr]string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[netip.Addr]string, len(g.ips))
+	for ip, gone := range g.ips {
+		keys, hasTarget := targets[ip]
+		if held[ip] || !hasTarget || gone.recovered(keys, probes, g.rise) {
+			delete(g.ips, ip)
+			continue
+		}
+		out[ip] = gone.node
+	}
+	return out
+}
+
+// recovered reports whether some probed target of the IP has passed rise
+// probes, all recorded after the deletion was first weighed (a little after
+// the deletion itself, which errs on the side of withdrawing).
+func (gone *goneNode) recovered(keys []health.Key, probes map[health.Key]probe.Status, rise int) bool {
+	if gone.rounds == nil {
+		gone.rounds = map[health.Key]uint64{}
+	}
+	for _, k := range keys {
+		st, probed := probes[k]
+		if !probed {
+			continue
+		}
+		base, seen := gone.rounds[k]
+		if !seen || st.Rounds < base { // new, or its prober restarted
+			gone.rounds[k] = st.Rounds
+			continue
+		}
+		if st.Successes >= rise && st.Rounds-base >= uint64(rise) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,154 @@
+package provider
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"sigs.k8s.io/external-dns/endpoint"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/metrics"
+)
+
+// Writer makes one destination (a DNS provider, DNSEndpoint objects) match
+// the published sets.
+type Writer interface {
+	// Write makes the destination match desired. An error means it may not
+	// match yet; the loop retries.
+	Write(ctx context.Context, desired Desired) error
+}
+
+// Desired is what one write is to achieve.
+type Desired struct {
+	// Generation is the snapshot's, for logs.
+	Generation uint64
+	// Endpoints are the published sets inside DomainFilter.
+	Endpoints []*endpoint.Endpoint
+	// DomainFilter bounds what the writer may change: records outside it
+	// are left alone, whoever owns them. Never nil.
+	DomainFilter *endpoint.DomainFilter
+}
+
+// Defaults of LoopOptions.
+const (
+	DefaultDebounce   = 200 * time.Millisecond
+	DefaultMinBackoff = time.Second
+	DefaultMaxBackoff = 30 * time.Second
+)
+
+// LoopOptions configure a WriteLoop.
+type LoopOptions struct {
+	// Output names the writer in metrics and logs.
+	Output string
+	// DomainFilter limits the hostnames written; nil means all.
+	DomainFilter *endpoint.DomainFilter
+	// SyncInterval is the longest time between two full writes.
+	SyncInterval time.Duration
+	// Debounce collects a burst of changes into one write.
+	Debounce time.Duration
+	// MinBackoff and MaxBackoff bound the retry delay after a failed write,
+	// which doubles from one to the next.
+	MinBackoff, MaxBackoff time.Duration
+	Logger                 *slog.Logger
+	Metrics                *metrics.Metrics
+}
+
+// WriteLoop drives a Writer: it waits until lbdns is ready, then writes after
+// every change of a published set (debounced) and at least every
+// SyncInterval, retrying failures with capped exponential backoff.
+type WriteLoop struct {
+	snaps    Snapshots
+	ready    Readiness
+	writer   Writer
+	opts     LoopOptions
+	observer *SyncObserver
+}
+
+// NewWriteLoop returns a loop; nothing happens until Run.
+func NewWriteLoop(snaps Snapshots, ready Readiness, w Writer, opts LoopOptions) *WriteLoop {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	opts.Logger = opts.Logger.With("output", opts.Output)
+	if opts.DomainFilter == nil {
+		opts.DomainFilter = endpoint.NewDomainFilter(nil)
+	}
+	if opts.Debounce <= 0 {
+		opts.Debounce = DefaultDebounce
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = DefaultMinBackoff
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(DefaultMaxBackoff, opts.MinBackoff)
+	}
+	return &WriteLoop{snaps: snaps, ready: ready, writer: w, opts: opts,
+		observer: &SyncObserver{Output: opts.Output, Metrics: opts.Metrics}}
+}
+
+// Run writes until ctx is done.
+func (l *WriteLoop) Run(ctx context.Context) {
+	select {
+	case <-l.ready.Ready():
+	case <-ctx.Done():
+		return
+	}
+	var backoff time.Duration
+	full := time.NewTimer(0)
+	defer full.Stop()
+	for {
+		changed := l.snaps.Changed()
+		if err := l.Sync(ctx, l.snaps.Snapshot()); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = min(max(2*backoff, l.opts.MinBackoff), l.opts.MaxBackoff)
+			l.opts.Logger.Error("sync failed; will retry", "err", err, "retryIn", backoff.String())
+			if !sleep(ctx, backoff) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		full.Reset(l.opts.SyncInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-full.C:
+		case <-changed:
+			if !sleep(ctx, l.opts.Debounce) {
+				return
+			}
+		}
+	}
+}
+
+// Sync writes one snapshot and records the result in the metrics.
+func (l *WriteLoop) Sync(ctx context.Context, snap *health.Snapshot) error {
+	err := l.writer.Write(ctx, l.desired(snap))
+	l.observer.Observe(snap, err)
+	return err
+}
+
+// desired applies the domain filter, for every writer alike.
+func (l *WriteLoop) desired(snap *health.Snapshot) Desired {
+	d := Desired{Generation: snap.Generation, DomainFilter: l.opts.DomainFilter}
+	for _, ep := range Endpoints(snap) {
+		if l.opts.DomainFilter.Match(ep.DNSName) {
+			d.Endpoints = append(d.Endpoints, ep)
+		}
+	}
+	return d
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
