@@ -1,5 +1,6 @@
 // Package metrics defines lbdns's Prometheus metrics on a registry that the
-// caller owns. Names are part of the product contract (see DESIGN.md).
+// caller owns. Names are part of the product contract: the README lists them
+// (a test checks it does), and dashboards and alerts use them.
 package metrics
 
 import (
@@ -33,86 +34,59 @@ var TargetLabels = []string{"hostname", "namespace", "service", "ip"}
 
 // New creates the metrics and registers them on reg.
 func New(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		TargetHealthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lbdns_target_healthy",
-			Help: "1 if the target (one IP of one Service) is healthy, else 0.",
-		}, TargetLabels),
-		TargetPublished: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lbdns_target_published",
-			Help: "1 if the target is in the published set of the hostname, else 0.",
-		}, TargetLabels),
-		HostnameFailOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lbdns_hostname_fail_open",
-			Help: "1 while no target of the hostname is healthy and all are published anyway.",
-		}, []string{"hostname"}),
-		ProbesTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lbdns_probes_total",
-			Help: "Probes run, by kind and result (success or failure).",
-		}, []string{"kind", "result"}),
-		ProbeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "lbdns_probe_duration_seconds",
-			Help:    "Time one probe took, by kind.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"kind"}),
-		TargetTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lbdns_target_transitions_total",
-			Help: "Health transitions of targets, by hostname and new state (healthy or unhealthy).",
-		}, []string{"hostname", "to"}),
-		PublishLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "lbdns_publish_latency_seconds",
-			Help:    "Time from a change of a published set to an output reflecting it, by output.",
-			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 5, 10, 20, 30, 60, 120, 300},
-		}, []string{"output"}),
-		SyncTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lbdns_sync_total",
-			Help: "Times an output handed out or wrote the published sets, by output and result.",
-		}, []string{"output", "result"}),
-		LastSyncTimestamp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lbdns_last_sync_timestamp_seconds",
-			Help: "Unix time of the last successful sync, by output.",
-		}, []string{"output"}),
-		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lbdns_ready",
-			Help: "1 once caches synced and every target finished its first probe.",
-		}),
-		Hostnames: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lbdns_hostnames",
-			Help: "Hostnames lbdns manages.",
-		}),
-		Targets: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lbdns_targets",
-			Help: "Targets (Service IPs) lbdns manages.",
-		}),
-		ReconcileDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "lbdns_reconcile_duration_seconds",
-			Help:    "Time one recomputation of all hostnames took.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
-		}),
-		ConnectorConnections: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lbdns_connector_connections_total",
-			Help: "Connector connections, by result (served, error, closed_before_ready).",
-		}, []string{"result"}),
-		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lbdns_build_info",
-			Help: "Always 1; labels say which lbdns runs.",
-		}, []string{"version", "goversion"}),
-		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lbdns_leader",
-			Help: "1 while this replica runs the writers (it holds the Lease, or leader election is off).",
-		}),
-		DNSQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lbdns_dns_queries_total",
-			Help: "Queries the embedded DNS server answered, by query type and response code.",
-		}, []string{"qtype", "rcode"}),
-		DNSDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "lbdns_dns_request_duration_seconds",
-			Help:    "Time the embedded DNS server took to answer one query.",
-			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05},
-		}),
+	r := registrar{reg}
+	return &Metrics{
+		TargetHealthy:    r.gaugeVec("lbdns_target_healthy", "1 if the target (one IP of one Service) is healthy, else 0.", TargetLabels...),
+		TargetPublished:  r.gaugeVec("lbdns_target_published", "1 if the target is in the published set of the hostname, else 0.", TargetLabels...),
+		HostnameFailOpen: r.gaugeVec("lbdns_hostname_fail_open", "1 while no target of the hostname is healthy and all are published anyway.", "hostname"),
+		ProbesTotal:      r.counterVec("lbdns_probes_total", "Probes run, by kind and result (success or failure).", "kind", "result"),
+		ProbeDuration: r.histogramVec("lbdns_probe_duration_seconds", "Time one probe took, by kind.",
+			[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "kind"),
+		TargetTransitions: r.counterVec("lbdns_target_transitions_total",
+			"Health transitions of targets, by hostname and new state (healthy or unhealthy).", "hostname", "to"),
+		PublishLatency: r.histogramVec("lbdns_publish_latency_seconds", "Time from a change of a published set to an output reflecting it, by output.",
+			[]float64{.01, .05, .1, .25, .5, 1, 2, 5, 10, 20, 30, 60, 120, 300}, "output"),
+		SyncTotal:         r.counterVec("lbdns_sync_total", "Times an output handed out or wrote the published sets, by output and result.", "output", "result"),
+		LastSyncTimestamp: r.gaugeVec("lbdns_last_sync_timestamp_seconds", "Unix time of the last successful sync, by output.", "output"),
+		Ready:             r.gauge("lbdns_ready", "1 once caches synced and every target finished its first probe."),
+		Hostnames:         r.gauge("lbdns_hostnames", "Hostnames lbdns manages."),
+		Targets:           r.gauge("lbdns_targets", "Targets (Service IPs) lbdns manages."),
+		ReconcileDuration: r.histogram("lbdns_reconcile_duration_seconds", "Time one recomputation of all hostnames took.",
+			prometheus.ExponentialBuckets(0.0005, 2.5, 12)),
+		ConnectorConnections: r.counterVec("lbdns_connector_connections_total",
+			"Connector connections, by result (served, error, closed_before_ready).", "result"),
+		BuildInfo:  r.gaugeVec("lbdns_build_info", "Always 1; labels say which lbdns runs.", "version", "goversion"),
+		Leader:     r.gauge("lbdns_leader", "1 while this replica runs the writers (it holds the Lease, or leader election is off)."),
+		DNSQueries: r.counterVec("lbdns_dns_queries_total", "Queries the embedded DNS server answered, by query type and response code.", "qtype", "rcode"),
+		DNSDuration: r.histogram("lbdns_dns_request_duration_seconds", "Time the embedded DNS server took to answer one query.",
+			[]float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05}),
 	}
-	reg.MustRegister(m.DNSQueries, m.DNSDuration, m.Leader, m.TargetHealthy, m.TargetPublished, m.HostnameFailOpen, m.ProbesTotal, m.ProbeDuration,
-		m.TargetTransitions, m.PublishLatency, m.SyncTotal, m.LastSyncTimestamp, m.Ready, m.Hostnames,
-		m.Targets, m.ReconcileDuration, m.ConnectorConnections, m.BuildInfo)
-	return m
+}
+
+// registrar creates metrics and registers each on its registry.
+type registrar struct{ reg prometheus.Registerer }
+
+func register[C prometheus.Collector](r registrar, c C) C {
+	r.reg.MustRegister(c)
+	return c
+}
+
+func (r registrar) gauge(name, help string) prometheus.Gauge {
+	return register(r, prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help}))
+}
+
+func (r registrar) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	return register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels))
+}
+
+func (r registrar) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))
+}
+
+func (r registrar) histogram(name, help string, buckets []float64) prometheus.Histogram {
+	return register(r, prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}))
+}
+
+func (r registrar) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels))
 }

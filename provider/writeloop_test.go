@@ -12,34 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"sigs.k8s.io/external-dns/endpoint"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/internal/testsnap"
 	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
 )
-
-// feed is a changing snapshot with a readiness gate.
-type feed struct {
-	mu      sync.Mutex
-	snap    *health.Snapshot
-	changed chan struct{}
-	ready   chan struct{}
-}
-
-func newFeed(snap *health.Snapshot) *feed {
-	return &feed{snap: snap, changed: make(chan struct{}), ready: make(chan struct{})}
-}
-
-func (f *feed) Snapshot() *health.Snapshot { f.mu.Lock(); defer f.mu.Unlock(); return f.snap }
-func (f *feed) Changed() <-chan struct{}   { f.mu.Lock(); defer f.mu.Unlock(); return f.changed }
-func (f *feed) Ready() <-chan struct{}     { return f.ready }
-func (f *feed) set(snap *health.Snapshot) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.snap = snap
-	close(f.changed)
-	f.changed = make(chan struct{})
-}
 
 // recorder is a Writer that remembers what it was asked to write and fails
 // while failures > 0.
@@ -76,7 +52,7 @@ func (r *recorder) last() ([]string, int) {
 }
 
 func TestWriteLoopWaitsFiltersRetriesAndFollows(t *testing.T) {
-	f := newFeed(testsnap.Build(1, map[string][]string{"a.example.com": {"192.0.2.1"}, "b.example.org": {"192.0.2.2"}}))
+	f := testsnap.NewFeed(testsnap.Build(1, map[string][]string{"a.example.com": {"192.0.2.1"}, "b.example.org": {"192.0.2.2"}}))
 	w := &recorder{failures: 2}
 	m := metrics.New(prometheus.NewRegistry())
 	loop := NewWriteLoop(f, f, w, LoopOptions{Output: "test", DomainFilter: endpoint.NewDomainFilter([]string{"example.com"}),
@@ -90,7 +66,7 @@ func TestWriteLoopWaitsFiltersRetriesAndFollows(t *testing.T) {
 	if _, n := w.last(); n != 0 {
 		t.Fatalf("%d writes before ready", n)
 	}
-	close(f.ready)
+	f.MakeReady()
 	testwait.For(t, "a write after two failures", func() bool { _, n := w.last(); return n == 3 })
 	if names, _ := w.last(); !slices.Equal(names, []string{"a.example.com"}) {
 		t.Fatalf("wrote %v, want only the hostname inside the domain filter", names)
@@ -98,7 +74,7 @@ func TestWriteLoopWaitsFiltersRetriesAndFollows(t *testing.T) {
 	if v := testutil.ToFloat64(m.SyncTotal.WithLabelValues("test", "error")); v != 2 {
 		t.Errorf("lbdns_sync_total{result=error} = %v, want 2", v)
 	}
-	f.set(testsnap.Build(2, map[string][]string{"a.example.com": {"192.0.2.1"}, "c.example.com": {"192.0.2.3"}}))
+	f.Set(testsnap.Build(2, map[string][]string{"a.example.com": {"192.0.2.1"}, "c.example.com": {"192.0.2.3"}}))
 	testwait.For(t, "the change written", func() bool {
 		names, _ := w.last()
 		return slices.Equal(names, []string{"a.example.com", "c.example.com"})

@@ -65,81 +65,99 @@ func (e AnnotationError) Error() string {
 func ParseAnnotations(prefix string, annotations map[string]string) (Settings, []AnnotationError) {
 	s := Settings{Weight: DefaultWeight, Probe: probe.TCP, ProbePath: "/", NodeProbe: NodeProbeAuto}
 	var errs []AnnotationError
-	get := func(name string) (string, string, bool) {
-		v, ok := annotations[prefix+name]
-		return prefix + name, strings.TrimSpace(v), ok
-	}
-	fail := func(key, value, format string, args ...any) {
-		errs = append(errs, AnnotationError{Annotation: key, Value: value, Problem: fmt.Sprintf(format, args...)})
-	}
-
-	if key, v, ok := get(AnnotationHostname); ok {
-		seen := map[string]bool{}
-		for _, h := range strings.Split(v, ",") {
-			h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
-			if h == "" {
-				continue
-			}
-			if err := checkHostname(h); err != nil {
-				fail(key, v, "hostname %q: %v", h, err)
-				continue
-			}
-			if !seen[h] {
-				seen[h] = true
-				s.Hostnames = append(s.Hostnames, h)
-			}
+	for _, a := range annotationParsers {
+		v, ok := annotations[prefix+a.name]
+		if !ok {
+			continue
 		}
-		if len(s.Hostnames) == 0 && len(errs) == 0 {
-			fail(key, v, "no hostname given")
-		}
-	}
-	if key, v, ok := get(AnnotationWeight); ok {
-		w, err := strconv.Atoi(v)
-		if err != nil || w < 0 || w > MaxWeight {
-			fail(key, v, "must be an integer 0..%d; using %d", MaxWeight, DefaultWeight)
-		} else {
-			s.Weight = w
-		}
-	}
-	if key, v, ok := get(AnnotationTTL); ok {
-		ttl, err := parseTTL(v)
-		if err != nil {
-			fail(key, v, "%v; using the default TTL", err)
-		} else {
-			s.TTL = ttl
-		}
-	}
-	if key, v, ok := get(AnnotationProbe); ok {
-		switch k := probe.Kind(strings.ToLower(v)); k {
-		case probe.TCP, probe.HTTP, probe.HTTPS, ProbeNone:
-			s.Probe = k
-		default:
-			fail(key, v, "must be tcp, http, https or none; using tcp")
-		}
-	}
-	if key, v, ok := get(AnnotationProbePort); ok {
-		if err := checkPortRef(v); err != nil {
-			fail(key, v, "%v; using the first Service port", err)
-		} else {
-			s.ProbePort = v
-		}
-	}
-	if key, v, ok := get(AnnotationProbePath); ok {
-		if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " \t\r\n") {
-			fail(key, v, "must be a path starting with '/' and without spaces; using /")
-		} else {
-			s.ProbePath = v
-		}
-	}
-	if key, v, ok := get(AnnotationNodeProbe); ok {
-		switch m := strings.ToLower(v); m {
-		case NodeProbeAuto, NodeProbeHealthCheckNodePort, NodeProbeKubeProxy, NodeProbeOff:
-			s.NodeProbe = m
-		default:
-			fail(key, v, "must be auto, healthcheck-node-port, kube-proxy or off; using auto")
+		v = strings.TrimSpace(v)
+		for _, problem := range a.parse(&s, v) {
+			errs = append(errs, AnnotationError{Annotation: prefix + a.name, Value: v, Problem: problem})
 		}
 	}
 	return s, errs
+}
+
+// annotationParsers read one annotation each into Settings and return what
+// is wrong with its value.
+var annotationParsers = []struct {
+	name  string
+	parse func(s *Settings, v string) []string
+}{
+	{AnnotationHostname, parseHostnames},
+	{AnnotationWeight, func(s *Settings, v string) []string {
+		w, err := strconv.Atoi(v)
+		if err != nil || w < 0 || w > MaxWeight {
+			return problem("must be an integer 0..%d; using %d", MaxWeight, DefaultWeight)
+		}
+		s.Weight = w
+		return nil
+	}},
+	{AnnotationTTL, func(s *Settings, v string) []string {
+		ttl, err := parseTTL(v)
+		if err != nil {
+			return problem("%v; using the default TTL", err)
+		}
+		s.TTL = ttl
+		return nil
+	}},
+	{AnnotationProbe, func(s *Settings, v string) []string {
+		switch k := probe.Kind(strings.ToLower(v)); k {
+		case probe.TCP, probe.HTTP, probe.HTTPS, ProbeNone:
+			s.Probe = k
+			return nil
+		}
+		return problem("must be tcp, http, https or none; using tcp")
+	}},
+	{AnnotationProbePort, func(s *Settings, v string) []string {
+		if err := checkPortRef(v); err != nil {
+			return problem("%v; using the first Service port", err)
+		}
+		s.ProbePort = v
+		return nil
+	}},
+	{AnnotationProbePath, func(s *Settings, v string) []string {
+		if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " \t\r\n") {
+			return problem("must be a path starting with '/' and without spaces; using /")
+		}
+		s.ProbePath = v
+		return nil
+	}},
+	{AnnotationNodeProbe, func(s *Settings, v string) []string {
+		switch m := strings.ToLower(v); m {
+		case NodeProbeAuto, NodeProbeHealthCheckNodePort, NodeProbeKubeProxy, NodeProbeOff:
+			s.NodeProbe = m
+			return nil
+		}
+		return problem("must be auto, healthcheck-node-port, kube-proxy or off; using auto")
+	}},
+}
+
+func problem(format string, args ...any) []string { return []string{fmt.Sprintf(format, args...)} }
+
+// parseHostnames reads the comma-separated hostnames, lower-cased, without a
+// trailing dot and without duplicates.
+func parseHostnames(s *Settings, v string) []string {
+	var problems []string
+	seen := map[string]bool{}
+	for _, h := range strings.Split(v, ",") {
+		h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+		if h == "" {
+			continue
+		}
+		if err := checkHostname(h); err != nil {
+			problems = append(problems, fmt.Sprintf("hostname %q: %v", h, err))
+			continue
+		}
+		if !seen[h] {
+			seen[h] = true
+			s.Hostnames = append(s.Hostnames, h)
+		}
+	}
+	if len(s.Hostnames) == 0 && len(problems) == 0 {
+		return problem("no hostname given")
+	}
+	return problems
 }
 
 // parseTTL accepts whole seconds ("60") or a Go duration ("1m"), as

@@ -104,9 +104,15 @@ func serviceTargets(svc *corev1.Service, c Cluster, o Options) ([]string, []heal
 	if ttl == 0 {
 		ttl = o.DefaultTTL
 	}
-	key := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
-	ready := readyEndpoints(c.Slices[key])
+	base := health.Target{Weight: settings.Weight, TTL: ttl, ProbeSpec: spec}
+	targets := ingressTargets(svc, base, c, warn)
+	return settings.Hostnames, targets, warnings
+}
 
+// ingressTargets returns one target per load balancer ingress IP, like base,
+// with the signals Kubernetes raises for it.
+func ingressTargets(svc *corev1.Service, base health.Target, c Cluster, warn func(reason, format string, args ...any)) []health.Target {
+	ready := readyEndpoints(c.Slices[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}])
 	var targets []health.Target
 	seen := map[netip.Addr]bool{}
 	for _, ing := range svc.Status.LoadBalancer.Ingress {
@@ -122,19 +128,15 @@ func serviceTargets(svc *corev1.Service, c Cluster, o Options) ([]string, []heal
 		}
 		ip = ip.Unmap()
 		seen[ip] = true
-		t := health.Target{
-			Key:       health.Key{Namespace: svc.Namespace, Service: svc.Name, IP: ip},
-			Weight:    settings.Weight,
-			TTL:       ttl,
-			ProbeSpec: spec,
-		}
+		t := base
+		t.Key = health.Key{Namespace: svc.Namespace, Service: svc.Name, IP: ip}
 		if node := c.Nodes[ip]; node != nil {
 			t.Node = node.Name
 		}
 		t.Signal, t.SignalDetail = signal(svc, ip, ready, c)
 		targets = append(targets, t)
 	}
-	return settings.Hostnames, targets, warnings
+	return targets
 }
 
 // signal returns why Kubernetes says to withdraw the target, if it does.

@@ -1,8 +1,10 @@
-// Package testsnap builds health snapshots for the tests of the outputs.
+// Package testsnap builds health snapshots, and feeds them, for the tests of
+// the outputs.
 package testsnap
 
 import (
 	"net/netip"
+	"sync"
 
 	"github.com/lbdns/lbdns/health"
 )
@@ -21,4 +23,39 @@ func Build(gen uint64, hosts map[string][]string) *health.Snapshot {
 		s.Hostnames = append(s.Hostnames, d)
 	}
 	return s
+}
+
+// Feed is a snapshot source for the outputs' tests: Set replaces the
+// snapshot and wakes Changed; Ready is closed by MakeReady.
+type Feed struct {
+	mu      sync.Mutex
+	snap    *health.Snapshot
+	changed chan struct{}
+	ready   chan struct{}
+}
+
+// NewFeed returns a feed of snap, not ready yet.
+func NewFeed(snap *health.Snapshot) *Feed {
+	return &Feed{snap: snap, changed: make(chan struct{}), ready: make(chan struct{})}
+}
+
+// Snapshot returns the current snapshot.
+func (f *Feed) Snapshot() *health.Snapshot { f.mu.Lock(); defer f.mu.Unlock(); return f.snap }
+
+// Changed is closed at the next Set.
+func (f *Feed) Changed() <-chan struct{} { f.mu.Lock(); defer f.mu.Unlock(); return f.changed }
+
+// Ready is closed by MakeReady.
+func (f *Feed) Ready() <-chan struct{} { return f.ready }
+
+// MakeReady closes Ready.
+func (f *Feed) MakeReady() { close(f.ready) }
+
+// Set replaces the snapshot and closes the channel Changed returned.
+func (f *Feed) Set(snap *health.Snapshot) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.snap = snap
+	close(f.changed)
+	f.changed = make(chan struct{})
 }

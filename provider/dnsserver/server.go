@@ -154,33 +154,16 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 	resp.SetReply(req)
 	resp.RecursionAvailable = false
 	resp.Compress = true
-	if req.Opcode != dns.OpcodeQuery {
-		resp.SetRcode(req, dns.RcodeNotImplemented)
-		return resp
-	}
-	if len(req.Question) != 1 || req.Response {
-		resp.SetRcode(req, dns.RcodeFormatError)
-		return resp
-	}
-	q := req.Question[0]
-	name := dns.CanonicalName(q.Name)
-	zone := s.zoneOf(name)
-	if zone == "" || (q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY) {
-		resp.SetRcode(req, dns.RcodeRefused)
-		return resp
-	}
-	if s.opts.Ready != nil && !s.opts.Ready() {
-		resp.SetRcode(req, dns.RcodeServerFailure)
+	zone, rcode := s.admit(req)
+	if rcode != dns.RcodeSuccess {
+		resp.SetRcode(req, rcode)
 		return resp
 	}
 	resp.Authoritative = true
+	q := req.Question[0]
+	name := dns.CanonicalName(q.Name)
 	soa := s.soa(zone)
-	if q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR {
-		resp.SetRcode(req, dns.RcodeRefused) // no zone transfers
-		return resp
-	}
-	ix := s.index()
-	n, exists := ix.lookup(name)
+	n, exists := s.index().lookup(name)
 	apex := name == zone
 	if !exists && !apex {
 		resp.SetRcode(req, dns.RcodeNameError)
@@ -212,6 +195,30 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 		resp.Ns = []dns.RR{soa} // NODATA
 	}
 	return resp
+}
+
+// admit returns the zone a request is for, or the rcode that refuses it:
+// NOTIMP for other opcodes, FORMERR for anything but one question, REFUSED
+// outside the zones and for zone transfers, SERVFAIL before lbdns is ready.
+func (s *Server) admit(req *dns.Msg) (string, int) {
+	if req.Opcode != dns.OpcodeQuery {
+		return "", dns.RcodeNotImplemented
+	}
+	if len(req.Question) != 1 || req.Response {
+		return "", dns.RcodeFormatError
+	}
+	q := req.Question[0]
+	zone := s.zoneOf(dns.CanonicalName(q.Name))
+	if zone == "" || (q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY) {
+		return "", dns.RcodeRefused
+	}
+	if s.opts.Ready != nil && !s.opts.Ready() {
+		return "", dns.RcodeServerFailure
+	}
+	if q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR {
+		return "", dns.RcodeRefused // no zone transfers
+	}
+	return zone, dns.RcodeSuccess
 }
 
 func addresses(owner string, a answer, rrtype uint16) []dns.RR {

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/external-dns/registry"
 	"sigs.k8s.io/external-dns/registry/txt"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/internal/testsnap"
 	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
@@ -156,31 +155,13 @@ func (f *flaky) records(t *testing.T, p *inmemory.InMemoryProvider) []string {
 	return records(t, p)
 }
 
-type snaps struct {
-	mu      sync.Mutex
-	snap    *health.Snapshot
-	changed chan struct{}
-	ready   chan struct{}
-}
-
-func (s *snaps) Snapshot() *health.Snapshot { s.mu.Lock(); defer s.mu.Unlock(); return s.snap }
-func (s *snaps) Changed() <-chan struct{}   { s.mu.Lock(); defer s.mu.Unlock(); return s.changed }
-func (s *snaps) Ready() <-chan struct{}     { return s.ready }
-func (s *snaps) set(snap *health.Snapshot) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.snap = snap
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
-
 func TestRunRetriesAndFollowsChanges(t *testing.T) {
 	p, reg := newZone(t)
 	f := &flaky{Registry: reg}
 	f.failures.Store(2)
 	m := metrics.New(prometheus.NewRegistry())
 	app := "app." + zone
-	s := &snaps{snap: snapshot(1, map[string][]string{app: {"192.0.2.1"}}), changed: make(chan struct{}), ready: make(chan struct{})}
+	s := testsnap.NewFeed(snapshot(1, map[string][]string{app: {"192.0.2.1"}}))
 	w := provider.NewWriteLoop(s, s, NewForRegistry(f, nil, nil), provider.LoopOptions{Output: "test", SyncInterval: time.Hour,
 		MinBackoff: 10 * time.Millisecond, Debounce: 10 * time.Millisecond, Metrics: m})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -193,11 +174,11 @@ func TestRunRetriesAndFollowsChanges(t *testing.T) {
 	if got := f.records(t, p); len(got) != 1 {
 		t.Fatalf("written before ready: %q", got)
 	}
-	close(s.ready)
+	s.MakeReady()
 	testwait.For(t, "the first record after two failures", func() bool { return has(f.records(t, p), app+" A 192.0.2.1") })
 	if v := testutil.ToFloat64(m.SyncTotal.WithLabelValues("test", "error")); v != 2 {
 		t.Errorf("lbdns_sync_total{result=error} = %v, want 2", v)
 	}
-	s.set(snapshot(2, map[string][]string{app: {"192.0.2.1", "192.0.2.2"}}))
+	s.Set(snapshot(2, map[string][]string{app: {"192.0.2.1", "192.0.2.2"}}))
 	testwait.For(t, "the change written", func() bool { return has(f.records(t, p), app+" A 192.0.2.1,192.0.2.2") })
 }
