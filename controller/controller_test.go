@@ -433,9 +433,7 @@ func TestControllerOneVerdictPerTargetInEverySnapshot(t *testing.T) {
 		generations[snap.Generation] = true
 		var seen []health.TargetDecision
 		for _, d := range snap.Hostnames {
-			for _, td := range d.Targets {
-				seen = append(seen, td)
-			}
+			seen = append(seen, d.Targets...)
 		}
 		if len(seen) != 2 {
 			t.Fatalf("generation %d: %d targets, want the one target in 2 groups", snap.Generation, len(seen))
