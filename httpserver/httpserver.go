@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/provider"
 )
 
 // State is what the endpoints read.
@@ -19,9 +20,21 @@ type State interface {
 	IsReady() bool
 }
 
+// Outputs lists the sync state of every output.
+type Outputs interface {
+	Statuses() []provider.OutputStatus
+}
+
 // Handler returns the mux of all endpoints. gatherer is the registry that
-// /metrics exposes.
-func Handler(state State, gatherer prometheus.Gatherer) http.Handler {
+// /metrics exposes; outputs may be nil.
+func Handler(state State, outputs Outputs, gatherer prometheus.Gatherer) http.Handler {
+	status := func() Status {
+		var outs []provider.OutputStatus
+		if outputs != nil {
+			outs = outputs.Statuses()
+		}
+		return NewStatus(state.Snapshot(), state.IsReady(), outs)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -37,12 +50,12 @@ func Handler(state State, gatherer prometheus.Gatherer) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /", servePage(state))
+	mux.HandleFunc("GET /", servePage(status))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(NewStatus(state.Snapshot(), state.IsReady()))
+		_ = enc.Encode(status())
 	})
 	return mux
 }
@@ -54,6 +67,17 @@ type Status struct {
 	Taken       time.Time          `json:"taken"`
 	Hostnames   []HostnameStatus   `json:"hostnames"`
 	Transitions []TransitionStatus `json:"transitions"`
+	Outputs     []OutputStatus     `json:"outputs"`
+}
+
+// OutputStatus is one output's sync state in /status.
+type OutputStatus struct {
+	Output       string     `json:"output"`
+	Failing      bool       `json:"failing"`
+	LastError    string     `json:"lastError,omitempty"`
+	FailingSince *time.Time `json:"failingSince,omitempty"`
+	Failures     int        `json:"failures,omitempty"`
+	LastSuccess  *time.Time `json:"lastSuccess,omitempty"`
 }
 
 // HostnameStatus is one hostname in /status.
@@ -101,10 +125,15 @@ type TransitionStatus struct {
 	Detail    string    `json:"detail,omitempty"`
 }
 
-// NewStatus renders a snapshot for /status (and the HTML page).
-func NewStatus(snap *health.Snapshot, ready bool) Status {
+// NewStatus renders a snapshot and the outputs' states for /status (and the
+// HTML page).
+func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatus) Status {
 	st := Status{Ready: ready, Generation: snap.Generation, Taken: snap.Taken,
-		Hostnames: []HostnameStatus{}, Transitions: []TransitionStatus{}}
+		Hostnames: []HostnameStatus{}, Transitions: []TransitionStatus{}, Outputs: []OutputStatus{}}
+	for _, o := range outputs {
+		st.Outputs = append(st.Outputs, OutputStatus{Output: o.Output, Failing: o.Failing, LastError: o.LastError,
+			FailingSince: timePtr(o.FailingSince), Failures: o.Failures, LastSuccess: timePtr(o.LastSuccess)})
+	}
 	for _, d := range snap.Hostnames {
 		hs := HostnameStatus{Hostname: d.Hostname, TTL: d.TTL, FailOpen: d.FailOpen, Published: []string{}}
 		for _, t := range d.Targets {

@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/probe"
+	"github.com/lbdns/lbdns/provider"
 )
 
 type state struct {
@@ -52,8 +54,10 @@ func TestEndpoints(t *testing.T) {
 	}}, Transitions: []health.Transition{{At: now, Target: health.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")},
 		Hostnames: []string{"app.example.com"}, To: "unhealthy", Reason: health.ProbeFailed}}}}
 	reg := prometheus.NewRegistry()
-	metrics.New(reg)
-	srv := httptest.NewServer(Handler(st, reg))
+	outputs := &provider.Outputs{Metrics: metrics.New(reg)}
+	outputs.Observer("rfc2136").Observe(st.snap, errors.New("zone transfer (AXFR) of example.com: bad xfr rcode: 5"))
+	outputs.Observer("connector").Observe(st.snap, nil)
+	srv := httptest.NewServer(Handler(st, outputs, reg))
 	defer srv.Close()
 
 	if code, _ := get(t, srv, "/healthz"); code != 200 {
@@ -83,9 +87,14 @@ func TestEndpoints(t *testing.T) {
 	if len(status.Transitions) != 1 || status.Transitions[0].To != "unhealthy" {
 		t.Errorf("transitions = %+v", status.Transitions)
 	}
+	if o := status.Outputs; len(o) != 2 || o[0].Output != "connector" || o[0].Failing || o[0].LastSuccess == nil ||
+		o[1].Output != "rfc2136" || !o[1].Failing || !strings.Contains(o[1].LastError, "bad xfr rcode") || o[1].FailingSince == nil || o[1].Failures != 1 {
+		t.Errorf("outputs = %+v", o)
+	}
 
 	code, body = get(t, srv, "/")
-	for _, want := range []string{"app.example.com", "192.0.2.1", "unhealthy", "ProbeFailed", "tcp:80: refused", `http-equiv="refresh"`, "Last transitions"} {
+	for _, want := range []string{"app.example.com", "192.0.2.1", "unhealthy", "ProbeFailed", "tcp:80: refused", `http-equiv="refresh"`, "Last transitions",
+		"output rfc2136 failing", "bad xfr rcode"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/ (%d) lacks %q", code, want)
 		}

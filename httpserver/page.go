@@ -30,7 +30,7 @@ th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; font-siz
 th { background: #f3f3f3; }
 .healthy { color: #11742f; font-weight: 600; } .unhealthy { color: #b3261e; font-weight: 600; } .pending { color: #8a6d00; }
 .badge { display: inline-block; padding: 0 .5em; border-radius: .6em; font-size: .85em; }
-.failopen { background: #b3261e; color: #fff; } .notready { background: #8a6d00; color: #fff; }
+.failopen, .failing { background: #b3261e; color: #fff; } .notready { background: #8a6d00; color: #fff; }
 .muted { color: #777; }
 </style>
 </head>
@@ -38,6 +38,9 @@ th { background: #f3f3f3; }
 <h1>lbdns</h1>
 <p>{{if .Ready}}Ready{{else}}<span class="badge notready">not ready: waiting for caches and the first probe round</span>{{end}}
  · generation {{.Generation}} · hostnames: {{len .Hostnames}} · <a href="/status">JSON</a> · <a href="/metrics">metrics</a></p>
+{{range .Outputs}}{{if .Failing}}<p class="output-failing"><span class="badge failing">output {{.Output}} failing</span>
+ since {{ago .FailingSince}} ({{.Failures}} syncs in a row): {{.LastError}}</p>
+{{end}}{{end}}
 {{range .Hostnames}}
 <h2 id="{{.Hostname}}">{{.Hostname}} <span class="muted">TTL {{.TTL}}</span>{{if .FailOpen}} <span class="badge failopen">fail-open: no target healthy, all published</span>{{end}}</h2>
 <p>Published: {{range $i, $ip := .Published}}{{if $i}}, {{end}}<code>{{$ip}}</code>{{else}}<em>nothing</em>{{end}}</p>
@@ -56,11 +59,17 @@ th { background: #f3f3f3; }
 {{range .Transitions}}<tr><td>{{clock .At}}</td><td>{{.Target}}</td><td>{{range $i, $h := .Hostnames}}{{if $i}}, {{end}}{{$h}}{{end}}</td>
 <td class="{{.To}}">{{.To}}</td><td>{{.Reason}}</td><td>{{.Detail}}</td></tr>
 {{end}}</table>{{else}}<p><em>None yet.</em></p>{{end}}
+{{if .Outputs}}<h2>Outputs</h2>
+<table>
+<tr><th>Output</th><th>State</th><th>Last success</th><th>Last error</th></tr>
+{{range .Outputs}}<tr><td>{{.Output}}</td><td class="{{if .Failing}}unhealthy{{else}}healthy{{end}}">{{if .Failing}}failing since {{ago .FailingSince}}{{else}}ok{{end}}</td>
+<td>{{ago .LastSuccess}}</td><td>{{.LastError}}</td></tr>
+{{end}}</table>{{end}}
 </body>
 </html>
 `))
 
-func servePage(state State) http.HandlerFunc {
+func servePage(status func() Status) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
@@ -68,7 +77,7 @@ func servePage(state State) http.HandlerFunc {
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if err := page.Execute(w, NewStatus(state.Snapshot(), state.IsReady())); err != nil {
+		if err := page.Execute(w, status()); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	}

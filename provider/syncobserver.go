@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -8,31 +10,77 @@ import (
 	"github.com/lbdns/lbdns/metrics"
 )
 
-// SyncObserver records an output's syncs in the metrics: the result, the time
-// of the last success, and once per generation how long after the change the
-// output reflected it. It is safe for concurrent use.
+// SyncObserver records an output's syncs: in the metrics the result, the
+// time of the last success, and once per generation how long after the change
+// the output reflected it; in its Status whether the output is failing, since
+// when and why. It is safe for concurrent use.
 type SyncObserver struct {
 	Output  string
 	Metrics *metrics.Metrics
 
 	mu     sync.Mutex
 	synced uint64 // the newest generation reflected
+	status OutputStatus
 }
 
-// Observe records one sync of snap that ended with err.
-func (o *SyncObserver) Observe(snap *health.Snapshot, err error) {
-	m := o.Metrics
-	if m == nil {
-		return
-	}
-	if err != nil {
-		m.SyncTotal.WithLabelValues(o.Output, "error").Inc()
-		return
-	}
+// OutputStatus is an output's sync state, for /status and the logs.
+type OutputStatus struct {
+	Output      string
+	LastSuccess time.Time
+	// Failing is set from a failed sync until the next success; LastError
+	// says why, FailingSince since when, Failures how many in a row.
+	Failing      bool
+	LastError    string
+	FailingSince time.Time
+	Failures     int
+}
+
+// Observe records one sync of snap that ended with err. It returns the new
+// status and whether it changed in a way worth a log line: the output started
+// failing, fails for another reason, or recovered.
+func (o *SyncObserver) Observe(snap *health.Snapshot, err error) (OutputStatus, bool) {
 	now := time.Now()
-	m.SyncTotal.WithLabelValues(o.Output, "success").Inc()
-	m.LastSyncTimestamp.WithLabelValues(o.Output).Set(float64(now.UnixNano()) / 1e9)
-	o.Reflected(snap, now)
+	st, changed := o.record(err, now)
+	if m := o.Metrics; m != nil {
+		if err != nil {
+			m.SyncTotal.WithLabelValues(o.Output, "error").Inc()
+		} else {
+			m.SyncTotal.WithLabelValues(o.Output, "success").Inc()
+			m.LastSyncTimestamp.WithLabelValues(o.Output).Set(float64(now.UnixNano()) / 1e9)
+		}
+	}
+	if err == nil {
+		o.Reflected(snap, now)
+	}
+	return st, changed
+}
+
+func (o *SyncObserver) record(err error, now time.Time) (OutputStatus, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	prev := o.status
+	st := &o.status
+	st.Output = o.Output
+	if err == nil {
+		st.LastSuccess = now
+		st.Failing, st.LastError, st.FailingSince, st.Failures = false, "", time.Time{}, 0
+		return *st, prev.Failing
+	}
+	if !st.Failing {
+		st.FailingSince = now
+	}
+	st.Failing, st.LastError = true, err.Error()
+	st.Failures++
+	return *st, !prev.Failing || prev.LastError != st.LastError
+}
+
+// Status returns the output's sync state.
+func (o *SyncObserver) Status() OutputStatus {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := o.status
+	st.Output = o.Output
+	return st
 }
 
 // Reflected records, for each generation newer than the last one reflected,
@@ -57,4 +105,34 @@ func (o *SyncObserver) Reflected(snap *health.Snapshot, now time.Time) {
 		}
 	}
 	o.synced = snap.Generation
+}
+
+// Outputs hands out one SyncObserver per output and lists their states.
+type Outputs struct {
+	Metrics *metrics.Metrics
+
+	mu        sync.Mutex
+	observers []*SyncObserver
+}
+
+// Observer returns a new observer for the output, listed from now on.
+func (o *Outputs) Observer(output string) *SyncObserver {
+	obs := &SyncObserver{Output: output, Metrics: o.Metrics}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.observers = append(o.observers, obs)
+	return obs
+}
+
+// Statuses returns the state of every output, by name.
+func (o *Outputs) Statuses() []OutputStatus {
+	o.mu.Lock()
+	observers := slices.Clone(o.observers)
+	o.mu.Unlock()
+	out := make([]OutputStatus, 0, len(observers))
+	for _, obs := range observers {
+		out = append(out, obs.Status())
+	}
+	slices.SortFunc(out, func(a, b OutputStatus) int { return strings.Compare(a.Output, b.Output) })
+	return out
 }

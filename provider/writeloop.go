@@ -51,7 +51,9 @@ type LoopOptions struct {
 	// which doubles from one to the next.
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
-	Metrics                *metrics.Metrics
+	// Observer records each sync; nil makes one over Metrics.
+	Observer *SyncObserver
+	Metrics  *metrics.Metrics
 }
 
 // WriteLoop drives a Writer: it waits until lbdns is ready, then writes after
@@ -83,8 +85,10 @@ func NewWriteLoop(snaps Snapshots, ready Readiness, w Writer, opts LoopOptions) 
 	if opts.MaxBackoff < opts.MinBackoff {
 		opts.MaxBackoff = max(DefaultMaxBackoff, opts.MinBackoff)
 	}
-	return &WriteLoop{snaps: snaps, ready: ready, writer: w, opts: opts,
-		observer: &SyncObserver{Output: opts.Output, Metrics: opts.Metrics}}
+	if opts.Observer == nil {
+		opts.Observer = &SyncObserver{Output: opts.Output, Metrics: opts.Metrics}
+	}
+	return &WriteLoop{snaps: snaps, ready: ready, writer: w, opts: opts, observer: opts.Observer}
 }
 
 // Run writes until ctx is done.
@@ -104,7 +108,7 @@ func (l *WriteLoop) Run(ctx context.Context) {
 				return
 			}
 			backoff = min(max(2*backoff, l.opts.MinBackoff), l.opts.MaxBackoff)
-			l.opts.Logger.Error("sync failed; will retry", "err", err, "retryIn", backoff.String())
+			l.opts.Logger.Debug("sync failed; will retry", "err", err, "retryIn", backoff.String())
 			if !sleep(ctx, backoff) {
 				return
 			}
@@ -124,10 +128,23 @@ func (l *WriteLoop) Run(ctx context.Context) {
 	}
 }
 
-// Sync writes one snapshot and records the result in the metrics.
+// Sync writes one snapshot and records the result: in the metrics, in the
+// output's status, and in the log once per change of that status (a failing
+// output retrying every few seconds says so once, not every time).
 func (l *WriteLoop) Sync(ctx context.Context, snap *health.Snapshot) error {
 	err := l.writer.Write(ctx, l.desired(snap))
-	l.observer.Observe(snap, err)
+	if ctx.Err() != nil {
+		return err // shutting down or no longer leading: not the output's fault
+	}
+	st, changed := l.observer.Observe(snap, err)
+	switch {
+	case !changed:
+	case err != nil:
+		l.opts.Logger.Error("sync failing: DNS no longer follows health changes", "err", err, "failures", st.Failures,
+			"failingSince", st.FailingSince.Format(time.RFC3339))
+	default:
+		l.opts.Logger.Info("sync recovered", "generation", snap.Generation)
+	}
 	return err
 }
 

@@ -35,6 +35,7 @@ import (
 	"github.com/lbdns/lbdns/httpserver"
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/probe"
+	"github.com/lbdns/lbdns/provider"
 	"github.com/lbdns/lbdns/provider/connector"
 	"github.com/lbdns/lbdns/provider/dnsserver"
 	"github.com/lbdns/lbdns/source"
@@ -157,10 +158,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		"namespace", cfg.Namespace, "probeInterval", cfg.ProbeInterval.String(), "fall", cfg.ProbeFall, "rise", cfg.ProbeRise)
 
 	g := newGroup(ctx)
-	httpSrv := &http.Server{Handler: httpserver.Handler(ctl, reg), ReadHeaderTimeout: 10 * time.Second}
+	outputs := &provider.Outputs{Metrics: m}
+	httpSrv := &http.Server{Handler: httpserver.Handler(ctl, outputs, reg), ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func(context.Context) error { return serveHTTP(httpSrv, ls.http) })
 	g.Go(func(ctx context.Context) error { return shutdownHTTPWhenDone(ctx, httpSrv) })
-	serveReaders(g, cfg, ls, ctl, log, m)
+	serveReaders(g, cfg, ls, ctl, outputs, log)
 	inf.start(g.ctx)
 	defer inf.shutdown()
 	g.Go(func(ctx context.Context) error {
@@ -169,16 +171,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		return nil
 	})
-	w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, leading: leading}
+	w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, outputs: outputs, leading: leading}
 	g.Go(func(ctx context.Context) error { return runWriters(ctx, w, client) })
 	return g.Wait(log)
 }
 
 // serveReaders starts the outputs every replica serves: the connector and
 // the embedded DNS server, each when its listener is open.
-func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Controller, log *slog.Logger, m *metrics.Metrics) {
+func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Controller, outputs *provider.Outputs, log *slog.Logger) {
 	if ls.connector != nil {
-		srv := connector.New(ctl, ctl, connector.Options{Logger: log, Metrics: m})
+		srv := connector.New(ctl, ctl, connector.Options{Logger: log, Observer: outputs.Observer(connector.Output), Metrics: outputs.Metrics})
 		g.Go(func(ctx context.Context) error {
 			if err := srv.Serve(ctx, ls.connector); err != nil {
 				return fmt.Errorf("connector (LBDNS_CONNECTOR_ADDR): %w", err)
@@ -188,7 +190,7 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 	}
 	if ls.dnsUDP != nil {
 		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, Hostmaster: cfg.DNSHostmaster,
-			Ready: ctl.IsReady, Logger: log, Metrics: m})
+			Ready: ctl.IsReady, Logger: log, Observer: outputs.Observer(dnsserver.Output), Metrics: outputs.Metrics})
 		g.Go(func(ctx context.Context) error {
 			if err := srv.Serve(ctx, ls.dnsUDP, ls.dnsTCP); err != nil {
 				return fmt.Errorf("DNS server (LBDNS_DNS_ADDR): %w", err)

@@ -34,6 +34,7 @@ type writers struct {
 	restCfg *rest.Config
 	log     *slog.Logger
 	m       *metrics.Metrics
+	outputs *provider.Outputs
 	// leading is set while this replica holds the Lease (it gates events).
 	leading *atomic.Bool
 }
@@ -46,6 +47,7 @@ func (w writers) build() ([]*provider.WriteLoop, error) {
 			DomainFilter: endpoint.NewDomainFilter(w.cfg.DomainFilter),
 			SyncInterval: w.cfg.SyncInterval,
 			Logger:       w.log,
+			Observer:     w.outputs.Observer(output),
 			Metrics:      w.m,
 		})
 	}

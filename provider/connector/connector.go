@@ -36,7 +36,9 @@ type Options struct {
 	MaxConns     int
 	WriteTimeout time.Duration
 	Logger       *slog.Logger
-	Metrics      *metrics.Metrics
+	// Observer records each answer; nil makes one over Metrics.
+	Observer *provider.SyncObserver
+	Metrics  *metrics.Metrics
 }
 
 // Server is the connector server.
@@ -58,7 +60,10 @@ func New(snaps provider.Snapshots, ready provider.Readiness, opts Options) *Serv
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{snaps: snaps, ready: ready, opts: opts, observer: &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}}
+	if opts.Observer == nil {
+		opts.Observer = &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}
+	}
+	return &Server{snaps: snaps, ready: ready, opts: opts, observer: opts.Observer}
 }
 
 // Serve accepts connections on ln until ctx is done, then closes ln and every

@@ -43,9 +43,12 @@ type Options struct {
 	// Ready, if set, reports whether lbdns is ready; before that every
 	// query gets SERVFAIL, so no resolver caches an NXDOMAIN of a name that
 	// is about to exist.
-	Ready   func() bool
-	Logger  *slog.Logger
-	Metrics *metrics.Metrics
+	Ready  func() bool
+	Logger *slog.Logger
+	// Observer records when answers reflect a change; nil makes one over
+	// Metrics.
+	Observer *provider.SyncObserver
+	Metrics  *metrics.Metrics
 }
 
 // Server is the DNS handler plus its listeners.
@@ -64,7 +67,10 @@ func New(snaps provider.Snapshots, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{snaps: snaps, opts: opts, reflected: &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}}
+	if opts.Observer == nil {
+		opts.Observer = &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}
+	}
+	s := &Server{snaps: snaps, opts: opts, reflected: opts.Observer}
 	for _, z := range opts.Zones {
 		s.zones = append(s.zones, dns.CanonicalName(z))
 	}

@@ -61,10 +61,12 @@ func newRegistry(ctx context.Context, o Options, filter *endpoint.DomainFilter) 
 		edns.RFC2136TSIGKeyName = r.TSIGKeyName
 		edns.RFC2136TSIGSecret = r.TSIGSecret
 		edns.RFC2136TSIGSecretAlg = r.TSIGSecretAlg
-		edns.RFC2136AXFR = true // without zone transfers the plan could never update or delete
+		edns.RFC2136AXFR = true // the zone is read by checkedRFC2136, which fails when the transfer does
 		edns.RFC2136BatchChangeSize = 50
 		edns.RFC2136LoadBalancingStrategy = "disabled"
-		p, err = rfc2136.New(ctx, edns, filter)
+		if p, err = rfc2136.New(ctx, edns, filter); err == nil {
+			p, err = newCheckedRFC2136(p, r)
+		}
 	case ProviderWebhook:
 		edns.WebhookProviderURL = o.WebhookURL
 		edns.WebhookProviderReadTimeout = webhookReadTimeout
