@@ -31,6 +31,7 @@ const (
 	zoneStandalone  = "std.test"  // written by two lbdns replicas (rfc2136, leader election)
 	zoneWebhook     = "hook.test" // written by lbdns through external-dns's webhook server
 	zoneCRD         = "crd.test"  // written by external-dns --source=crd from lbdns's DNSEndpoints
+	zoneFaults      = "faults.test" // written by one standalone lbdns while BIND is made to fail
 	probeInterval   = time.Second
 	probeFall       = 2
 	probeRise       = 2
@@ -53,11 +54,13 @@ type env struct {
 	lbdnsBin        string
 
 	etcd, apiserver, bind *proc
+	bindPort              int
 	lbdns                 *lbdnsProc // the connector instance
 	extdns                *supervisor
 	// The writer instances of the other outputs.
 	std        [2]*lbdnsProc
 	hook, crd  *lbdnsProc
+	faults     *lbdnsProc // standalone rfc2136 on zoneFaults
 	hookServer *proc
 	extdnsCRD  *supervisor
 	// The instance that answers DNS itself, and its address.
@@ -121,7 +124,7 @@ func setup(ctx context.Context) (*env, error) {
 func (e *env) teardown() {
 	e.extdns.stop()
 	e.extdnsCRD.stop()
-	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.dnsInstance} {
+	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.faults, e.dnsInstance} {
 		if l != nil {
 			l.stop()
 		}
@@ -242,6 +245,30 @@ func (e *env) installRBAC(ctx context.Context) error {
 	return writeKubeconfig(e.lbdnsKubeconfig, cfg.Clusters["local"].Server, "lbdns", tok.Status.Token)
 }
 
+var bindZones = []string{zone, zoneStandalone, zoneWebhook, zoneCRD, zoneFaults}
+
+// writeBindConf writes named.conf; with refuseFaults, BIND refuses zone
+// transfers of zoneFaults to everyone (a common misconfiguration) while it
+// still accepts updates.
+func (e *env) writeBindConf(refuseFaults bool) error {
+	dir := filepath.Join(e.dir, "bind")
+	conf := fmt.Sprintf(`key "%[1]s" { algorithm hmac-sha256; secret "%[2]s"; };
+options { directory "%[3]s"; listen-on port %[4]d { 127.0.0.1; }; listen-on-v6 { none; };
+  pid-file "%[3]s/named.pid"; recursion no; dnssec-validation no; notify no; };
+controls { };
+`, tsigKeyName, e.tsigSecret, dir, e.bindPort)
+	for _, z := range bindZones {
+		transfer := fmt.Sprintf(`key "%s";`, tsigKeyName)
+		if refuseFaults && z == zoneFaults {
+			transfer = "none;"
+		}
+		conf += fmt.Sprintf(`zone "%[1]s" { type primary; file "%[2]s/%[1]s.zone";
+  allow-update { key "%[3]s"; }; allow-transfer { %[4]s }; };
+`, z, dir, tsigKeyName, transfer)
+	}
+	return os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o644)
+}
+
 func (e *env) startBind() error {
 	dir := filepath.Join(e.dir, "bind")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -252,20 +279,12 @@ func (e *env) startBind() error {
 		return err
 	}
 	e.tsigSecret = base64.StdEncoding.EncodeToString(secret)
-	port, err := freePort()
-	if err != nil {
+	var err error
+	if e.bindPort, err = freePort(); err != nil {
 		return err
 	}
-	e.dnsAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	conf := fmt.Sprintf(`key "%[1]s" { algorithm hmac-sha256; secret "%[2]s"; };
-options { directory "%[3]s"; listen-on port %[4]d { 127.0.0.1; }; listen-on-v6 { none; };
-  pid-file "%[3]s/named.pid"; recursion no; dnssec-validation no; notify no; };
-controls { };
-`, tsigKeyName, e.tsigSecret, dir, port)
-	for _, z := range []string{zone, zoneStandalone, zoneWebhook, zoneCRD} {
-		conf += fmt.Sprintf(`zone "%[1]s" { type primary; file "%[2]s/%[1]s.zone";
-  allow-update { key "%[3]s"; }; allow-transfer { key "%[3]s"; }; };
-`, z, dir, tsigKeyName)
+	e.dnsAddr = fmt.Sprintf("127.0.0.1:%d", e.bindPort)
+	for _, z := range bindZones {
 		// Every zone holds a record lbdns does not own: it must survive.
 		zoneFile := fmt.Sprintf("$TTL 60\n@ IN SOA ns.%[1]s. admin.%[1]s. ( 1 60 60 3600 60 )\n@ IN NS ns.%[1]s.\nns IN A 127.0.0.1\n"+
 			"unmanaged IN A 192.0.2.250\n", z)
@@ -273,7 +292,7 @@ controls { };
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o644); err != nil {
+	if err := e.writeBindConf(false); err != nil {
 		return err
 	}
 	u, err := user.Current()

@@ -60,7 +60,7 @@ func record(t *testing.T, format string, args ...any) {
 
 func (e *env) dumpLogs() {
 	procs := []*proc{e.extdns.procOrNil(), e.extdnsCRD.procOrNil(), e.hookServer}
-	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.dnsInstance} {
+	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.faults, e.dnsInstance} {
 		if l != nil {
 			procs = append(procs, l.proc)
 		}

@@ -23,6 +23,7 @@ const (
 // replicas with leader election, lbdns talking to external-dns's webhook
 // server, and lbdns writing DNSEndpoints that external-dns --source=crd reads.
 func (e *env) startWriters() error {
+	var err error
 	host, port, _ := strings.Cut(e.dnsAddr, ":")
 	rfc2136 := func(z string) []string {
 		return []string{"--provider=rfc2136", "--rfc2136-host=" + host, "--rfc2136-port=" + port, "--rfc2136-zone=" + z,
@@ -48,6 +49,17 @@ func (e *env) startWriters() error {
 		if err := l.run(e); err != nil {
 			return err
 		}
+	}
+
+	// One more standalone writer, alone on a zone the fault scenarios break.
+	if e.faults, err = e.newLbdns("lbdns-faults", "LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST="+host,
+		"LBDNS_RFC2136_PORT="+port, "LBDNS_RFC2136_ZONE="+zoneFaults, "LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName,
+		"LBDNS_RFC2136_TSIG_SECRET="+e.tsigSecret, "LBDNS_TXT_OWNER_ID=lbdns-faults",
+		"LBDNS_DOMAIN_FILTER="+zoneFaults, "LBDNS_SYNC_INTERVAL=30s"); err != nil {
+		return err
+	}
+	if err := e.faults.run(e); err != nil {
+		return err
 	}
 
 	// external-dns as a webhook server in front of BIND, and lbdns using it.
