@@ -27,10 +27,10 @@ import (
 // Settings of the suite. The probe settings are shorter than lbdns's
 // defaults so that the suite runs quickly; the bounds scale with them.
 const (
-	zone            = "e2e.test"  // written by external-dns reading lbdns's connector
-	zoneStandalone  = "std.test"  // written by two lbdns replicas (rfc2136, leader election)
-	zoneWebhook     = "hook.test" // written by lbdns through external-dns's webhook server
-	zoneCRD         = "crd.test"  // written by external-dns --source=crd from lbdns's DNSEndpoints
+	zone            = "e2e.test"    // written by external-dns reading lbdns's connector
+	zoneStandalone  = "std.test"    // written by two lbdns replicas (rfc2136, leader election)
+	zoneWebhook     = "hook.test"   // written by lbdns through external-dns's webhook server
+	zoneCRD         = "crd.test"    // written by external-dns --source=crd from lbdns's DNSEndpoints
 	zoneFaults      = "faults.test" // written by one standalone lbdns while BIND is made to fail
 	probeInterval   = time.Second
 	probeFall       = 2
