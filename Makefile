@@ -1,5 +1,7 @@
 # lbdns: see README.md.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Expanded once, so that a file saved while make runs cannot give the build and its check two versions.
+VERSION := $(VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
 .PHONY: all build static deps demo run-local test unit e2e lint bench dnsbench fuzz clean
