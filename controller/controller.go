@@ -26,6 +26,11 @@ import (
 // back they would keep a core busy. A lone change still reconciles at once.
 const minReconcileGap = 200 * time.Millisecond
 
+// minJumpGap is the shortest gap in the controller's clock ticks taken for a
+// time jump, so that a short probe interval does not make every scheduling
+// hiccup one.
+const minJumpGap = 500 * time.Millisecond
+
 // readyGrace is added to one probe timeout to bound the wait for the first
 // probe round: results need a moment to arrive after their timeout.
 const readyGrace = 100 * time.Millisecond
@@ -55,6 +60,7 @@ type Controller struct {
 	cluster ClusterReader
 	probes  *probe.Scheduler[health.Key]
 	gone    *goneNodes
+	fresh   *freshness
 	synced  []namedSync
 	trigger chan struct{}
 
@@ -82,6 +88,7 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		log:         opts.Logger,
 		cluster:     cluster,
 		gone:        newGoneNodes(opts.Probe.Rise),
+		fresh:       newFreshness(max(opts.Probe.Interval, minJumpGap)),
 		trigger:     make(chan struct{}, 1),
 		ready:       make(chan struct{}),
 		changed:     make(chan struct{}),
@@ -124,6 +131,7 @@ func (c *Controller) Changed() <-chan struct{} {
 // Run waits for the informer caches (an error if they do not sync in time),
 // then reconciles until ctx is done and waits for the probes to stop.
 func (c *Controller) Run(ctx context.Context) error {
+	go c.watchClock(ctx.Done())
 	if err := c.waitForCaches(ctx); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -448,4 +449,36 @@ func TestControllerOneVerdictPerTargetInEverySnapshot(t *testing.T) {
 		t.Fatalf("saw %d generations: the probes did not flap enough to test anything", len(generations))
 	}
 	t.Logf("%d generations, each with one verdict per target", len(generations))
+}
+
+// After a time jump, Fresh holds writes back until every published probed
+// target was probed again and a reconcile saw it.
+func TestControllerFreshAfterATimeJump(t *testing.T) {
+	a := newBackend(t, "127.0.0.81")
+	h := newHarness(t, true, service("a", a, nil), endpointSlice("a", true))
+	h.waitPublished("127.0.0.81")
+	if err := h.ctl.Fresh(); err != nil {
+		t.Fatalf("fresh before any jump: %v", err)
+	}
+	// A 5 s gap between two clock ticks, as after SIGSTOP and SIGCONT.
+	now := time.Now()
+	h.ctl.fresh.mu.Lock()
+	h.ctl.fresh.lastTick = now.Add(-5 * time.Second)
+	h.ctl.fresh.mu.Unlock()
+	if err := h.ctl.Fresh(); !errors.Is(err, ErrStaleView) {
+		t.Fatalf("during the jump: %v, want ErrStaleView", err)
+	}
+	testwait.For(t, "the clock watcher to see the jump", func() bool {
+		h.ctl.fresh.mu.Lock()
+		defer h.ctl.fresh.mu.Unlock()
+		return !h.ctl.fresh.jumpedAt.IsZero() || h.ctl.fresh.lastTick.After(now)
+	})
+	testwait.For(t, "fresh after a probe round", func() bool { return h.ctl.Fresh() == nil })
+	for _, d := range h.ctl.Snapshot().Hostnames {
+		for _, td := range d.Targets {
+			if !td.ProbeStatus.LastProbe.After(now) {
+				t.Errorf("%s fresh with a probe from %s, before the jump at %s", td.IP, td.ProbeStatus.LastProbe, now)
+			}
+		}
+	}
 }

@@ -27,6 +27,7 @@ type Metrics struct {
 	Leader               prometheus.Gauge
 	DNSQueries           *prometheus.CounterVec
 	DNSDuration          prometheus.Histogram
+	FencedWrites         *prometheus.CounterVec
 }
 
 // TargetLabels are the labels of the per-target gauges.
@@ -58,6 +59,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		BuildInfo:  r.gaugeVec("lbdns_build_info", "Always 1; labels say which lbdns runs.", "version", "goversion"),
 		Leader:     r.gauge("lbdns_leader", "1 while this replica runs the writers (it holds the Lease, or leader election is off)."),
 		DNSQueries: r.counterVec("lbdns_dns_queries_total", "Queries the embedded DNS server answered, by query type and response code.", "qtype", "rcode"),
+		FencedWrites: r.counterVec("lbdns_fenced_writes_total",
+			"Writes held back because this replica may not write (Lease not held by its own clock, or a stale view after a time jump), by output.", "output"),
 		DNSDuration: r.histogram("lbdns_dns_request_duration_seconds", "Time the embedded DNS server took to answer one query.",
 			[]float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05}),
 	}

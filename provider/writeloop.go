@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -28,7 +30,16 @@ type Desired struct {
 	// DomainFilter bounds what the writer may change: records outside it
 	// are left alone, whoever owns them. Never nil.
 	DomainFilter *endpoint.DomainFilter
+	// Fence must be called immediately before each change the writer
+	// makes; when it returns an error (wrapping ErrFenced), the writer
+	// changes nothing and returns that error. Never nil.
+	Fence func() error
 }
+
+// ErrFenced is the error of a write held back by the fence: this replica
+// may not write now (it no longer holds the Lease by its own clock, or its
+// view is stale after a time jump). It is not the output's failure.
+var ErrFenced = errors.New("write fenced")
 
 // Defaults of LoopOptions.
 const (
@@ -51,6 +62,9 @@ type LoopOptions struct {
 	// which doubles from one to the next.
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
+	// Fence says whether this replica may write now; nil always may. An
+	// error holds every change back, so it must be cheap.
+	Fence func() error
 	// Observer records each sync; nil makes one over Metrics.
 	Observer *SyncObserver
 	Metrics  *metrics.Metrics
@@ -65,6 +79,7 @@ type WriteLoop struct {
 	writer   Writer
 	opts     LoopOptions
 	observer *SyncObserver
+	fenced   bool // the last write was held back
 }
 
 // NewWriteLoop returns a loop; nothing happens until Run.
@@ -88,6 +103,9 @@ func NewWriteLoop(snaps Snapshots, ready Readiness, w Writer, opts LoopOptions) 
 	if opts.Observer == nil {
 		opts.Observer = &SyncObserver{Output: opts.Output, Metrics: opts.Metrics}
 	}
+	if opts.Fence == nil {
+		opts.Fence = func() error { return nil }
+	}
 	return &WriteLoop{snaps: snaps, ready: ready, writer: w, opts: opts, observer: opts.Observer}
 }
 
@@ -106,6 +124,12 @@ func (l *WriteLoop) Run(ctx context.Context) {
 		if err := l.Sync(ctx, l.snaps.Snapshot()); err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if errors.Is(err, ErrFenced) { // not a failure: ask again soon
+				if !sleep(ctx, l.opts.MinBackoff) {
+					return
+				}
+				continue
 			}
 			backoff = min(max(2*backoff, l.opts.MinBackoff), l.opts.MaxBackoff)
 			l.opts.Logger.Debug("sync failed; will retry", "err", err, "retryIn", backoff.String())
@@ -132,10 +156,18 @@ func (l *WriteLoop) Run(ctx context.Context) {
 // output's status, and in the log once per change of that status (a failing
 // output retrying every few seconds says so once, not every time).
 func (l *WriteLoop) Sync(ctx context.Context, snap *health.Snapshot) error {
-	err := l.writer.Write(ctx, l.desired(snap))
+	err := l.fence()
+	if err == nil {
+		err = l.writer.Write(ctx, l.desired(snap))
+	}
 	if ctx.Err() != nil {
 		return err // shutting down or no longer leading: not the output's fault
 	}
+	if errors.Is(err, ErrFenced) {
+		l.noteFenced(err)
+		return err
+	}
+	l.fenced = false
 	st, changed := l.observer.Observe(snap, err)
 	switch {
 	case !changed:
@@ -148,9 +180,31 @@ func (l *WriteLoop) Sync(ctx context.Context, snap *health.Snapshot) error {
 	return err
 }
 
+// fence asks the fence, and marks a refusal as ErrFenced.
+func (l *WriteLoop) fence() error {
+	if err := l.opts.Fence(); err != nil {
+		if errors.Is(err, ErrFenced) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrFenced, err)
+	}
+	return nil
+}
+
+// noteFenced counts a held-back write, and logs the first of a row.
+func (l *WriteLoop) noteFenced(err error) {
+	if l.opts.Metrics != nil {
+		l.opts.Metrics.FencedWrites.WithLabelValues(l.opts.Output).Inc()
+	}
+	if !l.fenced {
+		l.opts.Logger.Info("write held back", "reason", err.Error())
+	}
+	l.fenced = true
+}
+
 // desired applies the domain filter, for every writer alike.
 func (l *WriteLoop) desired(snap *health.Snapshot) Desired {
-	d := Desired{Generation: snap.Generation, DomainFilter: l.opts.DomainFilter}
+	d := Desired{Generation: snap.Generation, DomainFilter: l.opts.DomainFilter, Fence: l.fence}
 	for _, ep := range Endpoints(snap) {
 		if l.opts.DomainFilter.Match(ep.DNSName) {
 			d.Endpoints = append(d.Endpoints, ep)

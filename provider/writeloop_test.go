@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,4 +80,31 @@ func TestWriteLoopWaitsFiltersRetriesAndFollows(t *testing.T) {
 		names, _ := w.last()
 		return slices.Equal(names, []string{"a.example.com", "c.example.com"})
 	})
+}
+
+// A closed fence holds every write back without counting a failure; the
+// write happens once the fence opens.
+func TestWriteLoopFence(t *testing.T) {
+	f := testsnap.NewFeed(testsnap.Build(1, map[string][]string{"a.example.com": {"192.0.2.1"}}))
+	f.MakeReady()
+	w := &recorder{}
+	m := metrics.New(prometheus.NewRegistry())
+	var open atomic.Bool
+	loop := NewWriteLoop(f, f, w, LoopOptions{Output: "test", SyncInterval: time.Hour, MinBackoff: 5 * time.Millisecond,
+		Fence:   func() error { return map[bool]error{false: errors.New("lease not held"), true: nil}[open.Load()] },
+		Metrics: m})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { loop.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	testwait.For(t, "a fenced write counted", func() bool { return testutil.ToFloat64(m.FencedWrites.WithLabelValues("test")) >= 3 })
+	if _, n := w.last(); n != 0 {
+		t.Fatalf("%d writes through a closed fence", n)
+	}
+	if v := testutil.ToFloat64(m.SyncTotal.WithLabelValues("test", "error")); v != 0 {
+		t.Errorf("fenced writes counted as %v failed syncs", v)
+	}
+	open.Store(true)
+	testwait.For(t, "the write once the fence opened", func() bool { _, n := w.last(); return n == 1 })
 }

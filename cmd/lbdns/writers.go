@@ -39,12 +39,14 @@ type writers struct {
 	leading *atomic.Bool
 }
 
-// build returns the configured writers, each in its write loop.
-func (w writers) build() ([]*provider.WriteLoop, error) {
+// build returns the configured writers, each in its write loop, writing only
+// while fence allows.
+func (w writers) build(fence func() error) ([]*provider.WriteLoop, error) {
 	loop := func(output string, wr provider.Writer) *provider.WriteLoop {
 		return provider.NewWriteLoop(w.ctl, w.ctl, wr, provider.LoopOptions{
 			Output:       output,
 			DomainFilter: endpoint.NewDomainFilter(w.cfg.DomainFilter),
+			Fence:        fence,
 			SyncInterval: w.cfg.SyncInterval,
 			Logger:       w.log,
 			Observer:     w.outputs.Observer(output),
@@ -92,7 +94,20 @@ func runWriters(ctx context.Context, w writers, client kubernetes.Interface) err
 	if !w.cfg.HasWriters() {
 		return nil
 	}
-	loops, err := w.build()
+	// Every write waits for a current view; with leader election also for
+	// a Lease this replica surely holds.
+	var lease *heldLease
+	fence := w.ctl.Fresh
+	if w.cfg.LeaderElect {
+		lease = w.newLease(client)
+		fence = func() error {
+			if err := lease.Held(); err != nil {
+				return err
+			}
+			return w.ctl.Fresh()
+		}
+	}
+	loops, err := w.build(fence)
 	if err != nil {
 		return err
 	}
@@ -108,19 +123,26 @@ func runWriters(ctx context.Context, w writers, client kubernetes.Interface) err
 		run(ctx)
 		return nil
 	}
-	return w.campaign(ctx, client, run)
+	return w.campaign(ctx, lease, run)
+}
+
+// newLease returns the Lease lock of this replica; writes are allowed for
+// the renew deadline after each renewal (client-go's leader gives up after
+// it, and no other replica can take over before the lease duration).
+func (w writers) newLease(client kubernetes.Interface) *heldLease {
+	host, _ := os.Hostname()
+	id := fmt.Sprintf("%s_%d_%d", host, os.Getpid(), time.Now().UnixNano())
+	return &heldLease{valid: w.cfg.RenewDeadline, Interface: &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: "lbdns", Namespace: w.cfg.LeaderElectNamespace},
+		Client:     client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}}
 }
 
 // campaign runs the writers while this replica holds the Lease, and
 // campaigns again whenever it lost it, until ctx is done.
-func (w writers) campaign(ctx context.Context, client kubernetes.Interface, run func(context.Context)) error {
-	host, _ := os.Hostname()
-	id := fmt.Sprintf("%s_%d_%d", host, os.Getpid(), time.Now().UnixNano())
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: "lbdns", Namespace: w.cfg.LeaderElectNamespace},
-		Client:     client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
+func (w writers) campaign(ctx context.Context, lock *heldLease, run func(context.Context)) error {
+	id := lock.Identity()
 	for ctx.Err() == nil {
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 			Lock:            lock,

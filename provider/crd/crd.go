@@ -78,16 +78,25 @@ func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
 	var errs []error
 	for name, obj := range desired {
 		cur, ok := existing[name]
+		if ok {
+			if same, err := sameSpec(cur, obj); err == nil && same {
+				continue
+			}
+		}
+		if err := d.Fence(); err != nil {
+			return err
+		}
 		if !ok {
 			errs = append(errs, w.create(ctx, ns, obj))
-			continue
-		}
-		if same, err := sameSpec(cur, obj); err != nil || !same {
+		} else {
 			errs = append(errs, w.update(ctx, ns, cur, obj))
 		}
 	}
 	for name := range existing {
 		if _, ok := desired[name]; !ok {
+			if err := d.Fence(); err != nil {
+				return err
+			}
 			errs = append(errs, w.delete(ctx, ns, name))
 		}
 	}

@@ -112,6 +112,9 @@ func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
 		return nil
 	}
 	c := p.Changes
+	if err := d.Fence(); err != nil { // the read and the plan took time: ask again right before writing
+		return err
+	}
 	w.log.Info("applying DNS changes", "generation", d.Generation,
 		"create", len(c.Create), "update", len(c.UpdateNew), "delete", len(c.Delete))
 	if err := w.reg.ApplyChanges(ctx, c); err != nil {
