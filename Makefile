@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 VERSION := $(VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build static deps demo run-local test unit e2e lint bench dnsbench fuzz clean
+.PHONY: all build static deps demo run-local test unit e2e lint bench dnsbench failbench fuzz clean
 
 all: build
 
@@ -62,3 +62,9 @@ clean:
 # Queries per second of the embedded DNS of a running `make demo`, from dnsperf.
 dnsbench:
 	hack/dnsbench.sh
+
+# The fault scenarios of the e2e suite at full length: 20 pause/resume
+# cycles of the standalone leader (the suite runs 3). Not part of make test.
+failbench: deps
+	hack/build-tools.sh
+	cd e2e && LBDNS_E2E_PAUSE_CYCLES=20 go test -v -count=1 -timeout 30m -run 'TestFaults' ./... | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|PASS [0-9]|cycle'

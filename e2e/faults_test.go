@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +20,56 @@ import (
 func TestFaults(t *testing.T) {
 	e := suite
 	t.Run("zone_transfer_refused", func(t *testing.T) { zoneTransferRefused(t, e) })
+	t.Run("paused_leader_writes_nothing_stale", func(t *testing.T) { pausedLeader(t, e, pauseCycles()) })
+}
+
+// pauseCycles is 3 in the suite; make failbench runs 20
+// (LBDNS_E2E_PAUSE_CYCLES).
+func pauseCycles() int {
+	if n, err := strconv.Atoi(os.Getenv("LBDNS_E2E_PAUSE_CYCLES")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+// pausedLeader: SIGSTOP the standalone leader longer than the lease; the
+// other replica takes over and withdraws a stopped backend; SIGCONT the old
+// leader, whose sync timer is overdue and whose view is from before the
+// pause. Its stale view must never reach BIND: the withdrawn IP must not
+// come back while the old leader wakes up.
+func pausedLeader(t *testing.T, e *env, cycles int) {
+	host := "p." + zoneStandalone
+	a, b := pair(t, e, 42, "f42", host)
+	var takeovers, held []float64
+	for i := range cycles {
+		leader, other, err := e.leader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		paused := time.Now()
+		if err := syscall.Kill(leader.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		cont := func() { _ = syscall.Kill(leader.cmd.Process.Pid, syscall.SIGCONT) }
+		t.Cleanup(cont)
+		other.waitMetric(t, "lbdns_leader", nil, 1)
+		a.stop()
+		e.waitDNS(t, host, "A", b.ip.String())
+		takeovers = append(takeovers, time.Since(paused).Seconds())
+		cont()
+		woke := time.Now()
+		// Longer than LBDNS_SYNC_INTERVAL (5s) and the woken leader's
+		// lease: any stale write would show here.
+		e.holdDNS(t, 7*time.Second, host, "A", b.ip.String())
+		held = append(held, time.Since(woke).Seconds())
+		if n := leader.logCount(t, "write held back"); n < i+1 {
+			t.Logf("cycle %d: %s logged %d held-back writes", i+1, leader.name, n)
+		}
+		a.start(t)
+		e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+	}
+	record(t, "PASS %d pause/resume cycles of the leader (lease %s, sync interval 5s): no stale write; takeover and withdrawal after %.1f-%.1fs of pause; DNS held the fresh set %.0fs after each resume",
+		cycles, leaseDuration, slices.Min(takeovers), slices.Max(takeovers), slices.Min(held))
 }
 
 // zoneTransferRefused: BIND starts refusing zone transfers (allow-transfer

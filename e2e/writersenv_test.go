@@ -37,7 +37,7 @@ func (e *env) startWriters() error {
 			"LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST="+host, "LBDNS_RFC2136_PORT="+port,
 			"LBDNS_RFC2136_ZONE="+zoneStandalone, "LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName,
 			"LBDNS_RFC2136_TSIG_SECRET="+e.tsigSecret, "LBDNS_TXT_OWNER_ID=lbdns-std",
-			"LBDNS_DOMAIN_FILTER="+zoneStandalone, "LBDNS_SYNC_INTERVAL=30s",
+			"LBDNS_DOMAIN_FILTER="+zoneStandalone, "LBDNS_SYNC_INTERVAL=5s",
 			"LBDNS_LEADER_ELECT=true", "LBDNS_LEADER_ELECT_NAMESPACE=lbdns",
 			"LBDNS_LEADER_ELECT_LEASE_DURATION="+leaseDuration.String(),
 			"LBDNS_LEADER_ELECT_RENEW_DEADLINE="+renewDeadline.String(),
