@@ -37,12 +37,13 @@ type Config struct {
 	FailOpen            bool          `env:"FAIL_OPEN" envDefault:"true" help:"publish every weight>0 target when none is healthy"`
 	KubeProxyHealthPort int           `env:"KUBE_PROXY_HEALTHZ_PORT" envDefault:"10256" help:"port of kube-proxy's /healthz for node-probe=kube-proxy"`
 
-	ProbeInterval    time.Duration `env:"PROBE_INTERVAL" envDefault:"2s" help:"time between two probes of one target"`
-	ProbeTimeout     time.Duration `env:"PROBE_TIMEOUT" envDefault:"1s" help:"time one probe may take"`
-	ProbeFall        int           `env:"PROBE_FALL" envDefault:"2" help:"consecutive failures that mark a target down"`
-	ProbeRise        int           `env:"PROBE_RISE" envDefault:"2" help:"consecutive successes that mark a target up again"`
-	ProbeJitter      float64       `env:"PROBE_JITTER" envDefault:"0.1" help:"random spread of the probe interval, as a fraction (0..0.5)"`
-	ProbeConcurrency int           `env:"PROBE_CONCURRENCY" envDefault:"64" help:"probes that may run at once"`
+	ProbeInterval     time.Duration `env:"PROBE_INTERVAL" envDefault:"2s" help:"time between two probes of one target"`
+	ProbeTimeout      time.Duration `env:"PROBE_TIMEOUT" envDefault:"1s" help:"time one probe may take"`
+	ProbeDownInterval time.Duration `env:"PROBE_DOWN_INTERVAL" help:"time between two probes of a target that is down; empty = LBDNS_PROBE_INTERVAL"`
+	ProbeFall         int           `env:"PROBE_FALL" envDefault:"2" help:"consecutive failures that mark a target down"`
+	ProbeRise         int           `env:"PROBE_RISE" envDefault:"2" help:"consecutive successes that mark a target up again"`
+	ProbeJitter       float64       `env:"PROBE_JITTER" envDefault:"0.1" help:"random spread of the probe interval, as a fraction (0..0.5)"`
+	ProbeConcurrency  int           `env:"PROBE_CONCURRENCY" envDefault:"64" help:"probes that may run at once, in each of three pools: targets up, new, and down"`
 
 	Provider          string        `env:"PROVIDER" help:"standalone DNS updater: rfc2136 or webhook; empty = off"`
 	RFC2136Host       string        `env:"RFC2136_HOST" help:"rfc2136: DNS server to update"`
@@ -167,6 +168,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProbeTimeout <= 0 || c.ProbeTimeout > c.ProbeInterval {
 		p.bad("PROBE_TIMEOUT", "must be positive and at most LBDNS_PROBE_INTERVAL (%s), got %s", c.ProbeInterval, c.ProbeTimeout)
+	}
+	if c.ProbeDownInterval != 0 && (c.ProbeDownInterval < c.ProbeInterval || c.ProbeDownInterval > time.Hour) {
+		p.bad("PROBE_DOWN_INTERVAL", "must be empty or from LBDNS_PROBE_INTERVAL (%s) to 1h, got %s", c.ProbeInterval, c.ProbeDownInterval)
 	}
 	if c.ProbeFall < 1 || c.ProbeFall > 100 {
 		p.bad("PROBE_FALL", "must be 1..100, got %d", c.ProbeFall)

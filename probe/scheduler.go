@@ -13,10 +13,16 @@ import (
 // Options configure a Scheduler.
 type Options struct {
 	Interval, Timeout time.Duration
+	// DownInterval is the time between two probes of a target that is down
+	// (HAProxy's downinter); 0 means Interval.
+	DownInterval time.Duration
 	Rise, Fall        int
 	// Jitter spreads each interval by up to ±Jitter of itself.
 	Jitter float64
-	// Concurrency bounds the probe rounds that run at once.
+	// Concurrency bounds the probe rounds that run at once, in each of three
+	// pools: targets that are up, targets not probed yet, and targets that
+	// are down. Dead targets, whose probes hold a slot for the whole
+	// timeout, can then never delay the probes of live or new ones.
 	Concurrency int
 	Funcs       map[Kind]Func
 	// Observe, if set, is called after every check (for metrics).
@@ -37,7 +43,8 @@ type Target struct {
 // goroutine so that at most one probe per target is in flight.
 type Scheduler[K comparable] struct {
 	opts Options
-	sem  chan struct{}
+	// Slots of the pools, by the state of the targets that use them.
+	slots map[State]chan struct{}
 
 	mu      sync.Mutex
 	entries map[K]*entry
@@ -59,7 +66,14 @@ func NewScheduler[K comparable](opts Options) *Scheduler[K] {
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 1
 	}
-	return &Scheduler[K]{opts: opts, sem: make(chan struct{}, opts.Concurrency), entries: map[K]*entry{}}
+	if opts.DownInterval <= 0 {
+		opts.DownInterval = opts.Interval
+	}
+	s := &Scheduler[K]{opts: opts, entries: map[K]*entry{}, slots: map[State]chan struct{}{}}
+	for _, st := range []State{Unknown, Up, Down} {
+		s.slots[st] = make(chan struct{}, opts.Concurrency)
+	}
+	return s
 }
 
 // Sync makes the probed set equal to desired. New targets are probed at once;
@@ -123,24 +137,29 @@ func (s *Scheduler[K]) loop(ctx context.Context, k K, e *entry) {
 			return
 		case <-timer.C:
 		}
-		err := s.round(ctx, e.target)
+		err := s.round(ctx, e.target, s.slots[s.state(e)])
 		if ctx.Err() != nil {
 			return // removed or shutting down: this result means nothing
 		}
-		s.record(k, e, err)
-		timer.Reset(s.jittered())
+		timer.Reset(s.jittered(s.record(k, e, err)))
 	}
 }
 
-// round runs every check of t within one timeout and returns the first
-// failure.
-func (s *Scheduler[K]) round(ctx context.Context, t Target) error {
+func (s *Scheduler[K]) state(e *entry) State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return e.status.State
+}
+
+// round runs every check of t within one timeout, holding a slot of the
+// pool, and returns the first failure.
+func (s *Scheduler[K]) round(ctx context.Context, t Target, slots chan struct{}) error {
 	select {
-	case s.sem <- struct{}{}:
+	case slots <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-s.sem }()
+	defer func() { <-slots }()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	for _, c := range t.Spec.Checks {
@@ -160,11 +179,13 @@ func (s *Scheduler[K]) round(ctx context.Context, t Target) error {
 	return nil
 }
 
-func (s *Scheduler[K]) record(k K, e *entry, err error) {
+// record folds a result into the target's status and returns the state it
+// is in now.
+func (s *Scheduler[K]) record(k K, e *entry, err error) State {
 	s.mu.Lock()
 	if s.entries[k] != e { // replaced or removed meanwhile
 		s.mu.Unlock()
-		return
+		return Unknown
 	}
 	var changed bool
 	e.status, changed = e.status.next(err, time.Now(), s.opts.Rise, s.opts.Fall)
@@ -176,10 +197,15 @@ func (s *Scheduler[K]) record(k K, e *entry, err error) {
 			s.opts.OnChange()
 		}
 	}
+	return st.State
 }
 
-func (s *Scheduler[K]) jittered() time.Duration {
+// jittered returns the time to the next probe of a target in state st.
+func (s *Scheduler[K]) jittered(st State) time.Duration {
 	d := s.opts.Interval
+	if st == Down {
+		d = s.opts.DownInterval
+	}
 	if s.opts.Jitter > 0 {
 		d += time.Duration((rand.Float64()*2 - 1) * s.opts.Jitter * float64(d))
 	}

@@ -106,8 +106,8 @@ func TestSchedulerOneProbeInFlightAndBounded(t *testing.T) {
 	if maxPerTarget != 1 {
 		t.Errorf("max probes in flight for one target = %d, want 1", maxPerTarget)
 	}
-	if maxTotal > bound || maxTotal < 2 {
-		t.Errorf("max probes in flight = %d, want 2..%d", maxTotal, bound)
+	if maxTotal > 3*bound || maxTotal < 2 { // three pools: up, pending, down
+		t.Errorf("max probes in flight = %d, want 2..%d", maxTotal, 3*bound)
 	}
 }
 
@@ -125,4 +125,58 @@ func TestSchedulerSpecChangeKeepsStatus(t *testing.T) {
 		t.Fatalf("spec change reset the state to %v", st.State)
 	}
 	testwait.For(t, "down with the failing check", func() bool { st, _ := s.Status("a"); return st.State == Down })
+}
+
+// Dead targets whose probes hang until the timeout (as a blackholed IP's
+// do) hold the slots of their own pool only: a live target keeps its rate.
+func TestSchedulerDeadTargetsDoNotStarveLiveOnes(t *testing.T) {
+	live := netip.MustParseAddr("127.0.0.1")
+	var liveProbes atomic.Int32
+	probe := func(ctx context.Context, ip netip.Addr, _ Check) error {
+		if ip == live || ip == netip.MustParseAddr("127.0.0.2") {
+			liveProbes.Add(1)
+			return nil
+		}
+		<-ctx.Done() // blackholed: nothing ever answers
+		return ctx.Err()
+	}
+	const interval = 20 * time.Millisecond
+	s := NewScheduler[int](Options{Interval: interval, Timeout: 200 * time.Millisecond, Rise: 1, Fall: 1, Concurrency: 4,
+		Funcs: map[Kind]Func{TCP: probe}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); s.Wait() }()
+	check := Spec{Checks: []Check{{Kind: TCP, Port: 1}}}
+	desired := map[int]Target{0: {IP: live, Spec: check}}
+	s.Sync(ctx, desired)
+	testwait.For(t, "the live target up", func() bool { st, _ := s.Status(0); return st.State == Up })
+	for i := 1; i <= 50; i++ {
+		desired[i] = Target{IP: netip.AddrFrom4([4]byte{127, 77, 0, byte(i)}), Spec: check}
+	}
+	s.Sync(ctx, desired)
+	before := liveProbes.Load()
+	time.Sleep(time.Second)
+	// 50 dead targets x 200 ms over 4 slots let one round through every
+	// 50 ms; the live target has a pool of its own and keeps its rate.
+	if n := liveProbes.Load() - before; n < 20 {
+		t.Fatalf("the live target was probed %d times in 1s at a %s interval: starved by dead ones", n, interval)
+	}
+	// A new target is not queued behind the dead ones either.
+	testwait.For(t, "every dead target down", func() bool {
+		for k, st := range s.Statuses() {
+			if k != 0 && st.State != Down {
+				return false
+			}
+		}
+		return true
+	})
+	newcomer := netip.MustParseAddr("127.0.0.2")
+	desired[99] = Target{IP: newcomer, Spec: check}
+	added := time.Now()
+	s.Sync(ctx, desired)
+	testwait.For(t, "the new target probed", func() bool { st, _ := s.Status(99); return st.State != Unknown })
+	// Behind the dead targets it would wait for 50 x 200 ms / 4 slots =
+	// 2.5 s; alone in its pool it is probed at once (a wide bound here).
+	if took := time.Since(added); took > time.Second {
+		t.Errorf("the new target's first probe took %s behind dead targets", took)
+	}
 }

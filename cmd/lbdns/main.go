@@ -249,7 +249,7 @@ func newController(cfg config.Config, reader controller.ClusterReader, recorder 
 		FailOpen:         cfg.FailOpen,
 		CacheSyncTimeout: cfg.CacheSyncTimeout,
 		Probe: probe.Options{
-			Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout,
+			Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout, DownInterval: cfg.ProbeDownInterval,
 			Rise: cfg.ProbeRise, Fall: cfg.ProbeFall, Jitter: cfg.ProbeJitter,
 			Concurrency: cfg.ProbeConcurrency, Funcs: probe.Funcs(),
 			Observe: func(kind probe.Kind, err error, took time.Duration) {
