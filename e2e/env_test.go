@@ -87,7 +87,7 @@ func setup(ctx context.Context) (*env, error) {
 		return nil, err
 	}
 	e := &env{root: root, dir: dir}
-	for _, bin := range []string{"etcd", "named", "tsig-keygen", "kubectl", "chromium"} {
+	for _, bin := range []string{"etcd", "named", "tsig-keygen", "kubectl", "chromium", "iptables"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return e, fmt.Errorf("%s is not installed: run hack/install-deps.sh (make test does)", bin)
 		}
@@ -206,7 +206,7 @@ func (e *env) startControlPlane() error {
 	if err != nil {
 		return err
 	}
-	cfg.QPS, cfg.Burst = 100, 200
+	cfg.QPS, cfg.Burst = 500, 1000
 	if e.client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}

@@ -1,18 +1,27 @@
 package e2e
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // TestFaults injects real faults into the components lbdns depends on and
@@ -20,16 +29,186 @@ import (
 func TestFaults(t *testing.T) {
 	e := suite
 	t.Run("zone_transfer_refused", func(t *testing.T) { zoneTransferRefused(t, e) })
-	t.Run("paused_leader_writes_nothing_stale", func(t *testing.T) { pausedLeader(t, e, pauseCycles()) })
+	t.Run("paused_leader_writes_nothing_stale", func(t *testing.T) { pausedLeader(t, e, envInt("LBDNS_E2E_PAUSE_CYCLES", 3)) })
+	t.Run("blackholed_targets_do_not_starve_live_ones", func(t *testing.T) { blackholed(t, e, envInt("LBDNS_E2E_BLACKHOLED", 300)) })
+	t.Run("dns_server_outage", func(t *testing.T) {
+		for _, secs := range strings.Split(cmp.Or(os.Getenv("LBDNS_E2E_OUTAGES"), "30"), ",") {
+			n, err := strconv.Atoi(secs)
+			if err != nil {
+				t.Fatalf("LBDNS_E2E_OUTAGES: %v", err)
+			}
+			dnsOutage(t, e, time.Duration(n)*time.Second)
+		}
+	})
 }
 
-// pauseCycles is 3 in the suite; make failbench runs 20
-// (LBDNS_E2E_PAUSE_CYCLES).
-func pauseCycles() int {
-	if n, err := strconv.Atoi(os.Getenv("LBDNS_E2E_PAUSE_CYCLES")); err == nil && n > 0 {
+// dnsOutage: BIND stops answering (SIGSTOP) for d while a backend dies;
+// every sync in between fails, and the backoff grows. Once BIND answers
+// again, the withdrawal must reach it within seconds, however long the
+// outage was.
+func dnsOutage(t *testing.T, e *env, d time.Duration) {
+	host := "o." + zoneFaults
+	a, b := pair(t, e, 44, "f44", host)
+	pid := e.bind.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resume := func() { _ = syscall.Kill(pid, syscall.SIGCONT) }
+	t.Cleanup(resume)
+	a.stop()
+	time.Sleep(d)
+	resume()
+	took := e.waitDNS(t, host, "A", b.ip.String())
+	record(t, "PASS BIND stopped for %s while a backend died: withdrawal in DNS %.2fs after BIND answered again (goal <= 5s)", d, took.Seconds())
+	a.start(t)
+	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+	e.deleteService(t, "f44-a")
+	e.deleteService(t, "f44-b")
+	e.waitDNS(t, host, "A")
+}
+
+// envInt reads a positive number from the environment (make failbench sets
+// larger ones), else def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n
 	}
-	return 3
+	return def
+}
+
+// blackholed: n LoadBalancer Services whose IPs drop every packet (iptables
+// DROP on 127.66.0.0/16), so that each probe holds its slot for the whole
+// timeout. A new pair of Services must still be probed and published at
+// once, and a live IP that goes dark (its packets dropped too) must be
+// withdrawn within interval x fall + timeout + 1 s.
+func blackholed(t *testing.T, e *env, n int) {
+	const blackhole = "127.66.0.0/16"
+	iptables(t, "-I", "INPUT", "-d", blackhole, "-j", "DROP")
+	t.Cleanup(func() { iptables(t, "-D", "INPUT", "-d", blackhole, "-j", "DROP") })
+	start := time.Now()
+	e.createMany(t, n, func(i int) lbService {
+		return lbService{name: fmt.Sprintf("bh-%d", i), hostname: "bh.blackhole.test",
+			backend: &backend{ip: netip.AddrFrom4([4]byte{127, 66, byte(i >> 8), byte(i)}), port: 80}}
+	})
+	t.Cleanup(func() { e.deleteMany(t, n, func(i int) string { return fmt.Sprintf("bh-%d", i) }) })
+	l := e.faults
+	if err := waitFor(60*time.Second, fmt.Sprintf("%d blackholed targets probed and down", n), func() error {
+		down, err := l.countHealth("bh.blackhole.test", "unhealthy")
+		if err == nil && down < n {
+			err = fmt.Errorf("%d of %d down", down, n)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	created := time.Since(start)
+
+	host := "b." + zoneFaults
+	pairStart := time.Now()
+	a, b := pair(t, e, 43, "f43", host)
+	inDNS := time.Since(pairStart)
+	dark := a.ip.String() + "/32"
+	iptables(t, "-I", "INPUT", "-d", dark, "-j", "DROP")
+	undark := func() { iptables(t, "-D", "INPUT", "-d", dark, "-j", "DROP") }
+	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
+	undark()
+	bound := time.Duration(probeFall)*probeInterval + 500*time.Millisecond + time.Second
+	record(t, "PASS %d blackholed targets (down after %.1fs): a new pair in DNS after %.2fs; a live IP that went dark withdrawn after %.2fs (interval x fall + timeout + 1s = %s)",
+		n, created.Seconds(), inDNS.Seconds(), withdrawn.Seconds(), bound)
+	if withdrawn > 2*bound {
+		t.Errorf("withdrawal took %s, over twice the bound %s: live targets are starved", withdrawn.Round(10*time.Millisecond), bound)
+	}
+}
+
+// iptables runs iptables with args; the scenario fails if it cannot.
+func iptables(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("iptables", args...).CombinedOutput(); err != nil {
+		t.Fatalf("iptables %v: %v\n%s", args, err, out)
+	}
+}
+
+// createMany creates n Services (with their LB IPs, without EndpointSlices)
+// from 16 goroutines.
+func (e *env) createMany(t *testing.T, n int, svc func(i int) lbService) {
+	t.Helper()
+	errs := parallel(n, 16, func(i int) error {
+		s := svc(i)
+		created, err := e.client.CoreV1().Services(namespace).Create(context.Background(), &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: s.name, Annotations: map[string]string{"lbdns.io/hostname": s.hostname}},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
+				Ports: []corev1.ServicePort{{Name: "web", Port: int32(s.backend.port), TargetPort: intstr.FromInt32(8080)}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		created.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: s.backend.ip.String()}}
+		_, err = e.client.CoreV1().Services(namespace).UpdateStatus(context.Background(), created, metav1.UpdateOptions{})
+		return err
+	})
+	if errs != nil {
+		t.Fatalf("creating %d Services: %v", n, errs)
+	}
+}
+
+func (e *env) deleteMany(t *testing.T, n int, name func(i int) string) {
+	if err := parallel(n, 16, func(i int) error {
+		return e.client.CoreV1().Services(namespace).Delete(context.Background(), name(i), metav1.DeleteOptions{})
+	}); err != nil {
+		t.Errorf("deleting Services: %v", err)
+	}
+}
+
+// parallel runs f(0..n-1) on workers goroutines and returns the errors.
+func parallel(n, workers int, f func(i int) error) error {
+	var mu sync.Mutex
+	var errs []error
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := f(i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// countHealth counts the targets of a hostname in /status with the health.
+func (l *lbdnsProc) countHealth(hostname, health string) (int, error) {
+	resp, err := http.Get("http://" + l.http + "/status")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Hostnames []struct {
+			Hostname string
+			Targets  []struct{ Health string }
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, h := range st.Hostnames {
+		for _, tg := range h.Targets {
+			if h.Hostname == hostname && tg.Health == health {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // pausedLeader: SIGSTOP the standalone leader longer than the lease; the

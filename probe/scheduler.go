@@ -16,7 +16,7 @@ type Options struct {
 	// DownInterval is the time between two probes of a target that is down
 	// (HAProxy's downinter); 0 means Interval.
 	DownInterval time.Duration
-	Rise, Fall        int
+	Rise, Fall   int
 	// Jitter spreads each interval by up to ±Jitter of itself.
 	Jitter float64
 	// Concurrency bounds the probe rounds that run at once, in each of three

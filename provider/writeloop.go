@@ -21,6 +21,14 @@ type Writer interface {
 	Write(ctx context.Context, desired Desired) error
 }
 
+// Pinger is a Writer that can check cheaply whether its destination
+// answers. While syncs fail, the loop pings it every LoopOptions.PingInterval and
+// retries at once when it answers again, instead of waiting out the
+// backoff.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // Desired is what one write is to achieve.
 type Desired struct {
 	// Generation is the snapshot's, for logs.
@@ -43,9 +51,10 @@ var ErrFenced = errors.New("write fenced")
 
 // Defaults of LoopOptions.
 const (
-	DefaultDebounce   = 200 * time.Millisecond
-	DefaultMinBackoff = time.Second
-	DefaultMaxBackoff = 30 * time.Second
+	DefaultDebounce     = 200 * time.Millisecond
+	DefaultMinBackoff   = time.Second
+	DefaultMaxBackoff   = 30 * time.Second
+	DefaultPingInterval = time.Second
 )
 
 // LoopOptions configure a WriteLoop.
@@ -61,7 +70,10 @@ type LoopOptions struct {
 	// MinBackoff and MaxBackoff bound the retry delay after a failed write,
 	// which doubles from one to the next.
 	MinBackoff, MaxBackoff time.Duration
-	Logger                 *slog.Logger
+	// PingInterval is how often a failing Pinger is asked whether it
+	// answers again.
+	PingInterval time.Duration
+	Logger       *slog.Logger
 	// Fence says whether this replica may write now; nil always may. An
 	// error holds every change back, so it must be cheap.
 	Fence func() error
@@ -96,6 +108,9 @@ func NewWriteLoop(snaps Snapshots, ready Readiness, w Writer, opts LoopOptions) 
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = DefaultMinBackoff
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = DefaultPingInterval
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
 		opts.MaxBackoff = max(DefaultMaxBackoff, opts.MinBackoff)
@@ -133,7 +148,7 @@ func (l *WriteLoop) Run(ctx context.Context) {
 			}
 			backoff = min(max(2*backoff, l.opts.MinBackoff), l.opts.MaxBackoff)
 			l.opts.Logger.Debug("sync failed; will retry", "err", err, "retryIn", backoff.String())
-			if !sleep(ctx, backoff) {
+			if !l.waitToRetry(ctx, backoff) {
 				return
 			}
 			continue
@@ -178,6 +193,37 @@ func (l *WriteLoop) Sync(ctx context.Context, snap *health.Snapshot) error {
 		l.opts.Logger.Info("sync recovered", "generation", snap.Generation)
 	}
 	return err
+}
+
+// waitToRetry waits out the backoff after a failed sync. With a Pinger it
+// pings every PingInterval meanwhile and ends the wait early when the
+// destination answers after not answering: an outage's end is noticed
+// within about a second, however long the outage was. A destination that
+// answers pings while syncs fail (say, a refused zone transfer) gets the
+// plain backoff. It returns false when ctx is done.
+func (l *WriteLoop) waitToRetry(ctx context.Context, backoff time.Duration) bool {
+	p, ok := l.writer.(Pinger)
+	if !ok {
+		return sleep(ctx, backoff)
+	}
+	deadline := time.Now().Add(backoff)
+	for wasDown := false; ; {
+		step := min(l.opts.PingInterval, time.Until(deadline))
+		if step <= 0 {
+			return true
+		}
+		if !sleep(ctx, step) {
+			return false
+		}
+		pctx, cancel := context.WithTimeout(ctx, max(l.opts.PingInterval, time.Second))
+		err := p.Ping(pctx)
+		cancel()
+		if err == nil && wasDown {
+			l.opts.Logger.Info("destination answers again: syncing now")
+			return true
+		}
+		wasDown = err != nil
+	}
 }
 
 // fence asks the fence, and marks a refusal as ErrFenced.

@@ -108,3 +108,43 @@ func TestWriteLoopFence(t *testing.T) {
 	open.Store(true)
 	testwait.For(t, "the write once the fence opened", func() bool { _, n := w.last(); return n == 1 })
 }
+
+// outage is a Writer whose destination is down while down is set: writes
+// and pings fail.
+type outage struct {
+	recorder
+	down atomic.Bool
+}
+
+func (o *outage) Write(ctx context.Context, d Desired) error {
+	if o.down.Load() {
+		return errors.New("i/o timeout")
+	}
+	return o.recorder.Write(ctx, d)
+}
+
+func (o *outage) Ping(context.Context) error {
+	if o.down.Load() {
+		return errors.New("i/o timeout")
+	}
+	return nil
+}
+
+// After a long outage the backoff is long; pings end it when the
+// destination answers again.
+func TestWriteLoopRetriesWhenPingsAnswerAgain(t *testing.T) {
+	f := testsnap.NewFeed(testsnap.Build(1, map[string][]string{"a.example.com": {"192.0.2.1"}}))
+	f.MakeReady()
+	w := &outage{}
+	w.down.Store(true)
+	loop := NewWriteLoop(f, f, w, LoopOptions{Output: "test", SyncInterval: time.Hour,
+		MinBackoff: time.Hour, MaxBackoff: time.Hour, PingInterval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { loop.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	time.Sleep(100 * time.Millisecond) // the first sync failed; an hour of backoff began
+	w.down.Store(false)
+	testwait.For(t, "the write once pings answered", func() bool { _, n := w.last(); return n == 1 })
+}

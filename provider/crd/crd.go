@@ -103,6 +103,13 @@ func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
 	return errors.Join(errs...)
 }
 
+// Ping checks cheaply that the API server answers for DNSEndpoints
+// (provider.Pinger).
+func (w *Writer) Ping(ctx context.Context) error {
+	_, err := w.client.Namespace(w.namespace).List(ctx, metav1.ListOptions{Limit: 1})
+	return err
+}
+
 func (w *Writer) delete(ctx context.Context, ns dynamic.ResourceInterface, name string) error {
 	err := ns.Delete(ctx, name, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {

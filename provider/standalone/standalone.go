@@ -43,6 +43,7 @@ type Writer struct {
 	mu      sync.Mutex // serialises writes
 	reg     registry.Registry
 	connect func(context.Context, *endpoint.DomainFilter) (registry.Registry, error)
+	ping    func(context.Context) error // nil: no cheap check
 }
 
 // New returns a writer for the provider in o. It connects on its first
@@ -60,7 +61,17 @@ func New(o Options) (*Writer, error) {
 	w.connect = func(ctx context.Context, filter *endpoint.DomainFilter) (registry.Registry, error) {
 		return newRegistry(ctx, o, filter)
 	}
+	w.ping = pinger(o)
 	return w, nil
+}
+
+// Ping checks cheaply whether the provider answers (provider.Pinger), so
+// that the loop retries a failed sync the moment the server is back.
+func (w *Writer) Ping(ctx context.Context) error {
+	if w.ping == nil {
+		return nil
+	}
+	return w.ping(ctx)
 }
 
 // NewForRegistry returns a writer over a registry that is already set up.
