@@ -43,6 +43,8 @@ type Config struct {
 	ProbeFall         int           `env:"PROBE_FALL" envDefault:"2" help:"consecutive failures that mark a target down"`
 	ProbeRise         int           `env:"PROBE_RISE" envDefault:"2" help:"consecutive successes that mark a target up again"`
 	ProbeJitter       float64       `env:"PROBE_JITTER" envDefault:"0.1" help:"random spread of the probe interval, as a fraction (0..0.5)"`
+	FlapHalfLife      time.Duration `env:"FLAP_HALF_LIFE" envDefault:"30s" help:"flap damping: the penalty of a flapping target halves in this time; 0 turns damping off"`
+	FlapThreshold     int           `env:"FLAP_THRESHOLD" envDefault:"3" help:"flap damping: probe result flips in quick succession that hold a target withdrawn (Flapping)"`
 	ProbeConcurrency  int           `env:"PROBE_CONCURRENCY" envDefault:"64" help:"probes that may run at once, in each of three pools: targets up, new, and down"`
 
 	Provider          string        `env:"PROVIDER" help:"standalone DNS updater: rfc2136 or webhook; empty = off"`
@@ -163,6 +165,15 @@ func (c Config) Validate() error {
 	if c.KubeProxyHealthPort < 1 || c.KubeProxyHealthPort > 65535 {
 		p.bad("KUBE_PROXY_HEALTHZ_PORT", "must be 1..65535, got %d", c.KubeProxyHealthPort)
 	}
+	p = append(p, c.validateProbes()...)
+	p = append(p, c.validateWriters()...)
+	p = append(p, c.validateDNS()...)
+	return errors.Join(p...)
+}
+
+// validateProbes checks the probe and flap damping settings.
+func (c Config) validateProbes() []error {
+	var p problems
 	if c.ProbeInterval < 100*time.Millisecond {
 		p.bad("PROBE_INTERVAL", "must be at least 100ms, got %s", c.ProbeInterval)
 	}
@@ -171,6 +182,12 @@ func (c Config) Validate() error {
 	}
 	if c.ProbeDownInterval != 0 && (c.ProbeDownInterval < c.ProbeInterval || c.ProbeDownInterval > time.Hour) {
 		p.bad("PROBE_DOWN_INTERVAL", "must be empty or from LBDNS_PROBE_INTERVAL (%s) to 1h, got %s", c.ProbeInterval, c.ProbeDownInterval)
+	}
+	if c.FlapHalfLife != 0 && (c.FlapHalfLife < time.Second || c.FlapHalfLife > time.Hour) {
+		p.bad("FLAP_HALF_LIFE", "must be 0 (off) or 1s..1h, got %s", c.FlapHalfLife)
+	}
+	if c.FlapThreshold < 2 || c.FlapThreshold > 100 {
+		p.bad("FLAP_THRESHOLD", "must be 2..100 flips, got %d", c.FlapThreshold)
 	}
 	if c.ProbeFall < 1 || c.ProbeFall > 100 {
 		p.bad("PROBE_FALL", "must be 1..100, got %d", c.ProbeFall)
@@ -184,9 +201,7 @@ func (c Config) Validate() error {
 	if c.ProbeConcurrency < 1 || c.ProbeConcurrency > 100000 {
 		p.bad("PROBE_CONCURRENCY", "must be 1..100000, got %d", c.ProbeConcurrency)
 	}
-	p = append(p, c.validateWriters()...)
-	p = append(p, c.validateDNS()...)
-	return errors.Join(p...)
+	return p
 }
 
 // problems collects validation errors, each naming its variable.

@@ -225,12 +225,28 @@ func (c *Controller) facts(cluster source.Cluster, groups []health.Group, prior 
 		}
 	}
 	gone := c.gone.View(held, keysByIP, statuses)
-	if len(gone) > 0 {
-		// Probe results that do not change a state trigger no reconcile,
-		// yet they may end a deletion's hold: look again soon.
-		c.recheck.Reset(max(c.opts.Probe.Interval/2, 50*time.Millisecond))
-	}
+	c.scheduleRecheck(len(gone) > 0, statuses, now)
 	return health.Facts{Probes: statuses, GoneNodes: gone, Prior: prior, Now: now}
+}
+
+// scheduleRecheck asks for a reconcile when a hold may end without any
+// state change to trigger one: a deleted Node's hold ends with probe
+// results (look again soon), a flap damping hold at a known time.
+func (c *Controller) scheduleRecheck(goneNodes bool, statuses map[health.Key]probe.Status, now time.Time) {
+	var wait time.Duration
+	if goneNodes {
+		wait = max(c.opts.Probe.Interval/2, 50*time.Millisecond)
+	}
+	for _, st := range statuses {
+		if st.Damped(now) {
+			if d := st.DampedUntil.Sub(now) + 10*time.Millisecond; wait == 0 || d < wait {
+				wait = d
+			}
+		}
+	}
+	if wait > 0 {
+		c.recheck.Reset(wait)
+	}
 }
 
 func decide(groups []health.Group, f health.Facts, failOpen bool) []health.Decision {

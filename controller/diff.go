@@ -12,9 +12,12 @@ import (
 type targetChange struct {
 	Key       health.Key
 	Hostnames []string
-	To        health.Health // Healthy or Unhealthy
-	Reason    health.Reason
-	Detail    string
+	// From is the previous health (Pending for a new target); To is
+	// Healthy or Unhealthy. Both are Unhealthy when a withdrawn target
+	// starts a flap damping episode (Reason Flapping).
+	From, To health.Health
+	Reason   health.Reason
+	Detail   string
 	// Withdrawn or restored: the target had been healthy before. A new
 	// Service whose IP is unhealthy from the start (say, before its
 	// EndpointSlice exists) was never in DNS, so it is news only for logs.
@@ -40,7 +43,7 @@ func priorOf(snap *health.Snapshot) map[health.Key]health.Prior {
 	out := map[health.Key]health.Prior{}
 	for _, d := range snap.Hostnames {
 		for _, t := range d.Targets {
-			out[t.Key] = health.Prior{Health: t.Health(), Since: t.Since}
+			out[t.Key] = health.Prior{Health: t.Health(), Reason: t.Reason, Since: t.Since}
 		}
 	}
 	return out
@@ -70,8 +73,13 @@ func diff(prev *health.Snapshot, prior map[health.Key]health.Prior, next []healt
 		now := s.target.Health()
 		unhealthyNow := now == health.Unhealthy && (!known || was.Health != health.Unhealthy)
 		healthyAgain := now == health.Healthy && known && was.Health == health.Unhealthy
-		if unhealthyNow || healthyAgain {
-			out.Targets = append(out.Targets, targetChange{Key: k, Hostnames: s.hostnames, To: now,
+		flapping := s.target.Reason == health.Flapping && (!known || was.Reason != health.Flapping)
+		if unhealthyNow || healthyAgain || flapping {
+			from := health.Pending
+			if known {
+				from = was.Health
+			}
+			out.Targets = append(out.Targets, targetChange{Key: k, Hostnames: s.hostnames, From: from, To: now,
 				Reason: s.target.Reason, Detail: s.target.Detail, WasHealthy: everHealthy[k]})
 		}
 		if now == health.Healthy {

@@ -16,6 +16,7 @@ const (
 	EventTargetRestored  = "TargetRestored"
 	EventFailOpen        = "FailOpen"
 	EventFailOpenEnded   = "FailOpenEnded"
+	EventFlapping        = "Flapping"
 )
 
 // report tells of the changes in logs, events and metrics. The baseline
@@ -35,6 +36,8 @@ func (c *Controller) logChanges(ch changes) {
 	for _, t := range ch.Targets {
 		hosts, target := strings.Join(t.Hostnames, ","), t.Key.String()
 		switch {
+		case t.Reason == health.Flapping:
+			c.log.Warn("target flapping: held withdrawn", "hostnames", hosts, "target", target, "detail", t.Detail)
 		case t.To == health.Unhealthy && t.WasHealthy:
 			c.log.Warn("target withdrawn", "hostnames", hosts, "target", target, "reason", t.Reason, "detail", t.Detail)
 		case t.To == health.Unhealthy:
@@ -62,6 +65,10 @@ func (c *Controller) targetEvents(targets []targetChange, services serviceRefs) 
 			continue
 		}
 		svc, hosts := services.of(t.Key), strings.Join(t.Hostnames, ",")
+		if t.Reason == health.Flapping { // one event per damping episode
+			c.event(svc, corev1.EventTypeWarning, EventFlapping, "%s held withdrawn from %s: %s", t.Key.IP, hosts, t.Detail)
+			continue
+		}
 		if t.To == health.Unhealthy {
 			c.event(svc, corev1.EventTypeWarning, EventTargetWithdrawn, "%s withdrawn from %s: %s (%s)", t.Key.IP, hosts, t.Reason, t.Detail)
 		} else {
@@ -90,6 +97,9 @@ func (c *Controller) countTransitions(targets []targetChange) {
 		return
 	}
 	for _, t := range targets {
+		if t.From == t.To { // a withdrawn target starting to be damped
+			continue
+		}
 		for _, h := range t.Hostnames {
 			c.opts.Metrics.TargetTransitions.WithLabelValues(h, t.To.String()).Inc()
 		}

@@ -39,6 +39,7 @@ const (
 	NodeDeleted      Reason = "NodeDeleted"
 	NoLocalEndpoint  Reason = "NoLocalEndpoint"
 	ProbeFailed      Reason = "ProbeFailed"
+	Flapping         Reason = "Flapping"
 	ProbePending     Reason = "ProbePending"
 	Drained          Reason = "Drained"
 )
@@ -82,6 +83,7 @@ type Facts struct {
 // Prior is what the previous decision said of a target.
 type Prior struct {
 	Health Health
+	Reason Reason
 	Since  time.Time
 }
 
@@ -213,6 +215,9 @@ func judge(t Target, f Facts) TargetDecision {
 		td.Reason, td.Detail = t.Signal, t.SignalDetail
 	case t.Node == "" && isGone:
 		td.Reason, td.Detail = NodeDeleted, fmt.Sprintf("node %s holding %s was deleted", gone, t.IP)
+	case td.Probed && td.ProbeStatus.Damped(f.Now):
+		td.Reason, td.Detail = Flapping, fmt.Sprintf("its probe results keep flipping (damping penalty %.0f): held withdrawn until %s",
+			td.ProbeStatus.Penalty, td.ProbeStatus.DampedUntil.Format(time.RFC3339))
 	case td.Probed && td.ProbeStatus.State == probe.Down:
 		td.Reason, td.Detail = ProbeFailed, td.ProbeStatus.LastError
 	case probed && td.ProbeStatus.State == probe.Unknown:

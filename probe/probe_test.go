@@ -185,7 +185,7 @@ func TestStatusHysteresis(t *testing.T) {
 	for i, step := range steps {
 		now = now.Add(time.Second)
 		var changed bool
-		s, changed = s.next(step.err, now, 3, 2)
+		s, changed = s.next(step.err, now, 3, 2, Damping{})
 		if s.State != step.want || changed != step.changed || s.Successes != step.successes || s.Failures != step.failures {
 			t.Fatalf("step %d: got %v changed=%v s=%d f=%d, want %v changed=%v s=%d f=%d",
 				i, s.State, changed, s.Successes, s.Failures, step.want, step.changed, step.successes, step.failures)
@@ -194,7 +194,7 @@ func TestStatusHysteresis(t *testing.T) {
 			t.Fatalf("step %d: LastTransition not updated", i)
 		}
 	}
-	if s2, _ := (Status{}).next(fail, now, 3, 2); s2.State != Down || s2.LastError == "" {
+	if s2, _ := (Status{}).next(fail, now, 3, 2, Damping{}); s2.State != Down || s2.LastError == "" {
 		t.Fatalf("first failure: %+v", s2)
 	}
 }

@@ -17,6 +17,8 @@ type Options struct {
 	// (HAProxy's downinter); 0 means Interval.
 	DownInterval time.Duration
 	Rise, Fall   int
+	// Damping holds targets that flap withdrawn; zero is off.
+	Damping Damping
 	// Jitter spreads each interval by up to ±Jitter of itself.
 	Jitter float64
 	// Concurrency bounds the probe rounds that run at once, in each of three
@@ -188,7 +190,7 @@ func (s *Scheduler[K]) record(k K, e *entry, err error) State {
 		return Unknown
 	}
 	var changed bool
-	e.status, changed = e.status.next(err, time.Now(), s.opts.Rise, s.opts.Fall)
+	e.status, changed = e.status.next(err, time.Now(), s.opts.Rise, s.opts.Fall, s.opts.Damping)
 	st := e.status
 	s.mu.Unlock()
 	if changed {

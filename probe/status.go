@@ -35,11 +35,24 @@ type Status struct {
 	// Rounds counts the probe rounds recorded, so that a reader can tell
 	// which results came after a moment it remembers.
 	Rounds uint64
+	// Penalty is the flap damping penalty as of PenaltyAt; DampedUntil,
+	// when after now, is when a damped target may return.
+	Penalty     float64
+	PenaltyAt   time.Time
+	DampedUntil time.Time
 }
 
+// Damped reports whether the target is held withdrawn for flapping at now.
+func (s Status) Damped(now time.Time) bool { return s.DampedUntil.After(now) }
+
 // next folds one probe result into the status. It reports whether the state
-// changed.
-func (s Status) next(err error, now time.Time, rise, fall int) (Status, bool) {
+// changed, or damping began.
+func (s Status) next(err error, now time.Time, rise, fall int, d Damping) (Status, bool) {
+	flipped := (err == nil && s.Failures > 0) || (err != nil && s.Successes > 0)
+	wasDamped := s.Damped(now)
+	if flipped && d.HalfLife > 0 {
+		s = d.flip(s, now)
+	}
 	s.LastProbe = now
 	s.Rounds++
 	if err == nil {
@@ -62,5 +75,5 @@ func (s Status) next(err error, now time.Time, rise, fall int) (Status, bool) {
 		s.LastTransition = now
 		return s, true
 	}
-	return s, false
+	return s, !wasDamped && s.Damped(now)
 }

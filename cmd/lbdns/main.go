@@ -167,7 +167,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer inf.shutdown()
 	g.Go(func(ctx context.Context) error {
 		if err := ctl.Run(ctx); err != nil {
-			return fmt.Errorf("%w within LBDNS_CACHE_SYNC_TIMEOUT=%s: check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", err, cfg.CacheSyncTimeout)
+			return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", err, cfg.CacheSyncTimeout)
 		}
 		return nil
 	})
@@ -252,6 +252,7 @@ func newController(cfg config.Config, reader controller.ClusterReader, recorder 
 			Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout, DownInterval: cfg.ProbeDownInterval,
 			Rise: cfg.ProbeRise, Fall: cfg.ProbeFall, Jitter: cfg.ProbeJitter,
 			Concurrency: cfg.ProbeConcurrency, Funcs: probe.Funcs(),
+			Damping: probe.DampingFor(cfg.FlapHalfLife, cfg.FlapThreshold),
 			Observe: func(kind probe.Kind, err error, took time.Duration) {
 				result := "success"
 				if err != nil {
