@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -25,7 +26,8 @@ type lbService struct {
 	name, hostname string
 	backend        *backend
 	annotations    map[string]string
-	local          bool // externalTrafficPolicy: Local
+	local          bool   // externalTrafficPolicy: Local
+	prefix         string // of the hostname annotation; empty: lbdns.io/
 }
 
 // createService creates the Service, gives it its LB IP as a cloud controller
@@ -33,7 +35,7 @@ type lbService struct {
 func (e *env) createService(t *testing.T, s lbService) *corev1.Service {
 	t.Helper()
 	ctx := context.Background()
-	ann := map[string]string{"lbdns.io/hostname": s.hostname}
+	ann := map[string]string{cmp.Or(s.prefix, "lbdns.io/") + "hostname": s.hostname}
 	for k, v := range s.annotations {
 		ann[k] = v
 	}

@@ -31,6 +31,9 @@ func TestFaults(t *testing.T) {
 	t.Run("zone_transfer_refused", func(t *testing.T) { zoneTransferRefused(t, e) })
 	t.Run("paused_leader_writes_nothing_stale", func(t *testing.T) { pausedLeader(t, e, envInt("LBDNS_E2E_PAUSE_CYCLES", 3)) })
 	t.Run("blackholed_targets_do_not_starve_live_ones", func(t *testing.T) { blackholed(t, e, envInt("LBDNS_E2E_BLACKHOLED", 300)) })
+	t.Run("flapping_backend_damped", func(t *testing.T) {
+		flapping(t, e, time.Duration(envInt("LBDNS_E2E_FLAP_SECONDS", 40))*time.Second)
+	})
 	t.Run("dns_server_outage", func(t *testing.T) {
 		for _, secs := range strings.Split(cmp.Or(os.Getenv("LBDNS_E2E_OUTAGES"), "30"), ",") {
 			n, err := strconv.Atoi(secs)
@@ -42,13 +45,106 @@ func TestFaults(t *testing.T) {
 	})
 }
 
+// flapping: a backend that is up for 1 s and down for 1 s, for d. Without
+// damping it is published out of phase, and every flap costs two DNS writes
+// and two events. Measured: the share of its down time during which its IP
+// was in DNS, the changes of the answer, and lbdns's events on the Service.
+func flapping(t *testing.T, e *env, d time.Duration) {
+	host := "fl." + zoneFaults
+	a, _ := pairFor(t, e, 45, "f45", host, faultsPrefix)
+	if err := waitFor(30*time.Second, "both targets healthy", func() error {
+		if n, err := e.faults.countHealth(host, "healthy"); err != nil || n != 2 {
+			return fmt.Errorf("%d healthy, %v", n, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	down := false
+	stop := make(chan struct{})
+	flapped := make(chan struct{})
+	go func() { // 1 s up, 1 s down, until stop
+		defer close(flapped)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
+			mu.Lock()
+			if down = i%2 == 0; down {
+				a.stop()
+			} else {
+				a.start(t)
+			}
+			mu.Unlock()
+		}
+	}()
+	var downSamples, publishedWhileDown, changes int
+	var last string
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		got, err := lookup(e.dnsAddr, host, "A")
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer := strings.Join(got, ",")
+		if last != "" && answer != last {
+			changes++
+		}
+		last = answer
+		mu.Lock()
+		if down {
+			downSamples++
+			if slices.Contains(got, a.ip.String()) {
+				publishedWhileDown++
+			}
+		}
+		mu.Unlock()
+	}
+	close(stop)
+	<-flapped
+	events, err := e.lbdnsEvents("f45-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := float64(publishedWhileDown) / float64(max(downSamples, 1))
+	record(t, "PASS a backend 1s up / 1s down for %s: its IP in DNS during %.1f%% of its down time, %d DNS changes, %d events (%s)",
+		d, 100*share, changes, len(events), strings.Join(events, ", "))
+	if changes > 6 || len(events) > 4 {
+		t.Errorf("%d DNS changes and %d events while flapping, want <= 6 and <= 4", changes, len(events))
+	}
+	e.deleteService(t, "f45-a")
+	e.deleteService(t, "f45-b")
+}
+
+// lbdnsEvents returns lbdns's events on a Service, one entry per event
+// (repeats that the recorder aggregated count each).
+func (e *env) lbdnsEvents(name string) ([]string, error) {
+	list, err := e.client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
+		FieldSelector: "involvedObject.name=" + name})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ev := range list.Items {
+		if ev.Source.Component != "lbdns" {
+			continue
+		}
+		for range max(ev.Count, 1) {
+			out = append(out, ev.Reason)
+		}
+	}
+	return out, nil
+}
+
 // dnsOutage: BIND stops answering (SIGSTOP) for d while a backend dies;
 // every sync in between fails, and the backoff grows. Once BIND answers
 // again, the withdrawal must reach it within seconds, however long the
 // outage was.
 func dnsOutage(t *testing.T, e *env, d time.Duration) {
 	host := "o." + zoneFaults
-	a, b := pair(t, e, 44, "f44", host)
+	a, b := pairFor(t, e, 44, "f44", host, faultsPrefix)
 	pid := e.bind.cmd.Process.Pid
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -87,7 +183,7 @@ func blackholed(t *testing.T, e *env, n int) {
 	t.Cleanup(func() { iptables(t, "-D", "INPUT", "-d", blackhole, "-j", "DROP") })
 	start := time.Now()
 	e.createMany(t, n, func(i int) lbService {
-		return lbService{name: fmt.Sprintf("bh-%d", i), hostname: "bh.blackhole.test",
+		return lbService{name: fmt.Sprintf("bh-%d", i), hostname: "bh.blackhole.test", prefix: faultsPrefix,
 			backend: &backend{ip: netip.AddrFrom4([4]byte{127, 66, byte(i >> 8), byte(i)}), port: 80}}
 	})
 	t.Cleanup(func() { e.deleteMany(t, n, func(i int) string { return fmt.Sprintf("bh-%d", i) }) })
@@ -105,7 +201,7 @@ func blackholed(t *testing.T, e *env, n int) {
 
 	host := "b." + zoneFaults
 	pairStart := time.Now()
-	a, b := pair(t, e, 43, "f43", host)
+	a, b := pairFor(t, e, 43, "f43", host, faultsPrefix)
 	inDNS := time.Since(pairStart)
 	// Both are published before their first probe (nothing else is known to
 	// work): wait until both are up, so that what follows is a live
@@ -146,7 +242,7 @@ func (e *env) createMany(t *testing.T, n int, svc func(i int) lbService) {
 	errs := parallel(n, 16, func(i int) error {
 		s := svc(i)
 		created, err := e.client.CoreV1().Services(namespace).Create(context.Background(), &corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: s.name, Annotations: map[string]string{"lbdns.io/hostname": s.hostname}},
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: s.name, Annotations: map[string]string{cmp.Or(s.prefix, "lbdns.io/") + "hostname": s.hostname}},
 			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
 				Ports: []corev1.ServicePort{{Name: "web", Port: int32(s.backend.port), TargetPort: intstr.FromInt32(8080)}}},
 		}, metav1.CreateOptions{})
@@ -269,7 +365,7 @@ func pausedLeader(t *testing.T, e *env, cycles int) {
 // refused read, and catch up once transfers work again.
 func zoneTransferRefused(t *testing.T, e *env) {
 	host := "a." + zoneFaults
-	a, b := pair(t, e, 41, "f41", host)
+	a, b := pairFor(t, e, 41, "f41", host, faultsPrefix)
 	l := e.faults
 
 	e.setTransfersRefused(t, true)

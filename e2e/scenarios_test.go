@@ -38,9 +38,16 @@ func TestScenarios(t *testing.T) {
 // backends on 127.0.n.1 and 127.0.n.2, and waits until both are in DNS.
 func pair(t *testing.T, e *env, n int, prefix, hostname string) (a, b *backend) {
 	t.Helper()
+	return pairFor(t, e, n, prefix, hostname, "")
+}
+
+// pairFor is pair with another annotation prefix, which only the lbdns
+// instance configured with it reads.
+func pairFor(t *testing.T, e *env, n int, prefix, hostname, annotationPrefix string) (a, b *backend) {
+	t.Helper()
 	a, b = newBackend(t, fmt.Sprintf("127.0.%d.1", n)), newBackend(t, fmt.Sprintf("127.0.%d.2", n))
-	e.createService(t, lbService{name: prefix + "-a", hostname: hostname, backend: a})
-	e.createService(t, lbService{name: prefix + "-b", hostname: hostname, backend: b})
+	e.createService(t, lbService{name: prefix + "-a", hostname: hostname, backend: a, prefix: annotationPrefix})
+	e.createService(t, lbService{name: prefix + "-b", hostname: hostname, backend: b, prefix: annotationPrefix})
 	e.waitDNS(t, hostname, "A", a.ip.String(), b.ip.String())
 	return a, b
 }

@@ -17,6 +17,10 @@ const (
 	renewDeadline = 3 * time.Second
 	retryPeriod   = time.Second
 	webhookAddr   = "127.0.0.1:8888" // fixed by external-dns --webhook-server
+	// faultsPrefix is the annotation prefix of lbdns-faults: the Services of
+	// the fault scenarios are its alone (no other instance probes them or
+	// sends events about them).
+	faultsPrefix = "faults.lbdns.io/"
 )
 
 // startWriters brings up the three writer outputs: two standalone rfc2136
@@ -55,7 +59,7 @@ func (e *env) startWriters() error {
 	if e.faults, err = e.newLbdns("lbdns-faults", "LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST="+host,
 		"LBDNS_RFC2136_PORT="+port, "LBDNS_RFC2136_ZONE="+zoneFaults, "LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName,
 		"LBDNS_RFC2136_TSIG_SECRET="+e.tsigSecret, "LBDNS_TXT_OWNER_ID=lbdns-faults",
-		"LBDNS_DOMAIN_FILTER="+zoneFaults, "LBDNS_SYNC_INTERVAL=30s"); err != nil {
+		"LBDNS_DOMAIN_FILTER="+zoneFaults, "LBDNS_SYNC_INTERVAL=30s", "LBDNS_ANNOTATION_PREFIX="+faultsPrefix); err != nil {
 		return err
 	}
 	if err := e.faults.run(e); err != nil {
