@@ -31,6 +31,7 @@ type Config struct {
 	ConnectorAddr string `env:"CONNECTOR_ADDR" envDefault:"127.0.0.1:8080" help:"address external-dns --source=connector reads from; 'off' disables it"`
 
 	AnnotationPrefix    string        `env:"ANNOTATION_PREFIX" envDefault:"lbdns.io/" help:"prefix of the Service annotations lbdns reads"`
+	MaxHostnames        int           `env:"MAX_HOSTNAMES_PER_SERVICE" envDefault:"20" help:"hostnames one Service may ask for; further ones are ignored with a warning"`
 	Namespace           string        `env:"NAMESPACE" help:"watch Services in this namespace only; empty watches all"`
 	CacheSyncTimeout    time.Duration `env:"CACHE_SYNC_TIMEOUT" envDefault:"60s" help:"how long to wait for the informer caches at start"`
 	TTL                 int64         `env:"TTL" envDefault:"30" help:"record TTL in seconds when a Service sets none"`
@@ -155,6 +156,9 @@ func (c Config) Validate() error {
 	}
 	if c.AnnotationPrefix == "" || !strings.HasSuffix(c.AnnotationPrefix, "/") {
 		p.bad("ANNOTATION_PREFIX", "%q must end with '/', like lbdns.io/", c.AnnotationPrefix)
+	}
+	if c.MaxHostnames < 1 || c.MaxHostnames > 1000 {
+		p.bad("MAX_HOSTNAMES_PER_SERVICE", "must be 1..1000, got %d", c.MaxHostnames)
 	}
 	if c.CacheSyncTimeout <= 0 {
 		p.bad("CACHE_SYNC_TIMEOUT", "must be positive, got %s", c.CacheSyncTimeout)

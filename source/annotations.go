@@ -2,6 +2,7 @@ package source
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -56,14 +57,35 @@ type AnnotationError struct {
 }
 
 func (e AnnotationError) Error() string {
-	return fmt.Sprintf("annotation %s=%q: %s", e.Annotation, e.Value, e.Problem)
+	return fmt.Sprintf("annotation %s=%s: %s", e.Annotation, quoteShort(e.Value), e.Problem)
 }
 
+// maxQuoted bounds how much of a bad value a message quotes: a Service may
+// carry an annotation of hundreds of kilobytes, and every message about it
+// goes to the log, to /status readers and into an event.
+const maxQuoted = 64
+
+// quoteShort quotes s, cut to maxQuoted bytes with its length said.
+func quoteShort(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", strings.ToValidUTF8(s[:maxQuoted], ""), len(s))
+}
+
+// DefaultMaxHostnames is the default cap on hostnames per Service.
+const DefaultMaxHostnames = 20
+
 // ParseAnnotations reads the annotations that start with prefix. A Service
-// without the hostname annotation has no Hostnames. Every bad value yields an
-// error and leaves that setting at its default; nothing else changes.
-func ParseAnnotations(prefix string, annotations map[string]string) (Settings, []AnnotationError) {
+// without the hostname annotation has no Hostnames; one with more than
+// maxHostnames (0: DefaultMaxHostnames) keeps the first ones. Every bad value yields one error per
+// annotation, whatever its size, and leaves that setting at its default;
+// nothing else changes.
+func ParseAnnotations(prefix string, maxHostnames int, annotations map[string]string) (Settings, []AnnotationError) {
 	s := Settings{Weight: DefaultWeight, Probe: probe.TCP, ProbePath: "/", NodeProbe: NodeProbeAuto}
+	if maxHostnames <= 0 {
+		maxHostnames = DefaultMaxHostnames
+	}
 	var errs []AnnotationError
 	for _, a := range annotationParsers {
 		v, ok := annotations[prefix+a.name]
@@ -71,7 +93,7 @@ func ParseAnnotations(prefix string, annotations map[string]string) (Settings, [
 			continue
 		}
 		v = strings.TrimSpace(v)
-		for _, problem := range a.parse(&s, v) {
+		for _, problem := range a.parse(&s, v, maxHostnames) {
 			errs = append(errs, AnnotationError{Annotation: prefix + a.name, Value: v, Problem: problem})
 		}
 	}
@@ -82,10 +104,10 @@ func ParseAnnotations(prefix string, annotations map[string]string) (Settings, [
 // is wrong with its value.
 var annotationParsers = []struct {
 	name  string
-	parse func(s *Settings, v string) []string
+	parse func(s *Settings, v string, maxHostnames int) []string
 }{
 	{AnnotationHostname, parseHostnames},
-	{AnnotationWeight, func(s *Settings, v string) []string {
+	{AnnotationWeight, func(s *Settings, v string, _ int) []string {
 		w, err := strconv.Atoi(v)
 		if err != nil || w < 0 || w > MaxWeight {
 			return problem("must be an integer 0..%d; using %d", MaxWeight, DefaultWeight)
@@ -93,7 +115,7 @@ var annotationParsers = []struct {
 		s.Weight = w
 		return nil
 	}},
-	{AnnotationTTL, func(s *Settings, v string) []string {
+	{AnnotationTTL, func(s *Settings, v string, _ int) []string {
 		ttl, err := parseTTL(v)
 		if err != nil {
 			return problem("%v; using the default TTL", err)
@@ -101,7 +123,7 @@ var annotationParsers = []struct {
 		s.TTL = ttl
 		return nil
 	}},
-	{AnnotationProbe, func(s *Settings, v string) []string {
+	{AnnotationProbe, func(s *Settings, v string, _ int) []string {
 		switch k := probe.Kind(strings.ToLower(v)); k {
 		case probe.TCP, probe.HTTP, probe.HTTPS, ProbeNone:
 			s.Probe = k
@@ -109,21 +131,21 @@ var annotationParsers = []struct {
 		}
 		return problem("must be tcp, http, https or none; using tcp")
 	}},
-	{AnnotationProbePort, func(s *Settings, v string) []string {
+	{AnnotationProbePort, func(s *Settings, v string, _ int) []string {
 		if err := checkPortRef(v); err != nil {
 			return problem("%v; using the first Service port", err)
 		}
 		s.ProbePort = v
 		return nil
 	}},
-	{AnnotationProbePath, func(s *Settings, v string) []string {
+	{AnnotationProbePath, func(s *Settings, v string, _ int) []string {
 		if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " \t\r\n") {
 			return problem("must be a path starting with '/' and without spaces; using /")
 		}
 		s.ProbePath = v
 		return nil
 	}},
-	{AnnotationNodeProbe, func(s *Settings, v string) []string {
+	{AnnotationNodeProbe, func(s *Settings, v string, _ int) []string {
 		switch m := strings.ToLower(v); m {
 		case NodeProbeAuto, NodeProbeHealthCheckNodePort, NodeProbeKubeProxy, NodeProbeOff:
 			s.NodeProbe = m
@@ -136,26 +158,42 @@ var annotationParsers = []struct {
 func problem(format string, args ...any) []string { return []string{fmt.Sprintf(format, args...)} }
 
 // parseHostnames reads the comma-separated hostnames, lower-cased, without a
-// trailing dot and without duplicates.
-func parseHostnames(s *Settings, v string) []string {
-	var problems []string
+// trailing dot and without duplicates, at most maxHostnames of them. Its
+// problems are summed up, so that a value of thousands of bad names costs
+// one short message.
+func parseHostnames(s *Settings, v string, maxHostnames int) []string {
+	var bad, over int
+	var firstBad string
 	seen := map[string]bool{}
-	for _, h := range strings.Split(v, ",") {
-		h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
-		if h == "" {
+	for raw := range strings.SplitSeq(v, ",") {
+		h := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(raw)), ".")
+		if h == "" || seen[h] {
 			continue
 		}
 		if err := checkHostname(h); err != nil {
-			problems = append(problems, fmt.Sprintf("hostname %q: %v", h, err))
+			if bad++; bad == 1 {
+				firstBad = fmt.Sprintf("%s: %v", quoteShort(h), err)
+			}
 			continue
 		}
-		if !seen[h] {
-			seen[h] = true
-			s.Hostnames = append(s.Hostnames, h)
+		if len(s.Hostnames) == maxHostnames {
+			over++
+			continue
 		}
+		seen[h] = true
+		s.Hostnames = append(s.Hostnames, h)
 	}
-	if len(s.Hostnames) == 0 && len(problems) == 0 {
-		return problem("no hostname given")
+	var problems []string
+	switch {
+	case bad == 1:
+		problems = problem("hostname %s", firstBad)
+	case bad > 1:
+		problems = problem("%d names are not valid hostnames, the first: %s", bad, firstBad)
+	case len(s.Hostnames) == 0:
+		problems = problem("no hostname given")
+	}
+	if over > 0 {
+		problems = append(problems, fmt.Sprintf("more than %d hostnames (the limit per Service): %d more ignored", maxHostnames, over))
 	}
 	return problems
 }
@@ -200,10 +238,13 @@ func checkPortRef(v string) error {
 }
 
 // checkHostname accepts a DNS name of letters, digits and hyphens, with an
-// optional leading "*." wildcard label.
+// optional leading "*." wildcard label; not an IP address.
 func checkHostname(h string) error {
 	if len(h) > 253 {
 		return fmt.Errorf("longer than 253 characters")
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return fmt.Errorf("an IP address, not a hostname")
 	}
 	labels := strings.Split(h, ".")
 	if len(labels) < 2 {

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -36,10 +37,16 @@ func TestParseAnnotations(t *testing.T) {
 			wantErrsOn: []string{"weight", "ttl", "probe", "probe-port", "probe-path", "node-probe"},
 		},
 		{
-			name:       "one bad hostname among good ones",
+			name:       "bad hostnames among good ones: one error for the annotation",
 			ann:        map[string]string{prefix + "hostname": "good.example.com,bad_name!.example.com,-x.example.com"},
 			want:       Settings{Hostnames: []string{"good.example.com"}, Weight: DefaultWeight, Probe: probe.TCP, ProbePath: "/", NodeProbe: NodeProbeAuto},
-			wantErrsOn: []string{"hostname", "hostname"},
+			wantErrsOn: []string{"hostname"},
+		},
+		{
+			name:       "IP literals are not hostnames",
+			ann:        map[string]string{prefix + "hostname": "192.0.2.1,ok.example.com"},
+			want:       Settings{Hostnames: []string{"ok.example.com"}, Weight: DefaultWeight, Probe: probe.TCP, ProbePath: "/", NodeProbe: NodeProbeAuto},
+			wantErrsOn: []string{"hostname"},
 		},
 		{
 			name:       "empty hostname",
@@ -66,7 +73,7 @@ func TestParseAnnotations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, errs := ParseAnnotations(prefix, tt.ann)
+			got, errs := ParseAnnotations(prefix, DefaultMaxHostnames, tt.ann)
 			if !slices.Equal(got.Hostnames, tt.want.Hostnames) || got.Weight != tt.want.Weight || got.TTL != tt.want.TTL ||
 				got.Probe != tt.want.Probe || got.ProbePort != tt.want.ProbePort || got.ProbePath != tt.want.ProbePath ||
 				got.NodeProbe != tt.want.NodeProbe {
@@ -101,7 +108,7 @@ func FuzzParseAnnotations(f *testing.F) {
 		f.Add(seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6])
 	}
 	f.Fuzz(func(t *testing.T, host, weight, ttl, kind, port, path, node string) {
-		s, errs := ParseAnnotations(prefix, map[string]string{
+		s, errs := ParseAnnotations(prefix, DefaultMaxHostnames, map[string]string{
 			prefix + "hostname": host, prefix + "weight": weight, prefix + "ttl": ttl, prefix + "probe": kind,
 			prefix + "probe-port": port, prefix + "probe-path": path, prefix + "node-probe": node,
 		})
@@ -130,4 +137,31 @@ func FuzzParseAnnotations(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A hostname annotation near the API server's 256 KB limit, full of bad
+// names and too many good ones, costs a few short messages.
+func TestParseAnnotationsHugeValue(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() < 250_000; i++ {
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "bad_%d!.example.com,", i)
+		} else {
+			fmt.Fprintf(&b, "ok-%d.example.com,", i)
+		}
+	}
+	s, errs := ParseAnnotations(prefix, 5, map[string]string{prefix + "hostname": b.String()})
+	if len(s.Hostnames) != 5 {
+		t.Errorf("%d hostnames, want the first 5", len(s.Hostnames))
+	}
+	total := 0
+	for _, err := range errs {
+		total += len(err.Error())
+	}
+	if len(errs) != 2 || total > 1000 {
+		t.Fatalf("%d errors of %d bytes in all, want 2 short ones: %v", len(errs), total, errs)
+	}
+	if !strings.Contains(errs[0].Error(), "bytes)") || !strings.Contains(errs[1].Error(), "limit per Service") {
+		t.Errorf("errors %q", errs)
+	}
 }

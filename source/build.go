@@ -41,7 +41,9 @@ type Cluster struct {
 
 // Options are the global settings Build needs.
 type Options struct {
-	AnnotationPrefix    string
+	AnnotationPrefix string
+	// MaxHostnames caps the hostnames one Service may ask for.
+	MaxHostnames        int
 	DefaultTTL          int64
 	KubeProxyHealthPort int
 }
@@ -88,7 +90,7 @@ func serviceTargets(svc *corev1.Service, c Cluster, o Options) ([]string, []heal
 			o.AnnotationPrefix, AnnotationHostname, svc.Spec.Type)
 		return nil, nil, warnings
 	}
-	settings, errs := ParseAnnotations(o.AnnotationPrefix, svc.Annotations)
+	settings, errs := ParseAnnotations(o.AnnotationPrefix, o.MaxHostnames, svc.Annotations)
 	for _, err := range errs {
 		warn(ReasonInvalidAnnotation, "%v", err)
 	}

@@ -241,7 +241,7 @@ func TestProbeSpec(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			settings, _ := ParseAnnotations(prefix, tt.s.Annotations)
+			settings, _ := ParseAnnotations(prefix, DefaultMaxHostnames, tt.s.Annotations)
 			spec, problems := probeSpec(tt.s, settings, opts)
 			if spec.String() != tt.want || len(problems) != tt.problems {
 				t.Errorf("spec = %q (%v), want %q with %d problems", spec, problems, tt.want, tt.problems)
@@ -250,7 +250,7 @@ func TestProbeSpec(t *testing.T) {
 	}
 	// The HTTP Host header is the first hostname, unless it is a wildcard.
 	s := svc("a", "app.example.com", nil, annotate("probe", "https"))
-	settings, _ := ParseAnnotations(prefix, s.Annotations)
+	settings, _ := ParseAnnotations(prefix, DefaultMaxHostnames, s.Annotations)
 	if spec, _ := probeSpec(s, settings, opts); spec.Checks[0].Host != "app.example.com" || spec.Checks[0].Kind != probe.HTTPS {
 		t.Errorf("https check = %+v", spec.Checks[0])
 	}

@@ -243,6 +243,7 @@ func newController(cfg config.Config, reader controller.ClusterReader, recorder 
 	return controller.New(reader, controller.Options{
 		Build: source.Options{
 			AnnotationPrefix:    cfg.AnnotationPrefix,
+			MaxHostnames:        cfg.MaxHostnames,
 			DefaultTTL:          cfg.TTL,
 			KubeProxyHealthPort: cfg.KubeProxyHealthPort,
 		},
