@@ -31,6 +31,7 @@ func TestFaults(t *testing.T) {
 	t.Run("zone_transfer_refused", func(t *testing.T) { zoneTransferRefused(t, e) })
 	t.Run("paused_leader_writes_nothing_stale", func(t *testing.T) { pausedLeader(t, e, envInt("LBDNS_E2E_PAUSE_CYCLES", 3)) })
 	t.Run("blackholed_targets_do_not_starve_live_ones", func(t *testing.T) { blackholed(t, e, envInt("LBDNS_E2E_BLACKHOLED", 300)) })
+	t.Run("annotation_bomb", func(t *testing.T) { annotationBomb(t, e) })
 	t.Run("flapping_backend_damped", func(t *testing.T) {
 		flapping(t, e, time.Duration(envInt("LBDNS_E2E_FLAP_SECONDS", 40))*time.Second)
 	})
@@ -116,6 +117,70 @@ func flapping(t *testing.T, e *env, d time.Duration) {
 	}
 	e.deleteService(t, "f45-a")
 	e.deleteService(t, "f45-b")
+}
+
+// annotationBomb: a Service whose hostname annotation is 250 KB of
+// thousands of bad names (anyone who may create a Service can do this). It
+// must cost lbdns little log and memory, and leave other hostnames'
+// withdrawals as fast as ever.
+func annotationBomb(t *testing.T, e *env) {
+	l := e.faults
+	logSize := func() int64 {
+		fi, err := os.Stat(l.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	rss := func() float64 {
+		v, _, err := l.metric("process_resident_memory_bytes", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	var value strings.Builder
+	for i := 0; value.Len() < 250_000; i++ {
+		fmt.Fprintf(&value, "bad_%d!.bomb.test,", i)
+	}
+	logBefore, rssBefore := logSize(), rss()
+	bomb := lbService{name: "f46-bomb", hostname: value.String(), prefix: faultsPrefix,
+		backend: &backend{ip: netip.MustParseAddr("127.0.46.9"), port: 80}}
+	e.createMany(t, 1, func(int) lbService { return bomb })
+	t.Cleanup(func() { e.deleteService(t, bomb.name) })
+
+	// Another hostname's withdrawal, with the bomb in the cluster.
+	host := "bomb." + zoneFaults
+	a, b := pairFor(t, e, 47, "f47", host, faultsPrefix)
+	if err := waitFor(30*time.Second, "both targets healthy", func() error {
+		if n, err := l.countHealth(host, "healthy"); err != nil || n != 2 {
+			return fmt.Errorf("%d healthy, %v", n, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
+	rssPeak := rssBefore
+	for range 20 { // a few more seconds of reconciles with the bomb in place
+		rssPeak = max(rssPeak, rss())
+		time.Sleep(100 * time.Millisecond)
+	}
+	logGrowth := logSize() - logBefore
+	events, err := e.warningEvents(bomb.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventBytes := 0
+	for _, ev := range events {
+		eventBytes += len(ev)
+	}
+	if logGrowth > 1<<20 || rssPeak-rssBefore > 20<<20 {
+		t.Fatalf("a 250 KB annotation cost %d bytes of log and %.1f MB of RSS, want < 1 MB and < 20 MB", logGrowth, (rssPeak-rssBefore)/(1<<20))
+	}
+	record(t, "PASS a 250 KB hostname annotation: %d KB of log in all (debug level), RSS +%.1f MB, %d Warning event(s) of %d bytes; another hostname withdrawn %.2fs after its backend stopped",
+		logGrowth>>10, (rssPeak-rssBefore)/(1<<20), len(events), eventBytes, withdrawn.Seconds())
 }
 
 // lbdnsEvents returns lbdns's events on a Service, one entry per event
