@@ -95,7 +95,7 @@ func newHarnessWith(t *testing.T, configure func(*Options), objs ...any) *harnes
 	ctx, cancel := context.WithCancel(context.Background())
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(source.Trim))
 	svc, eps, nodes := factory.Core().V1().Services(), factory.Discovery().V1().EndpointSlices(), factory.Core().V1().Nodes()
-	reader, err := source.NewClusterReader(svc, eps, nodes)
+	reader, err := source.NewClusterReader(svc.Informer(), eps.Informer(), nodes.Informer())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,7 @@ type env struct {
 	lbdnsBin        string
 
 	etcd, apiserver, bind *proc
+	apiserverArgs         []string // to start it again after a fault
 	bindPort              int
 	lbdns                 *lbdnsProc // the connector instance
 	extdns                *supervisor
@@ -188,12 +189,12 @@ func (e *env) startControlPlane() error {
 	if err != nil {
 		return err
 	}
-	e.apiserver, err = startProc(e.dir, "kube-apiserver", nil, filepath.Join(e.tools, apiserverBinary),
-		"--etcd-servers="+etcdURL, "--cert-dir="+filepath.Join(e.dir, "certs"),
+	e.apiserverArgs = []string{"--etcd-servers=" + etcdURL, "--cert-dir=" + filepath.Join(e.dir, "certs"),
 		fmt.Sprintf("--secure-port=%d", apiPort), "--bind-address=127.0.0.1",
-		"--token-auth-file="+tokens, "--service-account-key-file="+keyFile,
-		"--service-account-signing-key-file="+keyFile, "--service-account-issuer=https://kubernetes.default.svc",
-		"--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16")
+		"--token-auth-file=" + tokens, "--service-account-key-file=" + keyFile,
+		"--service-account-signing-key-file=" + keyFile, "--service-account-issuer=https://kubernetes.default.svc",
+		"--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16"}
+	e.apiserver, err = startProc(e.dir, "kube-apiserver", nil, filepath.Join(e.tools, apiserverBinary), e.apiserverArgs...)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lbdns/lbdns/apiwatch"
 	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/provider"
 )
@@ -25,15 +26,32 @@ type Outputs interface {
 	Statuses() []provider.OutputStatus
 }
 
-// Handler returns the mux of all endpoints. gatherer is the registry that
-// /metrics exposes; outputs may be nil.
-func Handler(state State, outputs Outputs, gatherer prometheus.Gatherer) http.Handler {
+// Cluster says whether the view of the cluster follows it.
+type Cluster interface {
+	Status() apiwatch.Status
+}
+
+// Sources are what the endpoints read. Outputs and Cluster may be nil.
+type Sources struct {
+	State    State
+	Outputs  Outputs
+	Cluster  Cluster
+	Gatherer prometheus.Gatherer // exposed at /metrics
+}
+
+// Handler returns the mux of all endpoints.
+func Handler(src Sources) http.Handler {
+	state, gatherer := src.State, src.Gatherer
 	status := func() Status {
 		var outs []provider.OutputStatus
-		if outputs != nil {
-			outs = outputs.Statuses()
+		if src.Outputs != nil {
+			outs = src.Outputs.Statuses()
 		}
-		return NewStatus(state.Snapshot(), state.IsReady(), outs)
+		st := NewStatus(state.Snapshot(), state.IsReady(), outs)
+		if src.Cluster != nil {
+			st.Cluster = newClusterStatus(src.Cluster.Status(), time.Now())
+		}
+		return st
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
@@ -68,6 +86,25 @@ type Status struct {
 	Hostnames   []HostnameStatus   `json:"hostnames"`
 	Transitions []TransitionStatus `json:"transitions"`
 	Outputs     []OutputStatus     `json:"outputs"`
+	Cluster     *ClusterStatus     `json:"cluster,omitempty"`
+}
+
+// ClusterStatus says whether the view of the cluster follows it.
+type ClusterStatus struct {
+	Connected bool `json:"connected"`
+	// ViewAgeSeconds is 0 while connected, else the time since the view
+	// stopped following the cluster (LostSince).
+	ViewAgeSeconds float64    `json:"viewAgeSeconds"`
+	LostSince      *time.Time `json:"lostSince,omitempty"`
+	LastError      string     `json:"lastError,omitempty"`
+}
+
+func newClusterStatus(st apiwatch.Status, now time.Time) *ClusterStatus {
+	cs := &ClusterStatus{Connected: st.Connected, LostSince: timePtr(st.LostAt), LastError: st.LastError}
+	if !st.Connected {
+		cs.ViewAgeSeconds = now.Sub(st.LostAt).Seconds()
+	}
+	return cs
 }
 
 // OutputStatus is one output's sync state in /status.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lbdns/lbdns/apiwatch"
 	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/probe"
@@ -57,7 +58,7 @@ func TestEndpoints(t *testing.T) {
 	outputs := &provider.Outputs{Metrics: metrics.New(reg)}
 	outputs.Observer("rfc2136").Observe(st.snap, errors.New("zone transfer (AXFR) of example.com: bad xfr rcode: 5"))
 	outputs.Observer("connector").Observe(st.snap, nil)
-	srv := httptest.NewServer(Handler(st, outputs, reg))
+	srv := httptest.NewServer(Handler(Sources{State: st, Outputs: outputs, Cluster: lostCluster{}, Gatherer: reg}))
 	defer srv.Close()
 
 	if code, _ := get(t, srv, "/healthz"); code != 200 {
@@ -87,6 +88,9 @@ func TestEndpoints(t *testing.T) {
 	if len(status.Transitions) != 1 || status.Transitions[0].To != "unhealthy" {
 		t.Errorf("transitions = %+v", status.Transitions)
 	}
+	if c := status.Cluster; c == nil || c.Connected || c.ViewAgeSeconds < 60 || c.LostSince == nil {
+		t.Errorf("cluster = %+v, want lost for a minute", c)
+	}
 	if o := status.Outputs; len(o) != 2 || o[0].Output != "connector" || o[0].Failing || o[0].LastSuccess == nil ||
 		o[1].Output != "rfc2136" || !o[1].Failing || !strings.Contains(o[1].LastError, "bad xfr rcode") || o[1].FailingSince == nil || o[1].Failures != 1 {
 		t.Errorf("outputs = %+v", o)
@@ -94,7 +98,8 @@ func TestEndpoints(t *testing.T) {
 
 	code, body = get(t, srv, "/")
 	for _, want := range []string{"app.example.com", "192.0.2.1", "unhealthy", "ProbeFailed", "tcp:80: refused", `http-equiv="refresh"`, "Last transitions",
-		"output rfc2136 failing", "bad xfr rcode"} {
+		"output rfc2136 failing", "bad xfr rcode",
+		"API server unreachable", "connection refused"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/ (%d) lacks %q", code, want)
 		}
@@ -112,4 +117,11 @@ func TestEndpoints(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
+}
+
+// lostCluster lost the API server a minute ago.
+type lostCluster struct{}
+
+func (lostCluster) Status() apiwatch.Status {
+	return apiwatch.Status{LostAt: time.Now().Add(-time.Minute), LastError: "dial tcp 127.0.0.1:6443: connection refused"}
 }

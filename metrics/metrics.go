@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -28,6 +30,8 @@ type Metrics struct {
 	DNSQueries           *prometheus.CounterVec
 	DNSDuration          prometheus.Histogram
 	FencedWrites         *prometheus.CounterVec
+
+	reg prometheus.Registerer
 }
 
 // TargetLabels are the labels of the per-target gauges.
@@ -37,6 +41,7 @@ var TargetLabels = []string{"hostname", "namespace", "service", "ip"}
 func New(reg prometheus.Registerer) *Metrics {
 	r := registrar{reg}
 	return &Metrics{
+		reg:              reg,
 		TargetHealthy:    r.gaugeVec("lbdns_target_healthy", "1 if the target (one IP of one Service) is healthy, else 0.", TargetLabels...),
 		TargetPublished:  r.gaugeVec("lbdns_target_published", "1 if the target is in the published set of the hostname, else 0.", TargetLabels...),
 		HostnameFailOpen: r.gaugeVec("lbdns_hostname_fail_open", "1 while no target of the hostname is healthy and all are published anyway.", "hostname"),
@@ -64,6 +69,15 @@ func New(reg prometheus.Registerer) *Metrics {
 		DNSDuration: r.histogram("lbdns_dns_request_duration_seconds", "Time the embedded DNS server took to answer one query.",
 			[]float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05}),
 	}
+}
+
+// WatchClusterView registers lbdns_cluster_view_age_seconds, read from age
+// at each scrape.
+func (m *Metrics) WatchClusterView(age func(now time.Time) time.Duration) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "lbdns_cluster_view_age_seconds",
+		Help: "How long the view of the cluster has not followed it: 0 while the API server answers, else the time since it stopped.",
+	}, func() float64 { return age(time.Now()).Seconds() }))
 }
 
 // registrar creates metrics and registers each on its registry.

@@ -9,8 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	coreinformers "k8s.io/client-go/informers/core/v1"
-	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 )
@@ -51,10 +49,11 @@ type ClusterReader struct {
 	nodes    corelisters.NodeLister
 }
 
-// NewClusterReader wires listers; call it before the informers start, since
-// it adds an index to the EndpointSlice informer.
-func NewClusterReader(svc coreinformers.ServiceInformer, eps discoveryinformers.EndpointSliceInformer, nodes coreinformers.NodeInformer) (*ClusterReader, error) {
-	err := eps.Informer().AddIndexers(cache.Indexers{byServiceIndex: func(obj any) ([]string, error) {
+// NewClusterReader wires listers over the informers of Services,
+// EndpointSlices and Nodes; call it before they start, since it adds an
+// index to the EndpointSlice informer.
+func NewClusterReader(services, slices, nodes cache.SharedIndexInformer) (*ClusterReader, error) {
+	err := slices.AddIndexers(cache.Indexers{byServiceIndex: func(obj any) ([]string, error) {
 		s, ok := obj.(*discoveryv1.EndpointSlice)
 		if !ok {
 			return nil, nil
@@ -68,7 +67,8 @@ func NewClusterReader(svc coreinformers.ServiceInformer, eps discoveryinformers.
 	if err != nil {
 		return nil, fmt.Errorf("adding EndpointSlice index: %w", err)
 	}
-	return &ClusterReader{services: svc.Lister(), slices: eps.Informer().GetIndexer(), nodes: nodes.Lister()}, nil
+	return &ClusterReader{services: corelisters.NewServiceLister(services.GetIndexer()), slices: slices.GetIndexer(),
+		nodes: corelisters.NewNodeLister(nodes.GetIndexer())}, nil
 }
 
 // Read lists the cached Services, their EndpointSlices and the Nodes by IP.

@@ -2,53 +2,67 @@ package main
 
 import (
 	"context"
+	"fmt"
 
-	"k8s.io/client-go/informers"
-	coreinformers "k8s.io/client-go/informers/core/v1"
-	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 
+	"github.com/lbdns/lbdns/apiwatch"
 	"github.com/lbdns/lbdns/source"
 )
 
 // clusterInformers are the trimmed informers lbdns reads the cluster from:
-// Services and EndpointSlices (of one namespace, or all) and Nodes.
+// Services and EndpointSlices (of one namespace, or all) and Nodes. Their
+// list and watch calls go through the API server connection, so that they
+// resume at once when the API server returns after an outage.
 type clusterInformers struct {
-	svcFactory, nodeFactory informers.SharedInformerFactory
-	services                coreinformers.ServiceInformer
-	slices                  discoveryinformers.EndpointSliceInformer
-	nodes                   coreinformers.NodeInformer
+	services, slices, nodes cache.SharedIndexInformer
 	reader                  *source.ClusterReader
+	conn                    *apiwatch.Connection
 }
 
 // newInformers builds the informers and the reader over their caches;
 // nothing is listed until start.
-func newInformers(client kubernetes.Interface, namespace string) (*clusterInformers, error) {
-	svcFactory := informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithNamespace(namespace), informers.WithTransform(source.Trim))
-	nodeFactory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(source.Trim))
-	inf := &clusterInformers{
-		svcFactory:  svcFactory,
-		nodeFactory: nodeFactory,
-		services:    svcFactory.Core().V1().Services(),
-		slices:      svcFactory.Discovery().V1().EndpointSlices(),
-		nodes:       nodeFactory.Core().V1().Nodes(),
-	}
-	reader, err := source.NewClusterReader(inf.services, inf.slices, inf.nodes)
-	if err != nil {
+func newInformers(client kubernetes.Interface, namespace string, conn *apiwatch.Connection) (*clusterInformers, error) {
+	inf := &clusterInformers{conn: conn}
+	var err error
+	core, discovery := client.CoreV1().RESTClient(), client.DiscoveryV1().RESTClient()
+	if inf.services, err = inf.informer(core, "services", namespace, &corev1.Service{}); err != nil {
 		return nil, err
 	}
-	inf.reader = reader
+	if inf.slices, err = inf.informer(discovery, "endpointslices", namespace, &discoveryv1.EndpointSlice{}); err != nil {
+		return nil, err
+	}
+	if inf.nodes, err = inf.informer(core, "nodes", "", &corev1.Node{}); err != nil {
+		return nil, err
+	}
+	if inf.reader, err = source.NewClusterReader(inf.services, inf.slices, inf.nodes); err != nil {
+		return nil, err
+	}
 	return inf, nil
 }
 
-func (i *clusterInformers) start(ctx context.Context) {
-	i.svcFactory.Start(ctx.Done())
-	i.nodeFactory.Start(ctx.Done())
+func (i *clusterInformers) informer(c cache.Getter, resource, namespace string, example runtime.Object) (cache.SharedIndexInformer, error) {
+	lw := i.conn.Wrap(cache.NewListWatchFromClient(c, resource, namespace, fields.Everything()))
+	inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{
+		Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
+	})
+	if err := inf.SetTransform(source.Trim); err != nil {
+		return nil, fmt.Errorf("%s informer: %w", resource, err)
+	}
+	if err := inf.SetWatchErrorHandlerWithContext(i.conn.WatchError); err != nil {
+		return nil, fmt.Errorf("%s informer: %w", resource, err)
+	}
+	return inf, nil
 }
 
-// shutdown waits for the informers' goroutines; cancel start's ctx first.
-func (i *clusterInformers) shutdown() {
-	i.svcFactory.Shutdown()
-	i.nodeFactory.Shutdown()
+// run runs the informers in g until it stops.
+func (i *clusterInformers) run(g *group) {
+	for _, inf := range []cache.SharedIndexInformer{i.services, i.slices, i.nodes} {
+		g.Go(func(ctx context.Context) error { inf.RunWithContext(ctx); return nil })
+	}
 }

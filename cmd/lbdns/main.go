@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/lbdns/lbdns/apiwatch"
 	"github.com/lbdns/lbdns/config"
 	"github.com/lbdns/lbdns/controller"
 	"github.com/lbdns/lbdns/httpserver"
@@ -140,12 +141,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer broadcaster.Shutdown()
 	recorder := gatedRecorder{inner: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "lbdns"}), leading: leading}
 
-	inf, err := newInformers(client, cfg.Namespace)
+	conn := apiwatch.New(func(ctx context.Context) error {
+		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+	}, log)
+	m.WatchClusterView(conn.ViewAge)
+	inf, err := newInformers(client, cfg.Namespace, conn)
 	if err != nil {
 		return err
 	}
 	ctl := newController(cfg, inf.reader, recorder, log, m)
-	if err := ctl.AddEventHandlers(inf.services.Informer(), inf.slices.Informer(), inf.nodes.Informer()); err != nil {
+	if err := ctl.AddEventHandlers(inf.services, inf.slices, inf.nodes); err != nil {
 		return err
 	}
 	// Listen before the caches sync: /healthz answers at once, and
@@ -159,12 +164,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	g := newGroup(ctx)
 	outputs := &provider.Outputs{Metrics: m}
-	httpSrv := &http.Server{Handler: httpserver.Handler(ctl, outputs, reg), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: httpserver.Handler(httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Gatherer: reg}),
+		ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func(context.Context) error { return serveHTTP(httpSrv, ls.http) })
 	g.Go(func(ctx context.Context) error { return shutdownHTTPWhenDone(ctx, httpSrv) })
 	serveReaders(g, cfg, ls, ctl, outputs, log)
-	inf.start(g.ctx)
-	defer inf.shutdown()
+	inf.run(g)
 	g.Go(func(ctx context.Context) error {
 		if err := ctl.Run(ctx); err != nil {
 			return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", err, cfg.CacheSyncTimeout)
