@@ -73,9 +73,11 @@ type Controller struct {
 
 	// Owned by the loop goroutine.
 	everHealthy map[health.Key]bool
-	warned      map[types.UID]map[string]bool
-	readyAfter  time.Time   // when readiness stops waiting for first probes
-	recheck     *time.Timer // triggers a reconcile while deleted Nodes hold IPs back
+	// failOpenTold holds the hostnames whose FailOpen event was sent.
+	failOpenTold map[string]bool
+	warned       map[types.UID]map[string]bool
+	readyAfter   time.Time   // when readiness stops waiting for first probes
+	recheck      *time.Timer // triggers a reconcile while deleted Nodes hold IPs back
 }
 
 // New returns a controller; nothing runs until Run.
@@ -84,15 +86,16 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Controller{
-		opts:        opts,
-		log:         opts.Logger,
-		cluster:     cluster,
-		gone:        newGoneNodes(opts.Probe.Rise),
-		fresh:       newFreshness(max(opts.Probe.Interval, minJumpGap)),
-		trigger:     make(chan struct{}, 1),
-		ready:       make(chan struct{}),
-		changed:     make(chan struct{}),
-		everHealthy: map[health.Key]bool{},
+		opts:         opts,
+		log:          opts.Logger,
+		cluster:      cluster,
+		gone:         newGoneNodes(opts.Probe.Rise),
+		fresh:        newFreshness(max(opts.Probe.Interval, minJumpGap)),
+		trigger:      make(chan struct{}, 1),
+		ready:        make(chan struct{}),
+		changed:      make(chan struct{}),
+		everHealthy:  map[health.Key]bool{},
+		failOpenTold: map[string]bool{},
 	}
 	popts := opts.Probe
 	popts.OnChange = c.Trigger

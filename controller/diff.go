@@ -30,6 +30,10 @@ type failOpenChange struct {
 	On        bool
 	Published int
 	Targets   []health.TargetDecision
+	// WasHealthy: some target of the hostname had been healthy before. A
+	// new hostname whose Services have no ready endpoint yet fails open
+	// without having been in DNS healthy: news for logs, not an event.
+	WasHealthy bool
 }
 
 // changes are what happened between the previous snapshot and new decisions.
@@ -67,7 +71,7 @@ func diff(prev *health.Snapshot, prior map[health.Key]health.Prior, next []healt
 			byKey[t.Key] = &seen{target: t, hostnames: []string{d.Hostname}}
 		}
 	}
-	var out changes
+	out := changes{FailOpen: failOpenChanges(prev, next, everHealthy)}
 	for k, s := range byKey {
 		was, known := prior[k]
 		now := s.target.Health()
@@ -92,11 +96,10 @@ func diff(prev *health.Snapshot, prior map[health.Key]health.Prior, next []healt
 		}
 	}
 	slices.SortFunc(out.Targets, func(a, b targetChange) int { return a.Key.Compare(b.Key) })
-	out.FailOpen = failOpenChanges(prev, next)
 	return out
 }
 
-func failOpenChanges(prev *health.Snapshot, next []health.Decision) []failOpenChange {
+func failOpenChanges(prev *health.Snapshot, next []health.Decision, everHealthy map[health.Key]bool) []failOpenChange {
 	was := make(map[string]bool, len(prev.Hostnames))
 	for _, d := range prev.Hostnames {
 		was[d.Hostname] = d.FailOpen
@@ -104,7 +107,9 @@ func failOpenChanges(prev *health.Snapshot, next []health.Decision) []failOpenCh
 	var out []failOpenChange
 	for _, d := range next {
 		if d.FailOpen != was[d.Hostname] {
-			out = append(out, failOpenChange{Hostname: d.Hostname, On: d.FailOpen, Published: len(d.Published()), Targets: d.Targets})
+			wasHealthy := slices.ContainsFunc(d.Targets, func(t health.TargetDecision) bool { return everHealthy[t.Key] })
+			out = append(out, failOpenChange{Hostname: d.Hostname, On: d.FailOpen, Published: len(d.Published()),
+				Targets: d.Targets, WasHealthy: wasHealthy})
 		}
 	}
 	return out

@@ -30,6 +30,23 @@ func (c *Controller) report(ch changes, decisions []health.Decision, prev *healt
 	}
 	c.failOpenEvents(ch.FailOpen, services)
 	c.updateGauges(prev, decisions)
+	c.forgetFailOpenTold(decisions)
+}
+
+// forgetFailOpenTold drops hostnames that no longer exist.
+func (c *Controller) forgetFailOpenTold(decisions []health.Decision) {
+	if len(c.failOpenTold) == 0 {
+		return
+	}
+	exists := make(map[string]bool, len(decisions))
+	for _, d := range decisions {
+		exists[d.Hostname] = true
+	}
+	for h := range c.failOpenTold {
+		if !exists[h] {
+			delete(c.failOpenTold, h)
+		}
+	}
 }
 
 func (c *Controller) logChanges(ch changes) {
@@ -78,13 +95,22 @@ func (c *Controller) targetEvents(targets []targetChange, services serviceRefs) 
 }
 
 // failOpenEvents tells every Service of a hostname that it started or
-// stopped failing open.
+// stopped failing open: a hostname that had been healthy, and its end only
+// when its start was told.
 func (c *Controller) failOpenEvents(changes []failOpenChange, services serviceRefs) {
 	for _, f := range changes {
 		kind, reason, msg := corev1.EventTypeWarning, EventFailOpen,
 			"no target of %s is healthy: publishing all %d with weight > 0 (fail open)"
 		if !f.On {
 			kind, reason, msg = corev1.EventTypeNormal, EventFailOpenEnded, "%s has healthy targets again (%d published)"
+		}
+		if f.On && !f.WasHealthy || !f.On && !c.failOpenTold[f.Hostname] {
+			continue
+		}
+		if f.On {
+			c.failOpenTold[f.Hostname] = true
+		} else {
+			delete(c.failOpenTold, f.Hostname)
 		}
 		for _, svc := range services.ofTargets(f.Targets) {
 			c.event(svc, kind, reason, msg, f.Hostname, f.Published)
