@@ -13,9 +13,11 @@ package apiwatch
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -35,6 +37,9 @@ type Connection struct {
 	lostAt  time.Time // zero while connected
 	lastErr string
 	back    chan struct{} // closed when the API server answers again
+	// forbidden holds the API server's refusals of lbdns's lists and
+	// watches (missing RBAC rules), each with the resource it was about.
+	forbidden map[string]string
 }
 
 // Status is the connection's state, for /status and the metrics.
@@ -44,7 +49,13 @@ type Status struct {
 	// says why.
 	LostAt    time.Time
 	LastError string
+	// Forbidden lists the API server's refusals of lbdns's reads, in its
+	// own words (which name the user, the verb and the resource).
+	Forbidden []string
 }
+
+// RBACHint says what grants lbdns its reads.
+const RBACHint = "lbdns needs list and watch on services, endpointslices (discovery.k8s.io) and nodes: apply manifests/base (ClusterRole and ClusterRoleBinding lbdns), or the Helm chart's RBAC"
 
 // New returns a connection checked with ping (say, GET /readyz).
 func New(ping func(ctx context.Context) error, log *slog.Logger) *Connection {
@@ -58,7 +69,37 @@ func New(ping func(ctx context.Context) error, log *slog.Logger) *Connection {
 func (c *Connection) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Status{Connected: c.lostAt.IsZero(), LostAt: c.lostAt, LastError: c.lastErr}
+	st := Status{Connected: c.lostAt.IsZero(), LostAt: c.lostAt, LastError: c.lastErr}
+	for msg := range c.forbidden {
+		st.Forbidden = append(st.Forbidden, msg)
+	}
+	slices.Sort(st.Forbidden)
+	return st
+}
+
+// noteResult remembers whether the API server refused lbdns a read of
+// resource, and logs each distinct refusal once, with what to apply.
+func (c *Connection) noteResult(resource string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err == nil:
+		for msg, r := range c.forbidden {
+			if r == resource {
+				delete(c.forbidden, msg)
+				c.log.Info("permission granted: reading again", "resource", resource)
+			}
+		}
+	case apierrors.IsForbidden(err):
+		msg := err.Error()
+		if _, known := c.forbidden[msg]; !known {
+			if c.forbidden == nil {
+				c.forbidden = map[string]string{}
+			}
+			c.forbidden[msg] = resource
+			c.log.Error("missing permission: lbdns cannot read the cluster", "resource", resource, "err", msg, "fix", RBACHint)
+		}
+	}
 }
 
 // ViewAge returns how long the informers have not followed the cluster: 0
@@ -140,26 +181,32 @@ func (c *Connection) waitUntilBack(ctx context.Context) error {
 	}
 }
 
-// Wrap returns lw whose calls wait while the API server is lost: a call that
+// Wrap returns lw, which reads resource, whose calls wait while the API
+// server is lost: a call that
 // fails while the API server does not answer waits for its return and is
 // made again, so the reflector's backoff, which only grows with failures,
 // stays short. It is a ListerWatcher with and without contexts; reflectors
 // use the former.
-func (c *Connection) Wrap(lw cache.ListerWatcher) cache.ListerWatcher {
-	return waiting{conn: c, lw: cache.ToListerWatcherWithContext(lw)}
+func (c *Connection) Wrap(resource string, lw cache.ListerWatcher) cache.ListerWatcher {
+	return waiting{conn: c, resource: resource, lw: cache.ToListerWatcherWithContext(lw)}
 }
 
 type waiting struct {
-	conn *Connection
-	lw   cache.ListerWatcherWithContext
+	conn     *Connection
+	resource string
+	lw       cache.ListerWatcherWithContext
 }
 
 func (w waiting) ListWithContext(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-	return retryWhenBack(ctx, w.conn, func() (runtime.Object, error) { return w.lw.ListWithContext(ctx, opts) })
+	v, err := retryWhenBack(ctx, w.conn, func() (runtime.Object, error) { return w.lw.ListWithContext(ctx, opts) })
+	w.conn.noteResult(w.resource, err)
+	return v, err
 }
 
 func (w waiting) WatchWithContext(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	return retryWhenBack(ctx, w.conn, func() (watch.Interface, error) { return w.lw.WatchWithContext(ctx, opts) })
+	v, err := retryWhenBack(ctx, w.conn, func() (watch.Interface, error) { return w.lw.WatchWithContext(ctx, opts) })
+	w.conn.noteResult(w.resource, err)
+	return v, err
 }
 
 // retryWhenBack makes call once the API server answers; if it fails because

@@ -35,8 +35,8 @@ func TestConnectionHoldsListsWhileLostAndResumesAtOnce(t *testing.T) {
 	c := New(ping, nil)
 	c.poll = 10 * time.Millisecond
 	inner := &lister{}
-	lw := c.Wrap(inner).(cache.ListerWatcherWithContext)
-	r := cache.NewReflector(c.Wrap(inner), &corev1.Service{}, cache.NewStore(cache.MetaNamespaceKeyFunc), 0)
+	lw := c.Wrap("services", inner).(cache.ListerWatcherWithContext)
+	r := cache.NewReflector(c.Wrap("services", inner), &corev1.Service{}, cache.NewStore(cache.MetaNamespaceKeyFunc), 0)
 
 	// A watch failed and the API server does not answer: lost.
 	c.WatchError(context.Background(), r, errors.New("watch ended: EOF"))

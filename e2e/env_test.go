@@ -227,23 +227,31 @@ func (e *env) installRBAC(ctx context.Context) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("kubectl apply -k manifests/base: %w\n%s", err, out)
 	}
+	var err error
+	e.lbdnsKubeconfig, err = e.tokenKubeconfig(ctx, "lbdns")
+	return err
+}
+
+// tokenKubeconfig writes a kubeconfig with a token of the ServiceAccount
+// lbdns/<sa>, and returns its path.
+func (e *env) tokenKubeconfig(ctx context.Context, sa string) (string, error) {
 	expiry := int64(24 * 3600)
 	var tok *authv1.TokenRequest
-	err := waitFor(30*time.Second, "a token for ServiceAccount lbdns/lbdns", func() error {
+	err := waitFor(30*time.Second, "a token for ServiceAccount lbdns/"+sa, func() error {
 		var err error
-		tok, err = e.client.CoreV1().ServiceAccounts("lbdns").CreateToken(ctx, "lbdns",
+		tok, err = e.client.CoreV1().ServiceAccounts("lbdns").CreateToken(ctx, sa,
 			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
 		return err
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	cfg, err := clientcmd.LoadFromFile(e.adminKubeconfig)
 	if err != nil {
-		return err
+		return "", err
 	}
-	e.lbdnsKubeconfig = filepath.Join(e.dir, "lbdns.kubeconfig")
-	return writeKubeconfig(e.lbdnsKubeconfig, cfg.Clusters["local"].Server, "lbdns", tok.Status.Token)
+	path := filepath.Join(e.dir, sa+".kubeconfig")
+	return path, writeKubeconfig(path, cfg.Clusters["local"].Server, sa, tok.Status.Token)
 }
 
 var bindZones = []string{zone, zoneStandalone, zoneWebhook, zoneCRD, zoneFaults}

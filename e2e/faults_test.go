@@ -21,6 +21,7 @@ import (
 
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -33,6 +34,7 @@ func TestFaults(t *testing.T) {
 	t.Run("paused_leader_writes_nothing_stale", func(t *testing.T) { pausedLeader(t, e, envInt("LBDNS_E2E_PAUSE_CYCLES", 3)) })
 	t.Run("blackholed_targets_do_not_starve_live_ones", func(t *testing.T) { blackholed(t, e, envInt("LBDNS_E2E_BLACKHOLED", 300)) })
 	t.Run("annotation_bomb", func(t *testing.T) { annotationBomb(t, e) })
+	t.Run("rbac_missing", func(t *testing.T) { rbacMissing(t, e) })
 	t.Run("flapping_backend_damped", func(t *testing.T) {
 		flapping(t, e, time.Duration(envInt("LBDNS_E2E_FLAP_SECONDS", 40))*time.Second)
 	})
@@ -90,6 +92,70 @@ func apiOutage(t *testing.T, e *env, d time.Duration) {
 	e.extdnsCRD.proc().stop()
 	record(t, "PASS API server down for %s: noticed after %.1fs (view age %.0fs just before the return); a Service created after the return published %.2fs later (goal <= 5s)",
 		d, noticed.Seconds(), age, published.Seconds())
+}
+
+// rbacMissing: an lbdns whose ServiceAccount has no RBAC rules. It must
+// stay unready and say in its own words, once, which permission is missing
+// and what to apply, in the log, /readyz and /status; and become ready once
+// the rules are bound.
+func rbacMissing(t *testing.T, e *env) {
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "lbdns", Name: "norbac"}}
+	if _, err := e.client.CoreV1().ServiceAccounts("lbdns").Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.client.CoreV1().ServiceAccounts("lbdns").Delete(ctx, "norbac", metav1.DeleteOptions{}) })
+	kubeconfig, err := e.tokenKubeconfig(ctx, "norbac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.newLbdns("lbdns-norbac", "KUBECONFIG="+kubeconfig, "LBDNS_CACHE_SYNC_TIMEOUT=5m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.proc, err = startProc(e.dir, l.name, l.env, e.lbdnsBin); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.stop)
+	var body string
+	if err := waitFor(30*time.Second, "/readyz naming the missing permission", func() error {
+		var code int
+		code, body, err = httpGetCode("http://" + l.http + "/readyz")
+		if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "missing permission") {
+			return fmt.Errorf("%d %q %v", code, body, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`cannot list resource "services"`, `cannot list resource "endpointslices"`, `cannot list resource "nodes"`, "manifests/base"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/readyz lacks %q:\n%s", want, body)
+		}
+	}
+	// Once per distinct refusal (a list and a watch of each resource), not
+	// once per retry of client-go.
+	const logged = "missing permission: lbdns cannot read the cluster"
+	first := l.logCount(t, logged)
+	time.Sleep(3 * time.Second)
+	if n := l.logCount(t, logged); n != first || n > 6 {
+		t.Errorf("missing permissions logged %d times, then %d: want at most a list and a watch of each of the 3 resources, no repeats", first, n)
+	}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "lbdns-norbac"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "lbdns"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "lbdns", Name: "norbac"}}}
+	if _, err := e.client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.client.RbacV1().ClusterRoleBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{}) })
+	bound := time.Now()
+	if err := waitFor(90*time.Second, l.name+" ready after the binding", func() error {
+		return httpOK("http://" + l.http + "/readyz")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	record(t, "PASS without RBAC: unready; /readyz and the log (%d lines, no repeats) name the refused reads of the 3 resources and manifests/base; ready %.1fs after the ClusterRoleBinding",
+		first, time.Since(bound).Seconds())
 }
 
 // flapping: a backend that is up for 1 s and down for 1 s, for d. Without

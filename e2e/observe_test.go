@@ -45,13 +45,19 @@ func lookup(addr, name, qtype string) ([]string, error) {
 }
 
 func httpGet(url string) (string, error) {
+	_, body, err := httpGetCode(url)
+	return body, err
+}
+
+// httpGetCode returns the status code and body of a GET.
+func httpGetCode(url string) (int, string, error) {
 	resp, err := http.Get(url)
 	if err != nil {
-		return "", err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return string(b), err
+	return resp.StatusCode, string(b), err
 }
 
 func httpOK(url string) error {

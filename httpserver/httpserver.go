@@ -4,7 +4,9 @@ package httpserver
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +66,9 @@ func Handler(src Sources) http.Handler {
 		if !state.IsReady() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("not ready: waiting for informer caches and the first probe round\n"))
+			if src.Cluster != nil {
+				_, _ = w.Write([]byte(notReadyBecause(src.Cluster.Status())))
+			}
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))
@@ -97,10 +102,29 @@ type ClusterStatus struct {
 	ViewAgeSeconds float64    `json:"viewAgeSeconds"`
 	LostSince      *time.Time `json:"lostSince,omitempty"`
 	LastError      string     `json:"lastError,omitempty"`
+	// Forbidden holds the API server's refusals of lbdns's reads (missing
+	// RBAC rules), in its own words.
+	Forbidden []string `json:"forbidden,omitempty"`
+}
+
+// notReadyBecause says what keeps the caches from syncing, if the
+// connection knows: missing permissions, or an API server away.
+func notReadyBecause(st apiwatch.Status) string {
+	var b strings.Builder
+	for _, f := range st.Forbidden {
+		fmt.Fprintf(&b, "missing permission: %s\n", f)
+	}
+	if len(st.Forbidden) > 0 {
+		b.WriteString(apiwatch.RBACHint + "\n")
+	}
+	if !st.Connected {
+		fmt.Fprintf(&b, "API server unreachable since %s: %s\n", st.LostAt.Format(time.RFC3339), st.LastError)
+	}
+	return b.String()
 }
 
 func newClusterStatus(st apiwatch.Status, now time.Time) *ClusterStatus {
-	cs := &ClusterStatus{Connected: st.Connected, LostSince: timePtr(st.LostAt), LastError: st.LastError}
+	cs := &ClusterStatus{Connected: st.Connected, LostSince: timePtr(st.LostAt), LastError: st.LastError, Forbidden: st.Forbidden}
 	if !st.Connected {
 		cs.ViewAgeSeconds = now.Sub(st.LostAt).Seconds()
 	}

@@ -64,7 +64,9 @@ func TestEndpoints(t *testing.T) {
 	if code, _ := get(t, srv, "/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}
-	if code, body := get(t, srv, "/readyz"); code != 503 || !strings.Contains(body, "not ready") {
+	if code, body := get(t, srv, "/readyz"); code != 503 || !strings.Contains(body, "not ready") ||
+		!strings.Contains(body, "missing permission: services is forbidden") || !strings.Contains(body, "manifests/base") ||
+		!strings.Contains(body, "API server unreachable") {
 		t.Errorf("/readyz before ready = %d %q", code, body)
 	}
 	st.ready.Store(true)
@@ -123,5 +125,6 @@ func TestEndpoints(t *testing.T) {
 type lostCluster struct{}
 
 func (lostCluster) Status() apiwatch.Status {
-	return apiwatch.Status{LostAt: time.Now().Add(-time.Minute), LastError: "dial tcp 127.0.0.1:6443: connection refused"}
+	return apiwatch.Status{LostAt: time.Now().Add(-time.Minute), LastError: "dial tcp 127.0.0.1:6443: connection refused",
+		Forbidden: []string{`services is forbidden: User "system:serviceaccount:lbdns:lbdns" cannot list resource "services"`}}
 }

@@ -38,7 +38,8 @@ th { background: #f3f3f3; }
 <h1>lbdns</h1>
 <p>{{if .Ready}}Ready{{else}}<span class="badge notready">not ready: waiting for caches and the first probe round</span>{{end}}
  · generation {{.Generation}} · hostnames: {{len .Hostnames}} · <a href="/status">JSON</a> · <a href="/metrics">metrics</a></p>
-{{with .Cluster}}{{if not .Connected}}<p class="cluster-stale"><span class="badge failing">API server unreachable</span>
+{{with .Cluster}}{{range .Forbidden}}<p class="cluster-forbidden"><span class="badge failing">missing permission</span> {{.}}</p>
+{{end}}{{if not .Connected}}<p class="cluster-stale"><span class="badge failing">API server unreachable</span>
  since {{ago .LostSince}}: the view of the cluster is that old; probes still decide. {{.LastError}}</p>
 {{end}}{{end}}
 {{range .Outputs}}{{if .Failing}}<p class="output-failing"><span class="badge failing">output {{.Output}} failing</span>

@@ -47,7 +47,7 @@ func newInformers(client kubernetes.Interface, namespace string, conn *apiwatch.
 }
 
 func (i *clusterInformers) informer(c cache.Getter, resource, namespace string, example runtime.Object) (cache.SharedIndexInformer, error) {
-	lw := i.conn.Wrap(cache.NewListWatchFromClient(c, resource, namespace, fields.Everything()))
+	lw := i.conn.Wrap(resource, cache.NewListWatchFromClient(c, resource, namespace, fields.Everything()))
 	inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{
 		Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
 	})

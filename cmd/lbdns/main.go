@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
@@ -172,6 +173,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	inf.run(g)
 	g.Go(func(ctx context.Context) error {
 		if err := ctl.Run(ctx); err != nil {
+			if f := conn.Status().Forbidden; len(f) > 0 {
+				return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): the API server refused: %s; %s", err, cfg.CacheSyncTimeout, strings.Join(f, "; "), apiwatch.RBACHint)
+			}
 			return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", err, cfg.CacheSyncTimeout)
 		}
 		return nil
