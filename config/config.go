@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
@@ -68,6 +69,9 @@ type Config struct {
 	DNSZones      []string `env:"DNS_ZONES" envSeparator:"," help:"zones the embedded DNS server answers for, comma-separated"`
 	DNSNS         string   `env:"DNS_NS" help:"name server name in the zones' NS and SOA records; empty = ns1.<zone>"`
 	DNSHostmaster string   `env:"DNS_HOSTMASTER" help:"SOA mailbox; empty = hostmaster.<zone>"`
+	DNSRRLRate    int      `env:"DNS_RRL_RATE" envDefault:"20" help:"response rate limiting: UDP responses per second per client network (/24, /56) and kind of answer; 0 = off"`
+	DNSRRLSlip    int      `env:"DNS_RRL_SLIP" envDefault:"2" help:"response rate limiting: every Nth limited response is sent truncated (TC) instead of dropped; 0 = drop all"`
+	DNSRRLExempt  []string `env:"DNS_RRL_EXEMPT" envSeparator:"," help:"response rate limiting: client networks (CIDR, comma-separated) never limited"`
 
 	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"false" help:"only the holder of the Lease lbdns writes (standalone, DNSEndpoint)"`
 	LeaderElectNamespace string        `env:"LEADER_ELECT_NAMESPACE" envDefault:"lbdns" help:"namespace of the Lease"`
@@ -290,7 +294,29 @@ func (c Config) validateDNS() []error {
 			p.bad("DNS_ZONES", "%q is not a domain name", z)
 		}
 	}
+	if c.DNSRRLRate < 0 || c.DNSRRLRate > 1_000_000 {
+		p.bad("DNS_RRL_RATE", "must be 0 (off) to 1000000, got %d", c.DNSRRLRate)
+	}
+	if c.DNSRRLSlip < 0 || c.DNSRRLSlip > 10 {
+		p.bad("DNS_RRL_SLIP", "must be 0..10, got %d", c.DNSRRLSlip)
+	}
+	if _, err := c.RRLExempt(); err != nil {
+		p.bad("DNS_RRL_EXEMPT", "%v", err)
+	}
 	return p
+}
+
+// RRLExempt parses LBDNS_DNS_RRL_EXEMPT.
+func (c Config) RRLExempt() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.DNSRRLExempt {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a network like 192.0.2.0/24", s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // HasWriters reports whether any output that writes (standalone,

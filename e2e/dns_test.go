@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -20,10 +21,55 @@ func (e *env) startEmbeddedDNS() error {
 		return err
 	}
 	e.embeddedDNS = fmt.Sprintf("127.0.0.1:%d", port)
-	if e.dnsInstance, err = e.newLbdns("lbdns-dns", "LBDNS_DNS_ADDR="+e.embeddedDNS, "LBDNS_DNS_ZONES="+zoneEmbedded); err != nil {
+	// The scenarios query from 127.0.0.1, thousands of times: exempt it from
+	// rate limiting; the RRL scenario floods from other networks.
+	if e.dnsInstance, err = e.newLbdns("lbdns-dns", "LBDNS_DNS_ADDR="+e.embeddedDNS, "LBDNS_DNS_ZONES="+zoneEmbedded,
+		"LBDNS_DNS_RRL_EXEMPT=127.0.0.1/32"); err != nil {
 		return err
 	}
 	return e.dnsInstance.run(e)
+}
+
+// floodDNS sends n A queries for name from the local address as fast as it
+// can, and counts the answers, the truncated answers and the silent ones.
+func floodDNS(t *testing.T, server, from, name string, n int) (answered, truncated, silent int) {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(from)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	to, err := net.ResolveUDPAddr("udp", server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	for i := range n {
+		m.Id = uint16(i + 1)
+		b, _ := m.Pack()
+		if _, err := conn.WriteToUDP(b, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 4096)
+	for range n {
+		_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		k, _, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			break
+		}
+		r := new(dns.Msg)
+		if r.Unpack(buf[:k]) != nil {
+			continue
+		}
+		if r.Truncated {
+			truncated++
+		} else {
+			answered++
+		}
+	}
+	return answered, truncated, n - answered - truncated
 }
 
 // TestEmbeddedDNS checks lbdns's own DNS answers, over real UDP and TCP.
@@ -52,6 +98,23 @@ func TestEmbeddedDNS(t *testing.T) {
 			t.Errorf("outside its zones: %s", dns.RcodeToString[r.Rcode])
 		}
 		record(t, "PASS authoritative multi-A over UDP and TCP; NXDOMAIN and NODATA with SOA; REFUSED outside the zone")
+	})
+
+	t.Run("rate_limited_flood", func(t *testing.T) {
+		waitEmbedded(t, e, host, a.ip.String(), b.ip.String())
+		answered, truncated, dropped := floodDNS(t, e.embeddedDNS, "127.0.9.1", host, 300)
+		if answered > 40 || truncated == 0 || dropped == 0 {
+			t.Fatalf("flooding network 127.0.9.0/24: %d answered, %d truncated, %d dropped of 300", answered, truncated, dropped)
+		}
+		if a, _, _ := floodDNS(t, e.embeddedDNS, "127.0.10.1", host, 10); a != 10 {
+			t.Fatalf("another network in the same second: %d of 10 answered", a)
+		}
+		v, _, err := e.dnsInstance.metric("lbdns_dns_rate_limited_total", map[string]string{"action": "dropped"})
+		if err != nil || int(v) < dropped {
+			t.Errorf("lbdns_dns_rate_limited_total{action=dropped} = %v (%v), want >= %d", v, err, dropped)
+		}
+		record(t, "PASS RRL: a flood of 300 from 127.0.9.1 got %d answers, %d truncated, %d dropped; 127.0.10.1 got all 10 in the same second",
+			answered, truncated, dropped)
 	})
 
 	t.Run("first_answer_follows_weights", func(t *testing.T) {

@@ -25,6 +25,7 @@ lb_service web-3 app.demo.test 127.0.0.13 8083 50
 log "starting lbdns: DNS on $DNS_ADDR, status page on http://$HTTP_ADDR/"
 KUBECONFIG="$WORK/lbdns.kubeconfig" LBDNS_HTTP_ADDR="$HTTP_ADDR" LBDNS_CONNECTOR_ADDR=off \
   LBDNS_DNS_ADDR="$DNS_ADDR" LBDNS_DNS_ZONES=demo.test LBDNS_TTL=5 \
+  LBDNS_DNS_RRL_EXEMPT=127.0.0.0/8 \
   "$WORK/lbdns" >"$WORK/lbdns.log" 2>&1 & PIDS+=($!)
 for _ in $(seq 1 100); do curl -sf "http://$HTTP_ADDR/readyz" >/dev/null && break; sleep 0.1; done
 

@@ -30,6 +30,7 @@ type Metrics struct {
 	DNSQueries           *prometheus.CounterVec
 	DNSDuration          prometheus.Histogram
 	FencedWrites         *prometheus.CounterVec
+	DNSRateLimited       *prometheus.CounterVec
 
 	reg prometheus.Registerer
 }
@@ -64,6 +65,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		BuildInfo:  r.gaugeVec("lbdns_build_info", "Always 1; labels say which lbdns runs.", "version", "goversion"),
 		Leader:     r.gauge("lbdns_leader", "1 while this replica runs the writers (it holds the Lease, or leader election is off)."),
 		DNSQueries: r.counterVec("lbdns_dns_queries_total", "Queries the embedded DNS server answered, by query type and response code.", "qtype", "rcode"),
+		DNSRateLimited: r.counterVec("lbdns_dns_rate_limited_total",
+			"Responses of the embedded DNS server over its rate limit (RRL), by what became of them: slipped (sent truncated) or dropped.", "action"),
 		FencedWrites: r.counterVec("lbdns_fenced_writes_total",
 			"Writes held back because this replica may not write (Lease not held by its own clock, or a stale view after a time jump), by output.", "output"),
 		DNSDuration: r.histogram("lbdns_dns_request_duration_seconds", "Time the embedded DNS server took to answer one query.",

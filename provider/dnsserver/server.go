@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,7 +45,9 @@ type Options struct {
 	// Ready, if set, reports whether lbdns is ready; before that every
 	// query gets SERVFAIL, so no resolver caches an NXDOMAIN of a name that
 	// is about to exist.
-	Ready  func() bool
+	Ready func() bool
+	// RRL limits the responses over UDP per client network; zero is off.
+	RRL    RRL
 	Logger *slog.Logger
 	// Observer records when answers reflect a change; nil makes one over
 	// Metrics.
@@ -60,6 +64,7 @@ type Server struct {
 	mu    sync.Mutex // serialises index rebuilds
 
 	reflected *provider.SyncObserver
+	limiter   *limiter // nil: no response rate limiting
 }
 
 // New returns a server for the zones; nothing is answered until Serve.
@@ -71,6 +76,9 @@ func New(snaps provider.Snapshots, opts Options) *Server {
 		opts.Observer = &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}
 	}
 	s := &Server{snaps: snaps, opts: opts, reflected: opts.Observer}
+	if opts.RRL.Rate > 0 {
+		s.limiter = newLimiter(opts.RRL)
+	}
 	for _, z := range opts.Zones {
 		s.zones = append(s.zones, dns.CanonicalName(z))
 	}
@@ -143,6 +151,14 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		resp.SetEdns0(maxUDPSize, false)
 	}
 	if udp {
+		switch v := s.limit(w, req, resp, start); v {
+		case rrlDrop:
+			s.countLimited(v)
+			return
+		case rrlSlip:
+			s.countLimited(v)
+			resp = truncated(resp)
+		}
 		resp.Truncate(size)
 	}
 	if err := w.WriteMsg(resp); err != nil {
@@ -151,6 +167,38 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if m := s.opts.Metrics; m != nil {
 		m.DNSQueries.WithLabelValues(qtype, dns.RcodeToString[resp.Rcode]).Inc()
 		m.DNSDuration.Observe(time.Since(start).Seconds())
+	}
+}
+
+// limit applies response rate limiting to a UDP response.
+func (s *Server) limit(w dns.ResponseWriter, req, resp *dns.Msg, now time.Time) rrlVerdict {
+	if s.limiter == nil {
+		return rrlSend
+	}
+	addr, ok := w.RemoteAddr().(*net.UDPAddr)
+	if !ok {
+		return rrlSend
+	}
+	client, _ := netip.AddrFromSlice(addr.IP)
+	zone := ""
+	if len(req.Question) == 1 {
+		zone = s.zoneOf(dns.CanonicalName(req.Question[0].Name))
+	}
+	return s.limiter.verdict(client, responseKind(req, resp, zone), now)
+}
+
+// truncated is resp emptied with TC set: a real resolver retries over TCP.
+func truncated(resp *dns.Msg) *dns.Msg {
+	tc := resp.Copy()
+	tc.Truncated = true
+	tc.Answer, tc.Ns = nil, nil
+	tc.Extra = slices.DeleteFunc(tc.Extra, func(rr dns.RR) bool { return rr.Header().Rrtype != dns.TypeOPT })
+	return tc
+}
+
+func (s *Server) countLimited(v rrlVerdict) {
+	if m := s.opts.Metrics; m != nil {
+		m.DNSRateLimited.WithLabelValues(v.String()).Inc()
 	}
 }
 

@@ -47,6 +47,13 @@ func testSnapshot() *health.Snapshot {
 // start serves the snapshot on real loopback UDP and TCP sockets.
 func start(t *testing.T, snap *health.Snapshot, m *metrics.Metrics) string {
 	t.Helper()
+	return startWith(t, snap, Options{Metrics: m})
+}
+
+// startWith is start with more options; the zones are always the tests'.
+func startWith(t *testing.T, snap *health.Snapshot, opts Options) string {
+	t.Helper()
+	opts.Zones = []string{"example.com", "Other.Test."}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +62,7 @@ func start(t *testing.T, snap *health.Snapshot, m *metrics.Metrics) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(fixed{snap}, Options{Zones: []string{"example.com", "Other.Test."}, Metrics: m})
+	s := New(fixed{snap}, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, pc, ln) }()
