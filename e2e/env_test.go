@@ -55,6 +55,7 @@ type env struct {
 
 	etcd, apiserver, bind *proc
 	apiserverArgs         []string // to start it again after a fault
+	bindArgs              []string // likewise
 	bindPort              int
 	lbdns                 *lbdnsProc // the connector instance
 	extdns                *supervisor
@@ -308,7 +309,8 @@ func (e *env) startBind() error {
 	if err != nil {
 		return err
 	}
-	if e.bind, err = startProc(e.dir, "named", nil, "named", "-g", "-c", filepath.Join(dir, "named.conf"), "-u", u.Username); err != nil {
+	e.bindArgs = []string{"-g", "-c", filepath.Join(dir, "named.conf"), "-u", u.Username}
+	if e.bind, err = startProc(e.dir, "named", nil, "named", e.bindArgs...); err != nil {
 		return err
 	}
 	return waitFor(30*time.Second, "BIND9 to answer", func() error {
