@@ -168,14 +168,7 @@ func rbacMissing(t *testing.T, e *env) {
 func flapping(t *testing.T, e *env, d time.Duration) {
 	host := "fl." + zoneFaults
 	a, _ := pairFor(t, e, 45, "f45", host, faultsPrefix)
-	if err := waitFor(30*time.Second, "both targets healthy", func() error {
-		if n, err := e.faults.countHealth(host, "healthy"); err != nil || n != 2 {
-			return fmt.Errorf("%d healthy, %v", n, err)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.faults.waitHealthy(t, host, 2)
 	var mu sync.Mutex
 	down := false
 	stop := make(chan struct{})
@@ -267,14 +260,7 @@ func annotationBomb(t *testing.T, e *env) {
 	// Another hostname's withdrawal, with the bomb in the cluster.
 	host := "bomb." + zoneFaults
 	a, b := pairFor(t, e, 47, "f47", host, faultsPrefix)
-	if err := waitFor(30*time.Second, "both targets healthy", func() error {
-		if n, err := l.countHealth(host, "healthy"); err != nil || n != 2 {
-			return fmt.Errorf("%d healthy, %v", n, err)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	l.waitHealthy(t, host, 2)
 	a.stop()
 	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
 	rssPeak := rssBefore
@@ -394,14 +380,7 @@ func blackholed(t *testing.T, e *env, n int) {
 	// Both are published before their first probe (nothing else is known to
 	// work): wait until both are up, so that what follows is a live
 	// target's failure, not a first probe.
-	if err := waitFor(30*time.Second, "both targets healthy", func() error {
-		if n, err := l.countHealth(host, "healthy"); err != nil || n != 2 {
-			return fmt.Errorf("%d healthy, %v", n, err)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	l.waitHealthy(t, host, 2)
 	dark := a.ip.String() + "/32"
 	iptables(t, "-I", "INPUT", "-d", dark, "-j", "DROP")
 	undark := func() { iptables(t, "-D", "INPUT", "-d", dark, "-j", "DROP") }
@@ -477,6 +456,21 @@ func parallel(n, workers int, f func(i int) error) error {
 	close(next)
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// waitHealthy waits until n targets of hostname are healthy in /status. A
+// new target is published before its first probe when nothing else is known
+// to work; a scenario about a live target's failure starts after this.
+func (l *lbdnsProc) waitHealthy(t *testing.T, hostname string, n int) {
+	t.Helper()
+	if err := waitFor(30*time.Second, fmt.Sprintf("%d targets of %s healthy", n, hostname), func() error {
+		if got, err := l.countHealth(hostname, "healthy"); err != nil || got != n {
+			return fmt.Errorf("%d healthy, %v", got, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // countHealth counts the targets of a hostname in /status with the health.
