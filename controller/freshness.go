@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/lbdns/lbdns/probe"
 )
 
 // ErrStaleView is returned by Fresh while lbdns's view may be out of date
@@ -18,7 +20,9 @@ const clockTick = 100 * time.Millisecond
 
 // freshness remembers time jumps. After one, the published sets were decided
 // on probe results from before the jump: they count as fresh again only once
-// every published, probed target has a probe result from after it.
+// every published target that is up by its probes has a result from after
+// it (a stale "up" would publish a dead IP; targets published while down, by
+// fail-open, are published whatever their next result).
 type freshness struct {
 	maxGap time.Duration // a gap longer than this is a jump
 
@@ -77,7 +81,7 @@ func (c *Controller) Fresh() error {
 	stale := 0
 	for _, d := range snap.Hostnames {
 		for _, t := range d.Targets {
-			if t.Published && t.Probed && !t.ProbeStatus.LastProbe.After(jumpedAt) {
+			if t.Published && t.Probed && t.ProbeStatus.State == probe.Up && !t.ProbeStatus.LastProbe.After(jumpedAt) {
 				stale++
 			}
 		}
