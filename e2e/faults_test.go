@@ -506,10 +506,12 @@ func (l *lbdnsProc) countHealth(hostname, health string) (int, error) {
 // pause. Its stale view must never reach BIND: the withdrawn IP must not
 // come back while the old leader wakes up.
 func pausedLeader(t *testing.T, e *env, cycles int) {
-	host := "p." + zoneStandalone
-	a, b := pair(t, e, 42, "f42", host)
 	var takeovers, held []float64
 	for i := range cycles {
+		// A new pair each cycle: stopping and starting one backend again
+		// and again would be flapping, and flap damping would hold it.
+		host := fmt.Sprintf("p%d.%s", i, zoneStandalone)
+		a, b := pair(t, e, 100+i, fmt.Sprintf("f42c%d", i), host)
 		leader, other, err := e.leader()
 		if err != nil {
 			t.Fatal(err)
@@ -530,11 +532,8 @@ func pausedLeader(t *testing.T, e *env, cycles int) {
 		// lease: any stale write would show here.
 		e.holdDNS(t, 7*time.Second, host, "A", b.ip.String())
 		held = append(held, time.Since(woke).Seconds())
-		if n := leader.logCount(t, "write held back"); n < i+1 {
-			t.Logf("cycle %d: %s logged %d held-back writes", i+1, leader.name, n)
-		}
-		a.start(t)
-		e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+		e.deleteService(t, fmt.Sprintf("f42c%d-a", i))
+		e.deleteService(t, fmt.Sprintf("f42c%d-b", i))
 	}
 	record(t, "PASS %d pause/resume cycles of the leader (lease %s, sync interval 5s): no stale write; takeover and withdrawal after %.1f-%.1fs of pause; DNS held the fresh set %.0fs after each resume",
 		cycles, leaseDuration, slices.Min(takeovers), slices.Max(takeovers), slices.Min(held))
