@@ -357,6 +357,28 @@ func Variables() []Variable {
 	return vars
 }
 
+// Setting is one variable's effective value.
+type Setting struct{ Name, Value string }
+
+// Effective lists every variable with the value in effect, secrets masked.
+func (c Config) Effective() []Setting {
+	v := reflect.ValueOf(c)
+	t := v.Type()
+	out := make([]Setting, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		value := fmt.Sprint(v.Field(i).Interface())
+		if s, ok := v.Field(i).Interface().([]string); ok {
+			value = strings.Join(s, ",")
+		}
+		if f.Tag.Get("secret") == "true" && value != "" {
+			value = "(set, not shown)"
+		}
+		out = append(out, Setting{Name: Prefix + f.Tag.Get("env"), Value: value})
+	}
+	return out
+}
+
 func toMap(environ []string) map[string]string {
 	m := make(map[string]string, len(environ))
 	for _, kv := range environ {

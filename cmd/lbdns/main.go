@@ -57,6 +57,7 @@ func run(args, environ []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("lbdns", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	checkConfig := fs.Bool("check-config", false, "validate the LBDNS_* environment, print the effective settings (secrets masked) and exit 0 or 1")
 	fs.Usage = func() { usage(stdout) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -75,6 +76,10 @@ func run(args, environ []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	if *checkConfig {
+		printSettings(stdout, cfg)
+		return nil
+	}
 	log := newLogger(cfg)
 	configureLogrus(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -82,10 +87,25 @@ func run(args, environ []string, stdout io.Writer) error {
 	return serve(ctx, cfg, log)
 }
 
+// printSettings prints the effective configuration for --check-config.
+func printSettings(w io.Writer, cfg config.Config) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tEFFECTIVE VALUE")
+	for _, s := range cfg.Effective() {
+		v := s.Value
+		if v == "" {
+			v = `""`
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", s.Name, v)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "configuration is valid")
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintf(w, `lbdns %s: health-checked multi-A/AAAA records for LoadBalancer Services, for external-dns.
 
-Usage: lbdns [--help] [--version]
+Usage: lbdns [--help] [--version] [--check-config]
 
 lbdns is configured by environment variables. Kubernetes access: in-cluster,
 else the standard kubeconfig rules (KUBECONFIG, ~/.kube/config).

@@ -117,3 +117,31 @@ func TestAddressInUseNamesTheVariable(t *testing.T) {
 	}
 	ls.close()
 }
+
+func TestCheckConfig(t *testing.T) {
+	var out bytes.Buffer
+	env := []string{"LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST=ns1.example.com", "LBDNS_RFC2136_ZONE=example.com",
+		"LBDNS_RFC2136_TSIG_KEYNAME=lbdns", "LBDNS_RFC2136_TSIG_SECRET=c2VjcmV0", "LBDNS_DOMAIN_FILTER=example.com,example.org"}
+	if err := run([]string{"--check-config"}, env, &out); err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if name, value, ok := strings.Cut(strings.Join(strings.Fields(line), " "), " "); ok {
+			values[name] = value
+		}
+	}
+	for name, want := range map[string]string{"LBDNS_PROBE_INTERVAL": "2s", "LBDNS_RFC2136_HOST": "ns1.example.com",
+		"LBDNS_DOMAIN_FILTER": "example.com,example.org", "LBDNS_RFC2136_TSIG_SECRET": "(set, not shown)", "configuration": "is valid"} {
+		if values[name] != want {
+			t.Errorf("--check-config: %s = %q, want %q", name, values[name], want)
+		}
+	}
+	if strings.Contains(out.String(), "c2VjcmV0") {
+		t.Error("--check-config printed the TSIG secret")
+	}
+	err := run([]string{"--check-config"}, []string{"LBDNS_PROBE_FALL=0"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "LBDNS_PROBE_FALL") {
+		t.Fatalf("--check-config with a bad value: %v", err)
+	}
+}
