@@ -12,7 +12,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.ProbeInterval != 2*time.Second || cfg.ProbeTimeout != time.Second || cfg.ProbeFall != 2 || cfg.ProbeRise != 2 ||
-		cfg.TTL != 30 || !cfg.FailOpen || cfg.ConnectorAddr != "127.0.0.1:8080" || cfg.HTTPAddr != ":9797" ||
+		cfg.TTL != 30 || !cfg.FailOpen || cfg.ConnectorAddr != "127.0.0.1:7980" || cfg.HTTPAddr != ":9797" ||
 		cfg.AnnotationPrefix != "lbdns.io/" || cfg.KubeProxyHealthPort != 10256 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
