@@ -63,6 +63,9 @@ type Target struct {
 type Group struct {
 	Hostname string
 	Targets  []Target
+	// ExternalDNSConflicts names the Services ("namespace/name") that
+	// also ask external-dns itself for this hostname.
+	ExternalDNSConflicts []string
 }
 
 // Facts are what decisions read besides the groups: one consistent view,
@@ -145,6 +148,8 @@ type Decision struct {
 	// weight above 0 is published anyway.
 	FailOpen bool
 	Targets  []TargetDecision
+	// ExternalDNSConflicts is the group's, for /status.
+	ExternalDNSConflicts []string
 }
 
 // Published returns the published targets, in the order of Targets.
@@ -167,7 +172,7 @@ func (d Decision) Published() []TargetDecision {
 //   - if still none while some target has weight > 0 and failOpen is set,
 //     every target with weight > 0 is published (fail open).
 func Decide(g Group, f Facts, failOpen bool) Decision {
-	d := Decision{Hostname: g.Hostname, Targets: make([]TargetDecision, 0, len(g.Targets))}
+	d := Decision{Hostname: g.Hostname, Targets: make([]TargetDecision, 0, len(g.Targets)), ExternalDNSConflicts: g.ExternalDNSConflicts}
 	anyPublished, anyWeight := false, false
 	for _, t := range g.Targets {
 		td := judge(t, f)

@@ -148,6 +148,9 @@ type HostnameStatus struct {
 	FailOpen  bool           `json:"failOpen"`
 	Published []string       `json:"published"`
 	Targets   []TargetStatus `json:"targets"`
+	// ExternalDNSConflicts names Services that also carry external-dns's
+	// own hostname annotation for this name.
+	ExternalDNSConflicts []string `json:"externalDNSConflicts,omitempty"`
 }
 
 // TargetStatus is one target in /status.
@@ -196,7 +199,8 @@ func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatu
 			FailingSince: timePtr(o.FailingSince), Failures: o.Failures, LastSuccess: timePtr(o.LastSuccess)})
 	}
 	for _, d := range snap.Hostnames {
-		hs := HostnameStatus{Hostname: d.Hostname, TTL: d.TTL, FailOpen: d.FailOpen, Published: []string{}}
+		hs := HostnameStatus{Hostname: d.Hostname, TTL: d.TTL, FailOpen: d.FailOpen, Published: []string{},
+			ExternalDNSConflicts: d.ExternalDNSConflicts}
 		for _, t := range d.Targets {
 			ts := TargetStatus{
 				Namespace: t.Namespace, Service: t.Service, IP: t.IP.String(), Node: t.Node,

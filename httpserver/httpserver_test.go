@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,7 +44,7 @@ func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
 func TestEndpoints(t *testing.T) {
 	now := time.Now()
 	st := &state{snap: &health.Snapshot{Generation: 2, Hostnames: []health.Decision{{
-		Hostname: "app.example.com", TTL: 30,
+		Hostname: "app.example.com", TTL: 30, ExternalDNSConflicts: []string{"ns/b"},
 		Targets: []health.TargetDecision{
 			{Target: health.Target{Key: health.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")}, Weight: 100,
 				ProbeSpec: probe.Spec{Checks: []probe.Check{{Kind: probe.TCP, Port: 80}}}},
@@ -83,6 +84,9 @@ func TestEndpoints(t *testing.T) {
 	if !status.Ready || h.Hostname != "app.example.com" || len(h.Published) != 1 || h.Published[0] != "192.0.2.2" {
 		t.Errorf("status = %+v", status)
 	}
+	if !slices.Equal(h.ExternalDNSConflicts, []string{"ns/b"}) {
+		t.Errorf("externalDNSConflicts = %v", h.ExternalDNSConflicts)
+	}
 	a := h.Targets[0]
 	if a.Health != "unhealthy" || a.Reason != "ProbeFailed" || a.Probe == nil || a.Probe.Checks != "tcp:80" || a.Probe.Failures != 2 || a.Since == nil {
 		t.Errorf("target a = %+v (probe %+v)", a, a.Probe)
@@ -101,7 +105,7 @@ func TestEndpoints(t *testing.T) {
 	code, body = get(t, srv, "/")
 	for _, want := range []string{"app.example.com", "192.0.2.1", "unhealthy", "ProbeFailed", "tcp:80: refused", `http-equiv="refresh"`, "Last transitions",
 		"output rfc2136 failing", "bad xfr rcode",
-		"API server unreachable", "connection refused"} {
+		"API server unreachable", "connection refused", "also external-dns&#39;s own annotation on ns/b"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/ (%d) lacks %q", code, want)
 		}

@@ -28,7 +28,12 @@ const (
 	ReasonInvalidAnnotation      = "InvalidAnnotation"
 	ReasonIngressHostnameIgnored = "IngressHostnameIgnored"
 	ReasonNotLoadBalancer        = "NotLoadBalancer"
+	ReasonExternalDNSConflict    = "ExternalDNSConflict"
 )
+
+// externalDNSHostnameAnnotations are external-dns's own hostname annotations
+// (v0.22's and the older alpha one).
+var externalDNSHostnameAnnotations = []string{"external-dns.kubernetes.io/hostname", "external-dns.alpha.kubernetes.io/hostname"}
 
 // Cluster is the part of the cluster state that Build reads.
 type Cluster struct {
@@ -59,6 +64,7 @@ type Warning struct {
 // sorted by hostname, their targets by namespace, Service and IP.
 func Build(c Cluster, o Options) ([]health.Group, []Warning) {
 	byHost := map[string][]health.Target{}
+	conflicts := map[string][]string{}
 	var warnings []Warning
 	for _, svc := range c.Services {
 		hostnames, targets, w := serviceTargets(svc, c, o)
@@ -66,14 +72,38 @@ func Build(c Cluster, o Options) ([]health.Group, []Warning) {
 		for _, h := range hostnames {
 			byHost[h] = append(byHost[h], targets...)
 		}
+		for _, h := range externalDNSConflicts(svc, hostnames) {
+			conflicts[h] = append(conflicts[h], svc.Namespace+"/"+svc.Name)
+			warnings = append(warnings, Warning{Service: svc, Reason: ReasonExternalDNSConflict, Message: fmt.Sprintf(
+				"external-dns's own hostname annotation also asks for %s: its service source publishes every IP of this Service unchecked, and its planner keeps only one of the two record sets; remove one of the two annotations", h)})
+		}
 	}
 	groups := make([]health.Group, 0, len(byHost))
 	for h, ts := range byHost {
 		slices.SortFunc(ts, func(a, b health.Target) int { return a.Key.Compare(b.Key) })
-		groups = append(groups, health.Group{Hostname: h, Targets: ts})
+		groups = append(groups, health.Group{Hostname: h, Targets: ts, ExternalDNSConflicts: conflicts[h]})
 	}
 	slices.SortFunc(groups, func(a, b health.Group) int { return strings.Compare(a.Hostname, b.Hostname) })
 	return groups, warnings
+}
+
+// externalDNSConflicts returns the hostnames that the Service asks lbdns
+// for and external-dns's own annotations ask external-dns for too.
+func externalDNSConflicts(svc *corev1.Service, hostnames []string) []string {
+	var out []string
+	for _, a := range externalDNSHostnameAnnotations {
+		v, ok := svc.Annotations[a]
+		if !ok {
+			continue
+		}
+		for raw := range strings.SplitSeq(v, ",") {
+			h := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(raw)), ".")
+			if slices.Contains(hostnames, h) && !slices.Contains(out, h) {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
 }
 
 // serviceTargets returns the hostnames a Service asks for and its targets.

@@ -40,6 +40,11 @@ func annotate(k, v string) svcOpt {
 	return func(s *corev1.Service) { s.Annotations[prefix+k] = v }
 }
 
+// annotateRaw sets an annotation without lbdns's prefix.
+func annotateRaw(k, v string) svcOpt {
+	return func(s *corev1.Service) { s.Annotations[k] = v }
+}
+
 func local(hcnp int32) svcOpt {
 	return func(s *corev1.Service) {
 		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
@@ -271,5 +276,33 @@ func TestTrim(t *testing.T) {
 	}
 	if len(got.Status.Conditions) != 1 || len(got.Status.Addresses) != 1 {
 		t.Errorf("Trim dropped conditions or addresses")
+	}
+}
+
+// A Service that asks external-dns itself for a name lbdns publishes gets a
+// warning, and the group says which Service.
+func TestBuildExternalDNSConflict(t *testing.T) {
+	c := cluster([]*corev1.Service{
+		svc("a", "app.example.com,other.example.com", []string{"192.0.2.1"}, annotateRaw("external-dns.kubernetes.io/hostname", "App.example.com.")),
+		svc("b", "app.example.com", []string{"192.0.2.2"}, annotateRaw("external-dns.alpha.kubernetes.io/hostname", "elsewhere.example.com")),
+	}, []*discoveryv1.EndpointSlice{slice("a", true, "n1"), slice("b", true, "n1")}, nil)
+	groups, warnings := Build(c, opts)
+	var conflicts []string
+	for _, w := range warnings {
+		if w.Reason == ReasonExternalDNSConflict {
+			conflicts = append(conflicts, w.Service.Name+": "+w.Message)
+		}
+	}
+	if len(conflicts) != 1 || !strings.HasPrefix(conflicts[0], "a: ") || !strings.Contains(conflicts[0], "app.example.com") {
+		t.Fatalf("conflict warnings %q, want one for a's app.example.com", conflicts)
+	}
+	for _, g := range groups {
+		want := []string(nil)
+		if g.Hostname == "app.example.com" {
+			want = []string{"default/a"}
+		}
+		if !slices.Equal(g.ExternalDNSConflicts, want) {
+			t.Errorf("%s: conflicts %v, want %v", g.Hostname, g.ExternalDNSConflicts, want)
+		}
 	}
 }
