@@ -105,7 +105,7 @@ func TestEndpoints(t *testing.T) {
 	code, body = get(t, srv, "/")
 	for _, want := range []string{"app.example.com", "192.0.2.1", "unhealthy", "ProbeFailed", "tcp:80: refused", `http-equiv="refresh"`, "Last transitions",
 		"output rfc2136 failing", "bad xfr rcode",
-		"API server unreachable", "connection refused", "also external-dns&#39;s own annotation on ns/b"} {
+		"API server unreachable", "connection refused", "also external-dns's own annotation on ns/b"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/ (%d) lacks %q", code, want)
 		}
