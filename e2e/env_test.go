@@ -11,10 +11,13 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +71,8 @@ type env struct {
 	// The instance that answers DNS itself, and its address.
 	dnsInstance *lbdnsProc
 	embeddedDNS string
+	// webhookHealth listens on 0.0.0.0:8080 as the IONOS webhook does.
+	webhookHealth *http.Server
 }
 
 // lbdnsProc is one lbdns process with its own HTTP address and settings.
@@ -124,6 +129,9 @@ func setup(ctx context.Context) (*env, error) {
 }
 
 func (e *env) teardown() {
+	if e.webhookHealth != nil {
+		e.webhookHealth.Close()
+	}
 	e.extdns.stop()
 	e.extdnsCRD.stop()
 	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.faults, e.dnsInstance} {
@@ -322,15 +330,21 @@ func (e *env) startBind() error {
 	})
 }
 
+// startLbdns starts the connector instance as in the sidecar recipe: on the
+// connector's default address, beside a listener on 0.0.0.0:8080 as the
+// IONOS webhook's health and metrics server binds it in the same pod.
 func (e *env) startLbdns() error {
-	connPort, err := freePort()
+	webhookHealth, err := net.Listen("tcp", "0.0.0.0:8080")
 	if err != nil {
+		return fmt.Errorf("the webhook-like listener needs port 8080: %w", err)
+	}
+	e.webhookHealth = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })}
+	go func() { _ = e.webhookHealth.Serve(webhookHealth) }()
+	e.connectorAddr = "127.0.0.1:7980" // LBDNS_CONNECTOR_ADDR's default: the instance does not set it
+	if e.lbdns, err = e.newLbdns("lbdns"); err != nil {
 		return err
 	}
-	e.connectorAddr = fmt.Sprintf("127.0.0.1:%d", connPort)
-	if e.lbdns, err = e.newLbdns("lbdns", "LBDNS_CONNECTOR_ADDR="+e.connectorAddr); err != nil {
-		return err
-	}
+	e.lbdns.env = slices.DeleteFunc(e.lbdns.env, func(v string) bool { return strings.HasPrefix(v, "LBDNS_CONNECTOR_ADDR=") })
 	return e.lbdns.run(e)
 }
 

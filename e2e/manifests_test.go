@@ -43,6 +43,7 @@ func TestManifests(t *testing.T) {
 				t.Fatalf("kubectl apply --dry-run=server -k %s: %v\n%s", name, err, out)
 			}
 			checkHardened(t, string(rendered))
+			checkPodPorts(t, rendered)
 			record(t, "PASS renders and passes the API server's dry run (%d objects)", strings.Count(string(out), "\n"))
 		})
 	}

@@ -12,8 +12,18 @@ build() { # dir output
     (cd "$ROOT/e2e/tools/$1" && go build -trimpath -o "$CACHE/$2.tmp" . && mv "$CACHE/$2.tmp" "$CACHE/$2")
   fi
 }
-# With arguments, build only those tools (kube-apiserver, external-dns).
-want=${*:-kube-apiserver external-dns}
+# install MODULE/CMD VERSION OUTPUT: go install a released command (no replace lines needed).
+install() {
+  if [ ! -x "$CACHE/$3" ]; then
+    echo "== building $3 (first run only, a few minutes)" >&2
+    tmp=$(mktemp -d)
+    GOBIN="$tmp" go install "$1@$2" && mv "$tmp/$(basename "$1")" "$CACHE/$3"
+    rm -rf "$tmp"
+  fi
+}
+# With arguments, build only those tools (kube-apiserver, external-dns, helm).
+want=${*:-kube-apiserver external-dns helm}
 case " $want " in *" kube-apiserver "*) build kube-apiserver kube-apiserver-v1.36.3 ;; esac
 case " $want " in *" external-dns "*) build external-dns external-dns-v0.22.0 ;; esac
+case " $want " in *" helm "*) install helm.sh/helm/v3/cmd/helm v3.22.0 helm-v3.22.0 ;; esac
 echo "$CACHE"
