@@ -109,9 +109,11 @@ func TestEmbeddedDNS(t *testing.T) {
 		if a, _, _ := floodDNS(t, e.embeddedDNS, "127.0.10.1", host, 10); a != 10 {
 			t.Fatalf("another network in the same second: %d of 10 answered", a)
 		}
+		// The queries the client missed include any the kernel dropped from
+		// a full socket buffer: the server's count can only be lower.
 		v, _, err := e.dnsInstance.metric("lbdns_dns_rate_limited_total", map[string]string{"action": "dropped"})
-		if err != nil || int(v) < dropped {
-			t.Errorf("lbdns_dns_rate_limited_total{action=dropped} = %v (%v), want >= %d", v, err, dropped)
+		if err != nil || v == 0 || int(v) > dropped {
+			t.Errorf("lbdns_dns_rate_limited_total{action=dropped} = %v (%v), want 1..%d", v, err, dropped)
 		}
 		record(t, "PASS RRL: a flood of 300 from 127.0.9.1 got %d answers, %d truncated, %d dropped; 127.0.10.1 got all 10 in the same second",
 			answered, truncated, dropped)
