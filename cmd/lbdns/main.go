@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -89,17 +90,26 @@ func run(args, environ []string, stdout io.Writer) error {
 
 // printSettings prints the effective configuration for --check-config.
 func printSettings(w io.Writer, cfg config.Config) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VARIABLE\tEFFECTIVE VALUE")
+	var rows [][]string
 	for _, s := range cfg.Effective() {
-		v := s.Value
-		if v == "" {
-			v = `""`
+		rows = append(rows, []string{s.Name, s.Value})
+	}
+	printTable(w, []string{"VARIABLE", "EFFECTIVE VALUE"}, rows)
+	fmt.Fprintln(w, "configuration is valid")
+}
+
+// printTable prints aligned columns; an empty cell shows as "".
+func printTable(w io.Writer, header []string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, row := range rows {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = cmp.Or(c, `""`)
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", s.Name, v)
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "configuration is valid")
 }
 
 func usage(w io.Writer) {
@@ -111,16 +121,11 @@ lbdns is configured by environment variables. Kubernetes access: in-cluster,
 else the standard kubeconfig rules (KUBECONFIG, ~/.kube/config).
 
 `, version)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
+	var rows [][]string
 	for _, v := range config.Variables() {
-		def := v.Default
-		if def == "" {
-			def = `""`
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, def, v.Help)
+		rows = append(rows, []string{v.Name, v.Default, v.Help})
 	}
-	tw.Flush()
+	printTable(w, []string{"VARIABLE", "DEFAULT", "MEANING"}, rows)
 }
 
 func newLogger(cfg config.Config) *slog.Logger {
