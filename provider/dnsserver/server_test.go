@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/internal/testnet"
 	"github.com/lbdns/lbdns/metrics"
 )
 
@@ -54,14 +55,7 @@ func start(t *testing.T, snap *health.Snapshot, m *metrics.Metrics) string {
 func startWith(t *testing.T, snap *health.Snapshot, opts Options) string {
 	t.Helper()
 	opts.Zones = []string{"example.com", "Other.Test."}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := testnet.UDPAndTCP(t, "127.0.0.1")
 	s := New(fixed{snap}, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbdns/lbdns/internal/testnet"
 	"sigs.k8s.io/external-dns/endpoint"
 	"sigs.k8s.io/external-dns/plan"
 )
@@ -18,15 +20,8 @@ import (
 // ApplyChanges returns (a zero batch size once made it loop forever).
 func TestRFC2136SetupSendsUpdates(t *testing.T) {
 	const key, secret = "lbdns-test.", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The provider sends updates over TCP: serve the same port on both.
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := testnet.UDPAndTCP(t, "127.0.0.1")
 	var updates atomic.Int32
 	handler := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		m := new(dns.Msg)
