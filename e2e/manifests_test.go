@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,11 +48,53 @@ func TestManifests(t *testing.T) {
 			record(t, "PASS renders and passes the API server's dry run (%d objects)", strings.Count(string(out), "\n"))
 		})
 	}
-	t.Run("monitoring_renders", func(t *testing.T) {
+	t.Run("monitoring", func(t *testing.T) {
 		if out, err := exec.Command("kubectl", "kustomize", filepath.Join(e.root, "manifests/monitoring")).CombinedOutput(); err != nil {
 			t.Fatalf("kubectl kustomize manifests/monitoring: %v\n%s", err, out)
 		}
+		e.installPrometheusOperatorCRDs(t)
+		out, err := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "--dry-run=server", "-k",
+			filepath.Join(e.root, "manifests/monitoring")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl apply --dry-run=server -k manifests/monitoring: %v\n%s", err, out)
+		}
+		record(t, "PASS the ServiceMonitor, PrometheusRule and dashboard pass the API server's dry run with the Prometheus Operator's CRDs v0.89.0 (%d objects)",
+			strings.Count(string(out), "\n"))
 	})
+}
+
+// prometheusOperator is the Go module whose example/ holds the Prometheus
+// Operator's CRDs.
+const prometheusOperator = "github.com/prometheus-operator/prometheus-operator@v0.89.0"
+
+// installPrometheusOperatorCRDs installs the ServiceMonitor and
+// PrometheusRule CRDs from the operator's own module, and waits until the
+// API server serves them.
+func (e *env) installPrometheusOperatorCRDs(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command("go", "mod", "download", "-json", prometheusOperator)
+	cmd.Dir = e.dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go mod download %s: %v", prometheusOperator, err)
+	}
+	var mod struct{ Dir string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		t.Fatalf("go mod download %s: %v\n%s", prometheusOperator, err, out)
+	}
+	crds := filepath.Join(mod.Dir, "example/prometheus-operator-crd")
+	for _, f := range []string{"monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml"} {
+		if out, err := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "--server-side",
+			"-f", filepath.Join(crds, f)).CombinedOutput(); err != nil {
+			t.Fatalf("installing %s: %v\n%s", f, err, out)
+		}
+	}
+	for _, crd := range []string{"servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"} {
+		if out, err := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "wait", "--for=condition=Established",
+			"--timeout=60s", "crd/"+crd).CombinedOutput(); err != nil {
+			t.Fatalf("waiting for %s: %v\n%s", crd, err, out)
+		}
+	}
 }
 
 // checkHardened asserts the pod settings every lbdns container must have.
