@@ -94,7 +94,7 @@ func setup(ctx context.Context) (*env, error) {
 		return nil, err
 	}
 	e := &env{root: root, dir: dir}
-	for _, bin := range []string{"etcd", "named", "tsig-keygen", "kubectl", "chromium", "iptables"} {
+	for _, bin := range []string{"etcd", "named", "tsig-keygen", "kubectl", "chromium", "iptables", "promtool"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return e, fmt.Errorf("%s is not installed: run hack/install-deps.sh (make test does)", bin)
 		}

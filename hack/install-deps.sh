@@ -13,6 +13,7 @@ command -v file >/dev/null || need+=(file)         # make static checks the bina
 command -v chromium >/dev/null || need+=(chromium)   # the e2e suite renders the status page in it
 command -v dnsperf >/dev/null || need+=(dnsperf)     # make dnsbench
 command -v iptables >/dev/null || need+=(iptables)   # the e2e fault scenarios drop packets to loopback ranges
+command -v promtool >/dev/null || need+=(prometheus) # promtool checks and unit-tests the alert rules
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
