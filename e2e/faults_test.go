@@ -76,8 +76,15 @@ func apiOutage(t *testing.T, e *env, d time.Duration) {
 	if e.apiserver, err = startProc(e.dir, "kube-apiserver", nil, filepath.Join(e.tools, apiserverBinary), e.apiserverArgs...); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(60*time.Second, "kube-apiserver answering", func() error {
-		_, err := e.client.CoreV1().Services(namespace).List(context.Background(), metav1.ListOptions{Limit: 1})
+	// Ready, not only answering: right after a start, Services cannot get a
+	// cluster IP until its allocators have synced ("range is full").
+	probe := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "f48-probe", Namespace: namespace},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+	if err := waitFor(60*time.Second, "kube-apiserver ready", func() error {
+		if err := e.client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(context.Background()).Error(); err != nil {
+			return err
+		}
+		_, err := e.client.CoreV1().Services(namespace).Create(context.Background(), probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err
 	}); err != nil {
 		t.Fatal(err)
