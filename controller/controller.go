@@ -217,17 +217,11 @@ func (c *Controller) syncProbes(ctx context.Context, groups []health.Group) map[
 // them and the cluster.
 func (c *Controller) facts(cluster source.Cluster, groups []health.Group, prior map[health.Key]health.Prior, now time.Time) health.Facts {
 	statuses := c.probes.Statuses()
-	held := make(map[netip.Addr]bool, len(cluster.Nodes))
-	for ip := range cluster.Nodes {
-		held[ip] = true
+	var gone map[netip.Addr]string
+	if c.gone.Len() > 0 { // the usual case is none: skip the indexes
+		held := func(ip netip.Addr) bool { _, ok := cluster.Nodes[ip]; return ok }
+		gone = c.gone.View(held, keysByIP(groups), statuses)
 	}
-	keysByIP := map[netip.Addr][]health.Key{}
-	for _, g := range groups {
-		for _, t := range g.Targets {
-			keysByIP[t.IP] = append(keysByIP[t.IP], t.Key)
-		}
-	}
-	gone := c.gone.View(held, keysByIP, statuses)
 	c.scheduleRecheck(len(gone) > 0, statuses, now)
 	return health.Facts{Probes: statuses, GoneNodes: gone, Prior: prior, Now: now}
 }
@@ -250,6 +244,17 @@ func (c *Controller) scheduleRecheck(goneNodes bool, statuses map[health.Key]pro
 	if wait > 0 {
 		c.recheck.Reset(wait)
 	}
+}
+
+// keysByIP indexes the targets by IP.
+func keysByIP(groups []health.Group) map[netip.Addr][]health.Key {
+	out := map[netip.Addr][]health.Key{}
+	for _, g := range groups {
+		for _, t := range g.Targets {
+			out[t.IP] = append(out[t.IP], t.Key)
+		}
+	}
+	return out
 }
 
 func decide(groups []health.Group, f health.Facts, failOpen bool) []health.Decision {

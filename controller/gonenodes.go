@@ -41,16 +41,23 @@ func (g *goneNodes) Add(node string, ips []netip.Addr) {
 	}
 }
 
+// Len returns how many IPs are remembered.
+func (g *goneNodes) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.ips)
+}
+
 // View returns the IPs that still count as on a deleted Node, with the name
 // of that Node. It forgets IPs a Node holds again (held), IPs no target has
 // any more (targets), and IPs whose probes passed rise times since.
-func (g *goneNodes) View(held map[netip.Addr]bool, targets map[netip.Addr][]health.Key, probes map[health.Key]probe.Status) map[netip.Addr]string {
+func (g *goneNodes) View(held func(netip.Addr) bool, targets map[netip.Addr][]health.Key, probes map[health.Key]probe.Status) map[netip.Addr]string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := make(map[netip.Addr]string, len(g.ips))
 	for ip, gone := range g.ips {
 		keys, hasTarget := targets[ip]
-		if held[ip] || !hasTarget || gone.recovered(keys, probes, g.rise) {
+		if held(ip) || !hasTarget || gone.recovered(keys, probes, g.rise) {
 			delete(g.ips, ip)
 			continue
 		}

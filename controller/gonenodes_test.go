@@ -8,6 +8,9 @@ import (
 	"github.com/lbdns/lbdns/probe"
 )
 
+// none is a cluster in which no Node holds any IP.
+func none(netip.Addr) bool { return false }
+
 func TestGoneNodes(t *testing.T) {
 	ip, other := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	k := health.Key{Namespace: "ns", Service: "a", IP: ip}
@@ -17,41 +20,41 @@ func TestGoneNodes(t *testing.T) {
 
 	// Up and passing since long before the deletion: still withdrawn.
 	probes := map[health.Key]probe.Status{k: {State: probe.Up, Successes: 40, Rounds: 40}}
-	if got := g.View(nil, targets, probes); got[ip] != "n1" || got[other] != "n1" {
+	if got := g.View(none, targets, probes); got[ip] != "n1" || got[other] != "n1" {
 		t.Fatalf("right after the deletion: %v", got)
 	}
 	// One more success is not rise (2) successes after the deletion.
 	probes[k] = probe.Status{State: probe.Up, Successes: 41, Rounds: 41}
-	if got := g.View(nil, targets, probes); got[ip] != "n1" {
+	if got := g.View(none, targets, probes); got[ip] != "n1" {
 		t.Fatalf("after one success: %v", got)
 	}
 	// A failure, then two successes: rise successes after the deletion.
 	probes[k] = probe.Status{State: probe.Up, Successes: 2, Rounds: 44}
-	if got := g.View(nil, targets, probes); got[ip] != "" {
+	if got := g.View(none, targets, probes); got[ip] != "" {
 		t.Fatalf("after rise successes: %v, want the IP released", got)
 	}
 	// other is not probed: it waits for a Node to hold it, or for its
 	// target to go.
-	if got := g.View(nil, targets, probes); got[other] != "n1" {
+	if got := g.View(none, targets, probes); got[other] != "n1" {
 		t.Fatalf("unprobed IP released: %v", got)
 	}
-	if got := g.View(map[netip.Addr]bool{other: true}, targets, probes); len(got) != 0 {
+	if got := g.View(func(ip netip.Addr) bool { return ip == other }, targets, probes); len(got) != 0 {
 		t.Fatalf("an IP a Node holds again is still withdrawn: %v", got)
 	}
 
 	g.Add("n2", []netip.Addr{ip})
-	if got := g.View(nil, nil, probes); len(got) != 0 {
+	if got := g.View(none, nil, probes); len(got) != 0 {
 		t.Fatalf("an IP no target has is remembered: %v", got)
 	}
 	g.Add("n2", []netip.Addr{ip})
-	g.View(nil, targets, probes)
+	g.View(none, targets, probes)
 	// The prober restarted (the target went and came back): new baseline.
 	probes[k] = probe.Status{State: probe.Up, Successes: 2, Rounds: 2}
-	if got := g.View(nil, targets, probes); got[ip] != "n2" {
+	if got := g.View(none, targets, probes); got[ip] != "n2" {
 		t.Fatalf("a restarted prober released the IP at once: %v", got)
 	}
 	probes[k] = probe.Status{State: probe.Up, Successes: 4, Rounds: 4}
-	if got := g.View(nil, targets, probes); len(got) != 0 {
+	if got := g.View(none, targets, probes); len(got) != 0 {
 		t.Fatalf("after rise successes of the new prober: %v", got)
 	}
 }
