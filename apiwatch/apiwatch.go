@@ -117,7 +117,9 @@ func (c *Connection) ViewAge(now time.Time) time.Duration {
 // ping, the connection counts as lost.
 func (c *Connection) WatchError(ctx context.Context, r *cache.Reflector, err error) {
 	cache.DefaultWatchErrorHandler(ctx, r, err)
-	c.checkLost(ctx)
+	if c.Status().Connected { // a wrapped call that failed has pinged already
+		c.checkLost(ctx)
+	}
 }
 
 // checkLost pings after a failed call, and marks the connection lost when
