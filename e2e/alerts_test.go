@@ -12,12 +12,12 @@ import (
 
 // TestAlertRules checks the PrometheusRule's alerts as Prometheus users do:
 // `promtool check rules` on its rule groups, and `promtool test rules` with
-// manifests/monitoring/prometheusrule-tests.yaml, which must test every
+// manifests/helm/lbdns/files/prometheusrule-tests.yaml, which must test every
 // alert.
 func TestAlertRules(t *testing.T) {
 	e := suite
-	monitoring := filepath.Join(e.root, "manifests/monitoring")
-	b, err := os.ReadFile(filepath.Join(monitoring, "prometheusrule.yaml"))
+	files := filepath.Join(e.root, "manifests/helm/lbdns/files")
+	b, err := os.ReadFile(filepath.Join(files, "prometheusrule.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestAlertRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	tests, err := os.ReadFile(filepath.Join(monitoring, "prometheusrule-tests.yaml"))
+	tests, err := os.ReadFile(filepath.Join(files, "prometheusrule-tests.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

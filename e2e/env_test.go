@@ -49,12 +49,14 @@ type env struct {
 	root, dir       string
 	tools           string
 	adminKubeconfig string
-	lbdnsKubeconfig string
-	client          *kubernetes.Clientset
-	dnsAddr         string
-	tsigSecret      string
-	connectorAddr   string
-	lbdnsBin        string
+	// promCRDsInstalled: the Prometheus Operator's CRDs are served.
+	promCRDsInstalled bool
+	lbdnsKubeconfig   string
+	client            *kubernetes.Clientset
+	dnsAddr           string
+	tsigSecret        string
+	connectorAddr     string
+	lbdnsBin          string
 
 	etcd, apiserver, bind *proc
 	apiserverArgs         []string // to start it again after a fault

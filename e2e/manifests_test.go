@@ -43,8 +43,9 @@ func TestManifests(t *testing.T) {
 			if err != nil {
 				t.Fatalf("kubectl apply --dry-run=server -k %s: %v\n%s", name, err, out)
 			}
-			checkHardened(t, string(rendered))
+			checkHardened(t, rendered)
 			checkPodPorts(t, rendered)
+			checkLbdnsEnv(t, rendered, nil)
 			record(t, "PASS renders and passes the API server's dry run (%d objects)", strings.Count(string(out), "\n"))
 		})
 	}
@@ -72,6 +73,9 @@ const prometheusOperator = "github.com/prometheus-operator/prometheus-operator@v
 // API server serves them.
 func (e *env) installPrometheusOperatorCRDs(t *testing.T) {
 	t.Helper()
+	if e.promCRDsInstalled {
+		return
+	}
 	cmd := exec.Command("go", "mod", "download", "-json", prometheusOperator)
 	cmd.Dir = e.dir
 	out, err := cmd.Output()
@@ -95,20 +99,61 @@ func (e *env) installPrometheusOperatorCRDs(t *testing.T) {
 			t.Fatalf("waiting for %s: %v\n%s", crd, err, out)
 		}
 	}
+	e.promCRDsInstalled = true
 }
 
-// checkHardened asserts the pod settings every lbdns container must have.
-func checkHardened(t *testing.T, yaml string) {
+// checkHardened asserts the settings every rendered lbdns container must
+// have: non-root, read-only root, no capabilities, RuntimeDefault seccomp,
+// liveness on /healthz, readiness on /readyz, a memory limit.
+func checkHardened(t *testing.T, rendered []byte) {
 	t.Helper()
-	if !strings.Contains(yaml, "image: ghcr.io/lbdns/lbdns") {
-		return // no lbdns container here (the IONOS example)
-	}
-	for _, want := range []string{"runAsNonRoot: true", "readOnlyRootFilesystem: true", "- ALL", "type: RuntimeDefault",
-		"path: /healthz", "path: /readyz", "memory:", "allowPrivilegeEscalation: false"} {
-		if !strings.Contains(yaml, want) {
-			t.Errorf("rendered manifests lack %q", want)
+	for _, p := range podSpecs(t, rendered) {
+		for _, c := range append(p.spec.InitContainers, p.spec.Containers...) {
+			if !strings.Contains(c.Image, "lbdns/lbdns") {
+				continue
+			}
+			for _, problem := range hardeningProblems(p.spec, c) {
+				t.Errorf("%s, container %s: %s", p.name, c.Name, problem)
+			}
 		}
 	}
+}
+
+func hardeningProblems(pod corev1.PodSpec, c corev1.Container) []string {
+	var problems []string
+	check := func(ok bool, problem string) {
+		if !ok {
+			problems = append(problems, problem)
+		}
+	}
+	psc, sc := pod.SecurityContext, c.SecurityContext
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	if sc == nil {
+		sc = &corev1.SecurityContext{}
+	}
+	isTrue := func(b *bool) bool { return b != nil && *b }
+	check(isTrue(sc.RunAsNonRoot) || isTrue(psc.RunAsNonRoot), "not runAsNonRoot")
+	check(isTrue(sc.ReadOnlyRootFilesystem), "root filesystem not read-only")
+	check(sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation, "allowPrivilegeEscalation not false")
+	check(sc.Capabilities != nil && slices.Contains(sc.Capabilities.Drop, "ALL"), "capabilities not dropped (ALL)")
+	seccomp := sc.SeccompProfile
+	if seccomp == nil {
+		seccomp = psc.SeccompProfile
+	}
+	check(seccomp != nil && seccomp.Type == corev1.SeccompProfileTypeRuntimeDefault, "seccomp profile not RuntimeDefault")
+	path := func(p *corev1.Probe) string {
+		if p == nil || p.HTTPGet == nil {
+			return ""
+		}
+		return p.HTTPGet.Path
+	}
+	check(path(c.LivenessProbe) == "/healthz", "no liveness probe on /healthz")
+	check(path(c.ReadinessProbe) == "/readyz" || path(c.StartupProbe) == "/readyz", "no readiness or startup probe on /readyz")
+	_, limited := c.Resources.Limits[corev1.ResourceMemory]
+	check(limited, "no memory limit")
+	return problems
 }
 
 // metricsOfDashboardAndAlerts checks that every lbdns metric the Grafana
@@ -116,7 +161,7 @@ func checkHardened(t *testing.T, yaml string) {
 func metricsOfDashboardAndAlerts(t *testing.T, e *env) {
 	var used []string
 	name := regexp.MustCompile(`lbdns_[a-z_]+`)
-	for _, f := range []string{"manifests/monitoring/grafana-dashboard.json", "manifests/monitoring/prometheusrule.yaml"} {
+	for _, f := range []string{"manifests/helm/lbdns/files/grafana-dashboard.json", "manifests/helm/lbdns/files/prometheusrule.yaml"} {
 		b, err := os.ReadFile(filepath.Join(e.root, f))
 		if err != nil {
 			t.Fatal(err)
@@ -155,4 +200,19 @@ func metricsOfDashboardAndAlerts(t *testing.T, e *env) {
 		return
 	}
 	record(t, "PASS all %d lbdns metrics of the dashboard and the alert rules are exported: %s", len(used), strings.Join(used, ", "))
+}
+
+// TestHardeningCheckCatchesGaps: the check must name what a container lacks.
+func TestHardeningCheckCatchesGaps(t *testing.T) {
+	no := false
+	c := corev1.Container{Name: "lbdns", SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no}}
+	got := strings.Join(hardeningProblems(corev1.PodSpec{}, c), "; ")
+	for _, want := range []string{"runAsNonRoot", "read-only", "capabilities", "seccomp", "/healthz", "/readyz", "memory limit"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("a bare container: problems %q do not mention %s", got, want)
+		}
+	}
+	if strings.Contains(got, "allowPrivilegeEscalation") {
+		t.Errorf("allowPrivilegeEscalation=false reported as a problem: %s", got)
+	}
 }

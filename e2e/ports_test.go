@@ -36,23 +36,42 @@ type reporter interface {
 // external-dns's --connector-source-server is not lbdns's connector.
 func checkPodPorts(t reporter, rendered []byte) {
 	t.Helper()
+	for _, p := range podSpecs(t, rendered) {
+		checkPod(t, p.name, p.spec)
+	}
+}
+
+// renderedPod is the pod template of one rendered Deployment or DaemonSet.
+type renderedPod struct {
+	name string // Kind/name
+	spec corev1.PodSpec
+}
+
+// podSpecs returns the pod templates of the Deployments and DaemonSets in
+// rendered manifests.
+func podSpecs(t reporter, rendered []byte) []renderedPod {
+	t.Helper()
+	var out []renderedPod
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(rendered), 4096)
 	for {
 		var doc map[string]any
 		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-			return
+			return out
 		} else if err != nil {
 			t.Fatal(err)
+			return nil
 		}
-		if kind, _ := doc["kind"].(string); kind != "Deployment" && kind != "DaemonSet" {
+		kind, _ := doc["kind"].(string)
+		if kind != "Deployment" && kind != "DaemonSet" {
 			continue
 		}
 		b, _ := yaml.Marshal(doc)
 		var d appsv1.Deployment // a DaemonSet's template sits at the same path
 		if err := yaml.Unmarshal(b, &d); err != nil {
 			t.Fatal(err)
+			return nil
 		}
-		checkPod(t, doc["kind"].(string)+"/"+d.Name, d.Spec.Template.Spec)
+		out = append(out, renderedPod{name: kind + "/" + d.Name, spec: d.Spec.Template.Spec})
 	}
 }
 

@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// chartMode is one way to install lbdns's own chart: the values a user
+// passes, and settings the rendered lbdns must end up with.
+type chartMode struct {
+	set  []string
+	want map[string]string // LBDNS_* -> value printed by lbdns --check-config
+}
+
+var chartModes = map[string]chartMode{
+	// Defaults: DNSEndpoints in the release namespace, two replicas with
+	// leader election, and every monitoring toggle on.
+	"dnsendpoint": {
+		set: []string{"metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true", "metrics.dashboard.enabled=true"},
+		want: map[string]string{"LBDNS_CRD_NAMESPACE": "lbdns", "LBDNS_LEADER_ELECT": "true", "LBDNS_PROVIDER": `""`,
+			"LBDNS_CONNECTOR_ADDR": "off"},
+	},
+	"standalone_rfc2136": {
+		set: []string{"standalone.provider=rfc2136", "standalone.rfc2136.host=ns1.example.com", "standalone.rfc2136.zones={example.com}",
+			"standalone.rfc2136.tsigKeyName=lbdns", "standalone.rfc2136.tsigSecret.existingSecret=lbdns-rfc2136", "domainFilter={example.com}"},
+		want: map[string]string{"LBDNS_PROVIDER": "rfc2136", "LBDNS_RFC2136_ZONE": "example.com", "LBDNS_RFC2136_TSIG_SECRET": "(set, not shown)",
+			"LBDNS_CRD_NAMESPACE": `""`, "LBDNS_DOMAIN_FILTER": "example.com"},
+	},
+	"standalone_ionos_webhook": {
+		set:  []string{"standalone.provider=webhook", "standalone.ionosWebhook.enabled=true", "domainFilter={example.com}"},
+		want: map[string]string{"LBDNS_PROVIDER": "webhook", "LBDNS_WEBHOOK_URL": "http://127.0.0.1:8888", "LBDNS_CRD_NAMESPACE": `""`},
+	},
+	"standalone_webhook_single_replica": {
+		set: []string{"standalone.provider=webhook", "standalone.webhook.url=http://webhook.dns.svc:8888", "replicas=1",
+			"leaderElection.enabled=false"},
+		want: map[string]string{"LBDNS_WEBHOOK_URL": "http://webhook.dns.svc:8888", "LBDNS_LEADER_ELECT": "false"},
+	},
+	"embedded_dns": {
+		set: []string{"dns.enabled=true", "dns.zones={lb.example.com}", "dns.rrl.exempt={10.0.0.0/8}"},
+		want: map[string]string{"LBDNS_DNS_ADDR": ":5353", "LBDNS_DNS_ZONES": "lb.example.com", "LBDNS_CRD_NAMESPACE": `""`,
+			"LBDNS_DNS_RRL_EXEMPT": "10.0.0.0/8"},
+	},
+}
+
+// chartRejects are values the chart must refuse, and a part of the message
+// that tells the user what to fix.
+var chartRejects = map[string]string{
+	"replicas=0":                              "replicas",
+	"standalone.provider=route53":             "provider",
+	"probe.interval=2 seconds":                "interval",
+	"probe.fal=3":                             "fal",
+	"standalone.rfc2136.port=70000":           "port",
+	"extraEnv[0].name=HTTP_PROXY":             "name",
+	"dns.containerPort=53":                    "containerPort",
+	"standalone.provider=rfc2136":             "standalone.rfc2136.host",
+	"dnsEndpoint.enabled=false":               "no output is on",
+	"dns.enabled=true":                        "dns.zones",
+	"standalone.ionosWebhook.enabled=true":    "standalone.provider=webhook",
+	"replicas=3,leaderElection.enabled=false": "leaderElection.enabled=true",
+}
+
+// TestHelmChart lints lbdns's own chart, renders each mode, has the real API
+// server validate the result, and gives every rendered lbdns container's
+// environment to the real binary's --check-config; bad values must be
+// refused with a message that names them.
+func TestHelmChart(t *testing.T) {
+	e := suite
+	helm := filepath.Join(e.tools, helmBinary)
+	chart := filepath.Join(e.root, "manifests/helm/lbdns")
+	if out, err := exec.Command(helm, "lint", "--strict", chart).CombinedOutput(); err != nil ||
+		bytes.Contains(out, []byte("[WARNING]")) || bytes.Contains(out, []byte("[ERROR]")) {
+		t.Fatalf("helm lint --strict: %v\n%s", err, out)
+	}
+	e.installPrometheusOperatorCRDs(t) // the monitoring toggles render ServiceMonitor and PrometheusRule
+	for name, mode := range chartModes {
+		t.Run(name, func(t *testing.T) {
+			args := []string{"template", "lbdns", chart, "--namespace", "lbdns"}
+			for _, s := range mode.set {
+				args = append(args, "--set", s)
+			}
+			rendered, err := exec.Command(helm, args...).Output()
+			if err != nil {
+				t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderrOf(err))
+			}
+			checkHardened(t, rendered)
+			checkPodPorts(t, rendered)
+			if len(lbdnsContainers(t, rendered)) != 1 {
+				t.Fatalf("want one lbdns container in the rendered chart")
+			}
+			checkLbdnsEnv(t, rendered, mode.want)
+			n := dryRun(t, rendered)
+			record(t, "PASS helm template (%d objects) passes the API server's dry run; lbdns --check-config accepts its environment", n)
+		})
+	}
+	t.Run("bad_values", func(t *testing.T) {
+		for set, want := range chartRejects {
+			out, err := exec.Command(helm, "template", "lbdns", chart, "--namespace", "lbdns", "--set", set).CombinedOutput()
+			if err == nil {
+				t.Errorf("--set %s: rendered, want an error", set)
+			} else if !strings.Contains(string(out), want) {
+				t.Errorf("--set %s: the error does not name %q:\n%s", set, want, out)
+			}
+		}
+		record(t, "PASS %d bad values refused, each with a message naming it", len(chartRejects))
+	})
+}
+
+// dryRun applies rendered manifests with --dry-run=server and returns how
+// many objects the API server accepted.
+func dryRun(t *testing.T, rendered []byte) int {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rendered.yaml")
+	if err := os.WriteFile(path, rendered, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("kubectl", "--kubeconfig", suite.adminKubeconfig, "apply", "--dry-run=server", "-f", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
+	}
+	return strings.Count(strings.TrimSpace(string(out)), "\n") + 1
+}
+
+// checkLbdnsEnv runs lbdns --check-config with the environment of every
+// lbdns container in the rendered manifests (Secrets and the downward API
+// filled with stand-ins) and fails when lbdns refuses it, or when a setting
+// in want is not what lbdns would run with.
+func checkLbdnsEnv(t *testing.T, rendered []byte, want map[string]string) {
+	t.Helper()
+	for _, c := range lbdnsContainers(t, rendered) {
+		env := []string{"PATH=" + os.Getenv("PATH")}
+		for _, v := range c.Env {
+			env = append(env, v.Name+"="+envValue(v))
+		}
+		cmd := exec.Command(suite.lbdnsBin, "--check-config")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("lbdns --check-config refuses the environment of container %s: %v\n%s", c.Name, err, out)
+		}
+		effective := map[string]string{}
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[0], "LBDNS_") {
+				effective[f[0]] = strings.Join(f[1:], " ")
+			}
+		}
+		for k, v := range want {
+			if effective[k] != v {
+				t.Errorf("container %s: lbdns runs with %s=%s, want %s", c.Name, k, effective[k], v)
+			}
+		}
+	}
+}
+
+// envValue is the value a variable would have in the pod: literal, or a
+// stand-in for a Secret (valid base64, as a TSIG secret must be) or a field.
+func envValue(v corev1.EnvVar) string {
+	switch {
+	case v.ValueFrom == nil:
+		return v.Value
+	case v.ValueFrom.SecretKeyRef != nil:
+		return "c3RhbmQtaW4tc2VjcmV0"
+	case v.ValueFrom.FieldRef != nil && v.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
+		return "lbdns"
+	}
+	return "stand-in"
+}
+
+// lbdnsContainers returns the lbdns containers (sidecars included) of every
+// Deployment and DaemonSet in rendered manifests.
+func lbdnsContainers(t *testing.T, rendered []byte) []corev1.Container {
+	t.Helper()
+	var out []corev1.Container
+	for _, p := range podSpecs(t, rendered) {
+		for _, c := range append(p.spec.InitContainers, p.spec.Containers...) {
+			if strings.Contains(c.Image, "lbdns/lbdns") {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,76 @@
+{{/* The lbdns container's environment: one LBDNS_* variable per setting (see lbdns --help). */}}
+{{- define "lbdns.env" -}}
+{{- $v := .Values -}}
+- {name: LBDNS_CONNECTOR_ADDR, value: "off"} # the connector serves only its own pod: see external-dns-sidecar-values.yaml
+- {name: LBDNS_HTTP_ADDR, value: {{ printf ":%d" (int $v.metrics.service.port) | quote }}}
+- {name: LBDNS_LOG_LEVEL, value: {{ $v.log.level | quote }}}
+- {name: LBDNS_LOG_FORMAT, value: {{ $v.log.format | quote }}}
+- {name: LBDNS_ANNOTATION_PREFIX, value: {{ $v.annotationPrefix | quote }}}
+{{- with $v.watchNamespace }}
+- {name: LBDNS_NAMESPACE, value: {{ . | quote }}}
+{{- end }}
+- {name: LBDNS_TTL, value: {{ $v.ttl | quote }}}
+- {name: LBDNS_FAIL_OPEN, value: {{ $v.failOpen | quote }}}
+- {name: LBDNS_PROBE_INTERVAL, value: {{ $v.probe.interval | quote }}}
+- {name: LBDNS_PROBE_TIMEOUT, value: {{ $v.probe.timeout | quote }}}
+{{- with $v.probe.downInterval }}
+- {name: LBDNS_PROBE_DOWN_INTERVAL, value: {{ . | quote }}}
+{{- end }}
+- {name: LBDNS_PROBE_FALL, value: {{ $v.probe.fall | quote }}}
+- {name: LBDNS_PROBE_RISE, value: {{ $v.probe.rise | quote }}}
+- {name: LBDNS_SYNC_INTERVAL, value: {{ $v.syncInterval | quote }}}
+{{- with $v.domainFilter }}
+- {name: LBDNS_DOMAIN_FILTER, value: {{ join "," . | quote }}}
+{{- end }}
+- {name: LBDNS_LEADER_ELECT, value: {{ $v.leaderElection.enabled | quote }}}
+- name: LBDNS_LEADER_ELECT_NAMESPACE
+  valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+{{- with $v.standalone.provider }}
+{{ include "lbdns.standaloneEnv" $ }}
+{{- end }}
+{{- if include "lbdns.dnsEndpointOn" . }}
+- {name: LBDNS_CRD_NAMESPACE, value: {{ include "lbdns.dnsEndpointNamespace" . | quote }}}
+{{- end }}
+{{- if $v.dns.enabled }}
+- {name: LBDNS_DNS_ADDR, value: {{ printf ":%d" (int $v.dns.containerPort) | quote }}}
+- {name: LBDNS_DNS_ZONES, value: {{ join "," $v.dns.zones | quote }}}
+{{- with $v.dns.ns }}
+- {name: LBDNS_DNS_NS, value: {{ . | quote }}}
+{{- end }}
+{{- with $v.dns.hostmaster }}
+- {name: LBDNS_DNS_HOSTMASTER, value: {{ . | quote }}}
+{{- end }}
+- {name: LBDNS_DNS_RRL_RATE, value: {{ $v.dns.rrl.rate | quote }}}
+- {name: LBDNS_DNS_RRL_SLIP, value: {{ $v.dns.rrl.slip | quote }}}
+{{- with $v.dns.rrl.exempt }}
+- {name: LBDNS_DNS_RRL_EXEMPT, value: {{ join "," . | quote }}}
+{{- end }}
+{{- end }}
+{{- with $v.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "lbdns.standaloneEnv" -}}
+{{- $s := .Values.standalone -}}
+- {name: LBDNS_PROVIDER, value: {{ $s.provider | quote }}}
+- {name: LBDNS_TXT_OWNER_ID, value: {{ $s.txtOwnerId | quote }}}
+- {name: LBDNS_POLICY, value: {{ $s.policy | quote }}}
+{{- if eq $s.provider "rfc2136" }}
+- {name: LBDNS_RFC2136_HOST, value: {{ $s.rfc2136.host | quote }}}
+- {name: LBDNS_RFC2136_PORT, value: {{ $s.rfc2136.port | quote }}}
+- {name: LBDNS_RFC2136_ZONE, value: {{ join "," $s.rfc2136.zones | quote }}}
+{{- if $s.rfc2136.insecure }}
+- {name: LBDNS_RFC2136_INSECURE, value: "true"}
+{{- else }}
+- {name: LBDNS_RFC2136_TSIG_KEYNAME, value: {{ $s.rfc2136.tsigKeyName | quote }}}
+- {name: LBDNS_RFC2136_TSIG_SECRET_ALG, value: {{ $s.rfc2136.tsigSecretAlg | quote }}}
+- name: LBDNS_RFC2136_TSIG_SECRET
+  valueFrom: {secretKeyRef: {name: {{ $s.rfc2136.tsigSecret.existingSecret | quote }}, key: {{ $s.rfc2136.tsigSecret.key | quote }}}}
+{{- end }}
+{{- else if $s.ionosWebhook.enabled }}
+- {name: LBDNS_WEBHOOK_URL, value: "http://127.0.0.1:8888"} # the ionos-webhook container
+{{- else }}
+- {name: LBDNS_WEBHOOK_URL, value: {{ $s.webhook.url | quote }}}
+{{- end }}
+{{- end -}}
