@@ -1,14 +1,28 @@
-# Multi-stage build of a static lbdns binary on a distroless, non-root base.
-FROM golang:1.26 AS build
+# The same image as `make image` (hack/image.sh), for Docker users: a static lbdns, /etc/passwd and /etc/group
+# with the user nonroot (65532), Debian's CA certificates, /tmp and /home/nonroot, laid out by
+# hack/image/rootfs.sh; nothing else (no shell).
+#   docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=$(git describe --tags --always) .
+FROM --platform=$BUILDPLATFORM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/lbdns ./cmd/lbdns
+ARG TARGETOS=linux TARGETARCH
+RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+      -o /out/lbdns ./cmd/lbdns && \
+    hack/image/rootfs.sh /rootfs /out/lbdns
 
-FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/lbdns /lbdns
+FROM scratch
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="lbdns" \
+      org.opencontainers.image.description="Health-checked multi-A/AAAA records for LoadBalancer Services, for external-dns" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="https://github.com/lbdns/lbdns"
+COPY --from=build /rootfs/ /
 USER 65532:65532
-EXPOSE 9797 8080
+WORKDIR /
+EXPOSE 9797
 ENTRYPOINT ["/lbdns"]

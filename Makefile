@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 VERSION := $(VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build static deps demo run-local test unit e2e lint bench dnsbench failbench fuzz clean
+.PHONY: all build static image deps demo run-local test unit e2e lint bench dnsbench failbench fuzz clean
 
 all: build
 
@@ -18,6 +18,12 @@ static: build
 	bin/lbdns --version | grep -q "lbdns $(VERSION)"
 	@echo "bin/lbdns: static, $$(bin/lbdns --version)"
 
+# The OCI image without a Docker engine: bin/lbdns-image.oci.tar for linux/amd64 and linux/arm64 (crane),
+# then checked as a user would (skopeo inspect, umoci unpack, run as uid 65532, push to a loopback registry).
+image: deps
+	VERSION=$(VERSION) hack/image.sh
+	VERSION=$(VERSION) hack/image-check.sh
+
 # The local demo: kube-apiserver, three Services, lbdns answering DNS on 127.0.0.1:5353.
 demo:
 	hack/demo.sh
@@ -27,7 +33,7 @@ run-local:
 	hack/local-run.sh
 
 # Everything CI runs: formatting, vet, unit tests, then the e2e suite on real components.
-test: deps lint static unit e2e
+test: deps lint static unit image e2e
 
 # Debian packages the tests need (apt-get, only when missing).
 deps:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build-tools.sh: build the real kube-apiserver and external-dns from their Go
+# build-tools.sh: build the real kube-apiserver and external-dns, helm and crane from their Go
 # modules (e2e/tools/*), once per version, into a cache directory. Prints the
 # cache directory. A warm cache makes this a no-op.
 set -euo pipefail
@@ -21,9 +21,10 @@ install() {
     rm -rf "$tmp"
   fi
 }
-# With arguments, build only those tools (kube-apiserver, external-dns, helm).
-want=${*:-kube-apiserver external-dns helm}
+# With arguments, build only those tools (kube-apiserver, external-dns, helm, crane).
+want=${*:-kube-apiserver external-dns helm crane}
 case " $want " in *" kube-apiserver "*) build kube-apiserver kube-apiserver-v1.36.3 ;; esac
 case " $want " in *" external-dns "*) build external-dns external-dns-v0.22.0 ;; esac
 case " $want " in *" helm "*) install helm.sh/helm/v3/cmd/helm v3.22.0 helm-v3.22.0 ;; esac
+case " $want " in *" crane "*) install github.com/google/go-containerregistry/cmd/crane v0.22.1 crane-v0.22.1 ;; esac
 echo "$CACHE"

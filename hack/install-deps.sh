@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install-deps.sh: install the Debian packages the demo, the local run and the
-# e2e suite need (etcd, BIND9 with dig/nsupdate/tsig-keygen, Chromium, dnsperf;
+# e2e suite and make image need (etcd, BIND9 with dig/nsupdate/tsig-keygen, Chromium, dnsperf, skopeo, umoci;
 # kubectl is expected on the image), only when missing.
 set -euo pipefail
 need=()
@@ -14,6 +14,9 @@ command -v chromium >/dev/null || need+=(chromium)   # the e2e suite renders the
 command -v dnsperf >/dev/null || need+=(dnsperf)     # make dnsbench
 command -v iptables >/dev/null || need+=(iptables)   # the e2e fault scenarios drop packets to loopback ranges
 command -v promtool >/dev/null || need+=(prometheus) # promtool checks and unit-tests the alert rules
+command -v skopeo >/dev/null || need+=(skopeo)       # make image: inspect and push the image tarball
+command -v umoci >/dev/null || need+=(umoci)         # make image: unpack it as a runtime would
+[ -s /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates) # the image's CA certificates
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
