@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // chartMode is one way to install lbdns's own chart: the values a user
@@ -95,6 +98,7 @@ func TestHelmChart(t *testing.T) {
 			}
 			checkLbdnsEnv(t, rendered, mode.want)
 			n := dryRun(t, rendered)
+			checkNotes(t, helm, chart, mode.set)
 			record(t, "PASS helm template (%d objects) passes the API server's dry run; lbdns --check-config accepts its environment", n)
 		})
 	}
@@ -109,6 +113,35 @@ func TestHelmChart(t *testing.T) {
 		}
 		record(t, "PASS %d bad values refused, each with a message naming it", len(chartRejects))
 	})
+}
+
+// checkNotes runs helm install --dry-run=server against the real API server
+// and checks that NOTES.txt tells the user how to open the status page. It
+// installs a release of its own name into a namespace of its own: helm
+// refuses to adopt the objects named lbdns the suite created.
+func checkNotes(t *testing.T, helm, chart string, set []string) {
+	t.Helper()
+	const ns = "lbdns-chart"
+	_, err := suite.client.CoreV1().Namespaces().Create(context.Background(),
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	const release = "lbdns-notes" // its objects are named after the release
+	args := []string{"install", release, chart, "--namespace", ns, "--dry-run=server", "--kubeconfig", suite.adminKubeconfig}
+	for _, s := range set {
+		args = append(args, "--set", s)
+	}
+	out, err := exec.Command(helm, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	notes := string(out[bytes.Index(out, []byte("NOTES:"))+1:])
+	for _, want := range []string{"kubectl -n " + ns + " port-forward service/" + release + " 9797", "http://127.0.0.1:9797/"} {
+		if !bytes.Contains(out, []byte("NOTES:")) || !strings.Contains(notes, want) {
+			t.Errorf("NOTES.txt of helm install lacks %q:\n%s", want, notes)
+		}
+	}
 }
 
 // dryRun applies rendered manifests with --dry-run=server and returns how
