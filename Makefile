@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 VERSION := $(VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build static image deps demo run-local test unit e2e lint bench dnsbench failbench fuzz clean
+.PHONY: all build static image deps demo run-local test unit e2e lint bench scalebench dnsbench failbench fuzz clean
 
 all: build
 
@@ -65,6 +65,13 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# lbdns and external-dns on the same 10,000 LoadBalancer Services of a real kube-apiserver, in one run: time
+# to ready, memory, CPU per change and for create/delete storms, change -> DNS answer latency. Prints a table.
+# LBDNS_SCALE_SERVICES and LBDNS_SCALE_CHANGES override the size. Not part of make test.
+scalebench: deps
+	hack/build-tools.sh kube-apiserver external-dns
+	cd e2e && go test -run '^$$' -bench BenchmarkScale -benchtime 1x -timeout 60m ./... | grep -E '^(scalebench|\||make scalebench|ok|FAIL|---)|_test.go'
 
 # Queries per second of the embedded DNS of a running `make demo`, from dnsperf.
 dnsbench:

@@ -80,13 +80,15 @@ type env struct {
 // lbdnsProc is one lbdns process with its own HTTP address and settings.
 type lbdnsProc struct {
 	name, http string
+	dns        string // embedded DNS address, when it serves one
 	env        []string
 	*proc
 }
 
 // setup brings everything up. Any missing piece is an error: nothing is
-// skipped.
-func setup(ctx context.Context) (*env, error) {
+// skipped. Benchmarks (full false) get only the control plane and lbdns's
+// RBAC: nothing else may share the machine's two cores while they measure.
+func setup(ctx context.Context, full bool) (*env, error) {
 	root, err := filepath.Abs("..")
 	if err != nil {
 		return nil, err
@@ -109,25 +111,32 @@ func setup(ctx context.Context) (*env, error) {
 		fmt.Printf("e2e setup: %-40s %6.1fs\n", what, time.Since(start).Seconds())
 		return nil
 	}
-	for _, s := range []struct {
-		what string
-		f    func() error
-	}{
+	steps := []setupStep{
 		{"build kube-apiserver and external-dns", e.buildTools},
 		{"build lbdns", e.buildLbdns},
 		{"start etcd and kube-apiserver", e.startControlPlane},
 		{"apply manifests/base, mint lbdns token", func() error { return e.installRBAC(ctx) }},
-		{"start BIND9", e.startBind},
-		{"start lbdns (connector)", e.startLbdns},
-		{"start external-dns (connector)", e.startExternalDNS},
-		{"start the writer outputs", e.startWriters},
-		{"start lbdns with its embedded DNS", e.startEmbeddedDNS},
-	} {
+	}
+	if full {
+		steps = append(steps, []setupStep{
+			{"start BIND9", e.startBind},
+			{"start lbdns (connector)", e.startLbdns},
+			{"start external-dns (connector)", e.startExternalDNS},
+			{"start the writer outputs", e.startWriters},
+			{"start lbdns with its embedded DNS", e.startEmbeddedDNS},
+		}...)
+	}
+	for _, s := range steps {
 		if err := step(s.what, s.f); err != nil {
 			return e, err
 		}
 	}
 	return e, nil
+}
+
+type setupStep struct {
+	what string
+	f    func() error
 }
 
 func (e *env) teardown() {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -24,8 +25,9 @@ var (
 
 func TestMain(m *testing.M) {
 	start := time.Now()
+	flag.Parse()
 	var err error
-	suite, err = setup(context.Background())
+	suite, err = setup(context.Background(), flag.Lookup("test.bench").Value.String() == "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e setup failed:", err)
 		if suite != nil {
