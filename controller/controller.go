@@ -1,17 +1,18 @@
 // Package controller runs lbdns's loop: on every change of the cluster or of a
-// probe result it rebuilds the hostname groups, decides each one's published
-// set, reports transitions (logs, events, metrics) and hands a new snapshot to
-// the outputs.
+// probe result it recomputes the Services and hostnames the change touches,
+// decides those hostnames' published sets, reports transitions (logs, events,
+// metrics) and hands a new snapshot, sharing every other hostname with the
+// previous one, to the outputs.
 package controller
 
 import (
 	"context"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 
@@ -22,8 +23,8 @@ import (
 )
 
 // minReconcileGap spaces reconciles during event storms (say, 10,000
-// Services created at once): each one rebuilds every hostname, so back to
-// back they would keep a core busy. A lone change still reconciles at once.
+// Services created at once), so that changes arriving meanwhile are handled
+// together. A lone change still reconciles at once.
 const minReconcileGap = 200 * time.Millisecond
 
 // minJumpGap is the shortest gap in the controller's clock ticks taken for a
@@ -35,9 +36,12 @@ const minJumpGap = 500 * time.Millisecond
 // probe round: results need a moment to arrive after their timeout.
 const readyGrace = 100 * time.Millisecond
 
-// ClusterReader reads the current cluster state.
+// ClusterReader reads the cached cluster state: Services by name, the names
+// of all of them, and (source.Lookup) EndpointSlices and Nodes.
 type ClusterReader interface {
-	Read() (source.Cluster, error)
+	source.Lookup
+	Service(types.NamespacedName) *corev1.Service
+	ServiceNames() []types.NamespacedName
 }
 
 // Options configure a Controller.
@@ -58,6 +62,8 @@ type Controller struct {
 	opts    Options
 	log     *slog.Logger
 	cluster ClusterReader
+	model   *source.Model
+	dirt    *dirt
 	probes  *probe.Scheduler[health.Key]
 	gone    *goneNodes
 	fresh   *freshness
@@ -75,9 +81,11 @@ type Controller struct {
 	everHealthy map[health.Key]bool
 	// failOpenTold holds the hostnames whose FailOpen event was sent.
 	failOpenTold map[string]bool
-	warned       map[types.UID]map[string]bool
-	readyAfter   time.Time   // when readiness stops waiting for first probes
-	recheck      *time.Timer // triggers a reconcile while deleted Nodes hold IPs back
+	warned       map[types.NamespacedName]warned
+	// damped holds the targets held withdrawn by flap damping, until when.
+	damped     map[health.Key]time.Time
+	readyAfter time.Time   // when readiness stops waiting for first probes
+	recheck    *time.Timer // triggers a reconcile while a hold may end unannounced
 }
 
 // New returns a controller; nothing runs until Run.
@@ -89,6 +97,8 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		opts:         opts,
 		log:          opts.Logger,
 		cluster:      cluster,
+		model:        source.NewModel(opts.Build),
+		dirt:         newDirt(),
 		gone:         newGoneNodes(opts.Probe.Rise),
 		fresh:        newFreshness(max(opts.Probe.Interval, minJumpGap)),
 		trigger:      make(chan struct{}, 1),
@@ -96,12 +106,14 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		changed:      make(chan struct{}),
 		everHealthy:  map[health.Key]bool{},
 		failOpenTold: map[string]bool{},
+		warned:       map[types.NamespacedName]warned{},
+		damped:       map[health.Key]time.Time{},
 	}
 	popts := opts.Probe
-	popts.OnChange = c.Trigger
+	popts.OnChange = func(k any) { c.dirt.addKey(k.(health.Key)); c.Trigger() }
 	popts.Logger = opts.Logger
 	c.probes = probe.NewScheduler[health.Key](popts)
-	c.recheck = time.AfterFunc(time.Hour, c.Trigger)
+	c.recheck = time.AfterFunc(time.Hour, func() { c.dirt.setRecheck(); c.Trigger() })
 	c.recheck.Stop()
 	c.snap.Store(&health.Snapshot{})
 	return c
@@ -160,157 +172,19 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		}
 		last = time.Now()
-		if err := c.reconcile(ctx); err != nil {
-			// The caches are in memory: an error here is a bug, not weather.
-			c.log.Error("reconcile failed", "err", err)
-		}
+		c.reconcile(ctx)
 	}
-}
-
-// reconcile is one pass: read the cluster, build the hostname groups, sync
-// the probes, decide, and once ready diff, report and publish.
-func (c *Controller) reconcile(ctx context.Context) error {
-	start := time.Now()
-	cluster, err := c.cluster.Read()
-	if err != nil {
-		return err
-	}
-	groups, warnings := source.Build(cluster, c.opts.Build)
-	c.reportWarnings(warnings)
-	probed := c.syncProbes(ctx, groups)
-	prev := c.snap.Load()
-	prior := priorOf(prev)
-	facts := c.facts(cluster, groups, prior, start)
-	decisions := decide(groups, facts, c.opts.FailOpen)
-	defer c.observe(start, groups)
-
-	first, ready := c.readiness(start, probed, facts.Probes)
-	if !ready {
-		return nil
-	}
-	ch := diff(prev, prior, decisions, c.everHealthy)
-	c.report(ch, decisions, prev, newServiceRefs(cluster.Services), first)
-	c.publish(prev, decisions, ch.Targets, start)
-	if first {
-		close(c.ready)
-		c.log.Info("ready", "hostnames", len(groups), "targets", countTargets(groups), "stillWaitingForFirstProbe", pending(probed, facts.Probes))
-	}
-	return nil
-}
-
-// syncProbes makes the prober probe exactly the targets that have checks,
-// and returns them.
-func (c *Controller) syncProbes(ctx context.Context, groups []health.Group) map[health.Key]probe.Target {
-	desired := map[health.Key]probe.Target{}
-	for _, g := range groups {
-		for _, t := range g.Targets {
-			if len(t.ProbeSpec.Checks) > 0 {
-				desired[t.Key] = probe.Target{IP: t.IP, Spec: t.ProbeSpec}
-			}
-		}
-	}
-	c.probes.Sync(ctx, desired)
-	return desired
-}
-
-// facts reads the probe statuses once and weighs the deleted Nodes against
-// them and the cluster.
-func (c *Controller) facts(cluster source.Cluster, groups []health.Group, prior map[health.Key]health.Prior, now time.Time) health.Facts {
-	statuses := c.probes.Statuses()
-	var gone map[netip.Addr]string
-	if c.gone.Len() > 0 { // the usual case is none: skip the indexes
-		held := func(ip netip.Addr) bool { _, ok := cluster.Nodes[ip]; return ok }
-		gone = c.gone.View(held, keysByIP(groups), statuses)
-	}
-	c.scheduleRecheck(len(gone) > 0, statuses, now)
-	return health.Facts{Probes: statuses, GoneNodes: gone, Prior: prior, Now: now}
-}
-
-// scheduleRecheck asks for a reconcile when a hold may end without any
-// state change to trigger one: a deleted Node's hold ends with probe
-// results (look again soon), a flap damping hold at a known time.
-func (c *Controller) scheduleRecheck(goneNodes bool, statuses map[health.Key]probe.Status, now time.Time) {
-	var wait time.Duration
-	if goneNodes {
-		wait = max(c.opts.Probe.Interval/2, 50*time.Millisecond)
-	}
-	for _, st := range statuses {
-		if st.Damped(now) {
-			if d := st.DampedUntil.Sub(now) + 10*time.Millisecond; wait == 0 || d < wait {
-				wait = d
-			}
-		}
-	}
-	if wait > 0 {
-		c.recheck.Reset(wait)
-	}
-}
-
-// keysByIP indexes the targets by IP.
-func keysByIP(groups []health.Group) map[netip.Addr][]health.Key {
-	out := map[netip.Addr][]health.Key{}
-	for _, g := range groups {
-		for _, t := range g.Targets {
-			out[t.IP] = append(out[t.IP], t.Key)
-		}
-	}
-	return out
-}
-
-func decide(groups []health.Group, f health.Facts, failOpen bool) []health.Decision {
-	decisions := make([]health.Decision, len(groups))
-	for i, g := range groups {
-		decisions[i] = health.Decide(g, f, failOpen)
-	}
-	return decisions
-}
-
-// readiness reports whether lbdns is ready, and whether it became ready in
-// this pass. It is ready once every probed target finished its first round,
-// or one probe timeout after the first pass, whichever comes first.
-func (c *Controller) readiness(start time.Time, probed map[health.Key]probe.Target, statuses map[health.Key]probe.Status) (first, ready bool) {
-	if c.isReady.Load() {
-		return false, true
-	}
-	if c.readyAfter.IsZero() {
-		wait := c.opts.Probe.Timeout + readyGrace
-		c.readyAfter = start.Add(wait)
-		time.AfterFunc(wait, c.Trigger)
-	}
-	if pending(probed, statuses) > 0 && start.Before(c.readyAfter) {
-		return false, false
-	}
-	c.isReady.Store(true)
-	return true, true
-}
-
-// pending counts the probed targets whose first probe round has not ended.
-func pending(probed map[health.Key]probe.Target, statuses map[health.Key]probe.Status) int {
-	n := 0
-	for k := range probed {
-		if statuses[k].State == probe.Unknown {
-			n++
-		}
-	}
-	return n
-}
-
-func countTargets(groups []health.Group) int {
-	n := 0
-	for _, g := range groups {
-		n += len(g.Targets)
-	}
-	return n
 }
 
 // observe records the size of the cluster view and the pass's duration.
-func (c *Controller) observe(start time.Time, groups []health.Group) {
+func (c *Controller) observe(start time.Time) {
 	m := c.opts.Metrics
 	if m == nil {
 		return
 	}
-	m.Hostnames.Set(float64(len(groups)))
-	m.Targets.Set(float64(countTargets(groups)))
+	hostnames, targets := c.model.Size()
+	m.Hostnames.Set(float64(hostnames))
+	m.Targets.Set(float64(targets))
 	if c.isReady.Load() {
 		m.Ready.Set(1)
 	}

@@ -93,7 +93,7 @@ func newHarnessWith(t *testing.T, configure func(*Options), objs ...any) *harnes
 	t.Helper()
 	client := fake.NewClientset()
 	ctx, cancel := context.WithCancel(context.Background())
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(source.Trim))
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(source.Trimmer{AnnotationPrefix: "lbdns.io/"}.Transform))
 	svc, eps, nodes := factory.Core().V1().Services(), factory.Discovery().V1().EndpointSlices(), factory.Core().V1().Nodes()
 	reader, err := source.NewClusterReader(svc.Informer(), eps.Informer(), nodes.Informer())
 	if err != nil {

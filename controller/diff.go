@@ -42,10 +42,10 @@ type changes struct {
 	FailOpen []failOpenChange
 }
 
-// priorOf indexes what the previous snapshot said of each target.
-func priorOf(snap *health.Snapshot) map[health.Key]health.Prior {
+// priorOf indexes what previous decisions said of each target.
+func priorOf(before []health.Decision) map[health.Key]health.Prior {
 	out := map[health.Key]health.Prior{}
-	for _, d := range snap.Hostnames {
+	for _, d := range before {
 		for _, t := range d.Targets {
 			out[t.Key] = health.Prior{Health: t.Health(), Reason: t.Reason, Since: t.Since}
 		}
@@ -53,10 +53,12 @@ func priorOf(snap *health.Snapshot) map[health.Key]health.Prior {
 	return out
 }
 
-// diff compares new decisions with the previous snapshot. everHealthy holds
-// the targets seen healthy before this diff; diff adds the new ones and
-// forgets the vanished ones.
-func diff(prev *health.Snapshot, prior map[health.Key]health.Prior, next []health.Decision, everHealthy map[health.Key]bool) changes {
+// diff compares new decisions with the previous ones of the same hostnames
+// (before). A target's hostnames are always decided together, so a key that
+// is in before and not in next has vanished. everHealthy holds the targets
+// seen healthy before this diff; diff adds the new ones and forgets the
+// vanished ones.
+func diff(before []health.Decision, prior map[health.Key]health.Prior, next []health.Decision, everHealthy map[health.Key]bool) changes {
 	type seen struct {
 		target    health.TargetDecision
 		hostnames []string
@@ -71,7 +73,7 @@ func diff(prev *health.Snapshot, prior map[health.Key]health.Prior, next []healt
 			byKey[t.Key] = &seen{target: t, hostnames: []string{d.Hostname}}
 		}
 	}
-	out := changes{FailOpen: failOpenChanges(prev, next, everHealthy)}
+	out := changes{FailOpen: failOpenChanges(before, next, everHealthy)}
 	for k, s := range byKey {
 		was, known := prior[k]
 		now := s.target.Health()
@@ -90,7 +92,7 @@ func diff(prev *health.Snapshot, prior map[health.Key]health.Prior, next []healt
 			everHealthy[k] = true
 		}
 	}
-	for k := range everHealthy {
+	for k := range prior {
 		if _, ok := byKey[k]; !ok {
 			delete(everHealthy, k)
 		}
@@ -99,9 +101,9 @@ func diff(prev *health.Snapshot, prior map[health.Key]health.Prior, next []healt
 	return out
 }
 
-func failOpenChanges(prev *health.Snapshot, next []health.Decision, everHealthy map[health.Key]bool) []failOpenChange {
-	was := make(map[string]bool, len(prev.Hostnames))
-	for _, d := range prev.Hostnames {
+func failOpenChanges(before, next []health.Decision, everHealthy map[health.Key]bool) []failOpenChange {
+	was := make(map[string]bool, len(before))
+	for _, d := range before {
 		was[d.Hostname] = d.FailOpen
 	}
 	var out []failOpenChange

@@ -87,7 +87,8 @@ func (c *Controller) Fresh() error {
 		}
 	}
 	if !snap.Taken.After(jumpedAt) || stale > 0 {
-		c.Trigger() // probe results that change no state trigger no reconcile
+		c.dirt.setRedecide() // probe results that change no state trigger no reconcile
+		c.Trigger()
 		return fmt.Errorf("%w at %s: waiting for a fresh probe round (%d published targets not probed since)",
 			ErrStaleView, jumpedAt.Format(time.RFC3339), stale)
 	}
@@ -109,6 +110,7 @@ func (c *Controller) watchClock(done <-chan struct{}) {
 		case <-t.C:
 			if gap := c.fresh.tick(time.Now()); gap > 0 {
 				c.log.Warn("time jump: writes wait for a fresh probe round", "gap", gap.Round(time.Millisecond).String())
+				c.dirt.setRedecide()
 				c.Trigger()
 			}
 		}

@@ -48,9 +48,21 @@ func (g *goneNodes) Len() int {
 	return len(g.ips)
 }
 
+// IPs returns the remembered IPs.
+func (g *goneNodes) IPs() []netip.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]netip.Addr, 0, len(g.ips))
+	for ip := range g.ips {
+		out = append(out, ip)
+	}
+	return out
+}
+
 // View returns the IPs that still count as on a deleted Node, with the name
 // of that Node. It forgets IPs a Node holds again (held), IPs no target has
-// any more (targets), and IPs whose probes passed rise times since.
+// any more (targets, which holds at least the remembered IPs that have),
+// and IPs whose probes passed rise times since.
 func (g *goneNodes) View(held func(netip.Addr) bool, targets map[netip.Addr][]health.Key, probes map[health.Key]probe.Status) map[netip.Addr]string {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/lbdns/lbdns/source"
@@ -23,30 +25,47 @@ type namedSync struct {
 }
 
 // AddEventHandlers makes every change of a Service, EndpointSlice or Node
-// trigger a reconcile, and tells the controller which IPs a deleted Node
-// held. Run waits until these handlers saw every object of the initial
-// lists. Call it before the informers start.
+// mark what it touches and trigger a reconcile, and tells the controller
+// which IPs a deleted Node held. Run waits until these handlers saw every
+// object of the initial lists. Call it before the informers start.
 func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexInformer) error {
-	trigger := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { c.Trigger() },
-		UpdateFunc: func(any, any) { c.Trigger() },
-		DeleteFunc: func(any) { c.Trigger() },
-	}
-	onNodes := trigger
-	onNodes.DeleteFunc = func(obj any) {
-		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = tomb.Obj
+	onService := func(obj any) {
+		if s, ok := untomb(obj).(*corev1.Service); ok {
+			c.dirt.addService(types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
+			c.Trigger()
 		}
-		if n, ok := obj.(*corev1.Node); ok {
-			c.gone.Add(n.Name, source.NodeIPs(n))
-		}
-		c.Trigger()
 	}
-	for _, h := range []struct {
+	onSlice := func(obj any) {
+		if s, ok := untomb(obj).(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelServiceName] != "" {
+			c.dirt.addService(types.NamespacedName{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]})
+			c.Trigger()
+		}
+	}
+	onNode := func(obj any) {
+		if n, ok := untomb(obj).(*corev1.Node); ok {
+			c.dirt.addIPs(source.NodeIPs(n))
+			c.Trigger()
+		}
+	}
+	handlers := []struct {
 		name     string
 		informer cache.SharedIndexInformer
 		handler  cache.ResourceEventHandler
-	}{{"Services", services, trigger}, {"EndpointSlices", slices, trigger}, {"Nodes", nodes, onNodes}} {
+	}{
+		{"Services", services, eachChange(onService)},
+		{"EndpointSlices", slices, eachChange(onSlice)},
+		{"Nodes", nodes, cache.ResourceEventHandlerFuncs{
+			AddFunc:    onNode,
+			UpdateFunc: func(old, cur any) { onNode(old); onNode(cur) }, // IPs it lost and IPs it has
+			DeleteFunc: func(obj any) {
+				if n, ok := untomb(obj).(*corev1.Node); ok {
+					c.gone.Add(n.Name, source.NodeIPs(n))
+				}
+				onNode(obj)
+			},
+		}},
+	}
+	for _, h := range handlers {
 		reg, err := h.informer.AddEventHandler(h.handler)
 		if err != nil {
 			return fmt.Errorf("adding %s event handler: %w", h.name, err)
@@ -54,6 +73,20 @@ func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexI
 		c.synced = append(c.synced, namedSync{name: h.name, synced: reg.HasSynced})
 	}
 	return nil
+}
+
+// eachChange calls f with the object of every add and delete, and with both
+// objects of an update (an EndpointSlice may move to another Service).
+func eachChange(f func(obj any)) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{AddFunc: f, UpdateFunc: func(old, cur any) { f(old); f(cur) }, DeleteFunc: f}
+}
+
+// untomb returns the last known object of a deletion the informer missed.
+func untomb(obj any) any {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		return tomb.Obj
+	}
+	return obj
 }
 
 // waitForCaches blocks until every handler saw its informer's initial list,

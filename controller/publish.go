@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"slices"
 	"time"
 
 	"github.com/lbdns/lbdns/health"
@@ -12,12 +13,13 @@ const changeHistory = 64
 // recentTransitions bounds the transitions kept for /status.
 const recentTransitions = 50
 
-// publish stores a new snapshot and wakes the outputs when a published set
-// changed.
-func (c *Controller) publish(prev *health.Snapshot, decisions []health.Decision, changed []targetChange, at time.Time) {
-	next := &health.Snapshot{Generation: prev.Generation, Changes: prev.Changes, Taken: at, Hostnames: decisions,
-		Transitions: appendTransitions(prev.Transitions, changed, at)}
-	if !samePublished(prev.Hostnames, decisions) || prev.Generation == 0 {
+// publish stores a new snapshot, in which the decided hostnames replace
+// their previous decisions (before) and every other hostname is the previous
+// snapshot's, and wakes the outputs when a published set changed.
+func (c *Controller) publish(prev *health.Snapshot, hostnames []string, before, decisions []health.Decision, changed []targetChange, at time.Time) {
+	next := &health.Snapshot{Generation: prev.Generation, Changes: prev.Changes, Taken: at,
+		Hostnames: merge(prev.Hostnames, hostnames, decisions), Transitions: appendTransitions(prev.Transitions, changed, at)}
+	if !samePublished(before, decisions) || prev.Generation == 0 {
 		next.Generation++
 		changes := append([]health.Change(nil), prev.Changes...)
 		changes = append(changes, health.Change{Generation: next.Generation, At: at})
@@ -54,6 +56,33 @@ func appendTransitions(recent []health.Transition, changed []targetChange, at ti
 	return out[max(0, len(out)-recentTransitions):]
 }
 
+// merge returns the previous decisions with those of the decided hostnames
+// (sorted, like every list here) replaced by the new ones: a hostname that is
+// decided and has no new decision is gone.
+func merge(prev []health.Decision, decided []string, decisions []health.Decision) []health.Decision {
+	out := make([]health.Decision, 0, len(prev)+len(decisions))
+	i, j := 0, 0
+	for i < len(prev) || j < len(decisions) {
+		switch {
+		case j == len(decisions) || i < len(prev) && prev[i].Hostname < decisions[j].Hostname:
+			if _, found := slices.BinarySearch(decided, prev[i].Hostname); !found {
+				out = append(out, prev[i])
+			}
+			i++
+		case i == len(prev) || decisions[j].Hostname < prev[i].Hostname:
+			out = append(out, decisions[j])
+			j++
+		default: // the same hostname: decided anew
+			out = append(out, decisions[j])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// samePublished reports whether two sorted lists of decisions publish the
+// same hostnames with the same sets.
 func samePublished(a, b []health.Decision) bool {
 	if len(a) != len(b) {
 		return false

@@ -22,19 +22,19 @@ const (
 // report tells of the changes in logs, events and metrics. The baseline
 // report (the first, at readiness) sends no target events and counts no
 // transitions, so a restart does not repeat old news.
-func (c *Controller) report(ch changes, decisions []health.Decision, prev *health.Snapshot, services serviceRefs, baseline bool) {
+func (c *Controller) report(ch changes, decisions, before []health.Decision, baseline bool) {
 	c.logChanges(ch)
 	if !baseline {
-		c.targetEvents(ch.Targets, services)
+		c.targetEvents(ch.Targets)
 		c.countTransitions(ch.Targets)
 	}
-	c.failOpenEvents(ch.FailOpen, services)
-	c.updateGauges(prev, decisions)
-	c.forgetFailOpenTold(decisions)
+	c.failOpenEvents(ch.FailOpen)
+	c.updateGauges(before, decisions)
+	c.forgetFailOpenTold(before, decisions)
 }
 
 // forgetFailOpenTold drops hostnames that no longer exist.
-func (c *Controller) forgetFailOpenTold(decisions []health.Decision) {
+func (c *Controller) forgetFailOpenTold(before, decisions []health.Decision) {
 	if len(c.failOpenTold) == 0 {
 		return
 	}
@@ -42,9 +42,9 @@ func (c *Controller) forgetFailOpenTold(decisions []health.Decision) {
 	for _, d := range decisions {
 		exists[d.Hostname] = true
 	}
-	for h := range c.failOpenTold {
-		if !exists[h] {
-			delete(c.failOpenTold, h)
+	for _, d := range before {
+		if !exists[d.Hostname] {
+			delete(c.failOpenTold, d.Hostname)
 		}
 	}
 }
@@ -76,12 +76,12 @@ func (c *Controller) logChanges(ch changes) {
 
 // targetEvents puts a Warning on the Service of each withdrawn target and a
 // Normal event on each restored one; targets never in DNS get none.
-func (c *Controller) targetEvents(targets []targetChange, services serviceRefs) {
+func (c *Controller) targetEvents(targets []targetChange) {
 	for _, t := range targets {
 		if !t.WasHealthy {
 			continue
 		}
-		svc, hosts := services.of(t.Key), strings.Join(t.Hostnames, ",")
+		svc, hosts := c.serviceOf(t.Key), strings.Join(t.Hostnames, ",")
 		if t.Reason == health.Flapping { // one event per damping episode
 			c.event(svc, corev1.EventTypeWarning, EventFlapping, "%s held withdrawn from %s: %s", t.Key.IP, hosts, t.Detail)
 			continue
@@ -97,7 +97,7 @@ func (c *Controller) targetEvents(targets []targetChange, services serviceRefs) 
 // failOpenEvents tells every Service of a hostname that it started or
 // stopped failing open: a hostname that had been healthy, and its end only
 // when its start was told.
-func (c *Controller) failOpenEvents(changes []failOpenChange, services serviceRefs) {
+func (c *Controller) failOpenEvents(changes []failOpenChange) {
 	for _, f := range changes {
 		kind, reason, msg := corev1.EventTypeWarning, EventFailOpen,
 			"no target of %s is healthy: publishing all %d with weight > 0 (fail open)"
@@ -112,7 +112,7 @@ func (c *Controller) failOpenEvents(changes []failOpenChange, services serviceRe
 		} else {
 			delete(c.failOpenTold, f.Hostname)
 		}
-		for _, svc := range services.ofTargets(f.Targets) {
+		for _, svc := range c.servicesOf(f.Targets) {
 			c.event(svc, kind, reason, msg, f.Hostname, f.Published)
 		}
 	}
@@ -133,9 +133,9 @@ func (c *Controller) countTransitions(targets []targetChange) {
 }
 
 // updateGauges sets the per-target and per-hostname gauges, and deletes the
-// series of targets and hostnames that the previous snapshot had and the new
-// decisions do not.
-func (c *Controller) updateGauges(prev *health.Snapshot, decisions []health.Decision) {
+// series of targets and hostnames that the previous decisions had and the
+// new ones do not.
+func (c *Controller) updateGauges(before, decisions []health.Decision) {
 	m := c.opts.Metrics
 	if m == nil {
 		return
@@ -152,7 +152,7 @@ func (c *Controller) updateGauges(prev *health.Snapshot, decisions []health.Deci
 			m.TargetPublished.WithLabelValues(l[:]...).Set(b2f(t.Published))
 		}
 	}
-	for _, d := range prev.Hostnames {
+	for _, d := range before {
 		if !hostnames[d.Hostname] {
 			m.HostnameFailOpen.DeleteLabelValues(d.Hostname)
 		}
@@ -169,24 +169,35 @@ func targetLabels(hostname string, t health.TargetDecision) [4]string {
 	return [4]string{hostname, t.Namespace, t.Service, t.IP.String()}
 }
 
-// reportWarnings sends each Service's annotation problems once, again only
-// when they change.
-func (c *Controller) reportWarnings(warnings []source.Warning) {
-	byUID := map[types.UID]map[string]bool{}
+// warned is what a Service was last told, so that a problem is told once and
+// again only after it went away; a new Service of the same name (another
+// UID) is told anew.
+type warned struct {
+	uid      types.UID
+	messages map[string]bool
+}
+
+// reportWarnings sends a recomputed Service's problems it was not told yet.
+func (c *Controller) reportWarnings(n types.NamespacedName, svc *corev1.Service, warnings []source.Warning) {
+	old := c.warned[n]
+	if svc == nil || len(warnings) == 0 {
+		delete(c.warned, n)
+		return
+	}
+	if old.uid != svc.UID {
+		old = warned{}
+	}
+	now := warned{uid: svc.UID, messages: map[string]bool{}}
 	for _, w := range warnings {
-		uid := w.Service.UID
-		if byUID[uid] == nil {
-			byUID[uid] = map[string]bool{}
-		}
 		msg := w.Reason + ": " + w.Message
-		byUID[uid][msg] = true
-		if c.warned[uid][msg] {
+		now.messages[msg] = true
+		if old.messages[msg] {
 			continue
 		}
-		c.log.Warn("service problem", "service", w.Service.Namespace+"/"+w.Service.Name, "reason", w.Reason, "detail", w.Message)
+		c.log.Warn("service problem", "service", n.String(), "reason", w.Reason, "detail", w.Message)
 		c.event(w.Service, corev1.EventTypeWarning, w.Reason, "%s", w.Message)
 	}
-	c.warned = byUID
+	c.warned[n] = now
 }
 
 func (c *Controller) event(obj *corev1.Service, kind, reason, format string, args ...any) {
@@ -196,31 +207,20 @@ func (c *Controller) event(obj *corev1.Service, kind, reason, format string, arg
 	c.opts.Recorder.Eventf(obj, kind, reason, format, args...)
 }
 
-// serviceRefs indexes the cached Services by namespace and name, to hang
-// events on.
-type serviceRefs map[types.NamespacedName]*corev1.Service
-
-func newServiceRefs(services []*corev1.Service) serviceRefs {
-	out := make(serviceRefs, len(services))
-	for _, s := range services {
-		out[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
-	}
-	return out
+// serviceOf returns the cached Service of a target, to hang events on.
+func (c *Controller) serviceOf(k health.Key) *corev1.Service {
+	return c.model.Service(types.NamespacedName{Namespace: k.Namespace, Name: k.Service})
 }
 
-func (r serviceRefs) of(k health.Key) *corev1.Service {
-	return r[types.NamespacedName{Namespace: k.Namespace, Name: k.Service}]
-}
-
-// ofTargets returns the Services of the targets, each once.
-func (r serviceRefs) ofTargets(targets []health.TargetDecision) []*corev1.Service {
+// servicesOf returns the Services of the targets, each once.
+func (c *Controller) servicesOf(targets []health.TargetDecision) []*corev1.Service {
 	var out []*corev1.Service
 	seen := map[types.NamespacedName]bool{}
 	for _, t := range targets {
 		n := types.NamespacedName{Namespace: t.Namespace, Name: t.Service}
 		if !seen[n] {
 			seen[n] = true
-			out = append(out, r[n])
+			out = append(out, c.model.Service(n))
 		}
 	}
 	return out

@@ -29,9 +29,10 @@ type Options struct {
 	Funcs       map[Kind]Func
 	// Observe, if set, is called after every check (for metrics).
 	Observe func(kind Kind, err error, took time.Duration)
-	// OnChange, if set, is called after any target changed state, outside
-	// the scheduler's lock.
-	OnChange func()
+	// OnChange, if set, is called with the key of a target that changed
+	// state, outside the scheduler's lock. (The key's type is the
+	// scheduler's; Options holds it as any.)
+	OnChange func(key any)
 	Logger   *slog.Logger
 }
 
@@ -84,14 +85,29 @@ func NewScheduler[K comparable](opts Options) *Scheduler[K] {
 // removed.
 func (s *Scheduler[K]) Sync(ctx context.Context, desired map[K]Target) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, e := range s.entries {
+	var gone []K
+	for k := range s.entries {
 		if _, ok := desired[k]; !ok {
+			gone = append(gone, k)
+		}
+	}
+	s.mu.Unlock()
+	s.Update(ctx, desired, gone)
+}
+
+// Update changes part of the probed set: it sets the targets in set (as Sync
+// does) and stops the ones in remove. Its cost follows the change, not the
+// number of targets.
+func (s *Scheduler[K]) Update(ctx context.Context, set map[K]Target, remove []K) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range remove {
+		if e, ok := s.entries[k]; ok {
 			e.cancel()
 			delete(s.entries, k)
 		}
 	}
-	for k, t := range desired {
+	for k, t := range set {
 		specKey := t.IP.String() + "|" + t.Spec.String()
 		e, ok := s.entries[k]
 		if ok && e.specKey == specKey {
@@ -112,8 +128,7 @@ func (s *Scheduler[K]) Sync(ctx context.Context, desired map[K]Target) {
 	}
 }
 
-// Statuses returns the status of every probed target, read at one moment:
-// callers decide on this one consistent view instead of asking per key.
+// Statuses returns the status of every probed target, read at one moment.
 func (s *Scheduler[K]) Statuses() map[K]Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,6 +137,34 @@ func (s *Scheduler[K]) Statuses() map[K]Status {
 		out[k] = e.status
 	}
 	return out
+}
+
+// StatusesOf returns the status of each probed target among keys, read at
+// one moment: callers decide on this one consistent view instead of asking
+// per key.
+func (s *Scheduler[K]) StatusesOf(keys []K) map[K]Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[K]Status, len(keys))
+	for _, k := range keys {
+		if e, ok := s.entries[k]; ok {
+			out[k] = e.status
+		}
+	}
+	return out
+}
+
+// Unprobed counts the targets whose first probe round has not ended.
+func (s *Scheduler[K]) Unprobed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range s.entries {
+		if e.status.State == Unknown {
+			n++
+		}
+	}
+	return n
 }
 
 // Wait blocks until every probe goroutine has stopped; cancel the context
@@ -196,7 +239,7 @@ func (s *Scheduler[K]) record(k K, e *entry, err error) State {
 	if changed {
 		s.opts.Logger.Debug("probe state changed", "target", k, "ip", e.target.IP, "state", st.State, "err", st.LastError)
 		if s.opts.OnChange != nil {
-			s.opts.OnChange()
+			s.opts.OnChange(k)
 		}
 	}
 	return st.State

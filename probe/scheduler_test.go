@@ -18,7 +18,7 @@ func TestSchedulerFollowsARealListener(t *testing.T) {
 	var changes atomic.Int32
 	s := NewScheduler[string](Options{
 		Interval: 20 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2,
-		Jitter: 0.2, Concurrency: 4, Funcs: Funcs(), OnChange: func() { changes.Add(1) },
+		Jitter: 0.2, Concurrency: 4, Funcs: Funcs(), OnChange: func(any) { changes.Add(1) },
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()

@@ -60,31 +60,11 @@ type Warning struct {
 	Message string
 }
 
-// Build groups the opted-in LoadBalancer Services by hostname. Groups are
-// sorted by hostname, their targets by namespace, Service and IP.
-func Build(c Cluster, o Options) ([]health.Group, []Warning) {
-	byHost := map[string][]health.Target{}
-	conflicts := map[string][]string{}
-	var warnings []Warning
-	for _, svc := range c.Services {
-		hostnames, targets, w := serviceTargets(svc, c, o)
-		warnings = append(warnings, w...)
-		for _, h := range hostnames {
-			byHost[h] = append(byHost[h], targets...)
-		}
-		for _, h := range externalDNSConflicts(svc, hostnames) {
-			conflicts[h] = append(conflicts[h], svc.Namespace+"/"+svc.Name)
-			warnings = append(warnings, Warning{Service: svc, Reason: ReasonExternalDNSConflict, Message: fmt.Sprintf(
-				"external-dns's own hostname annotation also asks for %s: its service source publishes every IP of this Service unchecked, and its planner keeps only one of the two record sets; remove one of the two annotations", h)})
-		}
-	}
-	groups := make([]health.Group, 0, len(byHost))
-	for h, ts := range byHost {
-		slices.SortFunc(ts, func(a, b health.Target) int { return a.Key.Compare(b.Key) })
-		groups = append(groups, health.Group{Hostname: h, Targets: ts, ExternalDNSConflicts: conflicts[h]})
-	}
-	slices.SortFunc(groups, func(a, b health.Group) int { return strings.Compare(a.Hostname, b.Hostname) })
-	return groups, warnings
+// conflictWarning tells the owner of a Service that external-dns's own
+// annotation asks for a hostname lbdns publishes.
+func conflictWarning(svc *corev1.Service, hostname string) Warning {
+	return Warning{Service: svc, Reason: ReasonExternalDNSConflict, Message: fmt.Sprintf(
+		"external-dns's own hostname annotation also asks for %s: its service source publishes every IP of this Service unchecked, and its planner keeps only one of the two record sets; remove one of the two annotations", hostname)}
 }
 
 // externalDNSConflicts returns the hostnames that the Service asks lbdns
@@ -107,7 +87,7 @@ func externalDNSConflicts(svc *corev1.Service, hostnames []string) []string {
 }
 
 // serviceTargets returns the hostnames a Service asks for and its targets.
-func serviceTargets(svc *corev1.Service, c Cluster, o Options) ([]string, []health.Target, []Warning) {
+func serviceTargets(svc *corev1.Service, look Lookup, o Options) ([]string, []health.Target, []Warning) {
 	var warnings []Warning
 	warn := func(reason, format string, args ...any) {
 		warnings = append(warnings, Warning{Service: svc, Reason: reason, Message: fmt.Sprintf(format, args...)})
@@ -137,14 +117,14 @@ func serviceTargets(svc *corev1.Service, c Cluster, o Options) ([]string, []heal
 		ttl = o.DefaultTTL
 	}
 	base := health.Target{Weight: settings.Weight, TTL: ttl, ProbeSpec: spec}
-	targets := ingressTargets(svc, base, c, warn)
+	targets := ingressTargets(svc, base, look, warn)
 	return settings.Hostnames, targets, warnings
 }
 
 // ingressTargets returns one target per load balancer ingress IP, like base,
 // with the signals Kubernetes raises for it.
-func ingressTargets(svc *corev1.Service, base health.Target, c Cluster, warn func(reason, format string, args ...any)) []health.Target {
-	ready := readyEndpoints(c.Slices[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}])
+func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, warn func(reason, format string, args ...any)) []health.Target {
+	ready := readyEndpoints(look.SlicesOf(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}))
 	var targets []health.Target
 	seen := map[netip.Addr]bool{}
 	for _, ing := range svc.Status.LoadBalancer.Ingress {
@@ -162,21 +142,21 @@ func ingressTargets(svc *corev1.Service, base health.Target, c Cluster, warn fun
 		seen[ip] = true
 		t := base
 		t.Key = health.Key{Namespace: svc.Namespace, Service: svc.Name, IP: ip}
-		if node := c.Nodes[ip]; node != nil {
+		node := look.NodeOf(ip)
+		if node != nil {
 			t.Node = node.Name
 		}
-		t.Signal, t.SignalDetail = signal(svc, ip, ready, c)
+		t.Signal, t.SignalDetail = signal(svc, ready, node)
 		targets = append(targets, t)
 	}
 	return targets
 }
 
 // signal returns why Kubernetes says to withdraw the target, if it does.
-func signal(svc *corev1.Service, ip netip.Addr, ready []discoveryv1.Endpoint, c Cluster) (health.Reason, string) {
+func signal(svc *corev1.Service, ready []discoveryv1.Endpoint, node *corev1.Node) (health.Reason, string) {
 	if len(ready) == 0 {
 		return health.NoReadyEndpoints, "the Service has no ready endpoint"
 	}
-	node := c.Nodes[ip]
 	if node == nil {
 		return "", "" // a Node deleted a moment ago is the controller's memory, not the cluster's
 	}

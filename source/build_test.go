@@ -261,21 +261,51 @@ func TestProbeSpec(t *testing.T) {
 	}
 }
 
-func TestTrim(t *testing.T) {
+func TestTrimmer(t *testing.T) {
+	tr := Trimmer{AnnotationPrefix: prefix}
 	n := node("n1", "192.0.2.1", true)
 	n.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}
-	n.Annotations = map[string]string{lastAppliedAnnotation: "{}", "keep": "me"}
+	n.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{}", prefix + "bandwidth": "10G"}
 	n.Status.Images = []corev1.ContainerImage{{Names: []string{"big"}}}
-	out, err := Trim(n)
-	if err != nil {
-		t.Fatal(err)
+	n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse})
+	out, _ := tr.Transform(n)
+	gotNode := out.(*corev1.Node)
+	if gotNode.ManagedFields != nil || len(gotNode.Annotations) != 1 || gotNode.Annotations[prefix+"bandwidth"] != "10G" || gotNode.Status.Images != nil {
+		t.Errorf("Node not trimmed: %+v", gotNode)
 	}
-	got := out.(*corev1.Node)
-	if got.ManagedFields != nil || got.Annotations[lastAppliedAnnotation] != "" || got.Annotations["keep"] != "me" || got.Status.Images != nil {
-		t.Errorf("not trimmed: %+v", got.ObjectMeta)
+	if r, _ := nodeSignal(gotNode); r != "" || len(gotNode.Status.Conditions) != 1 || len(gotNode.Status.Addresses) != 1 {
+		t.Errorf("Trimmer dropped the Ready condition or the addresses: %+v", gotNode.Status)
 	}
-	if len(got.Status.Conditions) != 1 || len(got.Status.Addresses) != 1 {
-		t.Errorf("Trim dropped conditions or addresses")
+
+	s := svc("a", "app.example.com", []string{"192.0.2.1"}, annotate("weight", "5"),
+		annotateRaw("external-dns.kubernetes.io/hostname", "app.example.com"), annotateRaw("helm.sh/chart", "x"))
+	s.Spec.Selector = map[string]string{"app": "a"}
+	s.Spec.ClusterIPs = []string{"10.96.0.1"}
+	out, _ = tr.Transform(s)
+	gotSvc := out.(*corev1.Service)
+	if len(gotSvc.Annotations) != 3 || gotSvc.Annotations["helm.sh/chart"] != "" || gotSvc.Spec.Selector != nil || gotSvc.Spec.ClusterIPs != nil {
+		t.Errorf("Service not trimmed: %+v", gotSvc)
+	}
+	if gotSvc.UID != s.UID || gotSvc.Spec.Type != corev1.ServiceTypeLoadBalancer || gotSvc.Spec.Ports[0].Port != s.Spec.Ports[0].Port ||
+		gotSvc.Status.LoadBalancer.Ingress[0].IP != "192.0.2.1" {
+		t.Errorf("Trimmer dropped what Build reads: %+v", gotSvc)
+	}
+	plain := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: map[string]string{"x": "y"}}, Spec: corev1.ServiceSpec{Ports: s.Spec.Ports}}
+	if out, _ := tr.Transform(plain); out.(*corev1.Service).Annotations != nil || out.(*corev1.Service).Spec.Ports != nil {
+		t.Errorf("a Service that does not opt in keeps more than its identity: %+v", out)
+	}
+
+	es := slice("a", true, "n1")
+	for range 50 { // many pods on two nodes, some not ready
+		es.Endpoints = append(es.Endpoints, es.Endpoints[0], slice("a", false, "n2").Endpoints[0])
+	}
+	out, _ = tr.Transform(es)
+	gotSlice := out.(*discoveryv1.EndpointSlice)
+	if len(gotSlice.Endpoints) != 2 || gotSlice.Labels[discoveryv1.LabelServiceName] != "a" || gotSlice.Endpoints[0].Addresses != nil {
+		t.Errorf("EndpointSlice: %d endpoints (want one per ready/node pair: 2), labels %v", len(gotSlice.Endpoints), gotSlice.Labels)
+	}
+	if ready := readyEndpoints([]*discoveryv1.EndpointSlice{gotSlice}); len(ready) != 1 || *ready[0].NodeName != "n1" {
+		t.Errorf("ready endpoints after trimming: %+v", ready)
 	}
 }
 

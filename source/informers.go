@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -14,44 +13,22 @@ import (
 )
 
 const (
-	lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
-	byServiceIndex        = "lbdns-by-service"
+	byServiceIndex = "lbdns-by-service"
+	byIPIndex      = "lbdns-by-ip"
 )
 
-// Trim is an informer transform that drops what lbdns never reads from cached
-// objects: managedFields, kubectl's last-applied copy, and a Node's image
-// list and volumes. It keeps Node conditions, addresses, taints.
-func Trim(obj any) (any, error) {
-	if m, err := meta.Accessor(obj); err == nil {
-		m.SetManagedFields(nil)
-		if a := m.GetAnnotations(); a[lastAppliedAnnotation] != "" {
-			trimmed := make(map[string]string, len(a)-1)
-			for k, v := range a {
-				if k != lastAppliedAnnotation {
-					trimmed[k] = v
-				}
-			}
-			m.SetAnnotations(trimmed)
-		}
-	}
-	if n, ok := obj.(*corev1.Node); ok {
-		n.Status.Images = nil
-		n.Status.VolumesAttached = nil
-		n.Status.VolumesInUse = nil
-	}
-	return obj, nil
-}
-
-// ClusterReader reads a Cluster from informer caches.
+// ClusterReader reads Services, their EndpointSlices and Nodes by IP from
+// informer caches. The objects it returns belong to the caches: do not
+// modify them.
 type ClusterReader struct {
 	services corelisters.ServiceLister
 	slices   cache.Indexer
-	nodes    corelisters.NodeLister
+	nodes    cache.Indexer
 }
 
 // NewClusterReader wires listers over the informers of Services,
-// EndpointSlices and Nodes; call it before they start, since it adds an
-// index to the EndpointSlice informer.
+// EndpointSlices and Nodes; call it before they start, since it adds indexes
+// (EndpointSlices by Service, Nodes by IP).
 func NewClusterReader(services, slices, nodes cache.SharedIndexInformer) (*ClusterReader, error) {
 	err := slices.AddIndexers(cache.Indexers{byServiceIndex: func(obj any) ([]string, error) {
 		s, ok := obj.(*discoveryv1.EndpointSlice)
@@ -67,44 +44,68 @@ func NewClusterReader(services, slices, nodes cache.SharedIndexInformer) (*Clust
 	if err != nil {
 		return nil, fmt.Errorf("adding EndpointSlice index: %w", err)
 	}
+	err = nodes.AddIndexers(cache.Indexers{byIPIndex: func(obj any) ([]string, error) {
+		n, ok := obj.(*corev1.Node)
+		if !ok {
+			return nil, nil
+		}
+		var out []string
+		for _, ip := range NodeIPs(n) {
+			out = append(out, ip.String())
+		}
+		return out, nil
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("adding Node index: %w", err)
+	}
 	return &ClusterReader{services: corelisters.NewServiceLister(services.GetIndexer()), slices: slices.GetIndexer(),
-		nodes: corelisters.NewNodeLister(nodes.GetIndexer())}, nil
+		nodes: nodes.GetIndexer()}, nil
 }
 
-// Read lists the cached Services, their EndpointSlices and the Nodes by IP.
-// The returned objects belong to the cache: do not modify them.
-func (r *ClusterReader) Read() (Cluster, error) {
-	svcs, err := r.services.List(labels.Everything())
+// Service returns a cached Service, or nil.
+func (r *ClusterReader) Service(name types.NamespacedName) *corev1.Service {
+	s, err := r.services.Services(name.Namespace).Get(name.Name)
 	if err != nil {
-		return Cluster{}, fmt.Errorf("listing Services: %w", err)
+		return nil
 	}
-	c := Cluster{Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{}, Nodes: map[netip.Addr]*corev1.Node{}}
+	return s
+}
+
+// ServiceNames returns the names of the cached Services that may matter:
+// LoadBalancers and any Service with annotations (Build warns about a
+// non-LoadBalancer that asks for a hostname).
+func (r *ClusterReader) ServiceNames() []types.NamespacedName {
+	svcs, _ := r.services.List(labels.Everything()) // a lister over an indexer does not fail
+	out := make([]types.NamespacedName, 0, len(svcs))
 	for _, s := range svcs {
-		if s.Spec.Type != corev1.ServiceTypeLoadBalancer && len(s.Annotations) == 0 {
-			continue
-		}
-		c.Services = append(c.Services, s)
-		objs, err := r.slices.ByIndex(byServiceIndex, s.Namespace+"/"+s.Name)
-		if err != nil {
-			return Cluster{}, fmt.Errorf("listing EndpointSlices: %w", err)
-		}
-		key := types.NamespacedName{Namespace: s.Namespace, Name: s.Name}
-		for _, o := range objs {
-			if es, ok := o.(*discoveryv1.EndpointSlice); ok {
-				c.Slices[key] = append(c.Slices[key], es)
-			}
+		if s.Spec.Type == corev1.ServiceTypeLoadBalancer || len(s.Annotations) > 0 {
+			out = append(out, types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
 		}
 	}
-	nodes, err := r.nodes.List(labels.Everything())
-	if err != nil {
-		return Cluster{}, fmt.Errorf("listing Nodes: %w", err)
-	}
-	for _, n := range nodes {
-		for _, ip := range NodeIPs(n) {
-			c.Nodes[ip] = n
+	return out
+}
+
+// SlicesOf implements Lookup.
+func (r *ClusterReader) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice {
+	objs, _ := r.slices.ByIndex(byServiceIndex, service.Namespace+"/"+service.Name) // the index exists
+	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		if es, ok := o.(*discoveryv1.EndpointSlice); ok {
+			out = append(out, es)
 		}
 	}
-	return c, nil
+	return out
+}
+
+// NodeOf implements Lookup: the Node whose status.addresses hold ip.
+func (r *ClusterReader) NodeOf(ip netip.Addr) *corev1.Node {
+	objs, _ := r.nodes.ByIndex(byIPIndex, ip.String())
+	for _, o := range objs {
+		if n, ok := o.(*corev1.Node); ok {
+			return n
+		}
+	}
+	return nil
 }
 
 // NodeIPs returns the IP addresses in a Node's status.

@@ -23,12 +23,13 @@ type clusterInformers struct {
 	services, slices, nodes cache.SharedIndexInformer
 	reader                  *source.ClusterReader
 	conn                    *apiwatch.Connection
+	trim                    source.Trimmer
 }
 
 // newInformers builds the informers and the reader over their caches;
 // nothing is listed until start.
-func newInformers(client kubernetes.Interface, namespace string, conn *apiwatch.Connection) (*clusterInformers, error) {
-	inf := &clusterInformers{conn: conn}
+func newInformers(client kubernetes.Interface, namespace, annotationPrefix string, conn *apiwatch.Connection) (*clusterInformers, error) {
+	inf := &clusterInformers{conn: conn, trim: source.Trimmer{AnnotationPrefix: annotationPrefix}}
 	var err error
 	core, discovery := client.CoreV1().RESTClient(), client.DiscoveryV1().RESTClient()
 	if inf.services, err = inf.informer(core, "services", namespace, &corev1.Service{}); err != nil {
@@ -51,7 +52,7 @@ func (i *clusterInformers) informer(c cache.Getter, resource, namespace string, 
 	inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{
 		Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
 	})
-	if err := inf.SetTransform(source.Trim); err != nil {
+	if err := inf.SetTransform(i.trim.Transform); err != nil {
 		return nil, fmt.Errorf("%s informer: %w", resource, err)
 	}
 	if err := inf.SetWatchErrorHandlerWithContext(i.conn.WatchError); err != nil {

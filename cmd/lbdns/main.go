@@ -171,7 +171,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 	}, log)
 	m.WatchClusterView(conn.ViewAge)
-	inf, err := newInformers(client, cfg.Namespace, conn)
+	inf, err := newInformers(client, cfg.Namespace, cfg.AnnotationPrefix, conn)
 	if err != nil {
 		return err
 	}

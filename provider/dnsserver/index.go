@@ -16,9 +16,10 @@ type answer struct {
 	ttl     uint32
 }
 
-// node is one owner name of a zone.
+// node is one owner name of a zone, and the decision it was built from.
 type node struct {
-	a, aaaa answer
+	a, aaaa  answer
+	decision health.Decision
 }
 
 // index is a snapshot turned into lookups by fully qualified, lower-case name.
@@ -30,37 +31,65 @@ type index struct {
 	names map[string]bool
 }
 
-func newIndex(snap *health.Snapshot) *index {
-	ix := &index{snap: snap, nodes: map[string]*node{}, names: map[string]bool{}}
+// newIndex indexes a snapshot. Nodes of hostnames whose decision is the one
+// prev was built from are reused: the controller carries undecided hostnames
+// into the next snapshot unchanged, so one change rebuilds one node.
+func newIndex(snap *health.Snapshot, prev *index) *index {
+	ix := &index{snap: snap, nodes: make(map[string]*node, len(snap.Hostnames)), names: make(map[string]bool, len(snap.Hostnames))}
 	for _, d := range snap.Hostnames {
 		name := dns.CanonicalName(d.Hostname)
-		n := &node{}
-		weight := map[netip.Addr]int{}
-		var order []netip.Addr
-		for _, t := range d.Published() {
-			if _, seen := weight[t.IP]; !seen {
-				order = append(order, t.IP)
+		var n *node
+		if prev != nil {
+			if old := prev.nodes[name]; old != nil && sameDecision(old.decision, d) {
+				n = old
 			}
-			weight[t.IP] += t.Weight // one IP behind two Services counts twice
 		}
-		for _, ip := range order {
-			a := &n.aaaa
-			if ip.Is4() {
-				a = &n.a
-			}
-			a.ips = append(a.ips, ip)
-			a.weights = append(a.weights, weight[ip])
-			a.ttl = uint32(d.TTL)
+		if n == nil {
+			n = newNode(d)
 		}
-		if len(order) == 0 {
+		if len(n.a.ips) == 0 && len(n.aaaa.ips) == 0 {
 			continue
 		}
 		ix.nodes[name] = n
 		for p := name; p != "."; p = parent(p) {
+			if ix.names[p] {
+				break // its parents are in already
+			}
 			ix.names[p] = true
 		}
 	}
 	return ix
+}
+
+// sameDecision reports whether two decisions are one: the same hostname
+// with the same targets array (a decision made anew has a new one).
+func sameDecision(a, b health.Decision) bool {
+	return a.Hostname == b.Hostname && a.TTL == b.TTL && len(a.Targets) == len(b.Targets) && len(a.Targets) > 0 &&
+		&a.Targets[0] == &b.Targets[0]
+}
+
+// newNode builds the answers of one hostname: its published IPs by family,
+// an IP behind two Services once with both weights.
+func newNode(d health.Decision) *node {
+	n := &node{decision: d}
+	weight := map[netip.Addr]int{}
+	var order []netip.Addr
+	for _, t := range d.Published() {
+		if _, seen := weight[t.IP]; !seen {
+			order = append(order, t.IP)
+		}
+		weight[t.IP] += t.Weight // one IP behind two Services counts twice
+	}
+	for _, ip := range order {
+		a := &n.aaaa
+		if ip.Is4() {
+			a = &n.a
+		}
+		a.ips = append(a.ips, ip)
+		a.weights = append(a.weights, weight[ip])
+		a.ttl = uint32(d.TTL)
+	}
+	return n
 }
 
 // lookup returns the node of name, following a wildcard owner ("*.parent")

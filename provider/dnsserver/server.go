@@ -130,7 +130,7 @@ func (s *Server) index() *index {
 	if ix := s.ix.Load(); ix != nil && ix.snap == snap {
 		return ix
 	}
-	ix := newIndex(snap)
+	ix := newIndex(snap, s.ix.Load())
 	s.ix.Store(ix)
 	s.reflected.Reflected(snap, time.Now()) // the first answer from a set is when DNS reflects it
 	return ix

@@ -1,0 +1,225 @@
+package controller
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/probe"
+)
+
+// reconcile is one pass over what changed: update the model and the probes
+// for the touched Services, then, once ready, decide the touched hostnames,
+// diff them with the previous snapshot, report and publish. Its cost follows
+// the change, not the size of the cluster.
+func (c *Controller) reconcile(ctx context.Context) {
+	start := time.Now()
+	d := c.dirt.take()
+	hostnames := c.apply(ctx, d)
+	defer c.observe(start)
+	first, ready := c.readiness(start)
+	if !ready {
+		return
+	}
+	if first || d.redecide {
+		hostnames = c.model.Hostnames() // nothing was decided before, or everything must be again
+	}
+	prev := c.snap.Load()
+	before := decisionsOf(prev, hostnames)
+	groups := c.groups(hostnames)
+	facts := c.facts(groups, priorOf(before), start)
+	decisions := decide(groups, facts, c.opts.FailOpen)
+	ch := diff(before, facts.Prior, decisions, c.everHealthy)
+	c.report(ch, decisions, before, first)
+	c.publish(prev, hostnames, before, decisions, ch.Targets, start)
+	if first {
+		close(c.ready)
+		_, targets := c.model.Size()
+		c.log.Info("ready", "hostnames", len(groups), "targets", targets, "stillWaitingForFirstProbe", c.probes.Unprobed())
+	}
+}
+
+// apply brings the model and the prober up to date with what changed, and
+// returns the hostnames whose decisions may have changed, sorted.
+func (c *Controller) apply(ctx context.Context, d *dirt) []string {
+	services := d.services
+	if d.all {
+		for _, n := range c.cluster.ServiceNames() {
+			services[n] = true
+		}
+		for _, n := range c.model.Services() { // gone while lbdns was not looking
+			services[n] = true
+		}
+	}
+	keys := d.keys
+	if d.recheck {
+		c.addHolds(d.ips, keys)
+	}
+	for ip := range d.ips { // a Node changed: every Service on its IPs
+		for _, n := range c.model.ServicesOn(ip) {
+			services[n] = true
+		}
+	}
+	hostnames := map[string]bool{}
+	set, remove := map[health.Key]probe.Target{}, []health.Key(nil)
+	for n := range services {
+		svc := c.cluster.Service(n)
+		hs, removed, warnings := c.model.Update(n, svc, c.cluster)
+		c.reportWarnings(n, svc, warnings)
+		for _, h := range hs {
+			hostnames[h] = true
+		}
+		remove = append(remove, removed...)
+		for _, t := range c.model.TargetsOf(n) {
+			if len(t.ProbeSpec.Checks) > 0 {
+				set[t.Key] = probe.Target{IP: t.IP, Spec: t.ProbeSpec}
+			} else {
+				remove = append(remove, t.Key)
+			}
+		}
+	}
+	c.probes.Update(ctx, set, remove)
+	for k := range keys { // a probe state changed: the hostnames of its Service
+		for _, h := range c.model.HostnamesOf(types.NamespacedName{Namespace: k.Namespace, Name: k.Service}) {
+			hostnames[h] = true
+		}
+	}
+	out := make([]string, 0, len(hostnames))
+	for h := range hostnames {
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// addHolds marks what a hold that may have ended touches: the IPs of deleted
+// Nodes and the targets flap damping held.
+func (c *Controller) addHolds(ips map[netip.Addr]bool, keys map[health.Key]bool) {
+	for _, ip := range c.gone.IPs() {
+		ips[ip] = true
+	}
+	now := time.Now()
+	for k, until := range c.damped {
+		keys[k] = true
+		if !until.After(now) {
+			delete(c.damped, k)
+		}
+	}
+}
+
+// groups returns the groups of the hostnames that still exist.
+func (c *Controller) groups(hostnames []string) []health.Group {
+	out := make([]health.Group, 0, len(hostnames))
+	for _, h := range hostnames {
+		if g, ok := c.model.Group(h); ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// decisionsOf returns the previous snapshot's decisions of the hostnames it
+// had, in order. Both lists are sorted by hostname.
+func decisionsOf(snap *health.Snapshot, hostnames []string) []health.Decision {
+	var out []health.Decision
+	for _, h := range hostnames {
+		if d, ok := decisionOf(snap, h); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func decisionOf(snap *health.Snapshot, hostname string) (health.Decision, bool) {
+	i := sort.Search(len(snap.Hostnames), func(i int) bool { return snap.Hostnames[i].Hostname >= hostname })
+	if i < len(snap.Hostnames) && snap.Hostnames[i].Hostname == hostname {
+		return snap.Hostnames[i], true
+	}
+	return health.Decision{}, false
+}
+
+// facts reads the probe statuses of the groups' targets (and of the IPs of
+// deleted Nodes) once, and weighs the deleted Nodes against them.
+func (c *Controller) facts(groups []health.Group, prior map[health.Key]health.Prior, now time.Time) health.Facts {
+	var keys []health.Key
+	for _, g := range groups {
+		for _, t := range g.Targets {
+			keys = append(keys, t.Key)
+		}
+	}
+	var goneTargets map[netip.Addr][]health.Key
+	if c.gone.Len() > 0 { // the usual case is none
+		goneTargets = map[netip.Addr][]health.Key{}
+		for _, ip := range c.gone.IPs() {
+			if ks := c.model.KeysOn(ip); len(ks) > 0 {
+				goneTargets[ip] = ks
+				keys = append(keys, ks...)
+			}
+		}
+	}
+	statuses := c.probes.StatusesOf(keys)
+	var gone map[netip.Addr]string
+	if goneTargets != nil {
+		held := func(ip netip.Addr) bool { return c.cluster.NodeOf(ip) != nil }
+		gone = c.gone.View(held, goneTargets, statuses)
+	}
+	c.scheduleRecheck(len(gone) > 0, statuses, now)
+	return health.Facts{Probes: statuses, GoneNodes: gone, Prior: prior, Now: now}
+}
+
+// scheduleRecheck asks for a reconcile when a hold may end without any
+// state change to trigger one: a deleted Node's hold ends with probe
+// results (look again soon), a flap damping hold at a known time.
+func (c *Controller) scheduleRecheck(goneNodes bool, statuses map[health.Key]probe.Status, now time.Time) {
+	for k, st := range statuses {
+		if st.Damped(now) {
+			c.damped[k] = st.DampedUntil
+		} else {
+			delete(c.damped, k)
+		}
+	}
+	var wait time.Duration
+	if goneNodes {
+		wait = max(c.opts.Probe.Interval/2, 50*time.Millisecond)
+	}
+	for _, until := range c.damped {
+		if d := until.Sub(now) + 10*time.Millisecond; wait == 0 || d < wait {
+			wait = max(d, 10*time.Millisecond)
+		}
+	}
+	if wait > 0 {
+		c.recheck.Reset(wait)
+	}
+}
+
+func decide(groups []health.Group, f health.Facts, failOpen bool) []health.Decision {
+	decisions := make([]health.Decision, len(groups))
+	for i, g := range groups {
+		decisions[i] = health.Decide(g, f, failOpen)
+	}
+	return decisions
+}
+
+// readiness reports whether lbdns is ready, and whether it became ready in
+// this pass. It is ready once every probed target finished its first round,
+// or one probe timeout after the first pass, whichever comes first.
+func (c *Controller) readiness(start time.Time) (first, ready bool) {
+	if c.isReady.Load() {
+		return false, true
+	}
+	if c.readyAfter.IsZero() {
+		wait := c.opts.Probe.Timeout + readyGrace
+		c.readyAfter = start.Add(wait)
+		time.AfterFunc(wait, c.Trigger)
+	}
+	if c.probes.Unprobed() > 0 && start.Before(c.readyAfter) {
+		return false, false
+	}
+	c.isReady.Store(true)
+	return true, true
+}

@@ -1,0 +1,233 @@
+package source
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/lbdns/lbdns/health"
+)
+
+// Lookup is what building one Service's targets reads besides the Service:
+// its EndpointSlices and the Node that holds an IP.
+type Lookup interface {
+	SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice
+	NodeOf(ip netip.Addr) *corev1.Node
+}
+
+// Model holds the targets of every opted-in Service and which hostnames and
+// IPs they feed, so that a change of one Service, EndpointSlice or Node
+// recomputes only the Services it touches and the hostnames they ask for,
+// not the whole cluster. It is not safe for concurrent use.
+type Model struct {
+	opts     Options
+	services map[types.NamespacedName]*serviceEntry
+	hosts    map[string]map[types.NamespacedName]bool
+	ips      map[netip.Addr]map[types.NamespacedName]bool
+	targets  int
+}
+
+// serviceEntry is what one opted-in Service contributes.
+type serviceEntry struct {
+	svc       *corev1.Service
+	hostnames []string
+	targets   []health.Target
+	// conflicts are the hostnames external-dns's own annotations ask for too.
+	conflicts []string
+}
+
+// NewModel returns an empty model.
+func NewModel(o Options) *Model {
+	return &Model{opts: o, services: map[types.NamespacedName]*serviceEntry{},
+		hosts: map[string]map[types.NamespacedName]bool{}, ips: map[netip.Addr]map[types.NamespacedName]bool{}}
+}
+
+// Update recomputes one Service (svc nil: it is gone) and returns the
+// hostnames whose groups may have changed (those it asked for before and
+// now), the probe keys it no longer has, and its warnings.
+func (m *Model) Update(name types.NamespacedName, svc *corev1.Service, look Lookup) (hostnames []string, removed []health.Key, warnings []Warning) {
+	old := m.services[name]
+	var next *serviceEntry
+	if svc != nil {
+		var hs []string
+		var ts []health.Target
+		hs, ts, warnings = serviceTargets(svc, look, m.opts)
+		conflicts := externalDNSConflicts(svc, hs)
+		if len(hs) > 0 {
+			next = &serviceEntry{svc: svc, hostnames: hs, targets: ts, conflicts: conflicts}
+		}
+		for _, h := range conflicts {
+			warnings = append(warnings, conflictWarning(svc, h))
+		}
+	}
+	if old != nil {
+		m.unlink(name, old)
+		hostnames = append(hostnames, old.hostnames...)
+		for _, t := range old.targets {
+			if next == nil || !slices.ContainsFunc(next.targets, func(n health.Target) bool { return n.Key == t.Key }) {
+				removed = append(removed, t.Key)
+			}
+		}
+	}
+	if next != nil {
+		m.link(name, next)
+		for _, h := range next.hostnames {
+			if !slices.Contains(hostnames, h) {
+				hostnames = append(hostnames, h)
+			}
+		}
+	}
+	return hostnames, removed, warnings
+}
+
+func (m *Model) link(name types.NamespacedName, e *serviceEntry) {
+	m.services[name] = e
+	for _, h := range e.hostnames {
+		if m.hosts[h] == nil {
+			m.hosts[h] = map[types.NamespacedName]bool{}
+		}
+		m.hosts[h][name] = true
+	}
+	for _, t := range e.targets {
+		if m.ips[t.IP] == nil {
+			m.ips[t.IP] = map[types.NamespacedName]bool{}
+		}
+		m.ips[t.IP][name] = true
+	}
+	m.targets += len(e.targets)
+}
+
+func (m *Model) unlink(name types.NamespacedName, e *serviceEntry) {
+	delete(m.services, name)
+	for _, h := range e.hostnames {
+		delete(m.hosts[h], name)
+		if len(m.hosts[h]) == 0 {
+			delete(m.hosts, h)
+		}
+	}
+	for _, t := range e.targets {
+		delete(m.ips[t.IP], name)
+		if len(m.ips[t.IP]) == 0 {
+			delete(m.ips, t.IP)
+		}
+	}
+	m.targets -= len(e.targets)
+}
+
+// Group returns the group of a hostname, its targets sorted by namespace,
+// Service and IP; false when no Service asks for it.
+func (m *Model) Group(hostname string) (health.Group, bool) {
+	names := m.hosts[hostname]
+	if len(names) == 0 {
+		return health.Group{}, false
+	}
+	g := health.Group{Hostname: hostname}
+	for name := range names {
+		e := m.services[name]
+		g.Targets = append(g.Targets, e.targets...)
+		if slices.Contains(e.conflicts, hostname) {
+			g.ExternalDNSConflicts = append(g.ExternalDNSConflicts, name.Namespace+"/"+name.Name)
+		}
+	}
+	slices.SortFunc(g.Targets, func(a, b health.Target) int { return a.Key.Compare(b.Key) })
+	slices.Sort(g.ExternalDNSConflicts)
+	return g, true
+}
+
+// Hostnames returns every hostname, sorted.
+func (m *Model) Hostnames() []string {
+	out := make([]string, 0, len(m.hosts))
+	for h := range m.hosts {
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Services returns the names of every opted-in Service.
+func (m *Model) Services() []types.NamespacedName {
+	out := make([]types.NamespacedName, 0, len(m.services))
+	for n := range m.services {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Service returns the cached object of an opted-in Service, or nil.
+func (m *Model) Service(name types.NamespacedName) *corev1.Service {
+	if e := m.services[name]; e != nil {
+		return e.svc
+	}
+	return nil
+}
+
+// HostnamesOf returns the hostnames a Service asks for.
+func (m *Model) HostnamesOf(name types.NamespacedName) []string {
+	if e := m.services[name]; e != nil {
+		return e.hostnames
+	}
+	return nil
+}
+
+// TargetsOf returns a Service's targets.
+func (m *Model) TargetsOf(name types.NamespacedName) []health.Target {
+	if e := m.services[name]; e != nil {
+		return e.targets
+	}
+	return nil
+}
+
+// ServicesOn returns the Services with a target on ip.
+func (m *Model) ServicesOn(ip netip.Addr) []types.NamespacedName {
+	out := make([]types.NamespacedName, 0, len(m.ips[ip]))
+	for n := range m.ips[ip] {
+		out = append(out, n)
+	}
+	return out
+}
+
+// KeysOn returns the targets' keys on ip.
+func (m *Model) KeysOn(ip netip.Addr) []health.Key {
+	var out []health.Key
+	for n := range m.ips[ip] {
+		for _, t := range m.services[n].targets {
+			if t.IP == ip {
+				out = append(out, t.Key)
+			}
+		}
+	}
+	return out
+}
+
+// Size returns how many hostnames and targets the model holds.
+func (m *Model) Size() (hostnames, targets int) { return len(m.hosts), m.targets }
+
+// Build groups the opted-in LoadBalancer Services of c by hostname. Groups
+// are sorted by hostname, their targets by namespace, Service and IP.
+func Build(c Cluster, o Options) ([]health.Group, []Warning) {
+	m := NewModel(o)
+	var warnings []Warning
+	for _, svc := range c.Services {
+		_, _, w := m.Update(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}, svc, c)
+		warnings = append(warnings, w...)
+	}
+	groups := make([]health.Group, 0, len(m.hosts))
+	for _, h := range m.Hostnames() {
+		g, _ := m.Group(h)
+		groups = append(groups, g)
+	}
+	slices.SortFunc(groups, func(a, b health.Group) int { return strings.Compare(a.Hostname, b.Hostname) })
+	return groups, warnings
+}
+
+// SlicesOf implements Lookup.
+func (c Cluster) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice {
+	return c.Slices[service]
+}
+
+// NodeOf implements Lookup.
+func (c Cluster) NodeOf(ip netip.Addr) *corev1.Node { return c.Nodes[ip] }
