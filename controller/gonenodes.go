@@ -59,17 +59,28 @@ func (g *goneNodes) IPs() []netip.Addr {
 	return out
 }
 
-// View returns the IPs that still count as on a deleted Node, with the name
-// of that Node. It forgets IPs a Node holds again (held), IPs no target has
-// any more (targets, which holds at least the remembered IPs that have),
-// and IPs whose probes passed rise times since.
+// Forget drops an IP that no target has any more.
+func (g *goneNodes) Forget(ip netip.Addr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.ips, ip)
+}
+
+// View weighs the remembered IPs among targets (the IPs whose hostnames are
+// being decided, with their targets) and returns those that still count as
+// on a deleted Node, with the name of that Node. It forgets IPs a Node holds
+// again (held) and IPs whose probes passed rise times since; IPs not in
+// targets are left for a pass that decides them.
 func (g *goneNodes) View(held func(netip.Addr) bool, targets map[netip.Addr][]health.Key, probes map[health.Key]probe.Status) map[netip.Addr]string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make(map[netip.Addr]string, len(g.ips))
-	for ip, gone := range g.ips {
-		keys, hasTarget := targets[ip]
-		if held(ip) || !hasTarget || gone.recovered(keys, probes, g.rise) {
+	out := make(map[netip.Addr]string, len(targets))
+	for ip, keys := range targets {
+		gone, ok := g.ips[ip]
+		if !ok {
+			continue
+		}
+		if held(ip) || gone.recovered(keys, probes, g.rise) {
 			delete(g.ips, ip)
 			continue
 		}

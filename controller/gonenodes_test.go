@@ -43,8 +43,12 @@ func TestGoneNodes(t *testing.T) {
 	}
 
 	g.Add("n2", []netip.Addr{ip})
-	if got := g.View(none, nil, probes); len(got) != 0 {
-		t.Fatalf("an IP no target has is remembered: %v", got)
+	if got := g.View(none, nil, probes); len(got) != 0 || g.Len() != 1 {
+		t.Fatalf("an IP outside the pass is weighed (%v) or forgotten (%d left)", got, g.Len())
+	}
+	g.Forget(ip)
+	if g.Len() != 0 {
+		t.Fatal("Forget kept the IP")
 	}
 	g.Add("n2", []netip.Addr{ip})
 	g.View(none, targets, probes)

@@ -143,8 +143,8 @@ func decisionOf(snap *health.Snapshot, hostname string) (health.Decision, bool) 
 	return health.Decision{}, false
 }
 
-// facts reads the probe statuses of the groups' targets (and of the IPs of
-// deleted Nodes) once, and weighs the deleted Nodes against them.
+// facts reads the probe statuses of the groups' targets once, and weighs
+// the deleted Nodes of their IPs against them.
 func (c *Controller) facts(groups []health.Group, prior map[health.Key]health.Prior, now time.Time) health.Facts {
 	var keys []health.Key
 	for _, g := range groups {
@@ -152,24 +152,29 @@ func (c *Controller) facts(groups []health.Group, prior map[health.Key]health.Pr
 			keys = append(keys, t.Key)
 		}
 	}
-	var goneTargets map[netip.Addr][]health.Key
-	if c.gone.Len() > 0 { // the usual case is none
-		goneTargets = map[netip.Addr][]health.Key{}
-		for _, ip := range c.gone.IPs() {
-			if ks := c.model.KeysOn(ip); len(ks) > 0 {
-				goneTargets[ip] = ks
-				keys = append(keys, ks...)
-			}
-		}
-	}
 	statuses := c.probes.StatusesOf(keys)
 	var gone map[netip.Addr]string
-	if goneTargets != nil {
-		held := func(ip netip.Addr) bool { return c.cluster.NodeOf(ip) != nil }
-		gone = c.gone.View(held, goneTargets, statuses)
+	if c.gone.Len() > 0 { // the usual case is none
+		gone = c.goneView(keys, statuses)
 	}
-	c.scheduleRecheck(len(gone) > 0, statuses, now)
+	c.scheduleRecheck(c.gone.Len() > 0, statuses, now)
 	return health.Facts{Probes: statuses, GoneNodes: gone, Prior: prior, Now: now}
+}
+
+// goneView weighs the deleted Nodes' IPs that targets of this pass have, and
+// forgets those no target has any more.
+func (c *Controller) goneView(keys []health.Key, statuses map[health.Key]probe.Status) map[netip.Addr]string {
+	inPass := map[netip.Addr][]health.Key{}
+	for _, ip := range c.gone.IPs() {
+		if len(c.model.ServicesOn(ip)) == 0 {
+			c.gone.Forget(ip)
+		}
+	}
+	for _, k := range keys {
+		inPass[k.IP] = append(inPass[k.IP], k)
+	}
+	held := func(ip netip.Addr) bool { return c.cluster.NodeOf(ip) != nil }
+	return c.gone.View(held, inPass, statuses)
 }
 
 // scheduleRecheck asks for a reconcile when a hold may end without any
