@@ -1,0 +1,55 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/lbdns/lbdns/probe"
+	"github.com/lbdns/lbdns/source"
+)
+
+// A change re-decides only the hostnames it touches: the next snapshot
+// carries the others over as they were (their targets are the same array).
+func TestReconcileSharesUntouchedHostnames(t *testing.T) {
+	ready := true
+	c := source.Cluster{Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{}, Nodes: map[netip.Addr]*corev1.Node{}}
+	for i := range 3 {
+		name := fmt.Sprintf("svc-%d", i)
+		c.Services = append(c.Services, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, Annotations: map[string]string{
+				"lbdns.io/hostname": fmt.Sprintf("h%d.example.com", i), "lbdns.io/probe": "none"}},
+			Spec:   corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 80}}},
+			Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: fmt.Sprintf("10.0.0.%d", i+1)}}}},
+		})
+		c.Slices[types.NamespacedName{Namespace: "default", Name: name}] = []*discoveryv1.EndpointSlice{{
+			Endpoints: []discoveryv1.Endpoint{{Conditions: discoveryv1.EndpointConditions{Ready: &ready}}}}}
+	}
+	f := newFixedCluster(c)
+	ctl := New(f, Options{Build: source.Options{AnnotationPrefix: "lbdns.io/", DefaultTTL: 30},
+		Probe: probe.Options{Interval: 2e9, Timeout: 1e9, Rise: 2, Fall: 2, Concurrency: 1, Funcs: probe.Funcs()}})
+	ctl.reconcile(context.Background())
+	before := ctl.Snapshot()
+	c.Services[1].Status.LoadBalancer.Ingress[0].IP = "10.0.0.99"
+	ctl.dirt.addService(types.NamespacedName{Namespace: "default", Name: "svc-1"})
+	ctl.reconcile(context.Background())
+	after := ctl.Snapshot()
+	if after.Generation != before.Generation+1 || len(after.Hostnames) != 3 {
+		t.Fatalf("generation %d -> %d, %d hostnames", before.Generation, after.Generation, len(after.Hostnames))
+	}
+	for i, d := range after.Hostnames {
+		shared := &d.Targets[0] == &before.Hostnames[i].Targets[0]
+		if shared != (i != 1) {
+			t.Errorf("%s: shared with the previous snapshot: %v", d.Hostname, shared)
+		}
+	}
+	if ip := after.Hostnames[1].Published()[0].IP.String(); ip != "10.0.0.99" {
+		t.Errorf("h1 publishes %s, want the new IP", ip)
+	}
+}
