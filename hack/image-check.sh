@@ -12,10 +12,7 @@ VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo de
 CRANE="$(hack/build-tools.sh crane)/crane-v0.22.1"
 CHROOT=$(command -v chroot)
 [ "$(id -u)" -eq 0 ] || { echo "image-check.sh needs root (chroot --userspec, umoci unpack with owners)" >&2; exit 1; }
-work=$(mktemp -d)
-registry_pid=""
-cleanup() { [ -z "$registry_pid" ] || kill "$registry_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. hack/image/registry.sh
 fail() { echo "image-check: FAIL: $*" >&2; exit 1; }
 ok() { echo "image-check: ok: $*"; }
 
@@ -79,10 +76,7 @@ grep -q LBDNS_PROBE_FALL "$work/bad.out" || fail "--check-config's error does no
 ok "/lbdns --check-config as uid 65532: accepts a valid environment (secret masked), refuses LBDNS_PROBE_FALL=0 naming it"
 
 # --- Push it the ways the README shows, to a registry on loopback; the index digest must survive.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$CRANE" registry serve --address "127.0.0.1:$port" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 50); do "$CRANE" catalog --insecure "127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done
+start_registry
 # skopeo 1.9 rewrites the index (it drops fields it does not know), so what must survive a push is each
 # platform's image; crane pushes the index byte for byte.
 images() { python3 -c 'import json,sys; print(" ".join(sorted(m["digest"] for m in json.load(sys.stdin)["manifests"])))'; }

@@ -12,18 +12,12 @@ REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
 CRANE="$(hack/build-tools.sh crane)/crane-v0.22.1"
 OUT=${IMAGE_OUT:-bin/lbdns-image.oci.tar}
-work=$(mktemp -d)
-registry_pid=""
-cleanup() { [ -z "$registry_pid" ] || kill "$registry_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. hack/image/registry.sh
 # crane logs every blob it pushes: keep that for when a step fails.
 crane() { "$CRANE" "$@" 2>>"$work/crane.log" || { cat "$work/crane.log" >&2; return 1; }; }
 
 # A registry on a free loopback port, only for this build.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$CRANE" registry serve --address "127.0.0.1:$port" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 50); do "$CRANE" catalog --insecure "127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done
+start_registry
 repo="127.0.0.1:$port/lbdns"
 
 labels=(

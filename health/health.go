@@ -72,7 +72,7 @@ type Group struct {
 // taken once per reconcile and shared by every hostname, so that a target in
 // two groups gets the same verdict in both.
 type Facts struct {
-	// Probes holds the probe status of every probed target.
+	// Probes holds the probe status of every probed target being decided.
 	Probes map[Key]probe.Status
 	// GoneNodes maps IPs whose Node was deleted, and that count as withdrawn
 	// still, to the name of that Node.

@@ -61,7 +61,7 @@ type entry struct {
 	cancel  context.CancelFunc
 }
 
-// NewScheduler returns a scheduler that probes nothing until Sync.
+// NewScheduler returns a scheduler that probes nothing until Update.
 func NewScheduler[K comparable](opts Options) *Scheduler[K] {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -79,25 +79,10 @@ func NewScheduler[K comparable](opts Options) *Scheduler[K] {
 	return s
 }
 
-// Sync makes the probed set equal to desired. New targets are probed at once;
-// targets whose spec changed keep their status and restart probing; targets
-// no longer desired stop. Goroutines live until ctx is done or they are
-// removed.
-func (s *Scheduler[K]) Sync(ctx context.Context, desired map[K]Target) {
-	s.mu.Lock()
-	var gone []K
-	for k := range s.entries {
-		if _, ok := desired[k]; !ok {
-			gone = append(gone, k)
-		}
-	}
-	s.mu.Unlock()
-	s.Update(ctx, desired, gone)
-}
-
-// Update changes part of the probed set: it sets the targets in set (as Sync
-// does) and stops the ones in remove. Its cost follows the change, not the
-// number of targets.
+// Update changes part of the probed set: targets in set that are new are
+// probed at once, those whose spec changed keep their status and restart
+// probing; targets in remove stop. Its cost follows the change, not the
+// number of targets. Goroutines live until ctx is done or they are removed.
 func (s *Scheduler[K]) Update(ctx context.Context, set map[K]Target, remove []K) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,17 +111,6 @@ func (s *Scheduler[K]) Update(ctx context.Context, set map[K]Target, remove []K)
 		s.wg.Add(1)
 		go s.loop(ectx, k, ne)
 	}
-}
-
-// Statuses returns the status of every probed target, read at one moment.
-func (s *Scheduler[K]) Statuses() map[K]Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[K]Status, len(s.entries))
-	for k, e := range s.entries {
-		out[k] = e.status
-	}
-	return out
 }
 
 // StatusesOf returns the status of each probed target among keys, read at
@@ -168,7 +142,7 @@ func (s *Scheduler[K]) Unprobed() int {
 }
 
 // Wait blocks until every probe goroutine has stopped; cancel the context
-// given to Sync first.
+// given to Update first.
 func (s *Scheduler[K]) Wait() { s.wg.Wait() }
 
 func (s *Scheduler[K]) loop(ctx context.Context, k K, e *entry) {

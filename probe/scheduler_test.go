@@ -23,7 +23,7 @@ func TestSchedulerFollowsARealListener(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 
-	s.Sync(ctx, map[string]Target{"web": {IP: ip, Spec: Spec{Checks: []Check{{Kind: TCP, Port: port}}}}})
+	s.Update(ctx, map[string]Target{"web": {IP: ip, Spec: Spec{Checks: []Check{{Kind: TCP, Port: port}}}}}, nil)
 	state := func(want State) func() bool {
 		return func() bool { st, ok := s.Status("web"); return ok && st.State == want }
 	}
@@ -54,15 +54,15 @@ func TestSchedulerFollowsARealListener(t *testing.T) {
 		t.Fatalf("%d rounds recorded after up, down, up", st.Rounds)
 	}
 
-	s.Sync(ctx, nil)
+	s.Update(ctx, nil, []string{"web"})
 	if _, ok := s.Status("web"); ok {
 		t.Fatal("removed target still has a status")
 	}
 }
 
-// Status reads one key from the one-lock view of every status.
+// Status reads one key's status.
 func (s *Scheduler[K]) Status(k K) (Status, bool) {
-	st, ok := s.Statuses()[k]
+	st, ok := s.StatusesOf([]K{k})[k]
 	return st, ok
 }
 
@@ -99,7 +99,7 @@ func TestSchedulerOneProbeInFlightAndBounded(t *testing.T) {
 	for i := range targets {
 		desired[i] = Target{IP: netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)}), Spec: Spec{Checks: []Check{{Kind: TCP, Port: 1}}}}
 	}
-	s.Sync(ctx, desired)
+	s.Update(ctx, desired, nil)
 	testwait.For(t, "100 probe rounds", func() bool { return rounds.Load() >= 100 })
 	cancel()
 	s.Wait()
@@ -117,10 +117,10 @@ func TestSchedulerSpecChangeKeepsStatus(t *testing.T) {
 	s := NewScheduler[string](Options{Interval: 10 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2, Concurrency: 1, Funcs: Funcs()})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
-	s.Sync(ctx, map[string]Target{"a": {IP: ip, Spec: Spec{Checks: []Check{{Kind: TCP, Port: port}}}}})
+	s.Update(ctx, map[string]Target{"a": {IP: ip, Spec: Spec{Checks: []Check{{Kind: TCP, Port: port}}}}}, nil)
 	testwait.For(t, "up", func() bool { st, _ := s.Status("a"); return st.State == Up })
 	// A new spec whose check fails: the target stays up until fall failures.
-	s.Sync(ctx, map[string]Target{"a": {IP: ip, Spec: Spec{Checks: []Check{{Kind: TCP, Port: port}, {Kind: "unknown-kind", Port: 1}}}}})
+	s.Update(ctx, map[string]Target{"a": {IP: ip, Spec: Spec{Checks: []Check{{Kind: TCP, Port: port}, {Kind: "unknown-kind", Port: 1}}}}}, nil)
 	if st, _ := s.Status("a"); st.State != Up {
 		t.Fatalf("spec change reset the state to %v", st.State)
 	}
@@ -147,12 +147,12 @@ func TestSchedulerDeadTargetsDoNotStarveLiveOnes(t *testing.T) {
 	defer func() { cancel(); s.Wait() }()
 	check := Spec{Checks: []Check{{Kind: TCP, Port: 1}}}
 	desired := map[int]Target{0: {IP: live, Spec: check}}
-	s.Sync(ctx, desired)
+	s.Update(ctx, desired, nil)
 	testwait.For(t, "the live target up", func() bool { st, _ := s.Status(0); return st.State == Up })
 	for i := 1; i <= 50; i++ {
 		desired[i] = Target{IP: netip.AddrFrom4([4]byte{127, 77, 0, byte(i)}), Spec: check}
 	}
-	s.Sync(ctx, desired)
+	s.Update(ctx, desired, nil)
 	before := liveProbes.Load()
 	time.Sleep(time.Second)
 	// 50 dead targets x 200 ms over 4 slots let one round through every
@@ -162,8 +162,8 @@ func TestSchedulerDeadTargetsDoNotStarveLiveOnes(t *testing.T) {
 	}
 	// A new target is not queued behind the dead ones either.
 	testwait.For(t, "every dead target down", func() bool {
-		for k, st := range s.Statuses() {
-			if k != 0 && st.State != Down {
+		for k := 1; k <= 50; k++ {
+			if st, _ := s.Status(k); st.State != Down {
 				return false
 			}
 		}
@@ -172,7 +172,7 @@ func TestSchedulerDeadTargetsDoNotStarveLiveOnes(t *testing.T) {
 	newcomer := netip.MustParseAddr("127.0.0.2")
 	desired[99] = Target{IP: newcomer, Spec: check}
 	added := time.Now()
-	s.Sync(ctx, desired)
+	s.Update(ctx, desired, nil)
 	testwait.For(t, "the new target probed", func() bool { st, _ := s.Status(99); return st.State != Unknown })
 	// Behind the dead targets it would wait for 50 x 200 ms / 4 slots =
 	// 2.5 s; alone in its pool it is probed at once (a wide bound here).
