@@ -29,6 +29,7 @@ type Config struct {
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text" help:"text or json"`
 
 	HTTPAddr      string `env:"HTTP_ADDR" envDefault:":9797" help:"address of /metrics, /healthz, /readyz and /status"`
+	Pprof         bool   `env:"PPROF" envDefault:"false" help:"serve Go's profiles at /debug/pprof/ on LBDNS_HTTP_ADDR"`
 	ConnectorAddr string `env:"CONNECTOR_ADDR" envDefault:"127.0.0.1:7980" help:"address external-dns --source=connector reads from (pass it as --connector-source-server); 'off' disables it"`
 
 	AnnotationPrefix    string        `env:"ANNOTATION_PREFIX" envDefault:"lbdns.io/" help:"prefix of the Service annotations lbdns reads"`

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type Sources struct {
 	Outputs  Outputs
 	Cluster  Cluster
 	Gatherer prometheus.Gatherer // exposed at /metrics
+	// Pprof serves Go's profiles at /debug/pprof/ (memory and CPU profiles
+	// of a running lbdns, for an SRE who asks where they go).
+	Pprof bool
 }
 
 // Handler returns the mux of all endpoints.
@@ -73,6 +77,12 @@ func Handler(src Sources) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if src.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("GET /", servePage(status))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

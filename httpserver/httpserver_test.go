@@ -132,3 +132,20 @@ func (lostCluster) Status() apiwatch.Status {
 	return apiwatch.Status{LostAt: time.Now().Add(-time.Minute), LastError: "dial tcp 127.0.0.1:6443: connection refused",
 		Forbidden: []string{`services is forbidden: User "system:serviceaccount:lbdns:lbdns" cannot list resource "services"`}}
 }
+
+// Profiles are served only when asked for.
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		srv := httptest.NewServer(Handler(Sources{State: &state{snap: &health.Snapshot{}}, Gatherer: prometheus.NewRegistry(), Pprof: on}))
+		resp, err := http.Get(srv.URL + "/debug/pprof/heap?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if got := strings.Contains(string(body), "heap profile"); got != on {
+			t.Errorf("LBDNS_PPROF=%v: /debug/pprof/heap served a heap profile: %v", on, got)
+		}
+	}
+}

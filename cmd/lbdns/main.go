@@ -190,7 +190,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	g := newGroup(ctx)
 	outputs := &provider.Outputs{Metrics: m}
-	httpSrv := &http.Server{Handler: httpserver.Handler(httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Gatherer: reg}),
+	httpSrv := &http.Server{Handler: httpserver.Handler(httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Gatherer: reg, Pprof: cfg.Pprof}),
 		ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func(context.Context) error { return serveHTTP(httpSrv, ls.http) })
 	g.Go(func(ctx context.Context) error { return shutdownHTTPWhenDone(ctx, httpSrv) })
