@@ -43,6 +43,7 @@ type Config struct {
 	ProbeInterval     time.Duration `env:"PROBE_INTERVAL" envDefault:"2s" help:"time between two probes of one target"`
 	ProbeTimeout      time.Duration `env:"PROBE_TIMEOUT" envDefault:"1s" help:"time one probe may take"`
 	ProbeDownInterval time.Duration `env:"PROBE_DOWN_INTERVAL" help:"time between two probes of a target that is down; empty = LBDNS_PROBE_INTERVAL"`
+	ProbeFastInterval time.Duration `env:"PROBE_FAST_INTERVAL" help:"once a target's state starts to change, re-probe it this soon until fall/rise is reached; empty = a quarter of LBDNS_PROBE_INTERVAL, at least 100ms"`
 	ProbeFall         int           `env:"PROBE_FALL" envDefault:"2" help:"consecutive failures that mark a target down"`
 	ProbeRise         int           `env:"PROBE_RISE" envDefault:"2" help:"consecutive successes that mark a target up again"`
 	ProbeJitter       float64       `env:"PROBE_JITTER" envDefault:"0.1" help:"random spread of the probe interval, as a fraction (0..0.5)"`
@@ -180,6 +181,15 @@ func (c Config) Validate() error {
 	return errors.Join(p...)
 }
 
+// FastInterval is LBDNS_PROBE_FAST_INTERVAL, or its default: a quarter of
+// the probe interval, at least 100ms and at most the interval.
+func (c Config) FastInterval() time.Duration {
+	if c.ProbeFastInterval != 0 {
+		return c.ProbeFastInterval
+	}
+	return min(max(c.ProbeInterval/4, 100*time.Millisecond), c.ProbeInterval)
+}
+
 // validateProbes checks the probe and flap damping settings.
 func (c Config) validateProbes() []error {
 	var p problems
@@ -191,6 +201,9 @@ func (c Config) validateProbes() []error {
 	}
 	if c.ProbeDownInterval != 0 && (c.ProbeDownInterval < c.ProbeInterval || c.ProbeDownInterval > time.Hour) {
 		p.bad("PROBE_DOWN_INTERVAL", "must be empty or from LBDNS_PROBE_INTERVAL (%s) to 1h, got %s", c.ProbeInterval, c.ProbeDownInterval)
+	}
+	if c.ProbeFastInterval != 0 && (c.ProbeFastInterval < 100*time.Millisecond || c.ProbeFastInterval > c.ProbeInterval) {
+		p.bad("PROBE_FAST_INTERVAL", "must be empty or from 100ms to LBDNS_PROBE_INTERVAL (%s), got %s", c.ProbeInterval, c.ProbeFastInterval)
 	}
 	if c.FlapHalfLife != 0 && (c.FlapHalfLife < time.Second || c.FlapHalfLife > time.Hour) {
 		p.bad("FLAP_HALF_LIFE", "must be 0 (off) or 1s..1h, got %s", c.FlapHalfLife)

@@ -16,6 +16,12 @@ func TestLoadDefaults(t *testing.T) {
 		cfg.AnnotationPrefix != "lbdns.io/" || cfg.KubeProxyHealthPort != 10256 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
+	for interval, want := range map[string]time.Duration{"2s": 500 * time.Millisecond, "200ms": 100 * time.Millisecond, "100ms": 100 * time.Millisecond} {
+		cfg, err := Load([]string{"LBDNS_PROBE_INTERVAL=" + interval, "LBDNS_PROBE_TIMEOUT=100ms"})
+		if err != nil || cfg.FastInterval() != want {
+			t.Errorf("interval %s: fast interval %s (%v), want %s", interval, cfg.FastInterval(), err, want)
+		}
+	}
 }
 
 func TestLoadErrorsNameTheVariable(t *testing.T) {
@@ -29,6 +35,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{[]string{"LBDNS_LOG_LEVEL=loud", "LBDNS_LOG_FORMAT=xml", "LBDNS_TTL=0"}, []string{"LBDNS_LOG_LEVEL", "LBDNS_LOG_FORMAT", "LBDNS_TTL"}},
 		{[]string{"LBDNS_CONNECTOR_ADDR=8080"}, []string{"LBDNS_CONNECTOR_ADDR"}},
 		{[]string{"LBDNS_ANNOTATION_PREFIX=lbdns.io"}, []string{"LBDNS_ANNOTATION_PREFIX"}},
+		{[]string{"LBDNS_PROBE_FAST_INTERVAL=3s"}, []string{"LBDNS_PROBE_FAST_INTERVAL: must be empty or from 100ms to LBDNS_PROBE_INTERVAL"}},
+		{[]string{"LBDNS_PROBE_FAST_INTERVAL=10ms"}, []string{"LBDNS_PROBE_FAST_INTERVAL"}},
 		{[]string{"LBDNS_PROBE_JITTER=0.9", "LBDNS_PROBE_CONCURRENCY=0", "LBDNS_PROBE_RISE=0"}, []string{"LBDNS_PROBE_JITTER", "LBDNS_PROBE_CONCURRENCY", "LBDNS_PROBE_RISE"}},
 	}
 	for _, tt := range tests {

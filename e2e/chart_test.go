@@ -45,9 +45,9 @@ var chartModes = map[string]chartMode{
 		want: map[string]string{"LBDNS_WEBHOOK_URL": "http://webhook.dns.svc:8888", "LBDNS_LEADER_ELECT": "false"},
 	},
 	"embedded_dns": {
-		set: []string{"dns.enabled=true", "dns.zones={lb.example.com}", "dns.rrl.exempt={10.0.0.0/8}"},
+		set: []string{"dns.enabled=true", "dns.zones={lb.example.com}", "dns.rrl.exempt={10.0.0.0/8}", "probe.fastInterval=250ms"},
 		want: map[string]string{"LBDNS_DNS_ADDR": ":5353", "LBDNS_DNS_ZONES": "lb.example.com", "LBDNS_CRD_NAMESPACE": `""`,
-			"LBDNS_DNS_RRL_EXEMPT": "10.0.0.0/8"},
+			"LBDNS_DNS_RRL_EXEMPT": "10.0.0.0/8", "LBDNS_PROBE_FAST_INTERVAL": "250ms"},
 	},
 }
 

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -76,6 +78,9 @@ func BenchmarkScale(b *testing.B) {
 	table.add("lbdns start -> ready", "%.2f s", time.Since(start).Seconds())
 	time.Sleep(3 * time.Second)
 	table.add("lbdns RSS, ready (peak)", "%.0f MB (%.0f MB)", rss(b, l.proc), peakRSS(b, l.proc))
+	heap, _, _ := l.metric("go_memstats_heap_inuse_bytes", nil)
+	table.add("lbdns Go heap in use, ready", "%.0f MB", heap/(1<<20))
+	saveHeapProfile(b, l, "ready")
 	for run := 1; run <= 2; run++ {
 		wall, peak := e.externalDNSOnce(b)
 		table.add(fmt.Sprintf("external-dns --once, run %d: wall (peak RSS)", run), "%.2f s (%.0f MB)", wall.Seconds(), peak)
@@ -109,7 +114,7 @@ func (e *env) startScaleLbdns(b *testing.B, name string) *lbdnsProc {
 	}
 	l, err := e.newLbdns(name, "LBDNS_DNS_ADDR="+fmt.Sprintf("127.0.0.1:%d", port), "LBDNS_DNS_ZONES="+scaleZone,
 		"LBDNS_DNS_RRL_RATE=0", "LBDNS_NAMESPACE="+scaleNamespace, "LBDNS_LOG_LEVEL=info", "LBDNS_PROBE_INTERVAL=2s",
-		"LBDNS_PROBE_TIMEOUT=1s", "LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2")
+		"LBDNS_PROBE_TIMEOUT=1s", "LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2", "LBDNS_PPROF=true")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -118,6 +123,27 @@ func (e *env) startScaleLbdns(b *testing.B, name string) *lbdnsProc {
 		b.Fatal(err)
 	}
 	return l
+}
+
+// saveHeapProfile writes lbdns's heap profile to $LBDNS_SCALE_PROFILES/<name>.pb.gz
+// when that directory is set (go tool pprof reads it).
+func saveHeapProfile(b *testing.B, l *lbdnsProc, name string) {
+	dir := os.Getenv("LBDNS_SCALE_PROFILES")
+	if dir == "" {
+		return
+	}
+	resp, err := http.Get("http://" + l.http + "/debug/pprof/heap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".pb.gz"), raw, 0o644); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // createScaleService creates Service i with its LB IP and a ready

@@ -16,6 +16,11 @@ type Options struct {
 	// DownInterval is the time between two probes of a target that is down
 	// (HAProxy's downinter); 0 means Interval.
 	DownInterval time.Duration
+	// FastInterval is the time to the next probe once a target's state
+	// starts to change (an up target failed, a down one passed) until fall
+	// or rise is reached or the streak breaks (HAProxy's fastinter); 0 means
+	// Interval.
+	FastInterval time.Duration
 	Rise, Fall   int
 	// Damping holds targets that flap withdrawn; zero is off.
 	Damping Damping
@@ -71,6 +76,9 @@ func NewScheduler[K comparable](opts Options) *Scheduler[K] {
 	}
 	if opts.DownInterval <= 0 {
 		opts.DownInterval = opts.Interval
+	}
+	if opts.FastInterval <= 0 {
+		opts.FastInterval = opts.Interval
 	}
 	s := &Scheduler[K]{opts: opts, entries: map[K]*entry{}, slots: map[State]chan struct{}{}}
 	for _, st := range []State{Unknown, Up, Down} {
@@ -198,13 +206,12 @@ func (s *Scheduler[K]) round(ctx context.Context, t Target, slots chan struct{})
 	return nil
 }
 
-// record folds a result into the target's status and returns the state it
-// is in now.
-func (s *Scheduler[K]) record(k K, e *entry, err error) State {
+// record folds a result into the target's status and returns it.
+func (s *Scheduler[K]) record(k K, e *entry, err error) Status {
 	s.mu.Lock()
 	if s.entries[k] != e { // replaced or removed meanwhile
 		s.mu.Unlock()
-		return Unknown
+		return Status{}
 	}
 	var changed bool
 	e.status, changed = e.status.next(err, time.Now(), s.opts.Rise, s.opts.Fall, s.opts.Damping)
@@ -216,13 +223,17 @@ func (s *Scheduler[K]) record(k K, e *entry, err error) State {
 			s.opts.OnChange(k)
 		}
 	}
-	return st.State
+	return st
 }
 
-// jittered returns the time to the next probe of a target in state st.
-func (s *Scheduler[K]) jittered(st State) time.Duration {
+// jittered returns the time to the next probe of a target with status st:
+// soon while its state is changing, at the down interval while it is down.
+func (s *Scheduler[K]) jittered(st Status) time.Duration {
 	d := s.opts.Interval
-	if st == Down {
+	switch {
+	case st.State == Up && st.Failures > 0, st.State == Down && st.Successes > 0:
+		d = s.opts.FastInterval
+	case st.State == Down:
 		d = s.opts.DownInterval
 	}
 	if s.opts.Jitter > 0 {

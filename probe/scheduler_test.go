@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -178,5 +179,44 @@ func TestSchedulerDeadTargetsDoNotStarveLiveOnes(t *testing.T) {
 	// 2.5 s; alone in its pool it is probed at once (a wide bound here).
 	if took := time.Since(added); took > time.Second {
 		t.Errorf("the new target's first probe took %s behind dead targets", took)
+	}
+}
+
+// Once an up target fails, it is probed again at the fast interval until
+// fall failures mark it down; once down, at the down interval again.
+func TestSchedulerFastIntervalWhileTheStateChanges(t *testing.T) {
+	var mu sync.Mutex
+	var failing bool
+	var failedAt []time.Time
+	check := func(context.Context, netip.Addr, Check) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failing {
+			failedAt = append(failedAt, time.Now())
+			return errors.New("refused")
+		}
+		return nil
+	}
+	const interval, fast = 400 * time.Millisecond, 20 * time.Millisecond
+	s := NewScheduler[string](Options{Interval: interval, FastInterval: fast, Timeout: 100 * time.Millisecond, Rise: 2, Fall: 3,
+		Concurrency: 1, Funcs: map[Kind]Func{TCP: check}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); s.Wait() }()
+	s.Update(ctx, map[string]Target{"a": {IP: netip.MustParseAddr("127.0.0.1"), Spec: Spec{Checks: []Check{{Kind: TCP, Port: 1}}}}}, nil)
+	testwait.For(t, "up", func() bool { st, _ := s.Status("a"); return st.State == Up })
+	mu.Lock()
+	failing = true
+	mu.Unlock()
+	testwait.For(t, "down", func() bool { st, _ := s.Status("a"); return st.State == Down })
+	testwait.For(t, "a probe at the down interval", func() bool { mu.Lock(); defer mu.Unlock(); return len(failedAt) >= 4 })
+	mu.Lock()
+	defer mu.Unlock()
+	for i, gap := range []time.Duration{failedAt[1].Sub(failedAt[0]), failedAt[2].Sub(failedAt[1])} {
+		if gap >= interval/2 {
+			t.Errorf("failure %d came %s after the one before: not at the fast interval (%s)", i+2, gap, fast)
+		}
+	}
+	if gap := failedAt[3].Sub(failedAt[2]); gap < interval/2 {
+		t.Errorf("a down target was probed again after %s: still at the fast interval", gap)
 	}
 }

@@ -286,7 +286,7 @@ func newController(cfg config.Config, reader controller.ClusterReader, recorder 
 		FailOpen:         cfg.FailOpen,
 		CacheSyncTimeout: cfg.CacheSyncTimeout,
 		Probe: probe.Options{
-			Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout, DownInterval: cfg.ProbeDownInterval,
+			Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout, DownInterval: cfg.ProbeDownInterval, FastInterval: cfg.FastInterval(),
 			Rise: cfg.ProbeRise, Fall: cfg.ProbeFall, Jitter: cfg.ProbeJitter,
 			Concurrency: cfg.ProbeConcurrency, Funcs: probe.Funcs(),
 			Damping: probe.DampingFor(cfg.FlapHalfLife, cfg.FlapThreshold),

@@ -16,6 +16,9 @@
 {{- with $v.probe.downInterval }}
 - {name: LBDNS_PROBE_DOWN_INTERVAL, value: {{ . | quote }}}
 {{- end }}
+{{- with $v.probe.fastInterval }}
+- {name: LBDNS_PROBE_FAST_INTERVAL, value: {{ . | quote }}}
+{{- end }}
 - {name: LBDNS_PROBE_FALL, value: {{ $v.probe.fall | quote }}}
 - {name: LBDNS_PROBE_RISE, value: {{ $v.probe.rise | quote }}}
 - {name: LBDNS_SYNC_INTERVAL, value: {{ $v.syncInterval | quote }}}
