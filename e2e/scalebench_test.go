@@ -79,6 +79,7 @@ func BenchmarkScale(b *testing.B) {
 	time.Sleep(3 * time.Second)
 	table.add("lbdns RSS, ready (peak)", "%.0f MB (%.0f MB)", rss(b, l.proc), peakRSS(b, l.proc))
 	heap, _, _ := l.metric("go_memstats_heap_inuse_bytes", nil)
+	table.add("lbdns RSS anonymous + file-backed (binary), ready", "%.0f + %.0f MB", procStatusMB(b, l.proc, "RssAnon:"), procStatusMB(b, l.proc, "RssFile:"))
 	table.add("lbdns Go heap in use, ready", "%.0f MB", heap/(1<<20))
 	saveHeapProfile(b, l, "ready")
 	for run := 1; run <= 2; run++ {
