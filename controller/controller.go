@@ -116,6 +116,9 @@ func New(cluster ClusterReader, opts Options) *Controller {
 	c.recheck = time.AfterFunc(time.Hour, func() { c.dirt.setRecheck(); c.Trigger() })
 	c.recheck.Stop()
 	c.snap.Store(&health.Snapshot{})
+	if opts.Metrics != nil {
+		opts.Metrics.Snapshot.Follow(c.Snapshot)
+	}
 	return c
 }
 

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"net/netip"
 	"strings"
@@ -218,7 +219,7 @@ func TestControllerWithdrawsAndRestores(t *testing.T) {
 		t.Fatalf("not fail-open: %+v", d)
 	}
 	h.waitEvent("Warning", EventFailOpen, hostname)
-	if v := testutil.ToFloat64(h.metrics.HostnameFailOpen.WithLabelValues(hostname)); v != 1 {
+	if v := h.gauge("lbdns_hostname_fail_open", map[string]string{"hostname": hostname}); v != 1 {
 		t.Errorf("lbdns_hostname_fail_open = %v", v)
 	}
 
@@ -235,7 +236,7 @@ func TestControllerWithdrawsAndRestores(t *testing.T) {
 	if v := testutil.ToFloat64(h.metrics.TargetTransitions.WithLabelValues(hostname, "unhealthy")); v < 2 {
 		t.Errorf("unhealthy transitions = %v, want >= 2", v)
 	}
-	if v := testutil.ToFloat64(h.metrics.TargetHealthy.WithLabelValues(hostname, "default", "b", "127.0.0.22")); v != 0 {
+	if v := h.gauge("lbdns_target_healthy", map[string]string{"hostname": hostname, "namespace": "default", "service": "b", "ip": "127.0.0.22"}); v != 0 {
 		t.Errorf("lbdns_target_healthy for b = %v", v)
 	}
 
@@ -244,7 +245,7 @@ func TestControllerWithdrawsAndRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	testwait.For(t, "b's gauges deleted", func() bool {
-		return testutil.CollectAndCount(h.metrics.TargetHealthy) == 1
+		return testutil.CollectAndCount(h.metrics.Snapshot, "lbdns_target_healthy") == 1
 	})
 }
 
@@ -481,4 +482,28 @@ func TestControllerFreshAfterATimeJump(t *testing.T) {
 			}
 		}
 	}
+}
+
+// gauge returns the value of the snapshot gauge series with exactly these
+// labels, or -1 when there is none.
+func (h *harness) gauge(name string, labels map[string]string) float64 {
+	h.t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(h.metrics.Snapshot)
+	families, err := reg.Gather()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			if f.GetName() == name && maps.Equal(got, labels) {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
 }

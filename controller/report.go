@@ -19,9 +19,10 @@ const (
 	EventFlapping        = "Flapping"
 )
 
-// report tells of the changes in logs, events and metrics. The baseline
-// report (the first, at readiness) sends no target events and counts no
-// transitions, so a restart does not repeat old news.
+// report tells of the changes in logs, events and counters (the gauges read
+// the snapshot at each scrape). The baseline report (the first, at
+// readiness) sends no target events and counts no transitions, so a restart
+// does not repeat old news.
 func (c *Controller) report(ch changes, decisions, before []health.Decision, baseline bool) {
 	c.logChanges(ch)
 	if !baseline {
@@ -29,7 +30,6 @@ func (c *Controller) report(ch changes, decisions, before []health.Decision, bas
 		c.countTransitions(ch.Targets)
 	}
 	c.failOpenEvents(ch.FailOpen)
-	c.updateGauges(before, decisions)
 	c.forgetFailOpenTold(before, decisions)
 }
 
@@ -132,43 +132,6 @@ func (c *Controller) countTransitions(targets []targetChange) {
 	}
 }
 
-// updateGauges sets the per-target and per-hostname gauges, and deletes the
-// series of targets and hostnames that the previous decisions had and the
-// new ones do not.
-func (c *Controller) updateGauges(before, decisions []health.Decision) {
-	m := c.opts.Metrics
-	if m == nil {
-		return
-	}
-	current := map[[4]string]bool{}
-	hostnames := map[string]bool{}
-	for _, d := range decisions {
-		hostnames[d.Hostname] = true
-		m.HostnameFailOpen.WithLabelValues(d.Hostname).Set(b2f(d.FailOpen))
-		for _, t := range d.Targets {
-			l := targetLabels(d.Hostname, t)
-			current[l] = true
-			m.TargetHealthy.WithLabelValues(l[:]...).Set(b2f(t.Healthy))
-			m.TargetPublished.WithLabelValues(l[:]...).Set(b2f(t.Published))
-		}
-	}
-	for _, d := range before {
-		if !hostnames[d.Hostname] {
-			m.HostnameFailOpen.DeleteLabelValues(d.Hostname)
-		}
-		for _, t := range d.Targets {
-			if l := targetLabels(d.Hostname, t); !current[l] {
-				m.TargetHealthy.DeleteLabelValues(l[:]...)
-				m.TargetPublished.DeleteLabelValues(l[:]...)
-			}
-		}
-	}
-}
-
-func targetLabels(hostname string, t health.TargetDecision) [4]string {
-	return [4]string{hostname, t.Namespace, t.Service, t.IP.String()}
-}
-
 // warned is what a Service was last told, so that a problem is told once and
 // again only after it went away; a new Service of the same name (another
 // UID) is told anew.
@@ -224,11 +187,4 @@ func (c *Controller) servicesOf(targets []health.TargetDecision) []*corev1.Servi
 		}
 	}
 	return out
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

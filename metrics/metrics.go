@@ -11,9 +11,8 @@ import (
 
 // Metrics holds every lbdns metric.
 type Metrics struct {
-	TargetHealthy        *prometheus.GaugeVec
-	TargetPublished      *prometheus.GaugeVec
-	HostnameFailOpen     *prometheus.GaugeVec
+	// Snapshot holds the per-target and per-hostname gauges.
+	Snapshot             *SnapshotGauges
 	ProbesTotal          *prometheus.CounterVec
 	ProbeDuration        *prometheus.HistogramVec
 	TargetTransitions    *prometheus.CounterVec
@@ -41,12 +40,12 @@ var TargetLabels = []string{"hostname", "namespace", "service", "ip"}
 // New creates the metrics and registers them on reg.
 func New(reg prometheus.Registerer) *Metrics {
 	r := registrar{reg}
+	snapshot := newSnapshotGauges()
+	reg.MustRegister(snapshot)
 	return &Metrics{
-		reg:              reg,
-		TargetHealthy:    r.gaugeVec("lbdns_target_healthy", "1 if the target (one IP of one Service) is healthy, else 0.", TargetLabels...),
-		TargetPublished:  r.gaugeVec("lbdns_target_published", "1 if the target is in the published set of the hostname, else 0.", TargetLabels...),
-		HostnameFailOpen: r.gaugeVec("lbdns_hostname_fail_open", "1 while no target of the hostname is healthy and all are published anyway.", "hostname"),
-		ProbesTotal:      r.counterVec("lbdns_probes_total", "Probes run, by kind and result (success or failure).", "kind", "result"),
+		reg:         reg,
+		Snapshot:    snapshot,
+		ProbesTotal: r.counterVec("lbdns_probes_total", "Probes run, by kind and result (success or failure).", "kind", "result"),
 		ProbeDuration: r.histogramVec("lbdns_probe_duration_seconds", "Time one probe took, by kind.",
 			[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "kind"),
 		TargetTransitions: r.counterVec("lbdns_target_transitions_total",

@@ -1,0 +1,64 @@
+package metrics
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbdns/lbdns/health"
+)
+
+// SnapshotGauges are lbdns_target_healthy, lbdns_target_published and
+// lbdns_hostname_fail_open, made from the current snapshot at each scrape
+// (as kube-state-metrics does), not kept as stored series: 10,000 targets
+// would otherwise hold 20,000 series in memory and cost an update per
+// change, and a vanished target could never leave a stale series behind.
+type SnapshotGauges struct {
+	snapshot                   atomic.Pointer[func() *health.Snapshot]
+	healthy, published, failOp *prometheus.Desc
+}
+
+func newSnapshotGauges() *SnapshotGauges {
+	return &SnapshotGauges{
+		healthy: prometheus.NewDesc("lbdns_target_healthy",
+			"1 if the target (one IP of one Service) is healthy, else 0.", TargetLabels, nil),
+		published: prometheus.NewDesc("lbdns_target_published",
+			"1 if the target is in the published set of the hostname, else 0.", TargetLabels, nil),
+		failOp: prometheus.NewDesc("lbdns_hostname_fail_open",
+			"1 while no target of the hostname is healthy and all are published anyway.", []string{"hostname"}, nil),
+	}
+}
+
+// Follow makes the gauges read snapshot at each scrape; until then they are
+// empty.
+func (g *SnapshotGauges) Follow(snapshot func() *health.Snapshot) { g.snapshot.Store(&snapshot) }
+
+// Describe implements prometheus.Collector.
+func (g *SnapshotGauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- g.healthy
+	ch <- g.published
+	ch <- g.failOp
+}
+
+// Collect implements prometheus.Collector.
+func (g *SnapshotGauges) Collect(ch chan<- prometheus.Metric) {
+	f := g.snapshot.Load()
+	if f == nil {
+		return
+	}
+	for _, d := range (*f)().Hostnames {
+		ch <- prometheus.MustNewConstMetric(g.failOp, prometheus.GaugeValue, b2f(d.FailOpen), d.Hostname)
+		for _, t := range d.Targets {
+			ip := t.IP.String()
+			ch <- prometheus.MustNewConstMetric(g.healthy, prometheus.GaugeValue, b2f(t.Healthy), d.Hostname, t.Namespace, t.Service, ip)
+			ch <- prometheus.MustNewConstMetric(g.published, prometheus.GaugeValue, b2f(t.Published), d.Hostname, t.Namespace, t.Service, ip)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
