@@ -87,7 +87,9 @@ func BenchmarkScale(b *testing.B) {
 		table.add(fmt.Sprintf("external-dns --once, run %d: wall (peak RSS)", run), "%.2f s (%.0f MB)", wall.Seconds(), peak)
 	}
 
-	lat, cpu := e.scaleChanges(b, w, l, changes, idle)
+	profiled := saveProfile(b, l, "changes", fmt.Sprintf("profile?seconds=%d", changes/2+1))
+	lat, cpu := e.scaleChanges(b, w, l, changes, cpuRate(b, l.proc, 3*time.Second)) // idle with the 10,000 in place
+	<-profiled
 	table.add(fmt.Sprintf("one Service change -> DNS answer, p50 / p99 of %d", changes), "%.0f ms / %.0f ms",
 		ms(percentile(lat, 50)), ms(percentile(lat, 99)))
 	table.add("lbdns CPU per change", "%.2f ms", cpu*1000)
@@ -128,23 +130,35 @@ func (e *env) startScaleLbdns(b *testing.B, name string) *lbdnsProc {
 
 // saveHeapProfile writes lbdns's heap profile to $LBDNS_SCALE_PROFILES/<name>.pb.gz
 // when that directory is set (go tool pprof reads it).
-func saveHeapProfile(b *testing.B, l *lbdnsProc, name string) {
+func saveHeapProfile(b *testing.B, l *lbdnsProc, name string) { <-saveProfile(b, l, name, "heap") }
+
+// saveProfile fetches /debug/pprof/<what> in the background into
+// $LBDNS_SCALE_PROFILES/<name>.pb.gz, when that directory is set; the
+// channel closes when it is written.
+func saveProfile(b *testing.B, l *lbdnsProc, name, what string) <-chan struct{} {
+	done := make(chan struct{})
 	dir := os.Getenv("LBDNS_SCALE_PROFILES")
 	if dir == "" {
-		return
+		close(done)
+		return done
 	}
-	resp, err := http.Get("http://" + l.http + "/debug/pprof/heap")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".pb.gz"), raw, 0o644); err != nil {
-		b.Fatal(err)
-	}
+	go func() {
+		defer close(done)
+		resp, err := http.Get("http://" + l.http + "/debug/pprof/" + what)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name+".pb.gz"), raw, 0o644)
+		}
+		if err != nil {
+			b.Error(err)
+		}
+	}()
+	return done
 }
 
 // createScaleService creates Service i with its LB IP and a ready
