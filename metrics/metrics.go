@@ -57,7 +57,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Ready:             r.gauge("lbdns_ready", "1 once caches synced and every target finished its first probe."),
 		Hostnames:         r.gauge("lbdns_hostnames", "Hostnames lbdns manages."),
 		Targets:           r.gauge("lbdns_targets", "Targets (Service IPs) lbdns manages."),
-		ReconcileDuration: r.histogram("lbdns_reconcile_duration_seconds", "Time one recomputation of all hostnames took.",
+		ReconcileDuration: r.histogram("lbdns_reconcile_duration_seconds", "Time one reconcile took: the Services and hostnames a change touched (all of them at start).",
 			prometheus.ExponentialBuckets(0.0005, 2.5, 12)),
 		ConnectorConnections: r.counterVec("lbdns_connector_connections_total",
 			"Connector connections, by result (served, error, closed_before_ready).", "result"),
