@@ -80,9 +80,13 @@ dnsbench:
 # The fault scenarios of the e2e suite at full length: 20 pause/resume
 # cycles of the standalone leader, 1,000 blackholed targets, a 60 s API
 # server outage, 30 s and 120 s DNS server outages (the suite runs 3, 300,
-# 20 s and 30 s). Not part of make test.
+# 20 s and 30 s); then BenchmarkFailover: backend stop -> embedded-DNS answer
+# without it and back, 50 rounds (LBDNS_FAILOVER_ROUNDS) at default and 500 ms
+# probes, with and without the fast interval. Not part of make test.
 failbench: deps
 	hack/build-tools.sh
 	cd e2e && set -o pipefail && LBDNS_E2E_PAUSE_CYCLES=20 LBDNS_E2E_BLACKHOLED=1000 \
 	  LBDNS_E2E_API_OUTAGE_SECONDS=60 LBDNS_E2E_OUTAGES=30,120 \
 	  go test -v -count=1 -timeout 30m -run 'TestFaults' ./... | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|PASS [0-9]|cycle|_test.go'
+	cd e2e && set -o pipefail && go test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 60m ./... | \
+	  grep -E '^(failbench|\||make failbench|ok|FAIL|---)|_test.go'

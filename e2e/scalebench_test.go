@@ -57,7 +57,7 @@ func BenchmarkScale(b *testing.B) {
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		b.Fatal(err)
 	}
-	var table scaleTable
+	table := benchTable{name: "scalebench"}
 	l := e.startScaleLbdns(b, "lbdns-scale")
 	idle := cpuRate(b, l.proc, 2*time.Second)
 	table.add("lbdns idle CPU", "%.1f ms/s", idle*1000)
@@ -371,15 +371,19 @@ func percentile(d []time.Duration, p int) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// scaleTable is the benchmark's printed result.
-type scaleTable struct{ rows [][2]string }
-
-func (t *scaleTable) add(what, format string, args ...any) {
-	t.rows = append(t.rows, [2]string{what, fmt.Sprintf(format, args...)})
-	fmt.Printf("scalebench: %-58s %s\n", what, t.rows[len(t.rows)-1][1])
+// benchTable is a benchmark's printed result: a line per measurement as it
+// is taken (prefixed by the benchmark's name), then a markdown table.
+type benchTable struct {
+	name string
+	rows [][2]string
 }
 
-func (t *scaleTable) print(title string) {
+func (t *benchTable) add(what, format string, args ...any) {
+	t.rows = append(t.rows, [2]string{what, fmt.Sprintf(format, args...)})
+	fmt.Printf("%s: %-58s %s\n", t.name, what, t.rows[len(t.rows)-1][1])
+}
+
+func (t *benchTable) print(title string) {
 	fmt.Printf("\n%s\n\n| measurement | value |\n|---|---|\n", title)
 	for _, r := range t.rows {
 		fmt.Printf("| %s | %s |\n", r[0], r[1])
