@@ -62,7 +62,8 @@ func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) (wi
 	l, err := e.newLbdns("lbdns-"+ns, "LBDNS_DNS_ADDR="+fmt.Sprintf("127.0.0.1:%d", port), "LBDNS_DNS_ZONES=failover.test",
 		"LBDNS_DNS_RRL_RATE=0", "LBDNS_NAMESPACE="+ns, "LBDNS_LOG_LEVEL=info", "LBDNS_PROBE_INTERVAL="+p.interval.String(),
 		"LBDNS_PROBE_TIMEOUT="+min(time.Second, p.interval/2).String(), "LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2",
-		"LBDNS_PROBE_FAST_INTERVAL="+p.fast.String())
+		"LBDNS_PROBE_FAST_INTERVAL="+p.fast.String(),
+		"LBDNS_FLAP_HALF_LIFE=0") // the rounds flap the backend on purpose: damping would hold it withdrawn
 	if err != nil {
 		b.Fatal(err)
 	}
