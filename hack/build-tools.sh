@@ -21,10 +21,12 @@ install() {
     rm -rf "$tmp"
   fi
 }
-# With arguments, build only those tools (kube-apiserver, external-dns, helm, crane).
+# With arguments, build only those tools (kube-apiserver, external-dns, helm, crane, coredns).
 want=${*:-kube-apiserver external-dns helm crane}
 case " $want " in *" kube-apiserver "*) build kube-apiserver kube-apiserver-v1.36.3 ;; esac
 case " $want " in *" external-dns "*) build external-dns external-dns-v0.22.0 ;; esac
 case " $want " in *" helm "*) install helm.sh/helm/v3/cmd/helm v3.22.0 helm-v3.22.0 ;; esac
 case " $want " in *" crane "*) install github.com/google/go-containerregistry/cmd/crane v0.22.1 crane-v0.22.1 ;; esac
+# Only when asked for (make dnsbench): the peer the embedded DNS is measured against.
+case " $want " in *" coredns "*) install github.com/coredns/coredns v1.15.0 coredns-v1.15.0 ;; esac
 echo "$CACHE"

@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const (
+	dnsBenchZone      = "dnsbench.test"
+	dnsBenchNamespace = "dnsbench"
+	dnsBenchNames     = 100
+	coreDNSBinary     = "coredns-v1.15.0"
+)
+
+// BenchmarkDNS is make dnsbench: the same zone (100 names with 3 A records
+// each) served by lbdns's embedded DNS (from 300 LoadBalancer Services), by
+// BIND 9 (Debian's, authoritative from a zone file) and by CoreDNS v1.15.0
+// (its file plugin), loaded in turn by dnsperf (8 clients, 10 s each) in one
+// run. Response rate limiting is off everywhere (BIND's is off by default).
+func BenchmarkDNS(b *testing.B) {
+	e := suite
+	seconds := envInt("LBDNS_DNSBENCH_SECONDS", 10)
+	dir := b.TempDir()
+	queries := filepath.Join(dir, "queries")
+	var q, zone strings.Builder
+	zone.WriteString(fmt.Sprintf("$TTL 30\n@ IN SOA ns1.%[1]s. hostmaster.%[1]s. ( 1 60 60 3600 30 )\n@ IN NS ns1.%[1]s.\nns1 IN A 127.0.0.1\n", dnsBenchZone))
+	for n := range dnsBenchNames {
+		fmt.Fprintf(&q, "h%d.%s A\n", n, dnsBenchZone)
+		for i := range 3 {
+			fmt.Fprintf(&zone, "h%d IN A %s\n", n, dnsBenchIP(n, i))
+		}
+	}
+	zoneFile := filepath.Join(dir, "db."+dnsBenchZone)
+	for path, content := range map[string]string{queries: q.String(), zoneFile: zone.String()} {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	table := benchTable{name: "dnsbench"}
+	servers := []struct {
+		name  string
+		start func() (addr string, stop func())
+	}{
+		{"lbdns (embedded DNS)", func() (string, func()) { return e.dnsBenchLbdns(b) }},
+		{"BIND " + bindVersion(), func() (string, func()) { return startBindFor(b, dir, zoneFile) }},
+		{"CoreDNS v1.15.0 (file)", func() (string, func()) { return e.startCoreDNSFor(b, dir, zoneFile) }},
+	}
+	qps := map[string]float64{}
+	for _, s := range servers {
+		addr, stop := s.start()
+		waitAnswer(b, addr, "h1."+dnsBenchZone, []string{dnsBenchIP(1, 0), dnsBenchIP(1, 1), dnsBenchIP(1, 2)})
+		qps[s.name] = dnsperf(b, addr, queries, seconds)
+		stop()
+		table.add(s.name, "%.0f queries/s", qps[s.name])
+	}
+	table.add("lbdns / BIND", "%.2f x", qps[servers[0].name]/qps[servers[1].name])
+	table.add("lbdns / CoreDNS", "%.2f x", qps[servers[0].name]/qps[servers[2].name])
+	table.print(fmt.Sprintf("make dnsbench: %d names x 3 A, dnsperf -c 8 for %d s each, %s", dnsBenchNames, seconds,
+		time.Now().UTC().Format("2006-01-02")))
+}
+
+func dnsBenchIP(name, i int) string { return fmt.Sprintf("192.0.2.%d", (name*3+i)%250+1) }
+
+// dnsBenchLbdns creates the Services (3 per name, none probed) and an lbdns
+// that answers for the zone.
+func (e *env) dnsBenchLbdns(b *testing.B) (string, func()) {
+	ctx := context.Background()
+	if _, err := e.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: dnsBenchNamespace}},
+		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		b.Fatal(err)
+	}
+	no, ready := false, true
+	for n := range dnsBenchNames {
+		for i := range 3 {
+			name := fmt.Sprintf("h%d-%d", n, i)
+			svc, err := e.client.CoreV1().Services(dnsBenchNamespace).Create(ctx, &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{
+					"lbdns.io/hostname": fmt.Sprintf("h%d.%s", n, dnsBenchZone), "lbdns.io/probe": "none"}},
+				Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, AllocateLoadBalancerNodePorts: &no,
+					Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP}}},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: dnsBenchIP(n, i)}}
+			if _, err := e.client.CoreV1().Services(dnsBenchNamespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.client.DiscoveryV1().EndpointSlices(dnsBenchNamespace).Create(ctx, &discoveryv1.EndpointSlice{
+				ObjectMeta:  metav1.ObjectMeta{Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+				AddressType: discoveryv1.AddressTypeIPv4,
+				Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.3.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+			}, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := e.newLbdns("lbdns-dnsbench", fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", port), "LBDNS_DNS_ZONES="+dnsBenchZone,
+		"LBDNS_DNS_RRL_RATE=0", "LBDNS_NAMESPACE="+dnsBenchNamespace, "LBDNS_LOG_LEVEL=warn")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.run(e); err != nil {
+		b.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port), l.stop
+}
+
+// startBindFor runs named, authoritative for the zone file.
+func startBindFor(b *testing.B, dir, zoneFile string) (string, func()) {
+	port, err := freePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	conf := filepath.Join(dir, "named.conf")
+	err = os.WriteFile(conf, []byte(fmt.Sprintf(`options { directory "%[1]s"; listen-on port %[2]d { 127.0.0.1; }; listen-on-v6 { none; };
+  pid-file "%[1]s/named.pid"; recursion no; dnssec-validation no; notify no; };
+controls { };
+zone "%[3]s" { type primary; file "%[4]s"; };
+`, dir, port, dnsBenchZone, zoneFile)), 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := startProc(dir, "named-dnsbench", nil, "named", "-g", "-c", conf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port), p.stop
+}
+
+// startCoreDNSFor runs CoreDNS with its file plugin for the zone file.
+func (e *env) startCoreDNSFor(b *testing.B, dir, zoneFile string) (string, func()) {
+	port, err := freePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	corefile := filepath.Join(dir, "Corefile")
+	if err := os.WriteFile(corefile, []byte(fmt.Sprintf("%s:%d {\n  bind 127.0.0.1\n  file %s\n}\n", dnsBenchZone, port, zoneFile)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	p, err := startProc(dir, "coredns-dnsbench", nil, filepath.Join(e.tools, coreDNSBinary), "-conf", corefile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port), p.stop
+}
+
+// dnsperf loads addr with the queries for seconds and returns queries per
+// second.
+func dnsperf(b *testing.B, addr, queries string, seconds int) float64 {
+	host, port, _ := strings.Cut(addr, ":")
+	out, err := exec.Command("dnsperf", "-s", host, "-p", port, "-d", queries, "-l", strconv.Itoa(seconds), "-c", "8", "-T", "2").CombinedOutput()
+	if err != nil {
+		b.Fatalf("dnsperf: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Queries per second:\s+([0-9.]+)`).FindSubmatch(out)
+	lost := regexp.MustCompile(`Queries lost:\s+(\d+)`).FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("no queries per second in dnsperf's output:\n%s", out)
+	}
+	if lost != nil && string(lost[1]) != "0" {
+		fmt.Printf("dnsbench: %s lost %s queries\n", addr, lost[1])
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+// bindVersion returns named's version, e.g. "9.18.33".
+func bindVersion() string {
+	out, _ := exec.Command("named", "-v").Output()
+	if f := strings.Fields(string(out)); len(f) >= 2 {
+		return strings.SplitN(f[1], "-", 2)[0]
+	}
+	return "9"
+}
