@@ -50,11 +50,12 @@ func BenchmarkDNS(b *testing.B) {
 		}
 	}
 	table := benchTable{name: "dnsbench"}
+	var lbdns *lbdnsProc
 	servers := []struct {
 		name  string
 		start func() (addr string, stop func())
 	}{
-		{"lbdns (embedded DNS)", func() (string, func()) { return e.dnsBenchLbdns(b) }},
+		{"lbdns (embedded DNS)", func() (string, func()) { lbdns = e.dnsBenchLbdns(b); return lbdns.dns, lbdns.stop }},
 		{"BIND " + bindVersion(), func() (string, func()) { return startBindFor(b, dir, zoneFile) }},
 		{"CoreDNS v1.15.0 (file)", func() (string, func()) { return e.startCoreDNSFor(b, dir, zoneFile) }},
 	}
@@ -62,7 +63,14 @@ func BenchmarkDNS(b *testing.B) {
 	for _, s := range servers {
 		addr, stop := s.start()
 		waitAnswer(b, addr, "h1."+dnsBenchZone, []string{dnsBenchIP(1, 0), dnsBenchIP(1, 1), dnsBenchIP(1, 2)})
+		done := make(chan struct{})
+		close(done)
+		var profiled <-chan struct{} = done
+		if lbdns != nil && addr == lbdns.dns { // with LBDNS_SCALE_PROFILES set: where the embedded DNS spends its CPU
+			profiled = saveProfile(b, lbdns, "dns", fmt.Sprintf("profile?seconds=%d", max(1, seconds-2)))
+		}
 		qps[s.name] = dnsperf(b, addr, queries, seconds)
+		<-profiled
 		stop()
 		table.add(s.name, "%.0f queries/s", qps[s.name])
 	}
@@ -76,7 +84,7 @@ func dnsBenchIP(name, i int) string { return fmt.Sprintf("192.0.2.%d", (name*3+i
 
 // dnsBenchLbdns creates the Services (3 per name, none probed) and an lbdns
 // that answers for the zone.
-func (e *env) dnsBenchLbdns(b *testing.B) (string, func()) {
+func (e *env) dnsBenchLbdns(b *testing.B) *lbdnsProc {
 	ctx := context.Background()
 	if _, err := e.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: dnsBenchNamespace}},
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -113,14 +121,15 @@ func (e *env) dnsBenchLbdns(b *testing.B) (string, func()) {
 		b.Fatal(err)
 	}
 	l, err := e.newLbdns("lbdns-dnsbench", fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", port), "LBDNS_DNS_ZONES="+dnsBenchZone,
-		"LBDNS_DNS_RRL_RATE=0", "LBDNS_NAMESPACE="+dnsBenchNamespace, "LBDNS_LOG_LEVEL=warn")
+		"LBDNS_DNS_RRL_RATE=0", "LBDNS_NAMESPACE="+dnsBenchNamespace, "LBDNS_LOG_LEVEL=warn", "LBDNS_PPROF=true")
 	if err != nil {
 		b.Fatal(err)
 	}
+	l.dns = fmt.Sprintf("127.0.0.1:%d", port)
 	if err := l.run(e); err != nil {
 		b.Fatal(err)
 	}
-	return fmt.Sprintf("127.0.0.1:%d", port), l.stop
+	return l
 }
 
 // startBindFor runs named, authoritative for the zone file.
