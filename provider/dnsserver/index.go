@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"net"
 	"net/netip"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 // answer is the published set of one name and address family.
 type answer struct {
 	ips     []netip.Addr
+	raw     []net.IP // ips in the form dns.A and dns.AAAA hold, made once per set
 	weights []int
 	ttl     uint32
 }
@@ -86,6 +88,7 @@ func newNode(d health.Decision) *node {
 			a = &n.a
 		}
 		a.ips = append(a.ips, ip)
+		a.raw = append(a.raw, ip.AsSlice())
 		a.weights = append(a.weights, weight[ip])
 		a.ttl = uint32(d.TTL)
 	}

@@ -95,13 +95,16 @@ func New(snaps provider.Snapshots, opts Options) *Server {
 
 // Serve answers on the given sockets until ctx is done.
 func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
-	servers := []*dns.Server{
-		{PacketConn: pc, Handler: s, UDPSize: maxUDPSize},
-		{Listener: ln, Handler: s, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
-	}
-	errc := make(chan error, len(servers))
-	for _, srv := range servers {
-		go func() { errc <- srv.ActivateAndServe() }()
+	tcp := &dns.Server{Listener: ln, Handler: s, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+		IdleTimeout: func() time.Duration { return 10 * time.Second }}
+	errc := make(chan error, 2)
+	go func() { errc <- tcp.ActivateAndServe() }()
+	var udp *dns.Server
+	if conn, ok := pc.(*net.UDPConn); ok {
+		go func() { errc <- s.serveUDP(ctx, conn) }()
+	} else { // not a socket of its own (tests): miekg/dns serves it
+		udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: maxUDPSize}
+		go func() { errc <- udp.ActivateAndServe() }()
 	}
 	s.opts.Logger.Info("DNS server listening", "udp", pc.LocalAddr().String(), "tcp", ln.Addr().String(), "zones", s.zones)
 	var err error
@@ -109,8 +112,11 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	for _, srv := range servers {
-		_ = srv.Shutdown()
+	_ = tcp.Shutdown()
+	if udp != nil {
+		_ = udp.Shutdown()
+	} else {
+		_ = pc.Close() // ends the read of serveUDP
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("DNS server: %w", err)
@@ -276,13 +282,13 @@ func (s *Server) admit(req *dns.Msg) (string, int) {
 }
 
 func addresses(owner string, a answer, rrtype uint16) []dns.RR {
-	var rrs []dns.RR
-	for _, ip := range weightedOrder(a.ips, a.weights) {
+	rrs := make([]dns.RR, 0, len(a.raw))
+	for _, i := range weightedOrder(a.weights) {
 		hdr := dns.RR_Header{Name: owner, Rrtype: rrtype, Class: dns.ClassINET, Ttl: a.ttl}
 		if rrtype == dns.TypeA {
-			rrs = append(rrs, &dns.A{Hdr: hdr, A: ip.AsSlice()})
+			rrs = append(rrs, &dns.A{Hdr: hdr, A: a.raw[i]})
 		} else {
-			rrs = append(rrs, &dns.AAAA{Hdr: hdr, AAAA: ip.AsSlice()})
+			rrs = append(rrs, &dns.AAAA{Hdr: hdr, AAAA: a.raw[i]})
 		}
 	}
 	return rrs

@@ -1,33 +1,34 @@
 package dnsserver
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
-	"net/netip"
-	"sort"
+	"slices"
 )
 
-// weightedOrder returns the IPs in a random order in which each position is
-// filled by weighted choice among the IPs not yet placed, so the first answer
-// is each IP with probability weight/sum (Efraimidis–Spirakis: sort by
-// u^(1/w) for uniform u).
-func weightedOrder(ips []netip.Addr, weights []int) []netip.Addr {
+// weightedOrder returns the positions of weights in a random order in which
+// each place is filled by weighted choice among the positions not yet
+// placed, so the first answer is each IP with probability weight/sum
+// (Efraimidis–Spirakis: sort by u^(1/w) for uniform u).
+func weightedOrder(weights []int) []int {
 	type keyed struct {
-		ip  netip.Addr
+		pos int
 		key float64
 	}
-	ks := make([]keyed, len(ips))
-	for i, ip := range ips {
-		w := float64(weights[i])
+	var buf [8]keyed // most names have a few IPs: no allocation for the keys
+	ks := buf[:0]
+	for i, weight := range weights {
+		w := float64(weight)
 		if w <= 0 {
 			w = 1e-9 // cannot happen for published targets; keep them last
 		}
-		ks[i] = keyed{ip, math.Log(rand.Float64()) / w}
+		ks = append(ks, keyed{i, math.Log(rand.Float64()) / w})
 	}
-	sort.Slice(ks, func(i, j int) bool { return ks[i].key > ks[j].key })
-	out := make([]netip.Addr, len(ks))
+	slices.SortFunc(ks, func(a, b keyed) int { return cmp.Compare(b.key, a.key) })
+	out := make([]int, len(ks))
 	for i, k := range ks {
-		out[i] = k.ip
+		out[i] = k.pos
 	}
 	return out
 }
