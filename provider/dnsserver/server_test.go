@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/internal/testnet"
+	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
 )
 
@@ -311,5 +313,35 @@ func TestServfailBeforeReady(t *testing.T) {
 	ready = true
 	if r := s.answer(req); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 2 {
 		t.Fatalf("after ready: %v", r)
+	}
+}
+
+// A listener on both families (":port", as the chart sets it) answers IPv4
+// and IPv6 clients alike.
+func TestServeDualStack(t *testing.T) {
+	pc, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, pc, ln) }()
+	defer func() { cancel(); <-done }()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		var resp *dns.Msg
+		testwait.For(t, "an answer to "+addr, func() bool {
+			resp, err = query(addr, "udp", "app.example.com", dns.TypeA, false)
+			return err == nil
+		})
+		if len(resp.Answer) == 0 {
+			t.Errorf("%s: no answer records: %v", addr, resp)
+		}
 	}
 }

@@ -40,13 +40,17 @@ func (s *Server) serveUDP(ctx context.Context, pc *net.UDPConn) error {
 
 // serveUDPReader is one reader of serveUDP.
 func (s *Server) serveUDPReader(ctx context.Context, pc *net.UDPConn) error {
-	conn := ipv4.NewPacketConn(pc) // its batch calls work on IPv6 sockets too: they carry the address as is
+	// Its batch calls serve IPv6 sockets too: an IPv4 client of a dual-stack
+	// socket (":5353") is written to as an IPv4 address, which Linux accepts
+	// there (TestServeDualStack).
+	conn := ipv4.NewPacketConn(pc)
 	in := make([]ipv4.Message, udpBatch)
 	for i := range in {
 		in[i].Buffers = [][]byte{make([]byte, readBufferSize)}
 	}
 	out := make([]ipv4.Message, 0, udpBatch)
 	w := &batchWriter{local: pc.LocalAddr()}
+
 	for ctx.Err() == nil {
 		n, err := conn.ReadBatch(in, 0)
 		if err != nil {
