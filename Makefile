@@ -57,7 +57,7 @@ e2e: deps
 	cd e2e && go test -v -count=1 -timeout 30m ./...
 
 bench:
-	go test -run '^$$' -bench . -benchmem ./probe ./source ./provider ./controller
+	go test -run '^$$' -bench . -benchmem ./probe ./source ./provider ./provider/dnsserver ./controller
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzParseAnnotations -fuzztime 60s ./source

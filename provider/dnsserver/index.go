@@ -20,6 +20,7 @@ type answer struct {
 
 // node is one owner name of a zone, and the decision it was built from.
 type node struct {
+	name     string // fully qualified, lower case
 	a, aaaa  answer
 	decision health.Decision
 }
@@ -31,29 +32,33 @@ type index struct {
 	// names holds every name that exists: owners and their parents up to the
 	// zones (empty non-terminals answer NODATA, not NXDOMAIN).
 	names map[string]bool
+	// byHostname finds a hostname's node as the snapshot spells it, so that
+	// the next index reuses it without canonicalising the name again.
+	byHostname map[string]*node
 }
 
 // newIndex indexes a snapshot. Nodes of hostnames whose decision is the one
 // prev was built from are reused: the controller carries undecided hostnames
 // into the next snapshot unchanged, so one change rebuilds one node.
 func newIndex(snap *health.Snapshot, prev *index) *index {
-	ix := &index{snap: snap, nodes: make(map[string]*node, len(snap.Hostnames)), names: make(map[string]bool, len(snap.Hostnames))}
+	ix := &index{snap: snap, nodes: make(map[string]*node, len(snap.Hostnames)), names: make(map[string]bool, len(snap.Hostnames)),
+		byHostname: make(map[string]*node, len(snap.Hostnames))}
 	for _, d := range snap.Hostnames {
-		name := dns.CanonicalName(d.Hostname)
 		var n *node
 		if prev != nil {
-			if old := prev.nodes[name]; old != nil && sameDecision(old.decision, d) {
+			if old := prev.byHostname[d.Hostname]; old != nil && sameDecision(old.decision, d) {
 				n = old
 			}
 		}
 		if n == nil {
 			n = newNode(d)
 		}
+		ix.byHostname[d.Hostname] = n
 		if len(n.a.ips) == 0 && len(n.aaaa.ips) == 0 {
 			continue
 		}
-		ix.nodes[name] = n
-		for p := name; p != "."; p = parent(p) {
+		ix.nodes[n.name] = n
+		for p := n.name; p != "."; p = parent(p) {
 			if ix.names[p] {
 				break // its parents are in already
 			}
@@ -73,7 +78,7 @@ func sameDecision(a, b health.Decision) bool {
 // newNode builds the answers of one hostname: its published IPs by family,
 // an IP behind two Services once with both weights.
 func newNode(d health.Decision) *node {
-	n := &node{decision: d}
+	n := &node{name: dns.CanonicalName(d.Hostname), decision: d}
 	weight := map[netip.Addr]int{}
 	var order []netip.Addr
 	for _, t := range d.Published() {
