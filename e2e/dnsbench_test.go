@@ -62,7 +62,9 @@ func BenchmarkDNS(b *testing.B) {
 	qps := map[string]float64{}
 	for _, s := range servers {
 		addr, stop := s.start()
-		waitAnswer(b, addr, "h1."+dnsBenchZone, []string{dnsBenchIP(1, 0), dnsBenchIP(1, 1), dnsBenchIP(1, 2)})
+		if _, err := waitAnswer(addr, "h1."+dnsBenchZone, []string{dnsBenchIP(1, 0), dnsBenchIP(1, 1), dnsBenchIP(1, 2)}, time.Now(), 30*time.Second); err != nil {
+			b.Fatal(err)
+		}
 		done := make(chan struct{})
 		close(done)
 		var profiled <-chan struct{} = done

@@ -6,8 +6,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,75 +24,242 @@ import (
 type failoverProfile struct {
 	name     string
 	interval time.Duration
-	fast     time.Duration // LBDNS_PROBE_FAST_INTERVAL; equal to interval turns fastinter off
+	fast     time.Duration // LBDNS_PROBE_FAST_INTERVAL (the default: interval/4)
 }
 
-// BenchmarkFailover is part of make failbench: a backend is stopped and
-// started again, rounds times per probe profile, and each time it measures
-// how long the embedded DNS takes to drop its IP from the answers and to
-// answer it again. It runs with and without the fast interval in the same
-// run, at the default probes (2 s, fall 2, rise 2) and at 500 ms.
+// failoverOutput is one way a decision reaches an answer: an lbdns instance
+// with one output, maybe an external-dns behind it, and the DNS server whose
+// answer shows the result.
+type failoverOutput struct {
+	name              string
+	dns               string // the server polled for the answer
+	zone              string // the zone of the hostname on that server
+	lbdns             *lbdnsProc
+	extdns            *supervisor
+	withdraw, restore []time.Duration
+}
+
+func (o *failoverOutput) stop() {
+	o.extdns.stop()
+	o.lbdns.stop()
+}
+
+const failoverZone = "failover.test" // served by the embedded DNS instances
+
+// BenchmarkFailover is part of make failbench: a backend behind one of two
+// Services of a hostname is stopped and started again, rounds times per probe
+// profile, and each time it measures how long every output takes to drop the
+// IP from the answers and to answer it again. All outputs watch the same
+// Services in the same run, each in its own lbdns instance: the embedded DNS
+// (with and without the fast interval), the standalone rfc2136 updater,
+// the connector with external-dns as in the sidecar recipe, and DNSEndpoints
+// with external-dns --source=crd --events, the last three written to BIND.
 func BenchmarkFailover(b *testing.B) {
 	rounds := envInt("LBDNS_FAILOVER_ROUNDS", 50)
+	if err := suite.startFailoverDNS(); err != nil {
+		b.Fatal(err)
+	}
 	table := benchTable{name: "failbench"}
 	for i, p := range []failoverProfile{
-		{"default probes (2s, fall 2, rise 2), fast interval 500ms", 2 * time.Second, 500 * time.Millisecond},
-		{"default probes, no fast interval", 2 * time.Second, 2 * time.Second},
-		{"500ms probes, fast interval 125ms", 500 * time.Millisecond, 125 * time.Millisecond},
-		{"500ms probes, no fast interval", 500 * time.Millisecond, 500 * time.Millisecond},
+		{"default probes (2s, fall 2, rise 2)", 2 * time.Second, 500 * time.Millisecond},
+		{"500ms probes (fall 2, rise 2)", 500 * time.Millisecond, 125 * time.Millisecond},
 	} {
-		withdraw, restore := suite.failoverRounds(b, p, i, rounds)
-		table.add(p.name+": withdrawn, p50 / p99", "%.2f s / %.2f s", percentile(withdraw, 50).Seconds(), percentile(withdraw, 99).Seconds())
-		table.add(p.name+": restored, p50 / p99", "%.2f s / %.2f s", percentile(restore, 50).Seconds(), percentile(restore, 99).Seconds())
+		for _, o := range suite.failoverRounds(b, p, i, rounds) {
+			what := p.name + ", " + o.name
+			table.add(what+": withdrawn, p50 / p99", "%.2f s / %.2f s", percentile(o.withdraw, 50).Seconds(), percentile(o.withdraw, 99).Seconds())
+			table.add(what+": restored, p50 / p99", "%.2f s / %.2f s", percentile(o.restore, 50).Seconds(), percentile(o.restore, 99).Seconds())
+		}
 	}
-	table.print(fmt.Sprintf("make failbench (embedded DNS): backend stop -> answer without it, start -> answer with it, %d rounds each, %s",
+	table.print(fmt.Sprintf("make failbench: backend stop -> answer without it, start -> answer with it, %d rounds each, %s",
 		rounds, time.Now().UTC().Format("2006-01-02")))
 }
 
-// failoverRounds runs one profile: its own namespace, lbdns instance and two
-// Services of one hostname with real TCP backends on 127.0.78.x.
-func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) (withdraw, restore []time.Duration) {
+// startFailoverDNS brings up what the writer outputs need beside the control
+// plane a benchmark gets: BIND and the DNSEndpoint CRD.
+func (e *env) startFailoverDNS() error {
+	if e.bind == nil {
+		if err := e.startBind(); err != nil {
+			return fmt.Errorf("start BIND9: %w", err)
+		}
+	}
+	return e.installDNSEndpointCRD()
+}
+
+// installDNSEndpointCRD applies external-dns v0.22.0's DNSEndpoint CRD.
+func (e *env) installDNSEndpointCRD() error {
+	cmd := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "-k", filepath.Join(e.root, "manifests/crd"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kubectl apply -k manifests/crd: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// failoverRounds runs one profile: its own namespace, one instance per
+// output and two Services of one hostname (a name in each output's zone)
+// with real TCP backends on 127.0.78.x.
+func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*failoverOutput {
 	ctx := context.Background()
 	ns := fmt.Sprintf("failover-%d", n)
 	if _, err := e.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		b.Fatal(err)
 	}
-	port, err := freePort()
+	outputs, err := e.startFailoverOutputs(p, ns)
+	for _, o := range outputs {
+		defer o.stop()
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, err := e.newLbdns("lbdns-"+ns, "LBDNS_DNS_ADDR="+fmt.Sprintf("127.0.0.1:%d", port), "LBDNS_DNS_ZONES=failover.test",
-		"LBDNS_DNS_RRL_RATE=0", "LBDNS_NAMESPACE="+ns, "LBDNS_LOG_LEVEL=info", "LBDNS_PROBE_INTERVAL="+p.interval.String(),
-		"LBDNS_PROBE_TIMEOUT="+min(time.Second, p.interval/2).String(), "LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2",
-		"LBDNS_PROBE_FAST_INTERVAL="+p.fast.String(),
-		"LBDNS_FLAP_HALF_LIFE=0") // the rounds flap the backend on purpose: damping would hold it withdrawn
-	if err != nil {
-		b.Fatal(err)
+	label := fmt.Sprintf("fo%d", n)
+	var hostnames []string
+	for _, o := range outputs {
+		hostnames = append(hostnames, label+"."+o.zone)
 	}
-	l.dns = fmt.Sprintf("127.0.0.1:%d", port)
-	if err := l.run(e); err != nil {
-		b.Fatal(err)
-	}
-	defer l.stop()
-	hostname := fmt.Sprintf("fo%d.failover.test", n)
 	backends := []*tcpBackend{newTCPBackend(b, fmt.Sprintf("127.0.78.%d", 2*n+1)), newTCPBackend(b, fmt.Sprintf("127.0.78.%d", 2*n+2))}
 	for i, be := range backends {
-		e.createProbedService(b, ns, fmt.Sprintf("s%d", i), hostname, be)
+		e.createProbedService(b, ns, fmt.Sprintf("s%d", i), strings.Join(slices.Compact(hostnames), ","), be)
 		defer be.stop()
 	}
 	both := []string{backends[0].ip.String(), backends[1].ip.String()}
-	waitAnswer(b, l.dns, hostname, both)
+	waitOutputs(b, outputs, label, both, time.Now(), 60*time.Second) // the first sync of external-dns may take a while
 	victim := backends[0]
 	for range rounds {
 		// Stop at a random moment of the probe cycle, as a real failure would.
 		time.Sleep(time.Duration(rand.Int64N(int64(p.interval))))
 		victim.stop()
-		withdraw = append(withdraw, waitAnswer(b, l.dns, hostname, both[1:]))
+		for i, d := range waitOutputs(b, outputs, label, both[1:], time.Now(), 30*time.Second) {
+			outputs[i].withdraw = append(outputs[i].withdraw, d)
+		}
 		victim.start(b)
-		restore = append(restore, waitAnswer(b, l.dns, hostname, both))
+		for i, d := range waitOutputs(b, outputs, label, both, time.Now(), 30*time.Second) {
+			outputs[i].restore = append(outputs[i].restore, d)
+		}
 	}
-	return withdraw, restore
+	return outputs
+}
+
+// startFailoverOutputs starts one lbdns instance per output with the
+// profile's probes, and external-dns where the output needs it. It returns
+// what it started, also on error, so that the caller stops it.
+func (e *env) startFailoverOutputs(p failoverProfile, ns string) ([]*failoverOutput, error) {
+	probes := []string{"LBDNS_NAMESPACE=" + ns, "LBDNS_LOG_LEVEL=info",
+		"LBDNS_PROBE_INTERVAL=" + p.interval.String(), "LBDNS_PROBE_TIMEOUT=" + min(time.Second, p.interval/2).String(),
+		"LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2", "LBDNS_PROBE_FAST_INTERVAL=" + p.fast.String(),
+		"LBDNS_FLAP_HALF_LIFE=0"} // the rounds flap the backend on purpose: damping would hold it withdrawn
+	host, port, _ := strings.Cut(e.dnsAddr, ":")
+	rfc2136 := []string{"--provider=rfc2136", "--rfc2136-host=" + host, "--rfc2136-port=" + port,
+		"--rfc2136-tsig-keyname=" + tsigKeyName, "--rfc2136-tsig-secret=" + e.tsigSecret,
+		"--rfc2136-tsig-secret-alg=hmac-sha256", "--rfc2136-tsig-axfr", "--registry=txt", "--policy=sync",
+		"--kubeconfig=" + e.adminKubeconfig, "--log-level=info"}
+	var outputs []*failoverOutput
+	start := func(name, dnsAddr, zone string, env ...string) (*failoverOutput, error) {
+		l, err := e.newLbdns(fmt.Sprintf("lbdns-%s-%d", ns, len(outputs)), append(slices.Clone(probes), env...)...)
+		if err != nil {
+			return nil, err
+		}
+		o := &failoverOutput{name: name, dns: dnsAddr, zone: zone, lbdns: l}
+		outputs = append(outputs, o)
+		return o, l.run(e)
+	}
+	extdns := func(o *failoverOutput, args ...string) error {
+		metrics, err := freePort()
+		if err != nil {
+			return err
+		}
+		args = append(append(args, rfc2136...), "--rfc2136-zone="+o.zone, "--domain-filter="+o.zone,
+			fmt.Sprintf("--metrics-address=127.0.0.1:%d", metrics))
+		o.extdns, err = supervise(func() (*proc, error) {
+			return startProc(e.dir, "external-dns-"+ns+"-"+o.zone, nil, filepath.Join(e.tools, extdnsBinary), args...)
+		})
+		return err
+	}
+	ports := make([]int, 3)
+	for i := range ports {
+		var err error
+		if ports[i], err = freePort(); err != nil {
+			return outputs, err
+		}
+	}
+	for _, s := range []func() error{
+		func() error {
+			o, err := start("embedded DNS", fmt.Sprintf("127.0.0.1:%d", ports[0]), failoverZone,
+				fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", ports[0]), "LBDNS_DNS_ZONES="+failoverZone, "LBDNS_DNS_RRL_RATE=0")
+			o.lbdns.dns = o.dns
+			return err
+		},
+		func() error {
+			o, err := start("embedded DNS without the fast interval", fmt.Sprintf("127.0.0.1:%d", ports[1]), failoverZone,
+				fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", ports[1]), "LBDNS_DNS_ZONES="+failoverZone, "LBDNS_DNS_RRL_RATE=0",
+				"LBDNS_PROBE_FAST_INTERVAL="+p.interval.String())
+			o.lbdns.dns = o.dns
+			return err
+		},
+		func() error {
+			_, err := start("standalone rfc2136", e.dnsAddr, zoneStandalone, "LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST="+host,
+				"LBDNS_RFC2136_PORT="+port, "LBDNS_RFC2136_ZONE="+zoneStandalone, "LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName,
+				"LBDNS_RFC2136_TSIG_SECRET="+e.tsigSecret, "LBDNS_TXT_OWNER_ID=failbench", "LBDNS_DOMAIN_FILTER="+zoneStandalone)
+			return err
+		},
+		func() error {
+			// The sidecar recipe's external-dns: the connector is polled every 10 s.
+			connector := fmt.Sprintf("127.0.0.1:%d", ports[2])
+			o, err := start("connector + external-dns --interval=10s", e.dnsAddr, zone, "LBDNS_CONNECTOR_ADDR="+connector)
+			if err != nil {
+				return err
+			}
+			return extdns(o, "--source=connector", "--connector-source-server="+connector, "--interval=10s",
+				"--txt-owner-id=failbench-connector")
+		},
+		func() error {
+			// The crd overlay's external-dns: evented, a full sync every minute.
+			o, err := start("DNSEndpoint + external-dns --events", e.dnsAddr, zoneCRD, "LBDNS_CRD_NAMESPACE=lbdns",
+				"LBDNS_DOMAIN_FILTER="+zoneCRD)
+			if err != nil {
+				return err
+			}
+			return extdns(o, "--source=crd", "--namespace=lbdns", "--events", "--interval=1m", "--txt-owner-id=failbench-crd")
+		},
+	} {
+		if err := s(); err != nil {
+			return outputs, err
+		}
+	}
+	return outputs, nil
+}
+
+// waitOutputs polls every output's DNS server every 5 ms until the A answer
+// of its name label.<zone> is want, and returns how long each took since
+// start.
+func waitOutputs(b *testing.B, outputs []*failoverOutput, label string, want []string, start time.Time, limit time.Duration) []time.Duration {
+	took := make([]time.Duration, len(outputs))
+	errs := make([]error, len(outputs))
+	var wg sync.WaitGroup
+	for i, o := range outputs {
+		wg.Go(func() { took[i], errs[i] = waitAnswer(o.dns, label+"."+o.zone, want, start, limit) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			b.Fatalf("%s: %v", outputs[i].name, err)
+		}
+	}
+	return took
+}
+
+// waitAnswer polls a DNS server every 5 ms until the A answer of name is
+// want, and returns how long that took since start.
+func waitAnswer(dnsAddr, name string, want []string, start time.Time, limit time.Duration) (time.Duration, error) {
+	want = sorted(want)
+	for deadline := start.Add(limit); ; time.Sleep(5 * time.Millisecond) {
+		got, err := lookup(dnsAddr, name, "A")
+		if err == nil && slices.Equal(got, want) {
+			return time.Since(start), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s never answered %v within %s (last: %v, %v)", name, want, limit, got, err)
+		}
+	}
 }
 
 // createProbedService creates a LoadBalancer Service probed over TCP on the
@@ -116,22 +286,6 @@ func (e *env) createProbedService(b *testing.B, ns, name, hostname string, be *t
 	}, metav1.CreateOptions{})
 	if err != nil {
 		b.Fatal(err)
-	}
-}
-
-// waitAnswer polls the embedded DNS every 5 ms until the A answer of name is
-// want, and returns how long that took.
-func waitAnswer(b *testing.B, dnsAddr, name string, want []string) time.Duration {
-	start := time.Now()
-	want = sorted(want)
-	for deadline := start.Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		got, err := lookup(dnsAddr, name, "A")
-		if err == nil && slices.Equal(got, want) {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s never answered %v (last: %v, %v)", name, want, got, err)
-		}
 	}
 }
 

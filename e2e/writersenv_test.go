@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -104,9 +103,8 @@ func (e *env) startWriters() error {
 
 	// DNSEndpoints: the CRD of external-dns v0.22.0, lbdns writing them, and
 	// external-dns --source=crd --events publishing them.
-	cmd := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "-k", filepath.Join(e.root, "manifests/crd"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("kubectl apply -k manifests/crd: %w\n%s", err, out)
+	if err := e.installDNSEndpointCRD(); err != nil {
+		return err
 	}
 	if e.crd, err = e.newLbdns("lbdns-crd", "LBDNS_CRD_NAMESPACE=lbdns", "LBDNS_DOMAIN_FILTER="+zoneCRD,
 		"LBDNS_SYNC_INTERVAL=30s"); err != nil {
