@@ -21,6 +21,9 @@ type answer struct {
 // node is one owner name of a zone, and the decision it was built from.
 type node struct {
 	name     string // fully qualified, lower case
+	// rrlA and rrlAAAA are the rate-limiting kinds of its answers (see
+	// responseKind), made once.
+	rrlA, rrlAAAA string
 	a, aaaa  answer
 	decision health.Decision
 }
@@ -79,6 +82,7 @@ func sameDecision(a, b health.Decision) bool {
 // an IP behind two Services once with both weights.
 func newNode(d health.Decision) *node {
 	n := &node{name: dns.CanonicalName(d.Hostname), decision: d}
+	n.rrlA, n.rrlAAAA = "A/"+n.name, "AAAA/"+n.name
 	weight := map[netip.Addr]int{}
 	var order []netip.Addr
 	for _, t := range d.Published() {

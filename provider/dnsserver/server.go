@@ -60,6 +60,9 @@ type Server struct {
 	snaps provider.Snapshots
 	opts  Options
 	zones []string // canonical, longest first
+	// zoneBytes are the zones for the fast path, which reads names as bytes.
+	zoneBytes [][]byte
+	fast      fastCounters
 	ix    atomic.Pointer[index]
 	mu    sync.Mutex // serialises index rebuilds
 
@@ -76,6 +79,9 @@ func New(snaps provider.Snapshots, opts Options) *Server {
 		opts.Observer = &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}
 	}
 	s := &Server{snaps: snaps, opts: opts, reflected: opts.Observer}
+	if m := opts.Metrics; m != nil {
+		s.fast = fastCounters{a: m.DNSQueries.WithLabelValues("A", "NOERROR"), aaaa: m.DNSQueries.WithLabelValues("AAAA", "NOERROR")}
+	}
 	if opts.RRL.Rate > 0 {
 		s.limiter = newLimiter(opts.RRL)
 	}
@@ -89,6 +95,9 @@ func New(snaps provider.Snapshots, opts Options) *Server {
 				s.zones[i], s.zones[j] = s.zones[j], s.zones[i]
 			}
 		}
+	}
+	for _, z := range s.zones {
+		s.zoneBytes = append(s.zoneBytes, []byte(z))
 	}
 	return s
 }

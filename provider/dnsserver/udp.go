@@ -49,6 +49,10 @@ func (s *Server) serveUDPReader(ctx context.Context, pc *net.UDPConn) error {
 		in[i].Buffers = [][]byte{make([]byte, readBufferSize)}
 	}
 	out := make([]ipv4.Message, 0, udpBatch)
+	answers := make([][]byte, udpBatch) // the fast path's answers, reused
+	for i := range answers {
+		answers[i] = make([]byte, 0, maxUDPSize)
+	}
 	w := &batchWriter{local: pc.LocalAddr()}
 
 	for ctx.Err() == nil {
@@ -60,8 +64,8 @@ func (s *Server) serveUDPReader(ctx context.Context, pc *net.UDPConn) error {
 			return err
 		}
 		out = out[:0]
-		for _, m := range in[:n] {
-			if b := s.answerDatagram(w, m.Buffers[0][:m.N], m.Addr); b != nil {
+		for i, m := range in[:n] {
+			if b := s.answerDatagram(w, m.Buffers[0][:m.N], m.Addr, answers[i]); b != nil {
 				out = append(out, ipv4.Message{Buffers: [][]byte{b}, Addr: m.Addr})
 			}
 		}
@@ -79,8 +83,12 @@ func (s *Server) serveUDPReader(ctx context.Context, pc *net.UDPConn) error {
 
 // answerDatagram returns the packed answer to one datagram, or nil when it
 // gets none: not a query (a response, or too short to be a message: replying
-// could loop between two servers), or dropped by rate limiting.
-func (s *Server) answerDatagram(w *batchWriter, raw []byte, from net.Addr) []byte {
+// could loop between two servers), or dropped by rate limiting. The common
+// query is answered by the fast path into buf.
+func (s *Server) answerDatagram(w *batchWriter, raw []byte, from net.Addr, buf []byte) []byte {
+	if b, ok := s.fastAnswer(raw, from, buf); ok {
+		return b
+	}
 	req := new(dns.Msg)
 	if err := req.Unpack(raw); err != nil {
 		if len(raw) < 12 || raw[2]&0x80 != 0 { // no header, or QR set

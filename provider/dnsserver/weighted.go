@@ -12,6 +12,11 @@ import (
 // placed, so the first answer is each IP with probability weight/sum
 // (Efraimidis–Spirakis: sort by u^(1/w) for uniform u).
 func weightedOrder(weights []int) []int {
+	return weightedOrderInto(make([]int, 0, len(weights)), weights)
+}
+
+// weightedOrderInto is weightedOrder appending to dst.
+func weightedOrderInto(dst, weights []int) []int {
 	type keyed struct {
 		pos int
 		key float64
@@ -26,9 +31,8 @@ func weightedOrder(weights []int) []int {
 		ks = append(ks, keyed{i, math.Log(rand.Float64()) / w})
 	}
 	slices.SortFunc(ks, func(a, b keyed) int { return cmp.Compare(b.key, a.key) })
-	out := make([]int, len(ks))
-	for i, k := range ks {
-		out[i] = k.pos
+	for _, k := range ks {
+		dst = append(dst, k.pos)
 	}
-	return out
+	return dst
 }
