@@ -20,12 +20,12 @@ type answer struct {
 
 // node is one owner name of a zone, and the decision it was built from.
 type node struct {
-	name     string // fully qualified, lower case
+	name string // fully qualified, lower case
 	// rrlA and rrlAAAA are the rate-limiting kinds of its answers (see
 	// responseKind), made once.
 	rrlA, rrlAAAA string
-	a, aaaa  answer
-	decision health.Decision
+	a, aaaa       answer
+	decision      health.Decision
 }
 
 // index is a snapshot turned into lookups by fully qualified, lower-case name.

@@ -63,8 +63,8 @@ type Server struct {
 	// zoneBytes are the zones for the fast path, which reads names as bytes.
 	zoneBytes [][]byte
 	fast      fastCounters
-	ix    atomic.Pointer[index]
-	mu    sync.Mutex // serialises index rebuilds
+	ix        atomic.Pointer[index]
+	mu        sync.Mutex // serialises index rebuilds
 
 	reflected *provider.SyncObserver
 	limiter   *limiter // nil: no response rate limiting
