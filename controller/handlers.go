@@ -7,8 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/lbdns/lbdns/source"
@@ -29,15 +27,9 @@ type namedSync struct {
 // which IPs a deleted Node held. Run waits until these handlers saw every
 // object of the initial lists. Call it before the informers start.
 func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexInformer) error {
-	onService := func(obj any) {
-		if s, ok := untomb(obj).(*corev1.Service); ok {
-			c.dirt.addService(types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
-			c.Trigger()
-		}
-	}
-	onSlice := func(obj any) {
-		if s, ok := untomb(obj).(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelServiceName] != "" {
-			c.dirt.addService(types.NamespacedName{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]})
+	onServiceOrSlice := func(obj any) {
+		if name, ok := source.ServiceOf(obj); ok {
+			c.dirt.addService(name)
 			c.Trigger()
 		}
 	}
@@ -52,8 +44,8 @@ func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexI
 		informer cache.SharedIndexInformer
 		handler  cache.ResourceEventHandler
 	}{
-		{"Services", services, eachChange(onService)},
-		{"EndpointSlices", slices, eachChange(onSlice)},
+		{"Services", services, eachChange(onServiceOrSlice)},
+		{"EndpointSlices", slices, eachChange(onServiceOrSlice)},
 		{"Nodes", nodes, cache.ResourceEventHandlerFuncs{
 			AddFunc:    onNode,
 			UpdateFunc: func(old, cur any) { onNode(old); onNode(cur) }, // IPs it lost and IPs it has

@@ -170,9 +170,17 @@ func (c *Controller) event(obj *corev1.Service, kind, reason, format string, arg
 	c.opts.Recorder.Eventf(obj, kind, reason, format, args...)
 }
 
-// serviceOf returns the cached Service of a target, to hang events on.
+// serviceOf returns the cached Service of a target, to hang events on; nil
+// when it no longer opts in.
 func (c *Controller) serviceOf(k health.Key) *corev1.Service {
-	return c.model.Service(types.NamespacedName{Namespace: k.Namespace, Name: k.Service})
+	return c.optedIn(types.NamespacedName{Namespace: k.Namespace, Name: k.Service})
+}
+
+func (c *Controller) optedIn(n types.NamespacedName) *corev1.Service {
+	if len(c.model.HostnamesOf(n)) == 0 {
+		return nil
+	}
+	return c.cluster.Service(n)
 }
 
 // servicesOf returns the Services of the targets, each once.
@@ -183,7 +191,7 @@ func (c *Controller) servicesOf(targets []health.TargetDecision) []*corev1.Servi
 		n := types.NamespacedName{Namespace: t.Namespace, Name: t.Service}
 		if !seen[n] {
 			seen[n] = true
-			out = append(out, c.model.Service(n))
+			out = append(out, c.optedIn(n))
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package source
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -282,16 +283,20 @@ func TestTrimmer(t *testing.T) {
 	s.Spec.Selector = map[string]string{"app": "a"}
 	s.Spec.ClusterIPs = []string{"10.96.0.1"}
 	out, _ = tr.Transform(s)
-	gotSvc := out.(*corev1.Service)
+	gotSvc := out.(*cachedService).Service()
 	if len(gotSvc.Annotations) != 3 || gotSvc.Annotations["helm.sh/chart"] != "" || gotSvc.Spec.Selector != nil || gotSvc.Spec.ClusterIPs != nil {
 		t.Errorf("Service not trimmed: %+v", gotSvc)
 	}
-	if gotSvc.UID != s.UID || gotSvc.Spec.Type != corev1.ServiceTypeLoadBalancer || gotSvc.Spec.Ports[0].Port != s.Spec.Ports[0].Port ||
+	if gotSvc.UID != s.UID || gotSvc.Name != s.Name || gotSvc.Namespace != s.Namespace || gotSvc.ResourceVersion != s.ResourceVersion ||
+		gotSvc.Spec.Type != corev1.ServiceTypeLoadBalancer || gotSvc.Spec.Ports[0].Port != s.Spec.Ports[0].Port ||
 		gotSvc.Status.LoadBalancer.Ingress[0].IP != "192.0.2.1" {
 		t.Errorf("Trimmer dropped what Build reads: %+v", gotSvc)
 	}
+	if got := out.(*cachedService).DeepCopyObject().(*cachedService).Service(); !reflect.DeepEqual(got, gotSvc) {
+		t.Errorf("a deep copy differs: %+v", got)
+	}
 	plain := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: map[string]string{"x": "y"}}, Spec: corev1.ServiceSpec{Ports: s.Spec.Ports}}
-	if out, _ := tr.Transform(plain); out.(*corev1.Service).Annotations != nil || out.(*corev1.Service).Spec.Ports != nil {
+	if out, _ := tr.Transform(plain); out.(*cachedService).Service().Annotations != nil || out.(*cachedService).Service().Spec.Ports != nil {
 		t.Errorf("a Service that does not opt in keeps more than its identity: %+v", out)
 	}
 
@@ -300,9 +305,12 @@ func TestTrimmer(t *testing.T) {
 		es.Endpoints = append(es.Endpoints, es.Endpoints[0], slice("a", false, "n2").Endpoints[0])
 	}
 	out, _ = tr.Transform(es)
-	gotSlice := out.(*discoveryv1.EndpointSlice)
+	gotSlice := out.(*cachedSlice).EndpointSlice()
 	if len(gotSlice.Endpoints) != 2 || gotSlice.Labels[discoveryv1.LabelServiceName] != "a" || gotSlice.Endpoints[0].Addresses != nil {
 		t.Errorf("EndpointSlice: %d endpoints (want one per ready/node pair: 2), labels %v", len(gotSlice.Endpoints), gotSlice.Labels)
+	}
+	if name, ok := ServiceOf(out); !ok || name.Name != "a" || name.Namespace != es.Namespace {
+		t.Errorf("the Service of a cached EndpointSlice: %v %v", name, ok)
 	}
 	if ready := readyEndpoints([]*discoveryv1.EndpointSlice{gotSlice}); len(ready) != 1 || *ready[0].NodeName != "n1" {
 		t.Errorf("ready endpoints after trimming: %+v", ready)

@@ -6,9 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -18,12 +16,11 @@ const (
 )
 
 // ClusterReader reads Services, their EndpointSlices and Nodes by IP from
-// informer caches. The objects it returns belong to the caches: do not
-// modify them.
+// informer caches whose transform is a Trimmer. The objects it returns are
+// made from the cached ones on each call, except Nodes, which belong to the
+// cache: do not modify them.
 type ClusterReader struct {
-	services corelisters.ServiceLister
-	slices   cache.Indexer
-	nodes    cache.Indexer
+	services, slices, nodes cache.Indexer
 }
 
 // NewClusterReader wires listers over the informers of Services,
@@ -31,15 +28,10 @@ type ClusterReader struct {
 // (EndpointSlices by Service, Nodes by IP).
 func NewClusterReader(services, slices, nodes cache.SharedIndexInformer) (*ClusterReader, error) {
 	err := slices.AddIndexers(cache.Indexers{byServiceIndex: func(obj any) ([]string, error) {
-		s, ok := obj.(*discoveryv1.EndpointSlice)
-		if !ok {
-			return nil, nil
+		if name, ok := ServiceOf(obj); ok {
+			return []string{name.String()}, nil
 		}
-		name := s.Labels[discoveryv1.LabelServiceName]
-		if name == "" {
-			return nil, nil
-		}
-		return []string{s.Namespace + "/" + name}, nil
+		return nil, nil
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("adding EndpointSlice index: %w", err)
@@ -58,28 +50,27 @@ func NewClusterReader(services, slices, nodes cache.SharedIndexInformer) (*Clust
 	if err != nil {
 		return nil, fmt.Errorf("adding Node index: %w", err)
 	}
-	return &ClusterReader{services: corelisters.NewServiceLister(services.GetIndexer()), slices: slices.GetIndexer(),
-		nodes: nodes.GetIndexer()}, nil
+	return &ClusterReader{services: services.GetIndexer(), slices: slices.GetIndexer(), nodes: nodes.GetIndexer()}, nil
 }
 
 // Service returns a cached Service, or nil.
 func (r *ClusterReader) Service(name types.NamespacedName) *corev1.Service {
-	s, err := r.services.Services(name.Namespace).Get(name.Name)
-	if err != nil {
-		return nil
+	obj, _, _ := r.services.GetByKey(name.String()) // an indexer's get does not fail
+	if s, ok := obj.(*cachedService); ok {
+		return s.Service()
 	}
-	return s
+	return nil
 }
 
 // ServiceNames returns the names of the cached Services that may matter:
 // LoadBalancers and any Service with annotations (Build warns about a
 // non-LoadBalancer that asks for a hostname).
 func (r *ClusterReader) ServiceNames() []types.NamespacedName {
-	svcs, _ := r.services.List(labels.Everything()) // a lister over an indexer does not fail
-	out := make([]types.NamespacedName, 0, len(svcs))
-	for _, s := range svcs {
-		if s.Spec.Type == corev1.ServiceTypeLoadBalancer || len(s.Annotations) > 0 {
-			out = append(out, types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
+	objs := r.services.List()
+	out := make([]types.NamespacedName, 0, len(objs))
+	for _, o := range objs {
+		if s, ok := o.(*cachedService); ok && s.mayMatter() {
+			out = append(out, s.NamespacedName())
 		}
 	}
 	return out
@@ -87,11 +78,11 @@ func (r *ClusterReader) ServiceNames() []types.NamespacedName {
 
 // SlicesOf implements Lookup.
 func (r *ClusterReader) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice {
-	objs, _ := r.slices.ByIndex(byServiceIndex, service.Namespace+"/"+service.Name) // the index exists
+	objs, _ := r.slices.ByIndex(byServiceIndex, service.String()) // the index exists
 	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
 	for _, o := range objs {
-		if es, ok := o.(*discoveryv1.EndpointSlice); ok {
-			out = append(out, es)
+		if es, ok := o.(*cachedSlice); ok {
+			out = append(out, es.EndpointSlice())
 		}
 	}
 	return out

@@ -33,7 +33,6 @@ type Model struct {
 
 // serviceEntry is what one opted-in Service contributes.
 type serviceEntry struct {
-	svc       *corev1.Service
 	hostnames []string
 	targets   []health.Target
 	// conflicts are the hostnames external-dns's own annotations ask for too.
@@ -58,7 +57,7 @@ func (m *Model) Update(name types.NamespacedName, svc *corev1.Service, look Look
 		hs, ts, warnings = serviceTargets(svc, look, m.opts)
 		conflicts := externalDNSConflicts(svc, hs)
 		if len(hs) > 0 {
-			next = &serviceEntry{svc: svc, hostnames: hs, targets: ts, conflicts: conflicts}
+			next = &serviceEntry{hostnames: hs, targets: ts, conflicts: conflicts}
 		}
 		for _, h := range conflicts {
 			warnings = append(warnings, conflictWarning(svc, h))
@@ -155,14 +154,6 @@ func (m *Model) Services() []types.NamespacedName {
 		out = append(out, n)
 	}
 	return out
-}
-
-// Service returns the cached object of an opted-in Service, or nil.
-func (m *Model) Service(name types.NamespacedName) *corev1.Service {
-	if e := m.services[name]; e != nil {
-		return e.svc
-	}
-	return nil
 }
 
 // HostnamesOf returns the hostnames a Service asks for.

@@ -56,7 +56,7 @@ func TestModelUpdate(t *testing.T) {
 	if !slices.Equal(hostnames, []string{"y.example.com"}) || len(removed) != 1 {
 		t.Errorf("deleting b touched %v, removed %v", hostnames, removed)
 	}
-	if m.Service(nameB) != nil || len(m.ServicesOn(netip.MustParseAddr("192.0.2.3"))) != 0 || !slices.Equal(m.Hostnames(), []string{"z.example.com"}) {
+	if m.HostnamesOf(nameB) != nil || len(m.ServicesOn(netip.MustParseAddr("192.0.2.3"))) != 0 || !slices.Equal(m.Hostnames(), []string{"z.example.com"}) {
 		t.Errorf("b is still known: hostnames %v", m.Hostnames())
 	}
 	if h, tg := m.Size(); h != 1 || tg != 1 {

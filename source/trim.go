@@ -10,8 +10,9 @@ import (
 )
 
 // Trimmer is the informers' transform: it keeps, of each cached object, only
-// what Build and the event recorder read, so that the caches cost memory in
-// proportion to what lbdns decides on, not to what the cluster stores
+// what Build and the event recorder read, in compact forms (cached.go), so
+// that the caches cost memory in proportion to what lbdns decides on, not to
+// what the cluster stores
 // (managedFields, kubectl's last-applied copy, foreign annotations, pod IPs,
 // images). It builds a new object rather than clearing fields of the old
 // one, so that a field added to the API later is dropped too.
@@ -20,7 +21,8 @@ type Trimmer struct {
 	AnnotationPrefix string
 }
 
-// Transform is a cache.TransformFunc.
+// Transform is a cache.TransformFunc: Services and EndpointSlices become
+// the cache's compact forms (cached.go), Nodes trimmed Nodes.
 func (t Trimmer) Transform(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *corev1.Service:
@@ -33,20 +35,13 @@ func (t Trimmer) Transform(obj any) (any, error) {
 	return obj, nil // a DeletedFinalStateUnknown passes through: it holds an object trimmed before
 }
 
-// objectMeta keeps identity (events refer to the object by UID and
-// resourceVersion) and the given annotations.
-func objectMeta(m metav1.ObjectMeta, annotations map[string]string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		Annotations: annotations}
-}
-
 // keep returns the annotations Build reads: lbdns's (by prefix) and
 // external-dns's hostname annotations (for ExternalDNSConflict). Nil when
 // there are none, as for most Services of a cluster.
 func (t Trimmer) keep(a map[string]string) map[string]string {
 	var out map[string]string
 	for k, v := range a {
-		if strings.HasPrefix(k, t.AnnotationPrefix) || slices.Contains(externalDNSHostnameAnnotations, k) {
+		if t.kept(k) {
 			if out == nil {
 				out = map[string]string{}
 			}
@@ -56,19 +51,28 @@ func (t Trimmer) keep(a map[string]string) map[string]string {
 	return out
 }
 
-func (t Trimmer) service(s *corev1.Service) *corev1.Service {
-	out := &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: objectMeta(s.ObjectMeta, t.keep(s.Annotations))}
-	out.Spec.Type = s.Spec.Type
-	if out.Annotations == nil {
+func (t Trimmer) kept(annotation string) bool {
+	return strings.HasPrefix(annotation, t.AnnotationPrefix) || slices.Contains(externalDNSHostnameAnnotations, annotation)
+}
+
+func (t Trimmer) service(s *corev1.Service) *cachedService {
+	out := &cachedService{identity: identityOf(s.ObjectMeta), typ: s.Spec.Type}
+	for k, v := range s.Annotations {
+		if t.kept(k) {
+			out.annotations = append(out.annotations, keyValue{key: k, value: v})
+		}
+	}
+	if out.annotations == nil {
 		return out // not opted in: Build only needs to know it exists
 	}
-	out.Spec.ExternalTrafficPolicy = s.Spec.ExternalTrafficPolicy
-	out.Spec.HealthCheckNodePort = s.Spec.HealthCheckNodePort
+	slices.SortFunc(out.annotations, func(a, b keyValue) int { return strings.Compare(a.key, b.key) })
+	out.policy = s.Spec.ExternalTrafficPolicy
+	out.healthCheckNodePort = s.Spec.HealthCheckNodePort
 	for _, p := range s.Spec.Ports {
-		out.Spec.Ports = append(out.Spec.Ports, corev1.ServicePort{Name: p.Name, Port: p.Port})
+		out.ports = append(out.ports, servicePort{name: p.Name, port: p.Port})
 	}
 	for _, ing := range s.Status.LoadBalancer.Ingress {
-		out.Status.LoadBalancer.Ingress = append(out.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: ing.IP, Hostname: ing.Hostname})
+		out.ingress = append(out.ingress, ingress{ip: ing.IP, hostname: ing.Hostname})
 	}
 	return out
 }
@@ -76,32 +80,17 @@ func (t Trimmer) service(s *corev1.Service) *corev1.Service {
 // trimSlice keeps the Service label and, of the endpoints, whether they are
 // ready and on which node, once per distinct pair: a Service with 200 pods on
 // 3 nodes keeps at most 6 endpoints.
-func trimSlice(s *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
-	out := &discoveryv1.EndpointSlice{TypeMeta: s.TypeMeta, ObjectMeta: objectMeta(s.ObjectMeta, nil), AddressType: s.AddressType}
-	if name, ok := s.Labels[discoveryv1.LabelServiceName]; ok {
-		out.Labels = map[string]string{discoveryv1.LabelServiceName: name}
-	}
-	type pair struct {
-		ready bool
-		node  string
-	}
-	seen := map[pair]bool{}
+func trimSlice(s *discoveryv1.EndpointSlice) *cachedSlice {
+	out := &cachedSlice{identity: identityOf(s.ObjectMeta), addressType: s.AddressType}
+	out.service, out.hasLabel = s.Labels[discoveryv1.LabelServiceName]
 	for _, ep := range s.Endpoints {
-		p := pair{ready: ep.Conditions.Ready == nil || *ep.Conditions.Ready}
+		e := endpoint{ready: ep.Conditions.Ready == nil || *ep.Conditions.Ready}
 		if ep.NodeName != nil {
-			p.node = *ep.NodeName
+			e.hasNode, e.node = true, *ep.NodeName
 		}
-		if seen[p] {
-			continue
+		if !slices.Contains(out.endpoints, e) {
+			out.endpoints = append(out.endpoints, e)
 		}
-		seen[p] = true
-		ready := p.ready
-		e := discoveryv1.Endpoint{Conditions: discoveryv1.EndpointConditions{Ready: &ready}}
-		if ep.NodeName != nil {
-			node := p.node
-			e.NodeName = &node
-		}
-		out.Endpoints = append(out.Endpoints, e)
 	}
 	return out
 }
@@ -109,7 +98,8 @@ func trimSlice(s *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
 // node keeps what says whether a Node can carry traffic (Ready, cordoned,
 // taints), where its IPs are, its labels and lbdns's annotations.
 func (t Trimmer) node(n *corev1.Node) *corev1.Node {
-	out := &corev1.Node{TypeMeta: n.TypeMeta, ObjectMeta: objectMeta(n.ObjectMeta, t.keep(n.Annotations))}
+	out := &corev1.Node{TypeMeta: n.TypeMeta, ObjectMeta: metav1.ObjectMeta{Name: n.Name, UID: n.UID, ResourceVersion: n.ResourceVersion,
+		Annotations: t.keep(n.Annotations)}}
 	out.Labels = n.Labels
 	out.Spec.Unschedulable = n.Spec.Unschedulable
 	out.Spec.Taints = n.Spec.Taints
