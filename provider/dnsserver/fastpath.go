@@ -46,7 +46,7 @@ func (s *Server) fastAnswer(raw []byte, from net.Addr, buf []byte) ([]byte, bool
 	if !ok || !s.inZones(name) || (s.opts.Ready != nil && !s.opts.Ready()) {
 		return nil, false
 	}
-	n := s.index().nodes[string(name)] // no allocation: the compiler looks the bytes up
+	n := s.index().nodeOfBytes(name)
 	if n == nil {
 		return nil, false
 	}

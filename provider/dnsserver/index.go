@@ -1,8 +1,11 @@
 package dnsserver
 
 import (
+	"hash/maphash"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -28,48 +31,143 @@ type node struct {
 	decision      health.Decision
 }
 
-// index is a snapshot turned into lookups by fully qualified, lower-case name.
-type index struct {
-	snap  *health.Snapshot
+// indexShards splits the index, so that a snapshot that changes a few
+// hostnames copies a few small maps, not maps of every name: the index of
+// the next snapshot shares every shard no change touched.
+const indexShards = 64
+
+var indexSeed = maphash.MakeSeed()
+
+func shardOf(name string) int { return int(maphash.String(indexSeed, name) % indexShards) }
+
+// shardOfBytes is shardOf for a name as bytes (the same hash).
+func shardOfBytes(name []byte) int { return int(maphash.Bytes(indexSeed, name) % indexShards) }
+
+// shard is one part of the index. Its maps are never changed once an index
+// that holds it is in use.
+type shard struct {
+	// nodes holds the owners with addresses, by fully qualified, lower-case
+	// name.
 	nodes map[string]*node
-	// names holds every name that exists: owners and their parents up to the
-	// zones (empty non-terminals answer NODATA, not NXDOMAIN).
-	names map[string]bool
-	// byHostname finds a hostname's node as the snapshot spells it, so that
-	// the next index reuses it without canonicalising the name again.
+	// names counts, for each name, the owners with addresses at or below
+	// it: a name exists (empty non-terminals answer NODATA, not NXDOMAIN)
+	// while its count is above zero.
+	names map[string]int
+	// byHostname holds every decided hostname's node as the snapshot spells
+	// it, so that the next index finds it without canonicalising the name.
 	byHostname map[string]*node
 }
 
-// newIndex indexes a snapshot. Nodes of hostnames whose decision is the one
-// prev was built from are reused: the controller carries undecided hostnames
-// into the next snapshot unchanged, so one change rebuilds one node.
+func newShard(size int) *shard {
+	return &shard{nodes: make(map[string]*node, size), names: make(map[string]int, size), byHostname: make(map[string]*node, size)}
+}
+
+func (s *shard) clone() *shard {
+	return &shard{nodes: maps.Clone(s.nodes), names: maps.Clone(s.names), byHostname: maps.Clone(s.byHostname)}
+}
+
+// index is a snapshot turned into lookups by fully qualified, lower-case name.
+type index struct {
+	snap   *health.Snapshot
+	shards [indexShards]*shard
+	// owned marks the shards this index copied while it is being built;
+	// the others belong to the previous index too.
+	owned [indexShards]bool
+}
+
+// newIndex indexes a snapshot. The controller carries undecided hostnames
+// into the next snapshot unchanged, in sorted order, so the index of the
+// next snapshot walks both lists side by side and rebuilds the nodes of
+// the hostnames that were decided anew, came or went, in copies of the
+// shards they touch.
 func newIndex(snap *health.Snapshot, prev *index) *index {
-	ix := &index{snap: snap, nodes: make(map[string]*node, len(snap.Hostnames)), names: make(map[string]bool, len(snap.Hostnames)),
-		byHostname: make(map[string]*node, len(snap.Hostnames))}
-	for _, d := range snap.Hostnames {
-		var n *node
-		if prev != nil {
-			if old := prev.byHostname[d.Hostname]; old != nil && sameDecision(old.decision, d) {
-				n = old
+	byName := func(a, b health.Decision) int { return strings.Compare(a.Hostname, b.Hostname) }
+	if prev == nil || !slices.IsSortedFunc(prev.snap.Hostnames, byName) || !slices.IsSortedFunc(snap.Hostnames, byName) {
+		return fullIndex(snap)
+	}
+	ix := &index{snap: snap, shards: prev.shards}
+	old, cur := prev.snap.Hostnames, snap.Hostnames
+	for len(old) > 0 || len(cur) > 0 {
+		switch {
+		case len(cur) == 0 || len(old) > 0 && old[0].Hostname < cur[0].Hostname: // gone
+			ix.remove(old[0].Hostname)
+			old = old[1:]
+		case len(old) == 0 || cur[0].Hostname < old[0].Hostname: // new
+			ix.add(cur[0].Hostname, newNode(cur[0]))
+			cur = cur[1:]
+		default: // kept: rebuilt only if decided anew
+			if !sameDecision(old[0], cur[0]) {
+				ix.remove(cur[0].Hostname)
+				ix.add(cur[0].Hostname, newNode(cur[0]))
 			}
-		}
-		if n == nil {
-			n = newNode(d)
-		}
-		ix.byHostname[d.Hostname] = n
-		if len(n.a.ips) == 0 && len(n.aaaa.ips) == 0 {
-			continue
-		}
-		ix.nodes[n.name] = n
-		for p := n.name; p != "."; p = parent(p) {
-			if ix.names[p] {
-				break // its parents are in already
-			}
-			ix.names[p] = true
+			old, cur = old[1:], cur[1:]
 		}
 	}
 	return ix
 }
+
+// fullIndex indexes a snapshot from scratch.
+func fullIndex(snap *health.Snapshot) *index {
+	ix := &index{snap: snap}
+	for i := range ix.shards {
+		ix.shards[i], ix.owned[i] = newShard(len(snap.Hostnames)/indexShards), true
+	}
+	for _, d := range snap.Hostnames {
+		ix.add(d.Hostname, newNode(d))
+	}
+	return ix
+}
+
+// mutable returns shard i, copied first if the previous index holds it.
+func (ix *index) mutable(i int) *shard {
+	if !ix.owned[i] {
+		ix.shards[i], ix.owned[i] = ix.shards[i].clone(), true
+	}
+	return ix.shards[i]
+}
+
+func (ix *index) add(hostname string, n *node) {
+	ix.mutable(shardOf(hostname)).byHostname[hostname] = n
+	if !n.hasAddresses() {
+		return
+	}
+	ix.mutable(shardOf(n.name)).nodes[n.name] = n
+	for p := n.name; p != "."; p = parent(p) {
+		ix.mutable(shardOf(p)).names[p]++
+	}
+}
+
+func (ix *index) remove(hostname string) {
+	n := ix.shards[shardOf(hostname)].byHostname[hostname]
+	if n == nil {
+		return
+	}
+	delete(ix.mutable(shardOf(hostname)).byHostname, hostname)
+	if !n.hasAddresses() {
+		return
+	}
+	if s := ix.shards[shardOf(n.name)]; s.nodes[n.name] == n { // not a hostname spelt otherwise that replaced it
+		delete(ix.mutable(shardOf(n.name)).nodes, n.name)
+	}
+	for p := n.name; p != "."; p = parent(p) {
+		s := ix.mutable(shardOf(p))
+		if s.names[p]--; s.names[p] <= 0 {
+			delete(s.names, p)
+		}
+	}
+}
+
+func (n *node) hasAddresses() bool { return len(n.a.ips) > 0 || len(n.aaaa.ips) > 0 }
+
+// node returns the owner of name with addresses, or nil.
+func (ix *index) node(name string) *node { return ix.shards[shardOf(name)].nodes[name] }
+
+// nodeOfBytes is node for a name as bytes, without allocating.
+func (ix *index) nodeOfBytes(name []byte) *node {
+	return ix.shards[shardOfBytes(name)].nodes[string(name)]
+}
+
+func (ix *index) exists(name string) bool { return ix.shards[shardOf(name)].names[name] > 0 }
 
 // sameDecision reports whether two decisions are one: the same hostname
 // with the same targets array (a decision made anew has a new one).
@@ -107,14 +205,14 @@ func newNode(d health.Decision) *node {
 // lookup returns the node of name, following a wildcard owner ("*.parent")
 // when name itself has none.
 func (ix *index) lookup(name string) (*node, bool) {
-	if n, ok := ix.nodes[name]; ok {
+	if n := ix.node(name); n != nil {
 		return n, true
 	}
-	if ix.names[name] {
+	if ix.exists(name) {
 		return nil, true // an empty non-terminal
 	}
 	if p := parent(name); p != "." {
-		if n, ok := ix.nodes["*."+p]; ok {
+		if n := ix.node("*." + p); n != nil {
 			return n, true
 		}
 	}
