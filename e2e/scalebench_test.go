@@ -88,7 +88,8 @@ func BenchmarkScale(b *testing.B) {
 	}
 
 	lat, cpu := e.scaleChanges(b, w, l, 0, changes, cpuRate(b, l.proc, 3*time.Second)) // idle with the 10,000 in place
-	if os.Getenv("LBDNS_SCALE_PROFILES") != "" {                                       // profiled apart: the profiler costs CPU of its own
+	// The profile is taken over changes of its own: the profiler costs CPU.
+	if os.Getenv("LBDNS_SCALE_PROFILES") != "" {
 		profiled := saveProfile(b, l, "changes", fmt.Sprintf("profile?seconds=%d", changes/2+1))
 		e.scaleChanges(b, w, l, changes, changes, 0)
 		<-profiled
