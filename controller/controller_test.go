@@ -323,7 +323,9 @@ func TestControllerReadinessIsBoundedByOneTimeout(t *testing.T) {
 	var objs []any
 	for i := range 5 {
 		name := string(rune('a' + i))
-		s := service(name, &backend{ip: netip.MustParseAddr("127.0.0.51"), port: port}, map[string]string{"lbdns.io/probe": "http"})
+		// A path each: identical checks would share one execution.
+		s := service(name, &backend{ip: netip.MustParseAddr("127.0.0.51"), port: port},
+			map[string]string{"lbdns.io/probe": "http", "lbdns.io/probe-path": "/" + name})
 		objs = append(objs, s, endpointSlice(name, true))
 	}
 	const timeout = 300 * time.Millisecond

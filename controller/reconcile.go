@@ -77,7 +77,7 @@ func (c *Controller) apply(ctx context.Context, d *dirt) []string {
 		remove = append(remove, removed...)
 		for _, t := range c.model.TargetsOf(n) {
 			if len(t.ProbeSpec.Checks) > 0 {
-				set[t.Key] = probe.Target{IP: t.IP, Spec: t.ProbeSpec}
+				set[t.Key] = probe.Target{IP: t.IP, Spec: t.ProbeSpec, Node: t.Node}
 			} else {
 				remove = append(remove, t.Key)
 			}

@@ -45,6 +45,9 @@ type Options struct {
 type Target struct {
 	IP   netip.Addr
 	Spec Spec
+	// Node is the node that carries the IP, when known: the targets of one
+	// node share their node checks (shared.go).
+	Node string
 }
 
 // Scheduler probes a changing set of targets, keyed by K, each in its own
@@ -57,6 +60,7 @@ type Scheduler[K comparable] struct {
 	mu      sync.Mutex
 	entries map[K]*entry
 	wg      sync.WaitGroup
+	shared  *sharedRuns
 }
 
 type entry struct {
@@ -64,6 +68,8 @@ type entry struct {
 	specKey string
 	status  Status
 	cancel  context.CancelFunc
+	phase   uint64   // its place on the probing grid
+	last    []uint64 // per check, the shared run whose result it used last (its loop's alone)
 }
 
 // NewScheduler returns a scheduler that probes nothing until Update.
@@ -80,7 +86,7 @@ func NewScheduler[K comparable](opts Options) *Scheduler[K] {
 	if opts.FastInterval <= 0 {
 		opts.FastInterval = opts.Interval
 	}
-	s := &Scheduler[K]{opts: opts, entries: map[K]*entry{}, slots: map[State]chan struct{}{}}
+	s := &Scheduler[K]{opts: opts, entries: map[K]*entry{}, slots: map[State]chan struct{}{}, shared: newSharedRuns()}
 	for _, st := range []State{Unknown, Up, Down} {
 		s.slots[st] = make(chan struct{}, opts.Concurrency)
 	}
@@ -101,7 +107,7 @@ func (s *Scheduler[K]) Update(ctx context.Context, set map[K]Target, remove []K)
 		}
 	}
 	for k, t := range set {
-		specKey := t.IP.String() + "|" + t.Spec.String()
+		specKey := t.IP.String() + "|" + t.Node + "|" + t.Spec.String()
 		e, ok := s.entries[k]
 		if ok && e.specKey == specKey {
 			continue
@@ -109,7 +115,7 @@ func (s *Scheduler[K]) Update(ctx context.Context, set map[K]Target, remove []K)
 		if ok {
 			e.cancel()
 		}
-		ne := &entry{target: t, specKey: specKey}
+		ne := &entry{target: t, specKey: specKey, phase: phaseOf(t), last: make([]uint64, len(t.Spec.Checks))}
 		if ok {
 			ne.status = e.status
 		}
@@ -164,11 +170,11 @@ func (s *Scheduler[K]) loop(ctx context.Context, k K, e *entry) {
 			return
 		case <-timer.C:
 		}
-		err := s.round(ctx, e.target, s.slots[s.state(e)])
+		err := s.round(ctx, e, s.slots[s.state(e)])
 		if ctx.Err() != nil {
 			return // removed or shutting down: this result means nothing
 		}
-		timer.Reset(s.jittered(s.record(k, e, err)))
+		timer.Reset(s.delay(e, s.record(k, e, err), time.Now()))
 	}
 }
 
@@ -178,9 +184,10 @@ func (s *Scheduler[K]) state(e *entry) State {
 	return e.status.State
 }
 
-// round runs every check of t within one timeout, holding a slot of the
-// pool, and returns the first failure.
-func (s *Scheduler[K]) round(ctx context.Context, t Target, slots chan struct{}) error {
+// round runs every check of e's target within one timeout, holding a slot
+// of the pool, and returns the first failure. A check that another target
+// runs at the same moment is not run twice (shared.go).
+func (s *Scheduler[K]) round(ctx context.Context, e *entry, slots chan struct{}) error {
 	select {
 	case slots <- struct{}{}:
 	case <-ctx.Done():
@@ -189,16 +196,21 @@ func (s *Scheduler[K]) round(ctx context.Context, t Target, slots chan struct{})
 	defer func() { <-slots }()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	for _, c := range t.Spec.Checks {
+	t := e.target
+	for i, c := range t.Spec.Checks {
 		f, ok := s.opts.Funcs[c.Kind]
 		if !ok {
 			return fmt.Errorf("%s: no probe of this kind", c)
 		}
-		start := time.Now()
-		err := f(ctx, t.IP, c)
-		if s.opts.Observe != nil {
-			s.opts.Observe(c.Kind, err, time.Since(start))
-		}
+		id, err, _ := s.shared.do(ctx, keyOf(t, c), e.last[i], func() error {
+			start := time.Now()
+			err := f(ctx, t.IP, c)
+			if s.opts.Observe != nil { // executions only: a shared result is not a probe
+				s.opts.Observe(c.Kind, err, time.Since(start))
+			}
+			return err
+		})
+		e.last[i] = id
 		if err != nil {
 			return fmt.Errorf("%s: %w", c, err)
 		}
@@ -226,18 +238,21 @@ func (s *Scheduler[K]) record(k K, e *entry, err error) Status {
 	return st
 }
 
-// jittered returns the time to the next probe of a target with status st:
-// soon while its state is changing, at the down interval while it is down.
-func (s *Scheduler[K]) jittered(st Status) time.Duration {
-	d := s.opts.Interval
+// delay returns the time to the next probe of a target with status st:
+// soon and on its own while its state is changing (the fast interval,
+// jittered); otherwise on the grid of its IP or node, at the interval, or at
+// the down interval while it is down.
+func (s *Scheduler[K]) delay(e *entry, st Status, now time.Time) time.Duration {
 	switch {
 	case st.State == Up && st.Failures > 0, st.State == Down && st.Successes > 0:
-		d = s.opts.FastInterval
+		d := s.opts.FastInterval
+		if s.opts.Jitter > 0 {
+			d += time.Duration((rand.Float64()*2 - 1) * s.opts.Jitter * float64(d))
+		}
+		return d
 	case st.State == Down:
-		d = s.opts.DownInterval
+		return nextOnGrid(now, s.opts.DownInterval, e.phase, s.opts.Jitter).Sub(now)
+	default:
+		return nextOnGrid(now, s.opts.Interval, e.phase, s.opts.Jitter).Sub(now)
 	}
-	if s.opts.Jitter > 0 {
-		d += time.Duration((rand.Float64()*2 - 1) * s.opts.Jitter * float64(d))
-	}
-	return d
 }
