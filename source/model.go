@@ -26,8 +26,11 @@ type Lookup interface {
 type Model struct {
 	opts     Options
 	services map[types.NamespacedName]*serviceEntry
-	hosts    map[string]map[types.NamespacedName]bool
-	ips      map[netip.Addr]map[types.NamespacedName]bool
+	// hosts and ips index the Services by the hostnames they ask for and
+	// the IPs of their targets. Slices, not sets: an IP has one Service or
+	// two, a hostname a few, and 10,000 small maps cost megabytes.
+	hosts map[string][]types.NamespacedName
+	ips   map[netip.Addr][]types.NamespacedName
 	targets  int
 }
 
@@ -42,7 +45,7 @@ type serviceEntry struct {
 // NewModel returns an empty model.
 func NewModel(o Options) *Model {
 	return &Model{opts: o, services: map[types.NamespacedName]*serviceEntry{},
-		hosts: map[string]map[types.NamespacedName]bool{}, ips: map[netip.Addr]map[types.NamespacedName]bool{}}
+		hosts: map[string][]types.NamespacedName{}, ips: map[netip.Addr][]types.NamespacedName{}}
 }
 
 // Update recomputes one Service (svc nil: it is gone) and returns the
@@ -86,16 +89,10 @@ func (m *Model) Update(name types.NamespacedName, svc *corev1.Service, look Look
 func (m *Model) link(name types.NamespacedName, e *serviceEntry) {
 	m.services[name] = e
 	for _, h := range e.hostnames {
-		if m.hosts[h] == nil {
-			m.hosts[h] = map[types.NamespacedName]bool{}
-		}
-		m.hosts[h][name] = true
+		m.hosts[h] = with(m.hosts[h], name)
 	}
 	for _, t := range e.targets {
-		if m.ips[t.IP] == nil {
-			m.ips[t.IP] = map[types.NamespacedName]bool{}
-		}
-		m.ips[t.IP][name] = true
+		m.ips[t.IP] = with(m.ips[t.IP], name)
 	}
 	m.targets += len(e.targets)
 }
@@ -103,18 +100,29 @@ func (m *Model) link(name types.NamespacedName, e *serviceEntry) {
 func (m *Model) unlink(name types.NamespacedName, e *serviceEntry) {
 	delete(m.services, name)
 	for _, h := range e.hostnames {
-		delete(m.hosts[h], name)
-		if len(m.hosts[h]) == 0 {
+		if m.hosts[h] = without(m.hosts[h], name); len(m.hosts[h]) == 0 {
 			delete(m.hosts, h)
 		}
 	}
 	for _, t := range e.targets {
-		delete(m.ips[t.IP], name)
-		if len(m.ips[t.IP]) == 0 {
+		if m.ips[t.IP] = without(m.ips[t.IP], name); len(m.ips[t.IP]) == 0 {
 			delete(m.ips, t.IP)
 		}
 	}
 	m.targets -= len(e.targets)
+}
+
+// with adds name to the set names (a slice), once.
+func with(names []types.NamespacedName, name types.NamespacedName) []types.NamespacedName {
+	if slices.Contains(names, name) {
+		return names
+	}
+	return append(names, name)
+}
+
+// without removes name from the set names.
+func without(names []types.NamespacedName, name types.NamespacedName) []types.NamespacedName {
+	return slices.DeleteFunc(names, func(n types.NamespacedName) bool { return n == name })
 }
 
 // Group returns the group of a hostname, its targets sorted by namespace,
@@ -125,7 +133,7 @@ func (m *Model) Group(hostname string) (health.Group, bool) {
 		return health.Group{}, false
 	}
 	g := health.Group{Hostname: hostname}
-	for name := range names {
+	for _, name := range names {
 		e := m.services[name]
 		g.Targets = append(g.Targets, e.targets...)
 		if slices.Contains(e.conflicts, hostname) {
@@ -174,17 +182,13 @@ func (m *Model) TargetsOf(name types.NamespacedName) []health.Target {
 
 // ServicesOn returns the Services with a target on ip.
 func (m *Model) ServicesOn(ip netip.Addr) []types.NamespacedName {
-	out := make([]types.NamespacedName, 0, len(m.ips[ip]))
-	for n := range m.ips[ip] {
-		out = append(out, n)
-	}
-	return out
+	return slices.Clone(m.ips[ip])
 }
 
 // KeysOn returns the targets' keys on ip.
 func (m *Model) KeysOn(ip netip.Addr) []health.Key {
 	var out []health.Key
-	for n := range m.ips[ip] {
+	for _, n := range m.ips[ip] {
 		for _, t := range m.services[n].targets {
 			if t.IP == ip {
 				out = append(out, t.Key)

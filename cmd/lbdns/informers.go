@@ -49,9 +49,9 @@ func newInformers(client kubernetes.Interface, namespace, annotationPrefix strin
 
 func (i *clusterInformers) informer(c cache.Getter, resource, namespace string, example runtime.Object) (cache.SharedIndexInformer, error) {
 	lw := i.conn.Wrap(resource, cache.NewListWatchFromClient(c, resource, namespace, fields.Everything()))
-	inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{
-		Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
-	})
+	// No namespace index: nothing lists by namespace, and it costs a set
+	// entry per object.
+	inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{})
 	if err := inf.SetTransform(i.trim.Transform); err != nil {
 		return nil, fmt.Errorf("%s informer: %w", resource, err)
 	}

@@ -226,6 +226,28 @@ func TestMalformedPacketsAreSurvived(t *testing.T) {
 	if r, _, err := c.Exchange(m, addr); err == nil && r.Rcode != dns.RcodeFormatError {
 		t.Errorf("two questions: rcode %s", dns.RcodeToString[r.Rcode])
 	}
+	// A datagram longer than any query (a question padded to 5,000 bytes)
+	// is cut short by the read and answered FORMERR, not half read.
+	long, _ := m.Pack()
+	long = append(long, make([]byte, 5000)...)
+	long[5] = 1 // one question again
+	long[0], long[1] = 0x4c, 0x42 // an ID of its own: the junk above has answers too
+	if _, err := conn.Write(long); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for reply := make([]byte, 512); ; {
+		n, err := conn.Read(reply)
+		if err != nil {
+			t.Fatalf("no answer to a 5,000-byte datagram: %v", err)
+		}
+		if r := new(dns.Msg); r.Unpack(reply[:n]) == nil && r.Id == 0x4c42 {
+			if r.Rcode != dns.RcodeFormatError || len(r.Answer) > 0 {
+				t.Errorf("a 5,000-byte datagram: %v", r)
+			}
+			break
+		}
+	}
 	if r, err := query(addr, "udp", "app.example.com", dns.TypeA, false); err != nil || len(r.Answer) != 2 {
 		t.Fatalf("after junk: %v, %v", r, err)
 	}

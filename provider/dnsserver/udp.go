@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"syscall"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
@@ -13,8 +14,10 @@ import (
 // udpBatch is how many datagrams one system call reads or writes.
 const udpBatch = 64
 
-// readBufferSize holds any query: a DNS message over UDP is at most 64 KiB.
-const readBufferSize = 65535
+// readBufferSize holds any sensible query (a question and an OPT record
+// are a few hundred bytes); a longer datagram is cut short and answered
+// FORMERR. 64 KiB per buffer, as a message could be, made 8 MiB of buffers.
+const readBufferSize = 4096
 
 // serveUDP answers the queries arriving on pc with one reader per core, each
 // in batches: one recvmmsg reads up to udpBatch queries, each is answered in
@@ -65,7 +68,11 @@ func (s *Server) serveUDPReader(ctx context.Context, pc *net.UDPConn) error {
 		}
 		out = out[:0]
 		for i, m := range in[:n] {
-			if b := s.answerDatagram(w, m.Buffers[0][:m.N], m.Addr, answers[i]); b != nil {
+			answer := s.answerDatagram
+			if m.Flags&syscall.MSG_TRUNC != 0 { // longer than any query: cut short
+				answer = formErr
+			}
+			if b := answer(w, m.Buffers[0][:m.N], m.Addr, answers[i]); b != nil {
 				out = append(out, ipv4.Message{Buffers: [][]byte{b}, Addr: m.Addr})
 			}
 		}
@@ -91,14 +98,7 @@ func (s *Server) answerDatagram(w *batchWriter, raw []byte, from net.Addr, buf [
 	}
 	req := new(dns.Msg)
 	if err := req.Unpack(raw); err != nil {
-		if len(raw) < 12 || raw[2]&0x80 != 0 { // no header, or QR set
-			return nil
-		}
-		resp := new(dns.Msg)
-		resp.Id = uint16(raw[0])<<8 | uint16(raw[1])
-		resp.Response, resp.Rcode = true, dns.RcodeFormatError
-		b, _ := resp.Pack()
-		return b
+		return formErr(w, raw, from, buf)
 	}
 	if req.Response {
 		return nil
@@ -106,6 +106,20 @@ func (s *Server) answerDatagram(w *batchWriter, raw []byte, from net.Addr, buf [
 	w.remote, w.packed = from, nil
 	s.ServeDNS(w, req)
 	return w.packed
+}
+
+// formErr answers a datagram that cannot be read with FORMERR, if it has a
+// header and is not a response (replying to those could loop between two
+// servers); its arguments are answerDatagram's.
+func formErr(_ *batchWriter, raw []byte, _ net.Addr, _ []byte) []byte {
+	if len(raw) < 12 || raw[2]&0x80 != 0 {
+		return nil
+	}
+	resp := new(dns.Msg)
+	resp.Id = uint16(raw[0])<<8 | uint16(raw[1])
+	resp.Response, resp.Rcode = true, dns.RcodeFormatError
+	b, _ := resp.Pack()
+	return b
 }
 
 // batchWriter is the dns.ResponseWriter of one datagram of a batch: it
