@@ -29,9 +29,9 @@ type Model struct {
 	// hosts and ips index the Services by the hostnames they ask for and
 	// the IPs of their targets. Slices, not sets: an IP has one Service or
 	// two, a hostname a few, and 10,000 small maps cost megabytes.
-	hosts map[string][]types.NamespacedName
-	ips   map[netip.Addr][]types.NamespacedName
-	targets  int
+	hosts   map[string][]types.NamespacedName
+	ips     map[netip.Addr][]types.NamespacedName
+	targets int
 }
 
 // serviceEntry is what one opted-in Service contributes.

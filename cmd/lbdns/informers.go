@@ -51,7 +51,7 @@ func (i *clusterInformers) informer(c cache.Getter, resource, namespace string, 
 	lw := i.conn.Wrap(resource, cache.NewListWatchFromClient(c, resource, namespace, fields.Everything()))
 	// No namespace index: nothing lists by namespace, and it costs a set
 	// entry per object.
-	inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{})
+	inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{Indexers: cache.Indexers{}})
 	if err := inf.SetTransform(i.trim.Transform); err != nil {
 		return nil, fmt.Errorf("%s informer: %w", resource, err)
 	}

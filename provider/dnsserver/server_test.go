@@ -230,7 +230,7 @@ func TestMalformedPacketsAreSurvived(t *testing.T) {
 	// is cut short by the read and answered FORMERR, not half read.
 	long, _ := m.Pack()
 	long = append(long, make([]byte, 5000)...)
-	long[5] = 1 // one question again
+	long[5] = 1                   // one question again
 	long[0], long[1] = 0x4c, 0x42 // an ID of its own: the junk above has answers too
 	if _, err := conn.Write(long); err != nil {
 		t.Fatal(err)
