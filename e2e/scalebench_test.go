@@ -51,7 +51,7 @@ func (w scaleWorkload) ip(i, generation int) netip.Addr {
 func BenchmarkScale(b *testing.B) {
 	e := suite
 	w := scaleWorkload{services: envInt("LBDNS_SCALE_SERVICES", 10000), perHost: 10}
-	changes := envInt("LBDNS_SCALE_CHANGES", 40)
+	changes := envInt("LBDNS_SCALE_CHANGES", 200)
 	ctx := context.Background()
 	if _, err := e.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: scaleNamespace}},
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -90,7 +90,7 @@ func BenchmarkScale(b *testing.B) {
 	lat, cpu := e.scaleChanges(b, w, l, 0, changes, cpuRate(b, l.proc, 3*time.Second)) // idle with the 10,000 in place
 	// The profile is taken over changes of its own: the profiler costs CPU.
 	if os.Getenv("LBDNS_SCALE_PROFILES") != "" {
-		profiled := saveProfile(b, l, "changes", fmt.Sprintf("profile?seconds=%d", changes/2+1))
+		profiled := saveProfile(b, l, "changes", fmt.Sprintf("profile?seconds=%d", changes/5+1))
 		e.scaleChanges(b, w, l, changes, changes, 0)
 		<-profiled
 	}
@@ -259,7 +259,7 @@ func (e *env) scaleChanges(b *testing.B, w scaleWorkload, l *lbdnsProc, first, n
 				b.Fatalf("%s never answered %s (last: %v, %v)", w.hostname(i), ip, got, err)
 			}
 		}
-		time.Sleep(500 * time.Millisecond) // changes one after another, not a storm
+		time.Sleep(200 * time.Millisecond) // changes one after another, not a storm
 	}
 	cpu := cpuTime(b, l.proc) - cpu0 - idle*time.Since(start).Seconds()
 	return lat, cpu / float64(n)
