@@ -73,6 +73,9 @@ type index struct {
 	// owned marks the shards this index copied while it is being built;
 	// the others belong to the previous index too.
 	owned [indexShards]bool
+	// sorted: its snapshot's hostnames are in order, so the next index may
+	// walk them side by side with its own.
+	sorted bool
 }
 
 // newIndex indexes a snapshot. The controller carries undecided hostnames
@@ -81,13 +84,15 @@ type index struct {
 // the hostnames that were decided anew, came or went, in copies of the
 // shards they touch.
 func newIndex(snap *health.Snapshot, prev *index) *index {
-	byName := func(a, b health.Decision) int { return strings.Compare(a.Hostname, b.Hostname) }
-	if prev == nil || !slices.IsSortedFunc(prev.snap.Hostnames, byName) || !slices.IsSortedFunc(snap.Hostnames, byName) {
+	if prev == nil || !prev.sorted {
 		return fullIndex(snap)
 	}
-	ix := &index{snap: snap, shards: prev.shards}
+	ix := &index{snap: snap, shards: prev.shards, sorted: true}
 	old, cur := prev.snap.Hostnames, snap.Hostnames
 	for len(old) > 0 || len(cur) > 0 {
+		if len(cur) > 1 && cur[1].Hostname <= cur[0].Hostname {
+			return fullIndex(snap) // not sorted (only tests make such snapshots)
+		}
 		switch {
 		case len(cur) == 0 || len(old) > 0 && old[0].Hostname < cur[0].Hostname: // gone
 			ix.remove(old[0].Hostname)
@@ -108,7 +113,9 @@ func newIndex(snap *health.Snapshot, prev *index) *index {
 
 // fullIndex indexes a snapshot from scratch.
 func fullIndex(snap *health.Snapshot) *index {
-	ix := &index{snap: snap}
+	ix := &index{snap: snap, sorted: slices.IsSortedFunc(snap.Hostnames, func(a, b health.Decision) int {
+		return strings.Compare(a.Hostname, b.Hostname)
+	})}
 	for i := range ix.shards {
 		ix.shards[i], ix.owned[i] = newShard(len(snap.Hostnames)/indexShards), true
 	}
