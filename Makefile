@@ -83,9 +83,11 @@ dnsbench: deps
 # The fault scenarios of the e2e suite at full length: 20 pause/resume
 # cycles of the standalone leader, 1,000 blackholed targets, a 60 s API
 # server outage, 30 s and 120 s DNS server outages (the suite runs 3, 300,
-# 20 s and 30 s); then BenchmarkFailover: backend stop -> embedded-DNS answer
-# without it and back, 50 rounds (LBDNS_FAILOVER_ROUNDS) at default and 500 ms
-# probes, with and without the fast interval. Not part of make test.
+# 20 s and 30 s); then BenchmarkFailover: backend stop -> answer without it
+# and back, for every output side by side (embedded DNS with and without the
+# fast interval, standalone rfc2136, connector + external-dns, DNSEndpoint +
+# external-dns), 50 rounds (LBDNS_FAILOVER_ROUNDS) at default and 500 ms
+# probes. Not part of make test.
 failbench: deps
 	hack/build-tools.sh
 	cd e2e && set -o pipefail && LBDNS_E2E_PAUSE_CYCLES=20 LBDNS_E2E_BLACKHOLED=1000 \
