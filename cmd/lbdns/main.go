@@ -352,9 +352,11 @@ func openListeners(cfg config.Config) (listeners, error) {
 		}
 	}
 	if cfg.DNSAddr != "" {
-		if ls.dnsUDP, err = net.ListenPacket("udp", cfg.DNSAddr); err != nil {
+		udp, err := dnsserver.ListenUDP(cfg.DNSAddr)
+		if err != nil {
 			return fail("LBDNS_DNS_ADDR", err)
 		}
+		ls.dnsUDP = udp
 		if ls.dnsTCP, err = net.Listen("tcp", cfg.DNSAddr); err != nil {
 			return fail("LBDNS_DNS_ADDR", err)
 		}

@@ -374,3 +374,50 @@ func TestServeDualStack(t *testing.T) {
 		}
 	}
 }
+
+// With a socket from ListenUDP the server reads one socket per core; queries
+// from many clients (the kernel spreads them by address and port) are all
+// answered, and nothing is left bound after it stops.
+func TestServeReusePortSockets(t *testing.T) {
+	pc, err := ListenUDP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}})
+	if socks := s.udpSockets(pc, 3); len(socks) != 3 {
+		t.Fatalf("%d sockets for 3 cores", len(socks))
+	} else {
+		for _, c := range socks[1:] {
+			c.Close()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, pc, ln) }()
+	addr := pc.LocalAddr().String()
+	for i := range 40 { // each exchange from a new client socket
+		r, err := query(addr, "udp", "app.example.com", dns.TypeA, i%2 == 0)
+		for attempt := 0; err != nil && attempt < 50; attempt++ { // the server may still be starting
+			time.Sleep(10 * time.Millisecond)
+			r, err = query(addr, "udp", "app.example.com", dns.TypeA, i%2 == 0)
+		}
+		if err != nil || len(r.Answer) != 2 {
+			t.Fatalf("query %d: %v, %v", i, r, err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	// Every socket of the group is closed: the port can be bound again
+	// without SO_REUSEPORT.
+	again, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatalf("the port is still held after Serve ended: %v", err)
+	}
+	again.Close()
+}

@@ -21,21 +21,25 @@ const readBufferSize = 4096
 
 // serveUDP answers the queries arriving on pc with one reader per core, each
 // in batches: one recvmmsg reads up to udpBatch queries, each is answered in
-// turn by ServeDNS (so that rate limiting, truncation and metrics are the
-// ones TCP and the tests see), and one sendmmsg writes the answers. Per
-// packet, the system calls were most of the server's time; a goroutine per
-// query was most of the rest.
+// turn (by the fast path, or by ServeDNS, so that rate limiting, truncation
+// and metrics are the ones TCP and the tests see), and one sendmmsg writes
+// the answers. Per packet, the system calls were most of the server's time;
+// a goroutine per query was most of the rest. When pc reuses its port
+// (ListenUDP), each reader has a socket of its own.
 func (s *Server) serveUDP(ctx context.Context, pc *net.UDPConn) error {
 	readers := runtime.GOMAXPROCS(0)
+	socks := s.udpSockets(pc, readers)
 	errc := make(chan error, readers)
-	for range readers {
-		go func() { errc <- s.serveUDPReader(ctx, pc) }()
+	for i := range readers {
+		go func() { errc <- s.serveUDPReader(ctx, socks[i%len(socks)]) }()
 	}
 	var first error
 	for range readers {
 		if err := <-errc; err != nil && first == nil {
 			first = err
-			_ = pc.Close() // stop the other readers too
+		}
+		for _, c := range socks { // one reader ends: all end
+			_ = c.Close()
 		}
 	}
 	return first
