@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# build-tools.sh: build the real kube-apiserver and external-dns, helm and crane from their Go
-# modules (e2e/tools/*), once per version, into a cache directory. Prints the
+# build-tools.sh: build the real kube-apiserver, kube-proxy and external-dns, helm and crane from
+# their Go modules (e2e/tools/*), once per version, into a cache directory. Prints the
 # cache directory. A warm cache makes this a no-op.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${LBDNS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lbdns-e2e}
 mkdir -p "$CACHE"
-build() { # dir output
+build() { # dir output [ldflags]
   if [ ! -x "$CACHE/$2" ]; then
     echo "== building $2 (first run only, a few minutes)" >&2
-    (cd "$ROOT/e2e/tools/$1" && go build -trimpath -o "$CACHE/$2.tmp" . && mv "$CACHE/$2.tmp" "$CACHE/$2")
+    (cd "$ROOT/e2e/tools/$1" && go build -trimpath -ldflags "${3:-}" -o "$CACHE/$2.tmp" . && mv "$CACHE/$2.tmp" "$CACHE/$2")
   fi
 }
 # install MODULE/CMD VERSION OUTPUT: go install a released command (no replace lines needed).
@@ -21,9 +21,12 @@ install() {
     rm -rf "$tmp"
   fi
 }
-# With arguments, build only those tools (kube-apiserver, external-dns, helm, crane, coredns).
-want=${*:-kube-apiserver external-dns helm crane}
+# With arguments, build only those tools (kube-apiserver, kube-proxy, external-dns, helm, crane, coredns).
+want=${*:-kube-apiserver kube-proxy external-dns helm crane}
 case " $want " in *" kube-apiserver "*) build kube-apiserver kube-apiserver-v1.36.3 ;; esac
+# kube-proxy from the same module; the stamp is the version it reports.
+case " $want " in *" kube-proxy "*) build kube-apiserver/kube-proxy kube-proxy-v1.36.3 \
+  "-X k8s.io/component-base/version.gitVersion=v1.36.3" ;; esac
 case " $want " in *" external-dns "*) build external-dns external-dns-v0.22.0 ;; esac
 case " $want " in *" helm "*) install helm.sh/helm/v3/cmd/helm v3.22.0 helm-v3.22.0 ;; esac
 case " $want " in *" crane "*) install github.com/google/go-containerregistry/cmd/crane v0.22.1 crane-v0.22.1 ;; esac
