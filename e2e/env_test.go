@@ -57,6 +57,8 @@ type env struct {
 	tsigSecret        string
 	connectorAddr     string
 	lbdnsBin          string
+	apiAddr           string     // host:port of the API server (loopback)
+	nodes             []*simNode // the real nodes (nodes_test.go); none when not root
 
 	etcd, apiserver, bind *proc
 	apiserverArgs         []string // to start it again after a fault
@@ -119,6 +121,7 @@ func setup(ctx context.Context, full bool) (*env, error) {
 	}
 	if full {
 		steps = append(steps, []setupStep{
+			{"start the real nodes (kube-proxy)", func() error { return e.startNodes(ctx) }},
 			{"start BIND9", e.startBind},
 			{"start lbdns (connector)", e.startLbdns},
 			{"start external-dns (connector)", e.startExternalDNS},
@@ -151,6 +154,7 @@ func (e *env) teardown() {
 		}
 	}
 	e.hookServer.stop()
+	e.stopNodes()
 	e.bind.stop()
 	e.apiserver.stop()
 	e.etcd.stop()
@@ -202,7 +206,8 @@ func (e *env) startControlPlane() error {
 	}
 	const adminToken = "e2e-admin-token"
 	tokens := filepath.Join(e.dir, "tokens.csv")
-	if err := os.WriteFile(tokens, []byte(adminToken+",admin,admin,system:masters\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte(adminToken+",admin,admin,system:masters\n"+
+		kubeProxyToken+",system:kube-proxy,kube-proxy\n"), 0o600); err != nil {
 		return err
 	}
 	apiPort, err := freePort()
@@ -218,7 +223,8 @@ func (e *env) startControlPlane() error {
 	if err != nil {
 		return err
 	}
-	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	e.apiAddr = fmt.Sprintf("127.0.0.1:%d", apiPort)
+	server := "https://" + e.apiAddr
 	e.adminKubeconfig = filepath.Join(e.dir, "admin.kubeconfig")
 	if err := writeKubeconfig(e.adminKubeconfig, server, "admin", adminToken); err != nil {
 		return err

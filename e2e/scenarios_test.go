@@ -3,6 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +134,80 @@ func scenarioNode(t *testing.T, e *env) {
 	record(t, "PASS withdrawn %.2fs after the Node went NotReady (bound %s); still withdrawn after the Node was deleted", notReady.Seconds(), extdnsDelay)
 }
 
+// scenarioLocalHealthz: an IP of a Service with externalTrafficPolicy: Local
+// sits on a node whose real kube-proxy says, on the healthCheckNodePort, that
+// the node has no local endpoint: lbdns withdraws it by that node probe
+// alone (the Service probe is off, and the LB IP is in no Node's addresses,
+// so no Kubernetes signal names the node).
 func scenarioLocalHealthz(t *testing.T, e *env) {
+	if len(e.nodes) < 2 {
+		t.Log("stand-in for kube-proxy: the suite runs without root, so without real nodes")
+		scenarioLocalHealthzStandIn(t, e)
+		return
+	}
+	host := fqdn("s7")
+	n1, n2 := e.nodes[0], e.nodes[1]
+	lbIP, pod1IP, pod2IP := netip.MustParseAddr("10.251.7.1"), netip.MustParseAddr("10.252.7.1"), netip.MustParseAddr("10.252.7.2")
+	for _, p := range []struct {
+		n  *simNode
+		ip netip.Addr
+	}{{n1, pod1IP}, {n2, pod2IP}} {
+		pod, err := p.n.startPod(p.ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pod.stop)
+	}
+	if err := e.placeLBIP(n1, lbIP); err != nil {
+		t.Fatal(err)
+	}
+	svc := e.createService(t, lbService{name: "s7-a", hostname: host, backend: &backend{ip: lbIP, port: 80}, local: true,
+		annotations: map[string]string{"lbdns.io/probe": "none"}})
+	if svc.Spec.HealthCheckNodePort == 0 {
+		t.Fatal("the API server allocated no healthCheckNodePort for externalTrafficPolicy: Local")
+	}
+	healthz := net.JoinHostPort(lbIP.String(), strconv.Itoa(int(svc.Spec.HealthCheckNodePort)))
+	e.setPodEndpoints(t, "s7-a", podEndpoint{ip: pod1IP, node: n1.name, ready: true, serving: true})
+	b := newBackend(t, "127.0.7.2")
+	e.createService(t, lbService{name: "s7-b", hostname: host, backend: b})
+	waitHealthz(t, healthz, http.StatusOK)
+	e.waitDNS(t, host, "A", lbIP.String(), b.ip.String())
+
+	// The pod moves to node 2: node 1's kube-proxy answers 503, and lbdns
+	// withdraws the IP on node 1 although the Service has a ready endpoint.
+	e.setPodEndpoints(t, "s7-a", podEndpoint{ip: pod2IP, node: n2.name, ready: true, serving: true})
+	if body := waitHealthz(t, healthz, http.StatusServiceUnavailable); !strings.Contains(body, `"localEndpoints": 0`) {
+		t.Errorf("kube-proxy's 503 says %s", body)
+	}
+	took := e.waitDNS(t, host, "A", b.ip.String())
+	if ts := e.waitReason(t, host, "s7-a", "ProbeFailed"); !strings.Contains(ts.Detail, "healthcheck-node-port") || !strings.Contains(ts.Detail, "503") {
+		t.Errorf("detail %q does not name the node probe and its 503", ts.Detail)
+	}
+	if v, _, _ := e.metric("lbdns_probes_total", map[string]string{"kind": "healthcheck-node-port", "result": "failure"}); v < 1 {
+		t.Errorf("lbdns_probes_total{kind=healthcheck-node-port,result=failure} = %v", v)
+	}
+
+	// Back on node 1 but terminating, still serving: kube-proxy counts no
+	// local endpoint (503) while the LB IP still carries traffic to it.
+	e.setPodEndpoints(t, "s7-a", podEndpoint{ip: pod1IP, node: n1.name, serving: true, terminating: true})
+	if body := waitHealthz(t, healthz, http.StatusServiceUnavailable); !strings.Contains(body, `"localEndpoints": 0`) {
+		t.Errorf("kube-proxy's answer for a terminating endpoint: %s", body)
+	}
+	if err := httpOK("http://" + net.JoinHostPort(lbIP.String(), "80") + "/"); err != nil {
+		t.Errorf("the LB IP no longer reaches the terminating, serving pod: %v", err)
+	}
+
+	// Ready on node 1 again: 200, and the IP is back.
+	e.setPodEndpoints(t, "s7-a", podEndpoint{ip: pod1IP, node: n1.name, ready: true, serving: true})
+	waitHealthz(t, healthz, http.StatusOK)
+	e.waitDNS(t, host, "A", lbIP.String(), b.ip.String())
+	record(t, "PASS (real kube-proxy, %s mode) withdrawn %.2fs after the pod left the node (healthCheckNodePort 503; bound %s); "+
+		"a terminating, serving endpoint: 503 while the LB IP still served; back after 200", n1.mode, took.Seconds(), withdrawBound())
+}
+
+// scenarioLocalHealthzStandIn is scenarioLocalHealthz with a responder in
+// kube-proxy's place, for runs without root.
+func scenarioLocalHealthzStandIn(t *testing.T, e *env) {
 	host := fqdn("s7")
 	a, b := newBackend(t, "127.0.7.1"), newBackend(t, "127.0.7.2")
 	svc := e.createService(t, lbService{name: "s7-a", hostname: host, backend: a, local: true})

@@ -1,0 +1,393 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The suite's real nodes: a network namespace each, joined to the root
+// namespace by a veth pair, running the real kube-proxy against the suite's
+// kube-apiserver (reached through a forwarder on the root side of the veth).
+// LB IPs sit on a node as on IONOS: an address inside its namespace, routed
+// to it from the root namespace. Pods are HTTP servers inside it. Every
+// address is inside 10.250.0.0/16 (node links), 10.251.0.0/16 (LB IPs) and
+// 10.252.0.0/16 (pods), used only between namespaces the suite creates.
+
+const (
+	kubeProxyBinary = "kube-proxy-v1.36.3"
+	kubeProxyToken  = "e2e-kube-proxy-token"
+	nodePrefix      = "lbdnse2e-n" // of the namespaces and veths; a stale one is ours
+)
+
+// simNode is one real node.
+type simNode struct {
+	name           string // the Node object's
+	netns, hostIf  string
+	hostIP, nodeIP netip.Addr
+	mode           string // kube-proxy's: iptables or nftables
+	proxy          *proc
+	api            net.Listener // the API server, forwarded
+	stopHeartbeat  context.CancelFunc
+}
+
+// kubeProxyModes are the modes of the nodes, in order: the suite runs one
+// node in nftables mode.
+var kubeProxyModes = []string{"iptables", "nftables"}
+
+// startNodes brings up the real nodes; they are torn down by stopNodes.
+// Without root there are none, and the scenarios that need them use a
+// stand-in responder instead (they say so).
+func (e *env) startNodes(ctx context.Context) error {
+	if os.Geteuid() != 0 {
+		fmt.Println("e2e: not root, so no network namespaces: node scenarios use a stand-in for kube-proxy")
+		return nil
+	}
+	removeStaleNodes()
+	for i, mode := range kubeProxyModes {
+		n := &simNode{name: fmt.Sprintf("kp-node-%d", i+1), netns: fmt.Sprintf("%s%d", nodePrefix, i+1),
+			hostIf: fmt.Sprintf("%s%dh", nodePrefix, i+1), mode: mode,
+			hostIP: netip.AddrFrom4([4]byte{10, 250, byte(i + 1), 1}), nodeIP: netip.AddrFrom4([4]byte{10, 250, byte(i + 1), 2})}
+		e.nodes = append(e.nodes, n)
+		if err := e.startNode(ctx, n); err != nil {
+			return fmt.Errorf("node %s: %w", n.name, err)
+		}
+	}
+	return nil
+}
+
+func (e *env) startNode(ctx context.Context, n *simNode) error {
+	peer := strings.TrimSuffix(n.hostIf, "h") + "n"
+	for _, args := range [][]string{
+		{"netns", "add", n.netns},
+		{"link", "add", n.hostIf, "type", "veth", "peer", "name", peer},
+		{"link", "set", peer, "netns", n.netns},
+		{"addr", "add", n.hostIP.String() + "/30", "dev", n.hostIf},
+		{"link", "set", n.hostIf, "up"},
+		{"-n", n.netns, "addr", "add", n.nodeIP.String() + "/30", "dev", peer},
+		{"-n", n.netns, "link", "set", peer, "up"},
+		{"-n", n.netns, "link", "set", "lo", "up"},
+		{"-n", n.netns, "route", "add", "default", "via", n.hostIP.String()},
+	} {
+		if err := ip(args...); err != nil {
+			return err
+		}
+	}
+	var err error
+	if n.api, err = forward(net.JoinHostPort(n.hostIP.String(), "6443"), e.apiAddr); err != nil {
+		return err
+	}
+	if err := e.createNode(ctx, n); err != nil {
+		return err
+	}
+	hbCtx, cancel := context.WithCancel(context.Background())
+	n.stopHeartbeat = cancel
+	go e.heartbeat(hbCtx, n)
+	return e.startKubeProxy(n)
+}
+
+// startKubeProxy runs the real kube-proxy inside the node's namespace, as
+// the user system:kube-proxy (the built-in system:node-proxier binding).
+func (e *env) startKubeProxy(n *simNode) error {
+	kubeconfig := filepath.Join(e.dir, n.name+".kubeconfig")
+	if err := writeKubeconfig(kubeconfig, "https://"+net.JoinHostPort(n.hostIP.String(), "6443"), "kube-proxy", kubeProxyToken); err != nil {
+		return err
+	}
+	var err error
+	n.proxy, err = startProc(e.dir, "kube-proxy-"+n.name, nil, "ip", "netns", "exec", n.netns,
+		filepath.Join(e.tools, kubeProxyBinary), "--kubeconfig="+kubeconfig, "--hostname-override="+n.name,
+		"--proxy-mode="+n.mode, "--healthz-bind-address=0.0.0.0:10256", "--metrics-bind-address=127.0.0.1:10249",
+		"--conntrack-max-per-core=0", "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
+		"--iptables-min-sync-period=0s")
+	if err != nil {
+		return err
+	}
+	return waitFor(60*time.Second, "kube-proxy on "+n.name+" to be healthy", func() error {
+		if n.proxy.exited() {
+			return fmt.Errorf("kube-proxy exited:\n%s", n.proxy.tail(20))
+		}
+		return httpOK("http://" + net.JoinHostPort(n.nodeIP.String(), "10256") + "/healthz")
+	})
+}
+
+// createNode writes the Node object as a kubelet would: its InternalIP and
+// a Ready condition.
+func (e *env) createNode(ctx context.Context, n *simNode) error {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.name, Labels: map[string]string{"kubernetes.io/hostname": n.name}}}
+	created, err := e.client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		created, err = e.client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	now := metav1.Now()
+	created.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.nodeIP.String()},
+		{Type: corev1.NodeHostName, Address: n.name}}
+	created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
+		Reason: "KubeletReady", LastHeartbeatTime: now, LastTransitionTime: now}}
+	_, err = e.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	return err
+}
+
+// heartbeat renews the Ready condition's heartbeat every 10 s, as a kubelet
+// does, while the node's link is up.
+func (e *env) heartbeat(ctx context.Context, n *simNode) {
+	for t := time.NewTicker(10 * time.Second); ; {
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		node, err := e.client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+		if err != nil {
+			continue
+		}
+		for i := range node.Status.Conditions {
+			if node.Status.Conditions[i].Type == corev1.NodeReady {
+				node.Status.Conditions[i].LastHeartbeatTime = metav1.Now()
+			}
+		}
+		_, _ = e.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+	}
+}
+
+// stopNodes tears the nodes down: kube-proxy, forwarders, heartbeats,
+// namespaces (with their veths, addresses and routes), Node objects.
+func (e *env) stopNodes() {
+	for _, n := range e.nodes {
+		if n.stopHeartbeat != nil {
+			n.stopHeartbeat()
+		}
+		n.proxy.stop()
+		if n.api != nil {
+			n.api.Close()
+		}
+	}
+	e.nodes = nil
+	removeStaleNodes()
+}
+
+// removeStaleNodes deletes every namespace and veth of ours, also those a
+// killed run left behind.
+func removeStaleNodes() {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], nodePrefix) {
+			_ = ip("netns", "del", f[0])
+		}
+	}
+	links, _ := exec.Command("ip", "-o", "link", "show").Output()
+	for _, line := range strings.Split(string(links), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], nodePrefix) {
+			_ = ip("link", "del", strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
+		}
+	}
+}
+
+func ip(args ...string) error {
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// forward listens on addr and copies each connection to and from target:
+// the nodes reach the API server, which listens on loopback, through it.
+func forward(addr, target string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go func() { _, _ = io.Copy(u, c); u.Close() }()
+				_, _ = io.Copy(c, u)
+			}()
+		}
+	}()
+	return ln, nil
+}
+
+// placeLBIP puts an LB IP on a node: an address inside its namespace, and a
+// route to it from the root namespace.
+func (e *env) placeLBIP(n *simNode, lbIP netip.Addr) error {
+	if err := ip("-n", n.netns, "addr", "add", lbIP.String()+"/32", "dev", "lo"); err != nil {
+		return err
+	}
+	return ip("route", "replace", lbIP.String()+"/32", "via", n.nodeIP.String())
+}
+
+// pod is an HTTP server listening inside a node's namespace on a pod IP of
+// its own.
+type pod struct {
+	ip  netip.Addr
+	srv *http.Server
+}
+
+// startPod serves HTTP 200 on ip:8080 inside the node's namespace.
+func (n *simNode) startPod(ip netip.Addr) (*pod, error) {
+	if err := ipIgnoreExists("-n", n.netns, "addr", "add", ip.String()+"/32", "dev", "lo"); err != nil {
+		return nil, err
+	}
+	var ln net.Listener
+	err := inNetns(n.netns, func() error {
+		var err error
+		ln, err = net.Listen("tcp", net.JoinHostPort(ip.String(), "8080"))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := &pod{ip: ip, srv: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = fmt.Fprintf(w, "pod %s\n", ip)
+	}), ReadHeaderTimeout: 5 * time.Second}}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+func (p *pod) stop() { _ = p.srv.Close() }
+
+func ipIgnoreExists(args ...string) error {
+	if err := ip(args...); err != nil && !strings.Contains(err.Error(), "File exists") {
+		return err
+	}
+	return nil
+}
+
+// nsMu serialises namespace switches of this process's threads (one at a
+// time keeps them easy to reason about; they are rare).
+var nsMu sync.Mutex
+
+// inNetns runs f on a thread that has entered the named network namespace;
+// sockets f opens stay in it. The thread returns to the root namespace
+// after, or is retired if it cannot.
+func inNetns(name string, f func() error) error {
+	nsMu.Lock()
+	defer nsMu.Unlock()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked if the way back fails: the thread then ends with the goroutine
+		root, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer root.Close()
+		target, err := os.Open("/run/netns/" + name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("entering %s: %w", name, err)
+			return
+		}
+		err = f()
+		if unix.Setns(int(root.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
+// podEndpoint is one endpoint of an EndpointSlice that kube-proxy reads.
+type podEndpoint struct {
+	ip                          netip.Addr
+	node                        string
+	ready, serving, terminating bool
+}
+
+// setPodEndpoints writes the Service's EndpointSlice (the one createService
+// made) with real pod endpoints on port 8080, named as the Service port.
+func (e *env) setPodEndpoints(t *testing.T, service string, eps ...podEndpoint) {
+	t.Helper()
+	ctx := context.Background()
+	es := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: service + "-e2e",
+			Labels: map[string]string{discoveryv1.LabelServiceName: service}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptrTo("web"), Port: ptrTo(int32(8080)), Protocol: ptrTo(corev1.ProtocolTCP)}},
+	}
+	for _, ep := range eps {
+		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{ep.ip.String()}, NodeName: ptrTo(ep.node),
+			Conditions: discoveryv1.EndpointConditions{Ready: ptrTo(ep.ready), Serving: ptrTo(ep.serving), Terminating: ptrTo(ep.terminating)}})
+	}
+	slices := e.client.DiscoveryV1().EndpointSlices(namespace)
+	cur, err := slices.Get(ctx, es.Name, metav1.GetOptions{})
+	if err == nil {
+		es.ResourceVersion = cur.ResourceVersion
+		_, err = slices.Update(ctx, es, metav1.UpdateOptions{})
+	} else {
+		_, err = slices.Create(ctx, es, metav1.CreateOptions{})
+	}
+	if err != nil {
+		t.Fatalf("writing EndpointSlice of %s: %v", service, err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// healthzOf asks kube-proxy's health check server what a cloud load
+// balancer would: the status code and the body.
+func healthzOf(addr string) (int, string, error) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + addr + "/healthz")
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), nil
+}
+
+// waitHealthz waits until kube-proxy's health check at addr answers code.
+func waitHealthz(t *testing.T, addr string, code int) string {
+	t.Helper()
+	var body string
+	err := waitFor(30*time.Second, fmt.Sprintf("%s/healthz to answer %d", addr, code), func() error {
+		got, b, err := healthzOf(addr)
+		if err != nil {
+			return err
+		}
+		if body = b; got != code {
+			return fmt.Errorf("answered %d: %s", got, b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
