@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,7 +47,11 @@ type simNode struct {
 	proxy          *proc
 	api            net.Listener // the API server, forwarded
 	stopHeartbeat  context.CancelFunc
+	down           atomic.Bool // its link is down: no heartbeats, as from a dead kubelet
 }
+
+// nodeRanges are the node links, LB IPs and pods of the real nodes.
+var nodeRanges = []string{"10.250.0.0/16", "10.251.0.0/16", "10.252.0.0/16"}
 
 // kubeProxyModes are the modes of the nodes, in order: the suite runs one
 // node in nftables mode.
@@ -61,6 +66,13 @@ func (e *env) startNodes(ctx context.Context) error {
 		return nil
 	}
 	removeStaleNodes()
+	// Nothing sent to these ranges leaves the machine, even while a route
+	// to a node is missing.
+	for _, r := range nodeRanges {
+		if err := ip("route", "replace", "blackhole", r); err != nil {
+			return err
+		}
+	}
 	for i, mode := range kubeProxyModes {
 		n := &simNode{name: fmt.Sprintf("kp-node-%d", i+1), netns: fmt.Sprintf("%s%d", nodePrefix, i+1),
 			hostIf: fmt.Sprintf("%s%dh", nodePrefix, i+1), mode: mode,
@@ -157,6 +169,9 @@ func (e *env) heartbeat(ctx context.Context, n *simNode) {
 			return
 		case <-t.C:
 		}
+		if n.down.Load() {
+			continue
+		}
 		node, err := e.client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
 		if err != nil {
 			continue
@@ -186,9 +201,12 @@ func (e *env) stopNodes() {
 	removeStaleNodes()
 }
 
-// removeStaleNodes deletes every namespace and veth of ours, also those a
-// killed run left behind.
+// removeStaleNodes deletes every namespace, veth and blackhole route of
+// ours, also those a killed run left behind.
 func removeStaleNodes() {
+	for _, r := range nodeRanges {
+		_ = exec.Command("ip", "route", "del", "blackhole", r).Run()
+	}
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
 		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], nodePrefix) {
@@ -245,6 +263,18 @@ func (e *env) placeLBIP(n *simNode, lbIP netip.Addr) error {
 		return err
 	}
 	return ip("route", "replace", lbIP.String()+"/32", "via", n.nodeIP.String())
+}
+
+// setLink takes the node's end of its link down (the node dies: packets to
+// it are lost on the way, so probes time out, and its kubelet sends no
+// heartbeat) or up again.
+func (n *simNode) setLink(up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	n.down.Store(!up)
+	return ip("-n", n.netns, "link", "set", strings.TrimSuffix(n.hostIf, "h")+"n", state)
 }
 
 // pod is an HTTP server listening inside a node's namespace on a pod IP of

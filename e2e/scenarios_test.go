@@ -32,6 +32,7 @@ func TestScenarios(t *testing.T) {
 		{"10_invalid_annotations", scenarioInvalidAnnotations},
 		{"11_service_deleted", scenarioDeleted},
 		{"12_unowned_record_survives", scenarioUnowned},
+		{"13_kube_proxy_node_probe_and_a_node_that_dies", scenarioKubeProxyNodeProbe},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) { s.run(t, suite) })
