@@ -82,6 +82,7 @@ type env struct {
 // lbdnsProc is one lbdns process with its own HTTP address and settings.
 type lbdnsProc struct {
 	name, http string
+	netns      string // runs inside this network namespace (a node's), if set
 	dns        string // embedded DNS address, when it serves one
 	env        []string
 	*proc
@@ -389,7 +390,12 @@ func (e *env) newLbdns(name string, extra ...string) (*lbdnsProc, error) {
 // run starts the instance and waits until it is ready.
 func (l *lbdnsProc) run(e *env) error {
 	var err error
-	if l.proc, err = startProc(e.dir, l.name, l.env, e.lbdnsBin); err != nil {
+	if l.netns != "" {
+		l.proc, err = startProc(e.dir, l.name, l.env, "ip", "netns", "exec", l.netns, e.lbdnsBin)
+	} else {
+		l.proc, err = startProc(e.dir, l.name, l.env, e.lbdnsBin)
+	}
+	if err != nil {
 		return err
 	}
 	return waitFor(60*time.Second, l.name+" /readyz", func() error {

@@ -29,8 +29,9 @@ import (
 // kube-apiserver (reached through a forwarder on the root side of the veth).
 // LB IPs sit on a node as on IONOS: an address inside its namespace, routed
 // to it from the root namespace. Pods are HTTP servers inside it. Every
-// address is inside 10.250.0.0/16 (node links), 10.251.0.0/16 (LB IPs) and
-// 10.252.0.0/16 (pods), used only between namespaces the suite creates.
+// address is inside 10.250.0.0/16 (node links), 10.251.0.0/16 (LB IPs),
+// 10.252.0.0/16 (pods) and 10.253.0.0/16 (the link between the nodes), used
+// only between namespaces the suite creates.
 
 const (
 	kubeProxyBinary = "kube-proxy-v1.36.3"
@@ -43,7 +44,8 @@ type simNode struct {
 	name           string // the Node object's
 	netns, hostIf  string
 	hostIP, nodeIP netip.Addr
-	mode           string // kube-proxy's: iptables or nftables
+	clusterIP      netip.Addr // on the link between the nodes
+	mode           string     // kube-proxy's: iptables or nftables
 	proxy          *proc
 	api            net.Listener // the API server, forwarded
 	stopHeartbeat  context.CancelFunc
@@ -51,7 +53,7 @@ type simNode struct {
 }
 
 // nodeRanges are the node links, LB IPs and pods of the real nodes.
-var nodeRanges = []string{"10.250.0.0/16", "10.251.0.0/16", "10.252.0.0/16"}
+var nodeRanges = []string{"10.250.0.0/16", "10.251.0.0/16", "10.252.0.0/16", "10.253.0.0/16"}
 
 // kubeProxyModes are the modes of the nodes, in order: the suite runs one
 // node in nftables mode.
@@ -82,8 +84,32 @@ func (e *env) startNodes(ctx context.Context) error {
 			return fmt.Errorf("node %s: %w", n.name, err)
 		}
 	}
+	return linkNodes(e.nodes[0], e.nodes[1])
+}
+
+// linkNodes joins two nodes by a veth of their own, the cluster's node
+// network: a node reaches the other's LB IPs over it, as an in-cluster
+// prober does, without the root namespace forwarding anything.
+func linkNodes(a, b *simNode) error {
+	a.clusterIP, b.clusterIP = netip.MustParseAddr("10.253.0.1"), netip.MustParseAddr("10.253.0.2")
+	for _, args := range [][]string{
+		{"link", "add", a.clusterIf(), "type", "veth", "peer", "name", b.clusterIf()},
+		{"link", "set", a.clusterIf(), "netns", a.netns},
+		{"link", "set", b.clusterIf(), "netns", b.netns},
+		{"-n", a.netns, "addr", "add", a.clusterIP.String() + "/30", "dev", a.clusterIf()},
+		{"-n", b.netns, "addr", "add", b.clusterIP.String() + "/30", "dev", b.clusterIf()},
+		{"-n", a.netns, "link", "set", a.clusterIf(), "up"},
+		{"-n", b.netns, "link", "set", b.clusterIf(), "up"},
+	} {
+		if err := ip(args...); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// clusterIf is the name of the node's end of the node network.
+func (n *simNode) clusterIf() string { return strings.TrimSuffix(n.hostIf, "h") + "c" }
 
 func (e *env) startNode(ctx context.Context, n *simNode) error {
 	peer := strings.TrimSuffix(n.hostIf, "h") + "n"
@@ -262,6 +288,13 @@ func (e *env) placeLBIP(n *simNode, lbIP netip.Addr) error {
 	if err := ip("-n", n.netns, "addr", "add", lbIP.String()+"/32", "dev", "lo"); err != nil {
 		return err
 	}
+	for _, other := range e.nodes {
+		if other != n && n.clusterIP.IsValid() {
+			if err := ip("-n", other.netns, "route", "replace", lbIP.String()+"/32", "via", n.clusterIP.String()); err != nil {
+				return err
+			}
+		}
+	}
 	return ip("route", "replace", lbIP.String()+"/32", "via", n.nodeIP.String())
 }
 
@@ -274,7 +307,10 @@ func (n *simNode) setLink(up bool) error {
 		state = "up"
 	}
 	n.down.Store(!up)
-	return ip("-n", n.netns, "link", "set", strings.TrimSuffix(n.hostIf, "h")+"n", state)
+	if err := ip("-n", n.netns, "link", "set", strings.TrimSuffix(n.hostIf, "h")+"n", state); err != nil {
+		return err
+	}
+	return ip("-n", n.netns, "link", "set", n.clusterIf(), state)
 }
 
 // pod is an HTTP server listening inside a node's namespace on a pod IP of

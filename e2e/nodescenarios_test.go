@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // scenarioKubeProxyNodeProbe: lbdns.io/node-probe: kube-proxy asks the real
@@ -91,7 +93,7 @@ func scenarioKubeProxyNodeProbe(t *testing.T, e *env) {
 	t.Cleanup(func() { _ = n.setLink(true) })
 	died := e.waitDNS(t, host, "A", other.ip.String())
 	ts := e.waitReason(t, host, "s13-3-a", "ProbeFailed")
-	if !strings.Contains(ts.Detail, "timeout") {
+	if !timedOut(ts.Detail) {
 		t.Errorf("detail %q: a dead node's probes time out, they are not refused", ts.Detail)
 	}
 	node, err := e.client.CoreV1().Nodes().Get(context.Background(), n.name, metav1.GetOptions{})
@@ -137,6 +139,12 @@ func (e *env) taintNode(t *testing.T, name, key string, on bool) {
 	}
 }
 
+// timedOut reports whether a probe's error is a timeout (of the dial, or of
+// the whole request), not a refusal.
+func timedOut(detail string) bool {
+	return strings.Contains(detail, "timeout") || strings.Contains(detail, "deadline exceeded")
+}
+
 func nodeReady(n *corev1.Node) bool {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
@@ -144,4 +152,123 @@ func nodeReady(n *corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// inClusterPrefix is the annotation prefix of the lbdns that runs inside
+// node 1: it reads only the Services of scenario 14.
+const inClusterPrefix = "incluster.lbdns.io/"
+
+// scenarioInClusterProbes proves the README's warning with the real thing:
+// lbdns runs inside node 1, as in-cluster, and probes two LB IPs that sit on
+// node 2. Node 2 dies. The Service probe (tcp to the Service port) is
+// answered by node 1's own kube-proxy, which sends it to a pod on node 1, so
+// it keeps passing and that dead IP stays published; the node probe
+// (kube-proxy's :10256, not a Service port) goes to node 2 and times out.
+func scenarioInClusterProbes(t *testing.T, e *env) {
+	if len(e.nodes) < 2 {
+		t.Skip("needs the real nodes, which need root (CI runs as root)")
+	}
+	n1, n2 := e.nodes[0], e.nodes[1]
+	podIP := netip.MustParseAddr("10.252.14.1")
+	pod, err := n1.startPod(podIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pod.stop)
+	host := "s14.incluster.test"
+	svcIP, nodeIP := netip.MustParseAddr("10.251.14.1"), netip.MustParseAddr("10.251.14.2")
+	for _, s := range []struct {
+		name string
+		ip   netip.Addr
+		ann  map[string]string
+	}{
+		{"s14-service-probe", svcIP, map[string]string{inClusterPrefix + "node-probe": "off"}},
+		{"s14-node-probe", nodeIP, map[string]string{inClusterPrefix + "probe": "none", inClusterPrefix + "node-probe": "kube-proxy"}},
+	} {
+		if err := e.placeLBIP(n2, s.ip); err != nil {
+			t.Fatal(err)
+		}
+		e.createService(t, lbService{name: s.name, hostname: host, backend: &backend{ip: s.ip, port: 80}, annotations: s.ann, prefix: inClusterPrefix})
+		e.setPodEndpoints(t, s.name, podEndpoint{ip: podIP, node: n1.name, ready: true, serving: true})
+	}
+	l := e.inClusterLbdns(t, n1)
+	health := func(service string) targetStatus {
+		ts, _ := l.reasonOf(host, service)
+		return ts
+	}
+	err = waitFor(30*time.Second, "both targets healthy from inside node 1", func() error {
+		for _, s := range []string{"s14-service-probe", "s14-node-probe"} {
+			if ts := health(s); ts.Health != "healthy" {
+				return fmt.Errorf("%s: %+v", s, ts)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := n2.setLink(false); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n2.setLink(true) })
+	start := time.Now()
+	ts := l.waitReason(t, host, "s14-node-probe", "ProbeFailed")
+	took := time.Since(start)
+	if !strings.Contains(ts.Detail, "kube-proxy") || !timedOut(ts.Detail) {
+		t.Errorf("the node probe's detail %q: want kube-proxy's healthz timing out", ts.Detail)
+	}
+	// The Service probe never notices: node 1's kube-proxy answers it.
+	for deadline := time.Now().Add(3 * probeInterval * probeFall); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if ts := health("s14-service-probe"); ts.Health != "healthy" || !ts.Published {
+			t.Fatalf("the Service probe saw node 2 die (%+v): the warning in the README no longer holds on this kube-proxy", ts)
+		}
+	}
+	if err := n2.setLink(true); err != nil {
+		t.Fatal(err)
+	}
+	err = waitFor(30*time.Second, "the node probe's target back", func() error {
+		if ts := health("s14-node-probe"); ts.Health != "healthy" {
+			return fmt.Errorf("%+v", ts)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(t, "PASS (real kube-proxy, %s mode on the prober's node) node 2 died: the node probe withdrew its IP after %.2fs (%s); "+
+		"the Service probe, answered by node 1's own kube-proxy, kept the other dead IP healthy and published for %s", n1.mode,
+		took.Seconds(), trim(ts.Detail, 50), 3*probeInterval*probeFall)
+}
+
+// inClusterLbdns runs lbdns inside a node's namespace, as a pod on that node
+// would, reaching the API server through the node's forwarder.
+func (e *env) inClusterLbdns(t *testing.T, n *simNode) *lbdnsProc {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(e.lbdnsKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cfg.Clusters {
+		c.Server = "https://" + net.JoinHostPort(n.hostIP.String(), "6443")
+	}
+	kubeconfig := filepath.Join(e.dir, "lbdns-in-"+n.name+".kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.newLbdns("lbdns-in-"+n.name, "KUBECONFIG="+kubeconfig, "LBDNS_ANNOTATION_PREFIX="+inClusterPrefix,
+		fmt.Sprintf("LBDNS_HTTP_ADDR=%s:%d", n.nodeIP, port), "LBDNS_FLAP_HALF_LIFE=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.http, l.netns = fmt.Sprintf("%s:%d", n.nodeIP, port), n.netns
+	if err := l.run(e); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.stop)
+	return l
 }
