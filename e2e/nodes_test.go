@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -185,9 +186,11 @@ func (e *env) createNode(ctx context.Context, n *simNode) error {
 	return err
 }
 
-// heartbeat renews the Ready condition's heartbeat every 10 s, as a kubelet
-// does, while the node's link is up.
+// heartbeat renews the node's Lease in kube-node-lease and its Ready
+// condition's heartbeat every 10 s, as a kubelet does, while the node's
+// link is up.
 func (e *env) heartbeat(ctx context.Context, n *simNode) {
+	e.renewNodeLease(ctx, n)
 	for t := time.NewTicker(10 * time.Second); ; {
 		select {
 		case <-ctx.Done():
@@ -198,6 +201,7 @@ func (e *env) heartbeat(ctx context.Context, n *simNode) {
 		if n.down.Load() {
 			continue
 		}
+		e.renewNodeLease(ctx, n)
 		node, err := e.client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
 		if err != nil {
 			continue
@@ -456,4 +460,21 @@ func waitHealthz(t *testing.T, addr string, code int) string {
 		t.Fatal(err)
 	}
 	return body
+}
+
+// renewNodeLease writes the node's Lease as a kubelet renews it.
+func (e *env) renewNodeLease(ctx context.Context, n *simNode) {
+	leases := e.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	now := metav1.NewMicroTime(time.Now())
+	lease, err := leases.Get(ctx, n.name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, _ = leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: n.name},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptrTo(n.name), LeaseDurationSeconds: ptrTo(int32(40)), RenewTime: &now}},
+			metav1.CreateOptions{})
+		return
+	}
+	if err == nil {
+		lease.Spec.RenewTime = &now
+		_, _ = leases.Update(ctx, lease, metav1.UpdateOptions{})
+	}
 }

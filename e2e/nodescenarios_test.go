@@ -30,6 +30,10 @@ func scenarioKubeProxyNodeProbe(t *testing.T, e *env) {
 		t.Skip("needs the real nodes, which need root (CI runs as root)")
 	}
 	n := e.nodes[1]
+	if lease, err := e.client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), n.name, metav1.GetOptions{}); err != nil ||
+		lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != n.name {
+		t.Errorf("the node's Lease, as its kubelet would renew it: %v, %v", lease, err)
+	}
 	podIP := netip.MustParseAddr("10.252.13.1")
 	pod, err := n.startPod(podIP)
 	if err != nil {
