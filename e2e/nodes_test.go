@@ -149,12 +149,16 @@ func (e *env) startKubeProxy(n *simNode) error {
 	if err := writeKubeconfig(kubeconfig, "https://"+net.JoinHostPort(n.hostIP.String(), "6443"), "kube-proxy", kubeProxyToken); err != nil {
 		return err
 	}
-	var err error
-	n.proxy, err = startProc(e.dir, "kube-proxy-"+n.name, nil, "ip", "netns", "exec", n.netns,
-		filepath.Join(e.tools, kubeProxyBinary), "--kubeconfig="+kubeconfig, "--hostname-override="+n.name,
-		"--proxy-mode="+n.mode, "--healthz-bind-address=0.0.0.0:10256", "--metrics-bind-address=127.0.0.1:10249",
+	args := []string{"netns", "exec", n.netns,
+		filepath.Join(e.tools, kubeProxyBinary), "--kubeconfig=" + kubeconfig, "--hostname-override=" + n.name,
+		"--proxy-mode=" + n.mode, "--healthz-bind-address=0.0.0.0:10256", "--metrics-bind-address=127.0.0.1:10249",
 		"--conntrack-max-per-core=0", "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
-		"--iptables-min-sync-period=0s")
+		"--iptables-min-sync-period=0s"}
+	// LBDNS_E2E_KUBE_PROXY_ARGS tries the scenarios against other kube-proxy
+	// settings (say, --nodeport-addresses=primary).
+	args = append(args, strings.Fields(os.Getenv("LBDNS_E2E_KUBE_PROXY_ARGS"))...)
+	var err error
+	n.proxy, err = startProc(e.dir, "kube-proxy-"+n.name, nil, "ip", args...)
 	if err != nil {
 		return err
 	}
