@@ -109,9 +109,14 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	errc := make(chan error, 2)
 	go func() { errc <- tcp.ActivateAndServe() }()
 	var udp *dns.Server
+	udpDone := make(chan struct{}) // closed when serveUDP has closed its sockets
 	if conn, ok := pc.(*net.UDPConn); ok {
-		go func() { errc <- s.serveUDP(ctx, conn) }()
-	} else { // not a socket of its own (tests): miekg/dns serves it
+		go func() {
+			defer close(udpDone)
+			errc <- s.serveUDP(ctx, conn)
+		}()
+	} else {
+		close(udpDone) // not a socket of its own (tests): miekg/dns serves it
 		udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: maxUDPSize}
 		go func() { errc <- udp.ActivateAndServe() }()
 	}
@@ -125,8 +130,9 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	if udp != nil {
 		_ = udp.Shutdown()
 	} else {
-		_ = pc.Close() // ends the read of serveUDP
+		_ = pc.Close() // ends the reads of serveUDP, which then closes its other sockets
 	}
+	<-udpDone
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("DNS server: %w", err)
 	}
