@@ -111,9 +111,11 @@ func scenarioKubeProxyNodeProbe(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	e.waitDNS(t, host, "A", lbIP.String(), other.ip.String())
+	// A probe of a dead node takes its whole timeout (the suite's 500 ms).
 	record(t, "PASS (real kube-proxy, %s mode) withdrawn %.2fs after the ToBeDeleted taint (503), %.2fs after kube-proxy was killed "+
-		"(refused; its rules still served the LB IP), %.2fs after the node's link went down (%s) while its Node object still said Ready; bound %s",
-		n.mode, tainted.Seconds(), killed.Seconds(), died.Seconds(), trim(ts.Detail, 60), withdrawBound())
+		"(refused; its rules still served the LB IP), %.2fs after the node's link went down (%s) while its Node object still said Ready; "+
+		"bound %s, %s with timeouts", n.mode, tainted.Seconds(), killed.Seconds(), died.Seconds(), trim(ts.Detail, 60), withdrawBound(),
+		withdrawBound()+time.Duration(probeFall)*500*time.Millisecond)
 }
 
 // taintNode adds or removes a NoSchedule taint of the given key.
