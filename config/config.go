@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v10"
+	"github.com/lbdns/lbdns/bandwidth"
 	"github.com/miekg/dns"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -32,13 +33,14 @@ type Config struct {
 	Pprof         bool   `env:"PPROF" envDefault:"false" help:"serve Go's profiles at /debug/pprof/ on LBDNS_HTTP_ADDR"`
 	ConnectorAddr string `env:"CONNECTOR_ADDR" envDefault:"127.0.0.1:7980" help:"address external-dns --source=connector reads from (pass it as --connector-source-server); 'off' disables it"`
 
-	AnnotationPrefix    string        `env:"ANNOTATION_PREFIX" envDefault:"lbdns.io/" help:"prefix of the Service annotations lbdns reads"`
-	MaxHostnames        int           `env:"MAX_HOSTNAMES_PER_SERVICE" envDefault:"20" help:"hostnames one Service may ask for; further ones are ignored with a warning"`
-	Namespace           string        `env:"NAMESPACE" help:"watch Services in this namespace only; empty watches all"`
-	CacheSyncTimeout    time.Duration `env:"CACHE_SYNC_TIMEOUT" envDefault:"60s" help:"how long to wait for the informer caches at start"`
-	TTL                 int64         `env:"TTL" envDefault:"30" help:"record TTL in seconds when a Service sets none"`
-	FailOpen            bool          `env:"FAIL_OPEN" envDefault:"true" help:"publish every weight>0 target when none is healthy"`
-	KubeProxyHealthPort int           `env:"KUBE_PROXY_HEALTHZ_PORT" envDefault:"10256" help:"port of kube-proxy's /healthz for node-probe=kube-proxy"`
+	AnnotationPrefix    string                  `env:"ANNOTATION_PREFIX" envDefault:"lbdns.io/" help:"prefix of the Service annotations lbdns reads"`
+	MaxHostnames        int                     `env:"MAX_HOSTNAMES_PER_SERVICE" envDefault:"20" help:"hostnames one Service may ask for; further ones are ignored with a warning"`
+	Namespace           string                  `env:"NAMESPACE" help:"watch Services in this namespace only; empty watches all"`
+	CacheSyncTimeout    time.Duration           `env:"CACHE_SYNC_TIMEOUT" envDefault:"60s" help:"how long to wait for the informer caches at start"`
+	TTL                 int64                   `env:"TTL" envDefault:"30" help:"record TTL in seconds when a Service sets none"`
+	FailOpen            bool                    `env:"FAIL_OPEN" envDefault:"true" help:"publish every weight>0 target when none is healthy"`
+	KubeProxyHealthPort int                     `env:"KUBE_PROXY_HEALTHZ_PORT" envDefault:"10256" help:"port of kube-proxy's /healthz for node-probe=kube-proxy"`
+	NodeBandwidth       bandwidth.BitsPerSecond `env:"NODE_BANDWIDTH" envDefault:"2G" help:"bandwidth of one node's network interface, for the capacity of a hostname (bits/s; K, M, G, T count in thousands: 2G, 1.5G, 10G); the Node annotation <prefix>bandwidth overrides it per node"`
 
 	ProbeInterval     time.Duration `env:"PROBE_INTERVAL" envDefault:"2s" help:"time between two probes of one target"`
 	ProbeTimeout      time.Duration `env:"PROBE_TIMEOUT" envDefault:"1s" help:"time one probe may take"`
@@ -129,6 +131,8 @@ func typeWord(t reflect.Type) string {
 	switch {
 	case t == reflect.TypeOf(time.Duration(0)):
 		return "duration like 2s or 500ms"
+	case t == reflect.TypeOf(bandwidth.BitsPerSecond(0)):
+		return "bandwidth like 2G, 1.5G or 500M (bits per second)"
 	case t.Kind() == reflect.Bool:
 		return "boolean (true or false)"
 	case t.Kind() == reflect.Slice:

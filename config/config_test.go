@@ -38,9 +38,20 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{[]string{"LBDNS_PROBE_FAST_INTERVAL=3s"}, []string{"LBDNS_PROBE_FAST_INTERVAL: must be empty or from 100ms to LBDNS_PROBE_INTERVAL"}},
 		{[]string{"LBDNS_PROBE_FAST_INTERVAL=10ms"}, []string{"LBDNS_PROBE_FAST_INTERVAL"}},
 		{[]string{"LBDNS_PROBE_JITTER=0.9", "LBDNS_PROBE_CONCURRENCY=0", "LBDNS_PROBE_RISE=0"}, []string{"LBDNS_PROBE_JITTER", "LBDNS_PROBE_CONCURRENCY", "LBDNS_PROBE_RISE"}},
+		{[]string{"LBDNS_NODE_BANDWIDTH=fast"}, []string{`LBDNS_NODE_BANDWIDTH: "fast" is not a valid bandwidth`}},
+		{[]string{"LBDNS_NODE_BANDWIDTH=-2G"}, []string{"LBDNS_NODE_BANDWIDTH"}},
 	}
 	for _, tt := range tests {
 		assertLoadError(t, tt.env, tt.want...)
+	}
+}
+
+func TestNodeBandwidth(t *testing.T) {
+	for env, want := range map[string]float64{"": 2e9, "LBDNS_NODE_BANDWIDTH=1.5G": 1.5e9, "LBDNS_NODE_BANDWIDTH=10G": 10e9} {
+		cfg, err := Load(strings.Fields(env))
+		if err != nil || float64(cfg.NodeBandwidth) != want {
+			t.Errorf("%q: %v bits/s, %v; want %g", env, float64(cfg.NodeBandwidth), err, want)
+		}
 	}
 }
 
