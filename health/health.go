@@ -51,8 +51,10 @@ type Target struct {
 	TTL    int64
 	// ProbeSpec says how to probe the target; empty means not probed.
 	ProbeSpec probe.Spec
-	// Node is the Node whose addresses hold the IP, if any.
-	Node string
+	// Node is the Node whose addresses hold the IP, if any, and
+	// NodeBandwidth its bandwidth in bits/s (for capacity).
+	Node          string
+	NodeBandwidth float64
 	// Signal, when set, withdraws the target whatever the probes say;
 	// SignalDetail explains it to a human.
 	Signal       Reason
@@ -150,6 +152,37 @@ type Decision struct {
 	Targets  []TargetDecision
 	// ExternalDNSConflicts is the group's, for /status.
 	ExternalDNSConflicts []string
+}
+
+// Capacity is what a hostname's published IPs can carry: the distinct nodes
+// they sit on and the sum of those nodes' bandwidths. Unmapped counts the
+// published IPs whose node lbdns does not know: they add nothing, since it
+// cannot tell where they sit.
+type Capacity struct {
+	Nodes         int
+	BitsPerSecond float64
+	Unmapped      int
+}
+
+// Capacity returns the capacity of the published targets.
+func (d Decision) Capacity() Capacity {
+	var c Capacity
+	var nodes []string // a hostname has a few: a slice beats a map
+	var unmapped []netip.Addr
+	for _, t := range d.Targets {
+		switch {
+		case !t.Published:
+		case t.Node == "":
+			if !slices.Contains(unmapped, t.IP) {
+				unmapped = append(unmapped, t.IP)
+			}
+		case !slices.Contains(nodes, t.Node):
+			nodes = append(nodes, t.Node)
+			c.BitsPerSecond += t.NodeBandwidth
+		}
+	}
+	c.Nodes, c.Unmapped = len(nodes), len(unmapped)
+	return c
 }
 
 // Published returns the published targets, in the order of Targets.

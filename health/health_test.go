@@ -212,3 +212,25 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// Capacity counts each node of the published IPs once, with its bandwidth;
+// IPs of no known node are counted apart and add nothing.
+func TestDecisionCapacity(t *testing.T) {
+	target := func(ip, node string, bw float64, published bool) TargetDecision {
+		return TargetDecision{Target: Target{Key: Key{Namespace: "web", Service: ip, IP: netip.MustParseAddr(ip)}, Node: node, NodeBandwidth: bw},
+			Published: published}
+	}
+	d := Decision{Hostname: "app.example.com", Targets: []TargetDecision{
+		target("192.0.2.1", "n1", 2e9, true),
+		target("192.0.2.2", "n1", 2e9, true), // a second IP on n1: no more capacity
+		target("192.0.2.3", "n2", 10e9, true),
+		target("192.0.2.4", "n3", 2e9, false), // withdrawn: not counted
+		target("192.0.2.5", "", 0, true),      // node unknown
+	}}
+	if c := d.Capacity(); c != (Capacity{Nodes: 2, BitsPerSecond: 12e9, Unmapped: 1}) {
+		t.Errorf("capacity %+v", c)
+	}
+	if c := (Decision{}).Capacity(); c != (Capacity{}) {
+		t.Errorf("capacity of nothing: %+v", c)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lbdns/lbdns/apiwatch"
+	"github.com/lbdns/lbdns/bandwidth"
 	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/provider"
 )
@@ -153,14 +154,25 @@ type OutputStatus struct {
 
 // HostnameStatus is one hostname in /status.
 type HostnameStatus struct {
-	Hostname  string         `json:"hostname"`
-	TTL       int64          `json:"ttl"`
-	FailOpen  bool           `json:"failOpen"`
-	Published []string       `json:"published"`
-	Targets   []TargetStatus `json:"targets"`
+	Hostname  string   `json:"hostname"`
+	TTL       int64    `json:"ttl"`
+	FailOpen  bool     `json:"failOpen"`
+	Published []string `json:"published"`
+	// Capacity is what the published IPs can carry (their nodes).
+	Capacity CapacityStatus `json:"capacity"`
+	Targets  []TargetStatus `json:"targets"`
 	// ExternalDNSConflicts names Services that also carry external-dns's
 	// own hostname annotation for this name.
 	ExternalDNSConflicts []string `json:"externalDNSConflicts,omitempty"`
+}
+
+// CapacityStatus is a hostname's capacity in /status: the distinct nodes of
+// its published IPs, their bandwidth, and the published IPs of no known node.
+type CapacityStatus struct {
+	Nodes         int     `json:"nodes"`
+	BitsPerSecond float64 `json:"bitsPerSecond"`
+	Bandwidth     string  `json:"bandwidth"` // the same, as "4G"
+	UnmappedIPs   int     `json:"unmappedIPs,omitempty"`
 }
 
 // TargetStatus is one target in /status.
@@ -209,8 +221,10 @@ func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatu
 			FailingSince: timePtr(o.FailingSince), Failures: o.Failures, LastSuccess: timePtr(o.LastSuccess)})
 	}
 	for _, d := range snap.Hostnames {
+		c := d.Capacity()
 		hs := HostnameStatus{Hostname: d.Hostname, TTL: d.TTL, FailOpen: d.FailOpen, Published: []string{},
-			ExternalDNSConflicts: d.ExternalDNSConflicts}
+			ExternalDNSConflicts: d.ExternalDNSConflicts, Capacity: CapacityStatus{Nodes: c.Nodes, BitsPerSecond: c.BitsPerSecond,
+				Bandwidth: bandwidth.BitsPerSecond(c.BitsPerSecond).String(), UnmappedIPs: c.Unmapped}}
 		for _, t := range d.Targets {
 			ts := TargetStatus{
 				Namespace: t.Namespace, Service: t.Service, IP: t.IP.String(), Node: t.Node,

@@ -50,8 +50,8 @@ func TestEndpoints(t *testing.T) {
 				ProbeSpec: probe.Spec{Checks: []probe.Check{{Kind: probe.TCP, Port: 80}}}},
 				ProbeStatus: probe.Status{State: probe.Down, Failures: 2, LastError: "refused", LastProbe: now}, Probed: true,
 				Reason: health.ProbeFailed, Detail: "tcp:80: refused", Since: now},
-			{Target: health.Target{Key: health.Key{Namespace: "ns", Service: "b", IP: netip.MustParseAddr("192.0.2.2")}, Weight: 50},
-				Healthy: true, Published: true},
+			{Target: health.Target{Key: health.Key{Namespace: "ns", Service: "b", IP: netip.MustParseAddr("192.0.2.2")}, Weight: 50,
+				Node: "n2", NodeBandwidth: 2e9}, Healthy: true, Published: true},
 		},
 	}}, Transitions: []health.Transition{{At: now, Target: health.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")},
 		Hostnames: []string{"app.example.com"}, To: "unhealthy", Reason: health.ProbeFailed}}}}
@@ -84,6 +84,9 @@ func TestEndpoints(t *testing.T) {
 	if !status.Ready || h.Hostname != "app.example.com" || len(h.Published) != 1 || h.Published[0] != "192.0.2.2" {
 		t.Errorf("status = %+v", status)
 	}
+	if h.Capacity != (CapacityStatus{Nodes: 1, BitsPerSecond: 2e9, Bandwidth: "2G"}) {
+		t.Errorf("capacity = %+v", h.Capacity)
+	}
 	if !slices.Equal(h.ExternalDNSConflicts, []string{"ns/b"}) {
 		t.Errorf("externalDNSConflicts = %v", h.ExternalDNSConflicts)
 	}
@@ -105,7 +108,7 @@ func TestEndpoints(t *testing.T) {
 	code, body = get(t, srv, "/")
 	for _, want := range []string{"app.example.com", "192.0.2.1", "unhealthy", "ProbeFailed", "tcp:80: refused", `http-equiv="refresh"`, "Last transitions",
 		"output rfc2136 failing", "bad xfr rcode",
-		"API server unreachable", "connection refused", "also external-dns's own annotation on ns/b"} {
+		"API server unreachable", "connection refused", "also external-dns's own annotation on ns/b", "Capacity: <strong>2Gbit/s</strong> on 1 node"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/ (%d) lacks %q", code, want)
 		}

@@ -8,14 +8,16 @@ import (
 	"github.com/lbdns/lbdns/health"
 )
 
-// SnapshotGauges are lbdns_target_healthy, lbdns_target_published and
-// lbdns_hostname_fail_open, made from the current snapshot at each scrape
+// SnapshotGauges are lbdns_target_healthy, lbdns_target_published,
+// lbdns_hostname_fail_open and the hostnames' capacity (nodes and bits per
+// second of the published IPs), made from the current snapshot at each scrape
 // (as kube-state-metrics does), not kept as stored series: 10,000 targets
 // would otherwise hold 20,000 series in memory and cost an update per
 // change, and a vanished target could never leave a stale series behind.
 type SnapshotGauges struct {
 	snapshot                   atomic.Pointer[func() *health.Snapshot]
 	healthy, published, failOp *prometheus.Desc
+	nodes, capacity            *prometheus.Desc
 }
 
 func newSnapshotGauges() *SnapshotGauges {
@@ -26,6 +28,11 @@ func newSnapshotGauges() *SnapshotGauges {
 			"1 if the target is in the published set of the hostname, else 0.", TargetLabels, nil),
 		failOp: prometheus.NewDesc("lbdns_hostname_fail_open",
 			"1 while no target of the hostname is healthy and all are published anyway.", []string{"hostname"}, nil),
+		nodes: prometheus.NewDesc("lbdns_hostname_nodes",
+			"Distinct nodes that carry the published IPs of the hostname (IPs whose node is unknown count none).", []string{"hostname"}, nil),
+		capacity: prometheus.NewDesc("lbdns_hostname_capacity_bits_per_second",
+			"Sum of the bandwidths of the nodes that carry the published IPs of the hostname (LBDNS_NODE_BANDWIDTH, or the Node's bandwidth annotation).",
+			[]string{"hostname"}, nil),
 	}
 }
 
@@ -38,6 +45,8 @@ func (g *SnapshotGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- g.healthy
 	ch <- g.published
 	ch <- g.failOp
+	ch <- g.nodes
+	ch <- g.capacity
 }
 
 // Collect implements prometheus.Collector.
@@ -48,6 +57,9 @@ func (g *SnapshotGauges) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, d := range (*f)().Hostnames {
 		ch <- prometheus.MustNewConstMetric(g.failOp, prometheus.GaugeValue, b2f(d.FailOpen), d.Hostname)
+		c := d.Capacity()
+		ch <- prometheus.MustNewConstMetric(g.nodes, prometheus.GaugeValue, float64(c.Nodes), d.Hostname)
+		ch <- prometheus.MustNewConstMetric(g.capacity, prometheus.GaugeValue, c.BitsPerSecond, d.Hostname)
 		for _, t := range d.Targets {
 			ip := t.IP.String()
 			ch <- prometheus.MustNewConstMetric(g.healthy, prometheus.GaugeValue, b2f(t.Healthy), d.Hostname, t.Namespace, t.Service, ip)

@@ -19,6 +19,8 @@ const (
 	AnnotationProbePort = "probe-port"
 	AnnotationProbePath = "probe-path"
 	AnnotationNodeProbe = "node-probe"
+	// AnnotationBandwidth is read on Nodes: the node's bandwidth.
+	AnnotationBandwidth = "bandwidth"
 )
 
 // Defaults and bounds of the annotations.

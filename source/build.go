@@ -15,6 +15,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/lbdns/lbdns/bandwidth"
 	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/probe"
 )
@@ -51,6 +52,9 @@ type Options struct {
 	MaxHostnames        int
 	DefaultTTL          int64
 	KubeProxyHealthPort int
+	// NodeBandwidth is a node's bandwidth unless its annotation
+	// <prefix>bandwidth says otherwise; 0 counts no capacity.
+	NodeBandwidth bandwidth.BitsPerSecond
 }
 
 // Warning is a problem with one Service that its owner should see.
@@ -118,7 +122,27 @@ func serviceTargets(svc *corev1.Service, look Lookup, o Options) ([]string, []he
 	}
 	base := health.Target{Weight: settings.Weight, TTL: ttl, ProbeSpec: spec}
 	targets := ingressTargets(svc, base, look, warn)
+	for i, t := range targets {
+		if node := look.NodeOf(t.IP); node != nil {
+			targets[i].NodeBandwidth = float64(nodeBandwidth(node, o, warn))
+		}
+	}
 	return settings.Hostnames, targets, warnings
+}
+
+// nodeBandwidth is the bandwidth of a node: its annotation, or the default.
+// A bad annotation is told on the Service and the default is used.
+func nodeBandwidth(node *corev1.Node, o Options, warn func(reason, format string, args ...any)) bandwidth.BitsPerSecond {
+	v, ok := node.Annotations[o.AnnotationPrefix+AnnotationBandwidth]
+	if !ok {
+		return o.NodeBandwidth
+	}
+	b, err := bandwidth.Parse(v)
+	if err != nil {
+		warn(ReasonInvalidAnnotation, "Node %s: annotation %s%s: %v; using %s", node.Name, o.AnnotationPrefix, AnnotationBandwidth, err, o.NodeBandwidth)
+		return o.NodeBandwidth
+	}
+	return b
 }
 
 // ingressTargets returns one target per load balancer ingress IP, like base,

@@ -344,3 +344,28 @@ func TestBuildExternalDNSConflict(t *testing.T) {
 		}
 	}
 }
+
+// A target on a known node carries the node's bandwidth: its annotation, or
+// LBDNS_NODE_BANDWIDTH; a bad annotation is told on the Service and the
+// default is used.
+func TestBuildNodeBandwidth(t *testing.T) {
+	o := opts
+	o.NodeBandwidth = 2e9
+	annotated := func(v string) func(*corev1.Node) {
+		return func(n *corev1.Node) { n.Annotations = map[string]string{prefix + AnnotationBandwidth: v} }
+	}
+	c := cluster([]*corev1.Service{svc("a", "app.example.com", []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.9"})},
+		[]*discoveryv1.EndpointSlice{slice("a", true, "n1")},
+		[]*corev1.Node{node("n1", "192.0.2.1", true), node("n2", "192.0.2.2", true, annotated("10G")), node("n3", "192.0.2.3", true, annotated("fast"))})
+	groups, warnings := Build(c, o)
+	want := map[string]float64{"192.0.2.1": 2e9, "192.0.2.2": 10e9, "192.0.2.3": 2e9, "192.0.2.9": 0}
+	for _, tg := range groups[0].Targets {
+		if tg.NodeBandwidth != want[tg.IP.String()] {
+			t.Errorf("%s on %q: %g bits/s, want %g", tg.IP, tg.Node, tg.NodeBandwidth, want[tg.IP.String()])
+		}
+	}
+	if len(warnings) != 1 || warnings[0].Reason != ReasonInvalidAnnotation || !strings.Contains(warnings[0].Message, "Node n3") ||
+		!strings.Contains(warnings[0].Message, prefix+"bandwidth") || !strings.Contains(warnings[0].Message, "using 2G") {
+		t.Errorf("warnings: %+v", warnings)
+	}
+}

@@ -305,6 +305,7 @@ func newController(cfg config.Config, reader controller.ClusterReader, recorder 
 			MaxHostnames:        cfg.MaxHostnames,
 			DefaultTTL:          cfg.TTL,
 			KubeProxyHealthPort: cfg.KubeProxyHealthPort,
+			NodeBandwidth:       cfg.NodeBandwidth,
 		},
 		FailOpen:         cfg.FailOpen,
 		CacheSyncTimeout: cfg.CacheSyncTimeout,
