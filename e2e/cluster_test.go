@@ -120,6 +120,13 @@ func (e *env) deleteService(t *testing.T, name string) {
 // setNode creates or updates a Node holding ip, as a kubelet reports it.
 func (e *env) setNode(t *testing.T, name string, ip netip.Addr, ready bool) {
 	t.Helper()
+	e.setNodeAddresses(t, name, ready, ip)
+}
+
+// setNodeAddresses writes a Node with these addresses (ExternalIP) and a
+// Ready condition.
+func (e *env) setNodeAddresses(t *testing.T, name string, ready bool, ips ...netip.Addr) {
+	t.Helper()
 	ctx := context.Background()
 	nodes := e.client.CoreV1().Nodes()
 	n, err := nodes.Get(ctx, name, metav1.GetOptions{})
@@ -133,7 +140,10 @@ func (e *env) setNode(t *testing.T, name string, ip netip.Addr, ready bool) {
 		status = corev1.ConditionFalse
 	}
 	now := metav1.Now()
-	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeExternalIP, Address: ip.String()}}
+	n.Status.Addresses = nil
+	for _, ip := range ips {
+		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: ip.String()})
+	}
 	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: "E2E",
 		LastHeartbeatTime: now, LastTransitionTime: now}}
 	if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {

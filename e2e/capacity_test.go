@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// capacityStatus is a hostname's capacity in /status.
+type capacityStatus struct {
+	Nodes         int
+	BitsPerSecond float64
+	Bandwidth     string
+	UnmappedIPs   int
+}
+
+func (l *lbdnsProc) capacityOf(hostname string) (capacityStatus, error) {
+	resp, err := http.Get("http://" + l.http + "/status")
+	if err != nil {
+		return capacityStatus{}, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Hostnames []struct {
+			Hostname string
+			Capacity capacityStatus
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return capacityStatus{}, err
+	}
+	for _, h := range st.Hostnames {
+		if h.Hostname == hostname {
+			return h.Capacity, nil
+		}
+	}
+	return capacityStatus{}, fmt.Errorf("no hostname %s", hostname)
+}
+
+// waitCapacity waits until /status and the gauges say the hostname's
+// published IPs sit on nodes nodes worth bits bits/s.
+func (e *env) waitCapacity(t *testing.T, hostname string, nodes int, bits float64) time.Duration {
+	t.Helper()
+	start := time.Now()
+	err := waitFor(30*time.Second, fmt.Sprintf("%s on %d nodes, %g bits/s", hostname, nodes, bits), func() error {
+		c, err := e.lbdns.capacityOf(hostname)
+		if err != nil {
+			return err
+		}
+		if c.Nodes != nodes || c.BitsPerSecond != bits {
+			return fmt.Errorf("/status says %+v", c)
+		}
+		labels := map[string]string{"hostname": hostname}
+		if v, _, err := e.metric("lbdns_hostname_capacity_bits_per_second", labels); err != nil || v != bits {
+			return fmt.Errorf("lbdns_hostname_capacity_bits_per_second = %g, %v", v, err)
+		}
+		if v, _, err := e.metric("lbdns_hostname_nodes", labels); err != nil || v != float64(nodes) {
+			return fmt.Errorf("lbdns_hostname_nodes = %g, %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// scenarioCapacity: three Services whose IPs sit on three nodes (6 Gbit/s at
+// the default 2G), one IP moved onto a node that already carries another
+// (4 Gbit/s: the node counts once), a node NotReady (its IP withdrawn: 2
+// Gbit/s), and a node's own bandwidth annotation (10 Gbit/s).
+func scenarioCapacity(t *testing.T, e *env) {
+	host := fqdn("s15")
+	var ips []string
+	for i := 1; i <= 3; i++ {
+		b := newBackend(t, fmt.Sprintf("127.0.15.%d", i))
+		e.createService(t, lbService{name: fmt.Sprintf("s15-%d", i), hostname: host, backend: b})
+		e.setNodeAddresses(t, fmt.Sprintf("cap-%d", i), true, b.ip)
+		ips = append(ips, b.ip.String())
+	}
+	t.Cleanup(func() {
+		for i := 1; i <= 3; i++ {
+			_ = e.client.CoreV1().Nodes().Delete(context.Background(), fmt.Sprintf("cap-%d", i), metav1.DeleteOptions{})
+		}
+	})
+	e.waitDNS(t, host, "A", ips...)
+	e.waitCapacity(t, host, 3, 6e9)
+
+	ip := func(i int) string { return ips[i-1] }
+	e.setNodeAddresses(t, "cap-2", true, mustAddr(ip(2)), mustAddr(ip(3)))
+	e.setNodeAddresses(t, "cap-3", true, mustAddr("127.0.15.99"))
+	shared := e.waitCapacity(t, host, 2, 4e9)
+
+	e.setNodeAddresses(t, "cap-1", false, mustAddr(ip(1)))
+	e.waitDNS(t, host, "A", ip(2), ip(3))
+	e.waitCapacity(t, host, 1, 2e9)
+
+	e.annotateNode(t, "cap-2", "lbdns.io/bandwidth", "10G")
+	e.waitCapacity(t, host, 1, 10e9)
+	record(t, "PASS 3 nodes -> 6 Gbit/s; an IP moved onto a node that carries another -> 2 nodes, 4 Gbit/s (seen in %.2fs); "+
+		"a node NotReady -> 1 node, 2 Gbit/s; its bandwidth annotation 10G -> 10 Gbit/s", shared.Seconds())
+}
+
+func (e *env) annotateNode(t *testing.T, name, key, value string) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, key, value)
+	if _, err := e.client.CoreV1().Nodes().Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatalf("annotating Node %s: %v", name, err)
+	}
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
