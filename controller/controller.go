@@ -81,7 +81,10 @@ type Controller struct {
 	everHealthy map[health.Key]bool
 	// failOpenTold holds the hostnames whose FailOpen event was sent.
 	failOpenTold map[string]bool
-	warned       map[types.NamespacedName]warned
+	// sharedTold holds, per hostname, the shared nodes its Services were
+	// warned about (SharedNode), so that each sharing is told once.
+	sharedTold map[string]string
+	warned     map[types.NamespacedName]warned
 	// damped holds the targets held withdrawn by flap damping, until when.
 	damped     map[health.Key]time.Time
 	readyAfter time.Time   // when readiness stops waiting for first probes
@@ -106,6 +109,7 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		changed:      make(chan struct{}),
 		everHealthy:  map[health.Key]bool{},
 		failOpenTold: map[string]bool{},
+		sharedTold:   map[string]string{},
 		warned:       map[types.NamespacedName]warned{},
 		damped:       map[health.Key]time.Time{},
 	}

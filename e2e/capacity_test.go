@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +20,10 @@ type capacityStatus struct {
 	BitsPerSecond float64
 	Bandwidth     string
 	UnmappedIPs   int
+	SharedNodes   []struct {
+		Node string
+		IPs  []string
+	}
 }
 
 func (l *lbdnsProc) capacityOf(hostname string) (capacityStatus, error) {
@@ -74,7 +79,8 @@ func (e *env) waitCapacity(t *testing.T, hostname string, nodes int, bits float6
 
 // scenarioCapacity: three Services whose IPs sit on three nodes (6 Gbit/s at
 // the default 2G), one IP moved onto a node that already carries another
-// (4 Gbit/s: the node counts once), a node NotReady (its IP withdrawn: 2
+// (4 Gbit/s: the node counts once; a SharedNode warning on both Services,
+// and /status names the node), a node NotReady (its IP withdrawn: 2
 // Gbit/s), and a node's own bandwidth annotation (10 Gbit/s).
 func scenarioCapacity(t *testing.T, e *env) {
 	host := fqdn("s15")
@@ -97,6 +103,34 @@ func scenarioCapacity(t *testing.T, e *env) {
 	e.setNodeAddresses(t, "cap-2", true, mustAddr(ip(2)), mustAddr(ip(3)))
 	e.setNodeAddresses(t, "cap-3", true, mustAddr("127.0.15.99"))
 	shared := e.waitCapacity(t, host, 2, 4e9)
+	// Both Services of the shared node are told, once by each lbdns that
+	// sends events (the suite runs several on the same Services): a repeat
+	// would raise an Event's count.
+	for _, svc := range []string{"s15-2", "s15-3"} {
+		err := waitFor(20*time.Second, "a SharedNode event on "+svc, func() error {
+			list, err := e.client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
+				FieldSelector: "involvedObject.name=" + svc + ",reason=SharedNode"})
+			if err != nil {
+				return err
+			}
+			if len(list.Items) == 0 {
+				return fmt.Errorf("none yet")
+			}
+			for _, ev := range list.Items {
+				if ev.Type != "Warning" || ev.Count > 1 || !strings.Contains(ev.Message, "node cap-2") ||
+					!strings.Contains(ev.Message, ip(2)) || !strings.Contains(ev.Message, ip(3)) {
+					return fmt.Errorf("event %s x%d: %s", ev.Type, ev.Count, ev.Message)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if c, err := e.lbdns.capacityOf(host); err != nil || len(c.SharedNodes) != 1 || c.SharedNodes[0].Node != "cap-2" || len(c.SharedNodes[0].IPs) != 2 {
+		t.Errorf("/status shared nodes: %+v, %v", c, err)
+	}
 
 	e.setNodeAddresses(t, "cap-1", false, mustAddr(ip(1)))
 	e.waitDNS(t, host, "A", ip(2), ip(3))

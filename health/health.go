@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lbdns/lbdns/probe"
@@ -183,6 +184,38 @@ func (d Decision) Capacity() Capacity {
 	}
 	c.Nodes, c.Unmapped = len(nodes), len(unmapped)
 	return c
+}
+
+// SharedNode is a node that carries two or more published IPs of one
+// hostname: they add one node's capacity, not one each.
+type SharedNode struct {
+	Node string
+	IPs  []netip.Addr // sorted
+}
+
+// SharedNodes returns the nodes that carry more than one published IP of the
+// hostname, sorted by node.
+func (d Decision) SharedNodes() []SharedNode {
+	var byNode []SharedNode
+	for _, t := range d.Targets {
+		if !t.Published || t.Node == "" {
+			continue
+		}
+		i := slices.IndexFunc(byNode, func(s SharedNode) bool { return s.Node == t.Node })
+		if i < 0 {
+			byNode = append(byNode, SharedNode{Node: t.Node})
+			i = len(byNode) - 1
+		}
+		if !slices.Contains(byNode[i].IPs, t.IP) {
+			byNode[i].IPs = append(byNode[i].IPs, t.IP)
+		}
+	}
+	shared := slices.DeleteFunc(byNode, func(s SharedNode) bool { return len(s.IPs) < 2 })
+	for _, s := range shared {
+		slices.SortFunc(s.IPs, netip.Addr.Compare)
+	}
+	slices.SortFunc(shared, func(a, b SharedNode) int { return strings.Compare(a.Node, b.Node) })
+	return shared
 }
 
 // Published returns the published targets, in the order of Targets.

@@ -234,3 +234,22 @@ func TestDecisionCapacity(t *testing.T) {
 		t.Errorf("capacity of nothing: %+v", c)
 	}
 }
+
+func TestDecisionSharedNodes(t *testing.T) {
+	target := func(svc, ip, node string, published bool) TargetDecision {
+		return TargetDecision{Target: Target{Key: Key{Namespace: "web", Service: svc, IP: netip.MustParseAddr(ip)}, Node: node}, Published: published}
+	}
+	d := Decision{Hostname: "app.example.com", Targets: []TargetDecision{
+		target("a", "192.0.2.3", "n1", true),
+		target("b", "192.0.2.1", "n1", true),
+		target("c", "192.0.2.1", "n1", true), // the same IP behind a second Service: one IP
+		target("d", "192.0.2.4", "n2", true),
+		target("e", "192.0.2.5", "n2", false), // withdrawn: shares nothing
+		target("f", "192.0.2.6", "", true),
+		target("g", "192.0.2.7", "", true), // node unknown: not shared with each other
+	}}
+	got := d.SharedNodes()
+	if len(got) != 1 || got[0].Node != "n1" || len(got[0].IPs) != 2 || got[0].IPs[0].String() != "192.0.2.1" || got[0].IPs[1].String() != "192.0.2.3" {
+		t.Errorf("shared nodes %+v", got)
+	}
+}

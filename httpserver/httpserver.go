@@ -173,6 +173,15 @@ type CapacityStatus struct {
 	BitsPerSecond float64 `json:"bitsPerSecond"`
 	Bandwidth     string  `json:"bandwidth"` // the same, as "4G"
 	UnmappedIPs   int     `json:"unmappedIPs,omitempty"`
+	// SharedNodes are nodes that carry more than one published IP: those
+	// IPs add one node's capacity.
+	SharedNodes []SharedNodeStatus `json:"sharedNodes,omitempty"`
+}
+
+// SharedNodeStatus is one node that carries several published IPs.
+type SharedNodeStatus struct {
+	Node string   `json:"node"`
+	IPs  []string `json:"ips"`
 }
 
 // TargetStatus is one target in /status.
@@ -225,6 +234,13 @@ func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatu
 		hs := HostnameStatus{Hostname: d.Hostname, TTL: d.TTL, FailOpen: d.FailOpen, Published: []string{},
 			ExternalDNSConflicts: d.ExternalDNSConflicts, Capacity: CapacityStatus{Nodes: c.Nodes, BitsPerSecond: c.BitsPerSecond,
 				Bandwidth: bandwidth.BitsPerSecond(c.BitsPerSecond).String(), UnmappedIPs: c.Unmapped}}
+		for _, sn := range d.SharedNodes() {
+			ss := SharedNodeStatus{Node: sn.Node}
+			for _, ip := range sn.IPs {
+				ss.IPs = append(ss.IPs, ip.String())
+			}
+			hs.Capacity.SharedNodes = append(hs.Capacity.SharedNodes, ss)
+		}
 		for _, t := range d.Targets {
 			ts := TargetStatus{
 				Namespace: t.Namespace, Service: t.Service, IP: t.IP.String(), Node: t.Node,

@@ -48,7 +48,7 @@ th { background: #f3f3f3; }
 {{range .Hostnames}}
 <h2 id="{{.Hostname}}">{{.Hostname}} <span class="muted">TTL {{.TTL}}</span>{{if .FailOpen}} <span class="badge failopen">fail-open: no target healthy, all published</span>{{end}}{{if .ExternalDNSConflicts}} <span class="badge failopen">also external-dns's own annotation on {{range $i, $s := .ExternalDNSConflicts}}{{if $i}}, {{end}}{{$s}}{{end}}: one of the two record sets is lost</span>{{end}}</h2>
 <p>Published: {{range $i, $ip := .Published}}{{if $i}}, {{end}}<code>{{$ip}}</code>{{else}}<em>nothing</em>{{end}}</p>
-<p>Capacity: <strong>{{.Capacity.Bandwidth}}bit/s</strong> on {{.Capacity.Nodes}} node{{if ne .Capacity.Nodes 1}}s{{end}}{{if .Capacity.UnmappedIPs}} <span class="muted">(and {{.Capacity.UnmappedIPs}} published IP{{if ne .Capacity.UnmappedIPs 1}}s{{end}} on no known node, not counted)</span>{{end}}</p>
+<p>Capacity: <strong>{{.Capacity.Bandwidth}}bit/s</strong> on {{.Capacity.Nodes}} node{{if ne .Capacity.Nodes 1}}s{{end}}{{if .Capacity.UnmappedIPs}} <span class="muted">(and {{.Capacity.UnmappedIPs}} published IP{{if ne .Capacity.UnmappedIPs 1}}s{{end}} on no known node, not counted)</span>{{end}}{{range .Capacity.SharedNodes}} <span class="badge failopen">{{range $i, $ip := .IPs}}{{if $i}}, {{end}}{{$ip}}{{end}} share node {{.Node}}: one node's capacity</span>{{end}}</p>
 <table>
 <tr><th>Service</th><th>IP</th><th>Node</th><th>Weight</th><th>Health</th><th>Published</th><th>Reason</th><th>Detail</th><th>Since</th><th>Checks</th></tr>
 {{range .Targets}}<tr class="target" data-ip="{{.IP}}" data-health="{{.Health}}">
