@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -27,18 +25,13 @@ type capacityStatus struct {
 }
 
 func (l *lbdnsProc) capacityOf(hostname string) (capacityStatus, error) {
-	resp, err := http.Get("http://" + l.http + "/status")
-	if err != nil {
-		return capacityStatus{}, err
-	}
-	defer resp.Body.Close()
 	var st struct {
 		Hostnames []struct {
 			Hostname string
 			Capacity capacityStatus
 		}
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+	if err := l.status(&st); err != nil {
 		return capacityStatus{}, err
 	}
 	for _, h := range st.Hostnames {

@@ -69,7 +69,6 @@ func (e *env) createService(t *testing.T, s lbService) *corev1.Service {
 // not, on node (may be empty).
 func (e *env) setEndpoints(t *testing.T, service string, ready bool, node string) {
 	t.Helper()
-	ctx := context.Background()
 	es := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: service + "-e2e",
 			Labels: map[string]string{discoveryv1.LabelServiceName: service}},
@@ -79,7 +78,14 @@ func (e *env) setEndpoints(t *testing.T, service string, ready bool, node string
 	if node != "" {
 		es.Endpoints[0].NodeName = &node
 	}
-	slices := e.client.DiscoveryV1().EndpointSlices(namespace)
+	e.writeSlice(t, es)
+}
+
+// writeSlice creates the EndpointSlice, or replaces the one of that name.
+func (e *env) writeSlice(t *testing.T, es *discoveryv1.EndpointSlice) {
+	t.Helper()
+	ctx := context.Background()
+	slices := e.client.DiscoveryV1().EndpointSlices(es.Namespace)
 	cur, err := slices.Get(ctx, es.Name, metav1.GetOptions{})
 	if err == nil {
 		es.ResourceVersion = cur.ResourceVersion
@@ -88,7 +94,7 @@ func (e *env) setEndpoints(t *testing.T, service string, ready bool, node string
 		_, err = slices.Create(ctx, es, metav1.CreateOptions{})
 	}
 	if err != nil {
-		t.Fatalf("writing EndpointSlice of %s: %v", service, err)
+		t.Fatalf("writing EndpointSlice %s: %v", es.Name, err)
 	}
 }
 

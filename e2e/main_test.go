@@ -156,20 +156,25 @@ type targetStatus struct {
 	Published                           bool
 }
 
-// reasonOf returns the /status health and reason of a Service's target.
-func (l *lbdnsProc) reasonOf(hostname, service string) (targetStatus, error) {
+// status reads the instance's /status into st.
+func (l *lbdnsProc) status(st any) error {
 	resp, err := http.Get("http://" + l.http + "/status")
 	if err != nil {
-		return targetStatus{}, err
+		return err
 	}
 	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(st)
+}
+
+// reasonOf returns the /status health and reason of a Service's target.
+func (l *lbdnsProc) reasonOf(hostname, service string) (targetStatus, error) {
 	var st struct {
 		Hostnames []struct {
 			Hostname string
 			Targets  []targetStatus
 		}
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+	if err := l.status(&st); err != nil {
 		return targetStatus{}, err
 	}
 	for _, h := range st.Hostnames {

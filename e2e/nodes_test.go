@@ -407,7 +407,6 @@ type podEndpoint struct {
 // made) with real pod endpoints on port 8080, named as the Service port.
 func (e *env) setPodEndpoints(t *testing.T, service string, eps ...podEndpoint) {
 	t.Helper()
-	ctx := context.Background()
 	es := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: service + "-e2e",
 			Labels: map[string]string{discoveryv1.LabelServiceName: service}},
@@ -418,17 +417,7 @@ func (e *env) setPodEndpoints(t *testing.T, service string, eps ...podEndpoint) 
 		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{ep.ip.String()}, NodeName: ptrTo(ep.node),
 			Conditions: discoveryv1.EndpointConditions{Ready: ptrTo(ep.ready), Serving: ptrTo(ep.serving), Terminating: ptrTo(ep.terminating)}})
 	}
-	slices := e.client.DiscoveryV1().EndpointSlices(namespace)
-	cur, err := slices.Get(ctx, es.Name, metav1.GetOptions{})
-	if err == nil {
-		es.ResourceVersion = cur.ResourceVersion
-		_, err = slices.Update(ctx, es, metav1.UpdateOptions{})
-	} else {
-		_, err = slices.Create(ctx, es, metav1.CreateOptions{})
-	}
-	if err != nil {
-		t.Fatalf("writing EndpointSlice of %s: %v", service, err)
-	}
+	e.writeSlice(t, es)
 }
 
 func ptrTo[T any](v T) *T { return &v }
