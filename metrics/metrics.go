@@ -14,6 +14,7 @@ type Metrics struct {
 	// Snapshot holds the per-target and per-hostname gauges.
 	Snapshot             *SnapshotGauges
 	ProbesTotal          *prometheus.CounterVec
+	ProbesShared         *prometheus.CounterVec
 	ProbeDuration        *prometheus.HistogramVec
 	TargetTransitions    *prometheus.CounterVec
 	PublishLatency       *prometheus.HistogramVec
@@ -46,6 +47,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		reg:         reg,
 		Snapshot:    snapshot,
 		ProbesTotal: r.counterVec("lbdns_probes_total", "Probes run, by kind and result (success or failure).", "kind", "result"),
+		ProbesShared: r.counterVec("lbdns_probes_shared_total",
+			"Probe results a target took from another target's run of the same check (same IP, or same node, and check), by kind: probes not sent.", "kind"),
 		ProbeDuration: r.histogramVec("lbdns_probe_duration_seconds", "Time one probe took, by kind.",
 			[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "kind"),
 		TargetTransitions: r.counterVec("lbdns_target_transitions_total",

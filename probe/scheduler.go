@@ -32,8 +32,11 @@ type Options struct {
 	// timeout, can then never delay the probes of live or new ones.
 	Concurrency int
 	Funcs       map[Kind]Func
-	// Observe, if set, is called after every check (for metrics).
+	// Observe, if set, is called after every check sent (for metrics);
+	// Shared, if set, for every check whose result came from another
+	// target's run of the same check.
 	Observe func(kind Kind, err error, took time.Duration)
+	Shared  func(kind Kind)
 	// OnChange, if set, is called with the key of a target that changed
 	// state, outside the scheduler's lock. (The key's type is the
 	// scheduler's; Options holds it as any.)
@@ -202,7 +205,7 @@ func (s *Scheduler[K]) round(ctx context.Context, e *entry, slots chan struct{})
 		if !ok {
 			return fmt.Errorf("%s: no probe of this kind", c)
 		}
-		id, err, _ := s.shared.do(ctx, keyOf(t, c), e.last[i], func() error {
+		id, err, ran := s.shared.do(ctx, keyOf(t, c), e.last[i], func() error {
 			start := time.Now()
 			err := f(ctx, t.IP, c)
 			if s.opts.Observe != nil { // executions only: a shared result is not a probe
@@ -211,6 +214,9 @@ func (s *Scheduler[K]) round(ctx context.Context, e *entry, slots chan struct{})
 			return err
 		})
 		e.last[i] = id
+		if !ran && s.opts.Shared != nil {
+			s.opts.Shared(c.Kind)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", c, err)
 		}

@@ -52,8 +52,9 @@ func rounds[K comparable](s *Scheduler[K], keys []K) (total uint64, least uint64
 // too, while another node's are its own.
 func TestSchedulerSharesIdenticalChecks(t *testing.T) {
 	c := newCounting()
+	var taken atomic.Int32
 	s := NewScheduler[string](Options{Interval: 40 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2, Jitter: 0.1,
-		Concurrency: 16, Funcs: map[Kind]Func{TCP: c.probe, KubeProxy: c.probe}})
+		Concurrency: 16, Funcs: map[Kind]Func{TCP: c.probe, KubeProxy: c.probe}, Shared: func(Kind) { taken.Add(1) }})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 	same := Target{IP: netip.MustParseAddr("192.0.2.1"), Spec: Spec{Checks: []Check{{Kind: TCP, Port: 80}}}}
@@ -88,6 +89,11 @@ func TestSchedulerSharesIdenticalChecks(t *testing.T) {
 	}
 	if float64(kp) > float64(n2)+0.5*float64(nodeTotal) {
 		t.Errorf("kube-proxy checks: %d executions for %d rounds on n1 and %d on n2", kp, nodeTotal, n2)
+	}
+	// Every round recorded ran its check or took another's result (a run cut
+	// short by the stop is counted but not recorded).
+	if total := sameTotal + nodeTotal + n2; taken.Load() == 0 || uint64(tcp+kp)+uint64(taken.Load()) < total {
+		t.Errorf("%d executions + %d shared results for %d rounds", tcp+kp, taken.Load(), total)
 	}
 	if uint64(kp) < n2 {
 		t.Errorf("n2's node checks were shared with n1's: %d executions, n2 alone had %d rounds", kp, n2)

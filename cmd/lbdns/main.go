@@ -322,6 +322,7 @@ func newController(cfg config.Config, reader controller.ClusterReader, recorder 
 				m.ProbesTotal.WithLabelValues(string(kind), result).Inc()
 				m.ProbeDuration.WithLabelValues(string(kind)).Observe(took.Seconds())
 			},
+			Shared: func(kind probe.Kind) { m.ProbesShared.WithLabelValues(string(kind)).Inc() },
 		},
 		Logger:   log,
 		Recorder: recorder,

@@ -30,7 +30,7 @@ func TestReadmeDocumentsEverything(t *testing.T) {
 	m := metrics.New(reg)
 	descs := make(chan *prometheus.Desc, 100)
 	go func() {
-		for _, c := range []prometheus.Collector{m.Snapshot, m.ProbesTotal,
+		for _, c := range []prometheus.Collector{m.Snapshot, m.ProbesTotal, m.ProbesShared,
 			m.ProbeDuration, m.TargetTransitions, m.PublishLatency, m.SyncTotal, m.LastSyncTimestamp, m.Ready,
 			m.Hostnames, m.Targets, m.ReconcileDuration, m.ConnectorConnections, m.BuildInfo, m.Leader, m.DNSQueries, m.DNSDuration} {
 			c.Describe(descs)
