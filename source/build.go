@@ -121,12 +121,7 @@ func serviceTargets(svc *corev1.Service, look Lookup, o Options) ([]string, []he
 		ttl = o.DefaultTTL
 	}
 	base := health.Target{Weight: settings.Weight, TTL: ttl, ProbeSpec: spec}
-	targets := ingressTargets(svc, base, look, warn)
-	for i, t := range targets {
-		if node := look.NodeOf(t.IP); node != nil {
-			targets[i].NodeBandwidth = float64(nodeBandwidth(node, o, warn))
-		}
-	}
+	targets := ingressTargets(svc, base, look, o, warn)
 	return settings.Hostnames, targets, warnings
 }
 
@@ -147,7 +142,7 @@ func nodeBandwidth(node *corev1.Node, o Options, warn func(reason, format string
 
 // ingressTargets returns one target per load balancer ingress IP, like base,
 // with the signals Kubernetes raises for it.
-func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, warn func(reason, format string, args ...any)) []health.Target {
+func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Options, warn func(reason, format string, args ...any)) []health.Target {
 	ready := readyEndpoints(look.SlicesOf(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}))
 	var targets []health.Target
 	seen := map[netip.Addr]bool{}
@@ -168,7 +163,7 @@ func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, warn f
 		t.Key = health.Key{Namespace: svc.Namespace, Service: svc.Name, IP: ip}
 		node := look.NodeOf(ip)
 		if node != nil {
-			t.Node = node.Name
+			t.Node, t.NodeBandwidth = node.Name, float64(nodeBandwidth(node, o, warn))
 		}
 		t.Signal, t.SignalDetail = signal(svc, ready, node)
 		targets = append(targets, t)
