@@ -118,20 +118,7 @@ func (e *env) dnsBenchLbdns(b *testing.B) *lbdnsProc {
 			}
 		}
 	}
-	port, err := freePort()
-	if err != nil {
-		b.Fatal(err)
-	}
-	l, err := e.newLbdns("lbdns-dnsbench", fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", port), "LBDNS_DNS_ZONES="+dnsBenchZone,
-		"LBDNS_DNS_RRL_RATE=0", "LBDNS_NAMESPACE="+dnsBenchNamespace, "LBDNS_LOG_LEVEL=warn", "LBDNS_PPROF=true")
-	if err != nil {
-		b.Fatal(err)
-	}
-	l.dns = fmt.Sprintf("127.0.0.1:%d", port)
-	if err := l.run(e); err != nil {
-		b.Fatal(err)
-	}
-	return l
+	return e.runDNSLbdns(b, "lbdns-dnsbench", dnsBenchZone, "LBDNS_NAMESPACE="+dnsBenchNamespace, "LBDNS_LOG_LEVEL=warn")
 }
 
 // startBindFor runs named, authoritative for the zone file.

@@ -119,17 +119,25 @@ func BenchmarkScale(b *testing.B) {
 // startScaleLbdns runs lbdns with its embedded DNS for the scale zone and
 // waits until it is ready.
 func (e *env) startScaleLbdns(b *testing.B, name string) *lbdnsProc {
+	return e.runDNSLbdns(b, name, scaleZone, "LBDNS_NAMESPACE="+scaleNamespace, "LBDNS_LOG_LEVEL=info",
+		"LBDNS_PROBE_INTERVAL=2s", "LBDNS_PROBE_TIMEOUT=1s", "LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2")
+}
+
+// runDNSLbdns runs an lbdns that answers for zone on a free loopback port,
+// without rate limiting and with its profiles served, and waits until it is
+// ready: the benchmarks' instance.
+func (e *env) runDNSLbdns(b *testing.B, name, zone string, extra ...string) *lbdnsProc {
 	port, err := freePort()
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, err := e.newLbdns(name, "LBDNS_DNS_ADDR="+fmt.Sprintf("127.0.0.1:%d", port), "LBDNS_DNS_ZONES="+scaleZone,
-		"LBDNS_DNS_RRL_RATE=0", "LBDNS_NAMESPACE="+scaleNamespace, "LBDNS_LOG_LEVEL=info", "LBDNS_PROBE_INTERVAL=2s",
-		"LBDNS_PROBE_TIMEOUT=1s", "LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2", "LBDNS_PPROF=true")
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	l, err := e.newLbdns(name, append([]string{"LBDNS_DNS_ADDR=" + addr, "LBDNS_DNS_ZONES=" + zone, "LBDNS_DNS_RRL_RATE=0",
+		"LBDNS_PPROF=true"}, extra...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	l.dns = fmt.Sprintf("127.0.0.1:%d", port)
+	l.dns = addr
 	if err := l.run(e); err != nil {
 		b.Fatal(err)
 	}
