@@ -352,15 +352,8 @@ func TestServeDualStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, pc, ln) }()
-	defer func() { cancel(); <-done }()
+	stop := serveOn(t, New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}}), pc)
+	defer func() { _ = stop() }()
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		addr := net.JoinHostPort(host, strconv.Itoa(port))
@@ -383,10 +376,6 @@ func TestServeReusePortSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}})
 	if socks := s.udpSockets(pc, 3); len(socks) != 3 {
 		t.Fatalf("%d sockets for 3 cores", len(socks))
@@ -395,9 +384,7 @@ func TestServeReusePortSockets(t *testing.T) {
 			c.Close()
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, pc, ln) }()
+	stop := serveOn(t, s, pc)
 	addr := pc.LocalAddr().String()
 	for i := range 40 { // each exchange from a new client socket
 		r, err := query(addr, "udp", "app.example.com", dns.TypeA, i%2 == 0)
@@ -409,8 +396,7 @@ func TestServeReusePortSockets(t *testing.T) {
 			t.Fatalf("query %d: %v, %v", i, r, err)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	// Every socket of the group is closed: the port can be bound again
@@ -420,4 +406,18 @@ func TestServeReusePortSockets(t *testing.T) {
 		t.Fatalf("the port is still held after Serve ended: %v", err)
 	}
 	again.Close()
+}
+
+// serveOn serves s on pc (and TCP on a loopback port of its own) until the
+// returned stop, which returns Serve's error.
+func serveOn(t *testing.T, s *Server, pc net.PacketConn) (stop func() error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, pc, ln) }()
+	return func() error { cancel(); return <-done }
 }
