@@ -69,13 +69,14 @@ type Config struct {
 
 	CRDNamespace string `env:"CRD_NAMESPACE" help:"write one DNSEndpoint per hostname in this namespace; empty = off"`
 
-	DNSAddr       string   `env:"DNS_ADDR" help:"embedded authoritative DNS server, UDP and TCP, e.g. 127.0.0.1:5353; empty = off"`
-	DNSZones      []string `env:"DNS_ZONES" envSeparator:"," help:"zones the embedded DNS server answers for, comma-separated"`
-	DNSNS         string   `env:"DNS_NS" help:"name server name in the zones' NS and SOA records; empty = ns1.<zone>"`
-	DNSHostmaster string   `env:"DNS_HOSTMASTER" help:"SOA mailbox; empty = hostmaster.<zone>"`
-	DNSRRLRate    int      `env:"DNS_RRL_RATE" envDefault:"20" help:"response rate limiting: UDP responses per second per client network (/24, /56) and kind of answer; 0 = off"`
-	DNSRRLSlip    int      `env:"DNS_RRL_SLIP" envDefault:"2" help:"response rate limiting: every Nth limited response is sent truncated (TC) instead of dropped; 0 = drop all"`
-	DNSRRLExempt  []string `env:"DNS_RRL_EXEMPT" envSeparator:"," help:"response rate limiting: client networks (CIDR, comma-separated) never limited"`
+	DNSAddr         string   `env:"DNS_ADDR" help:"embedded authoritative DNS server, UDP and TCP, e.g. 127.0.0.1:5353; empty = off"`
+	DNSZones        []string `env:"DNS_ZONES" envSeparator:"," help:"zones the embedded DNS server answers for, comma-separated"`
+	DNSNS           string   `env:"DNS_NS" help:"name server name in the zones' NS and SOA records; empty = ns1.<zone>"`
+	DNSHostmaster   string   `env:"DNS_HOSTMASTER" help:"SOA mailbox; empty = hostmaster.<zone>"`
+	DNSRRLRate      int      `env:"DNS_RRL_RATE" envDefault:"20" help:"response rate limiting: UDP responses per second per client network (/24, /56) and kind of answer; 0 = off"`
+	DNSRRLSlip      int      `env:"DNS_RRL_SLIP" envDefault:"2" help:"response rate limiting: every Nth limited response is sent truncated (TC) instead of dropped; 0 = drop all"`
+	DNSWeightByNode bool     `env:"WEIGHT_BY_NODE" envDefault:"false" help:"embedded DNS: make the node, not the IP, the unit of the weighted order (the weights of a hostname's IPs on one node are split among them)"`
+	DNSRRLExempt    []string `env:"DNS_RRL_EXEMPT" envSeparator:"," help:"response rate limiting: client networks (CIDR, comma-separated) never limited"`
 
 	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"false" help:"only the holder of the Lease lbdns writes (standalone, DNSEndpoint)"`
 	LeaderElectNamespace string        `env:"LEADER_ELECT_NAMESPACE" envDefault:"lbdns" help:"namespace of the Lease"`

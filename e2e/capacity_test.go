@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -73,14 +74,15 @@ func (e *env) waitCapacity(t *testing.T, hostname string, nodes int, bits float6
 // scenarioCapacity: three Services whose IPs sit on three nodes (6 Gbit/s at
 // the default 2G), one IP moved onto a node that already carries another
 // (4 Gbit/s: the node counts once; a SharedNode warning on both Services,
-// and /status names the node), a node NotReady (its IP withdrawn: 2
-// Gbit/s), and a node's own bandwidth annotation (10 Gbit/s).
+// and /status names the node; the embedded DNS, weighting by node, puts
+// each node first in half of the answers), a node NotReady (its IP
+// withdrawn: 2 Gbit/s), and a node's own bandwidth annotation (10 Gbit/s).
 func scenarioCapacity(t *testing.T, e *env) {
-	host := fqdn("s15")
+	host, dnsHost := fqdn("s15"), "s15."+zoneEmbedded
 	var ips []string
 	for i := 1; i <= 3; i++ {
 		b := newBackend(t, fmt.Sprintf("127.0.15.%d", i))
-		e.createService(t, lbService{name: fmt.Sprintf("s15-%d", i), hostname: host, backend: b})
+		e.createService(t, lbService{name: fmt.Sprintf("s15-%d", i), hostname: host + "," + dnsHost, backend: b})
 		e.setNodeAddresses(t, fmt.Sprintf("cap-%d", i), true, b.ip)
 		ips = append(ips, b.ip.String())
 	}
@@ -124,6 +126,7 @@ func scenarioCapacity(t *testing.T, e *env) {
 	if c, err := e.lbdns.capacityOf(host); err != nil || len(c.SharedNodes) != 1 || c.SharedNodes[0].Node != "cap-2" || len(c.SharedNodes[0].IPs) != 2 {
 		t.Errorf("/status shared nodes: %+v, %v", c, err)
 	}
+	byNode := e.firstByNode(t, dnsHost, ip(1), ip(2), ip(3))
 
 	e.setNodeAddresses(t, "cap-1", false, mustAddr(ip(1)))
 	e.waitDNS(t, host, "A", ip(2), ip(3))
@@ -132,7 +135,40 @@ func scenarioCapacity(t *testing.T, e *env) {
 	e.annotateNode(t, "cap-2", "lbdns.io/bandwidth", "10G")
 	e.waitCapacity(t, host, 1, 10e9)
 	record(t, "PASS 3 nodes -> 6 Gbit/s; an IP moved onto a node that carries another -> 2 nodes, 4 Gbit/s (seen in %.2fs); "+
-		"a node NotReady -> 1 node, 2 Gbit/s; its bandwidth annotation 10G -> 10 Gbit/s", shared.Seconds())
+		"%s; a node NotReady -> 1 node, 2 Gbit/s; its bandwidth annotation 10G -> 10 Gbit/s", shared.Seconds(), byNode)
+}
+
+// firstByNode asks the embedded DNS (LBDNS_WEIGHT_BY_NODE=true) 2,000 times
+// for name, whose IP alone sits on one node and IPs shared and shared2 on
+// another, all of weight 100: each node should come first in half of the
+// answers (weighting by IP would give the lone IP a third).
+func (e *env) firstByNode(t *testing.T, name, alone, shared, shared2 string) string {
+	t.Helper()
+	err := waitFor(30*time.Second, name+" on 2 nodes in the embedded DNS's /status", func() error {
+		c, err := e.dnsInstance.capacityOf(name)
+		if err == nil && c.Nodes != 2 {
+			err = fmt.Errorf("/status says %+v", c)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	first := map[string]int{}
+	for range n {
+		r := exchange(t, e, "udp", name, dns.TypeA)
+		if len(r.Answer) != 3 {
+			t.Fatalf("%d answers, want 3: %v", len(r.Answer), r.Answer)
+		}
+		first[r.Answer[0].(*dns.A).A.String()]++
+	}
+	lone, pair := float64(first[alone])/n, float64(first[shared]+first[shared2])/n
+	if lone < 0.45 || lone > 0.55 {
+		t.Errorf("the IP alone on its node came first in %.3f of %d answers, want 0.50 ± 0.05 (%v)", lone, n, first)
+	}
+	return fmt.Sprintf("weighted by node, the lone IP came first in %.1f%% and the two IPs of the shared node in %.1f%% of %d answers (50%% each expected)",
+		100*lone, 100*pair, n)
 }
 
 func (e *env) annotateNode(t *testing.T, name, key, value string) {

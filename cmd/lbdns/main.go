@@ -241,7 +241,7 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 	if ls.dnsUDP != nil {
 		exempt, _ := cfg.RRLExempt() // validated with the configuration
 		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, Hostmaster: cfg.DNSHostmaster,
-			RRL:   dnsserver.RRL{Rate: cfg.DNSRRLRate, Slip: cfg.DNSRRLSlip, Exempt: exempt},
+			RRL: dnsserver.RRL{Rate: cfg.DNSRRLRate, Slip: cfg.DNSRRLSlip, Exempt: exempt}, WeightByNode: cfg.DNSWeightByNode,
 			Ready: ctl.IsReady, Logger: log, Observer: outputs.Observer(dnsserver.Output), Metrics: outputs.Metrics})
 		g.Go(func(ctx context.Context) error {
 			if err := srv.Serve(ctx, ls.dnsUDP, ls.dnsTCP); err != nil {

@@ -17,7 +17,7 @@ import (
 type answer struct {
 	ips     []netip.Addr
 	raw     []net.IP // ips in the form dns.A and dns.AAAA hold, made once per set
-	weights []int
+	weights []float64
 	ttl     uint32
 }
 
@@ -76,6 +76,8 @@ type index struct {
 	// sorted: its snapshot's hostnames are in order, so the next index may
 	// walk them side by side with its own.
 	sorted bool
+	// byNode splits the weights of IPs that share a node (WeightByNode).
+	byNode bool
 }
 
 // newIndex indexes a snapshot. The controller carries undecided hostnames
@@ -83,27 +85,27 @@ type index struct {
 // next snapshot walks both lists side by side and rebuilds the nodes of
 // the hostnames that were decided anew, came or went, in copies of the
 // shards they touch.
-func newIndex(snap *health.Snapshot, prev *index) *index {
-	if prev == nil || !prev.sorted {
-		return fullIndex(snap)
+func newIndex(snap *health.Snapshot, prev *index, byNode bool) *index {
+	if prev == nil || !prev.sorted || prev.byNode != byNode {
+		return fullIndex(snap, byNode)
 	}
-	ix := &index{snap: snap, shards: prev.shards, sorted: true}
+	ix := &index{snap: snap, shards: prev.shards, sorted: true, byNode: byNode}
 	old, cur := prev.snap.Hostnames, snap.Hostnames
 	for len(old) > 0 || len(cur) > 0 {
 		if len(cur) > 1 && cur[1].Hostname <= cur[0].Hostname {
-			return fullIndex(snap) // not sorted (only tests make such snapshots)
+			return fullIndex(snap, byNode) // not sorted (only tests make such snapshots)
 		}
 		switch {
 		case len(cur) == 0 || len(old) > 0 && old[0].Hostname < cur[0].Hostname: // gone
 			ix.remove(old[0].Hostname)
 			old = old[1:]
 		case len(old) == 0 || cur[0].Hostname < old[0].Hostname: // new
-			ix.add(cur[0].Hostname, newNode(cur[0]))
+			ix.add(cur[0].Hostname, newNode(cur[0], byNode))
 			cur = cur[1:]
 		default: // kept: rebuilt only if decided anew
 			if !sameDecision(old[0], cur[0]) {
 				ix.remove(cur[0].Hostname)
-				ix.add(cur[0].Hostname, newNode(cur[0]))
+				ix.add(cur[0].Hostname, newNode(cur[0], byNode))
 			}
 			old, cur = old[1:], cur[1:]
 		}
@@ -112,15 +114,15 @@ func newIndex(snap *health.Snapshot, prev *index) *index {
 }
 
 // fullIndex indexes a snapshot from scratch.
-func fullIndex(snap *health.Snapshot) *index {
-	ix := &index{snap: snap, sorted: slices.IsSortedFunc(snap.Hostnames, func(a, b health.Decision) int {
+func fullIndex(snap *health.Snapshot, byNode bool) *index {
+	ix := &index{snap: snap, byNode: byNode, sorted: slices.IsSortedFunc(snap.Hostnames, func(a, b health.Decision) int {
 		return strings.Compare(a.Hostname, b.Hostname)
 	})}
 	for i := range ix.shards {
 		ix.shards[i], ix.owned[i] = newShard(len(snap.Hostnames)/indexShards), true
 	}
 	for _, d := range snap.Hostnames {
-		ix.add(d.Hostname, newNode(d))
+		ix.add(d.Hostname, newNode(d, byNode))
 	}
 	return ix
 }
@@ -184,26 +186,47 @@ func sameDecision(a, b health.Decision) bool {
 }
 
 // newNode builds the answers of one hostname: its published IPs by family,
-// an IP behind two Services once with both weights.
-func newNode(d health.Decision) *node {
+// an IP behind two Services once with both weights. With byNode, the weight
+// of an IP is divided by the number of the hostname's IPs of its family on
+// its node, so that a node's share of first answers is the mean weight of its
+// IPs, as if it had one: the node is the unit of capacity, not the IP.
+func newNode(d health.Decision, byNode bool) *node {
 	n := &node{name: dns.CanonicalName(d.Hostname), decision: d}
 	n.rrlA, n.rrlAAAA = "A/"+n.name, "AAAA/"+n.name
 	weight := map[netip.Addr]int{}
+	nodeOf := map[netip.Addr]string{}
 	var order []netip.Addr
 	for _, t := range d.Published() {
 		if _, seen := weight[t.IP]; !seen {
 			order = append(order, t.IP)
 		}
 		weight[t.IP] += t.Weight // one IP behind two Services counts twice
+		if byNode && t.Node != "" {
+			nodeOf[t.IP] = t.Node
+		}
+	}
+	type nodeFamily struct {
+		node string
+		v4   bool
+	}
+	share := map[nodeFamily]int{} // distinct IPs per node and family
+	if byNode {
+		for ip, node := range nodeOf {
+			share[nodeFamily{node, ip.Is4()}]++
+		}
 	}
 	for _, ip := range order {
 		a := &n.aaaa
 		if ip.Is4() {
 			a = &n.a
 		}
+		w := float64(weight[ip])
+		if k := share[nodeFamily{nodeOf[ip], ip.Is4()}]; k > 1 {
+			w /= float64(k)
+		}
 		a.ips = append(a.ips, ip)
 		a.raw = append(a.raw, ip.AsSlice())
-		a.weights = append(a.weights, weight[ip])
+		a.weights = append(a.weights, w)
 		a.ttl = uint32(d.TTL)
 	}
 	return n

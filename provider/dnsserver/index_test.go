@@ -30,12 +30,12 @@ func BenchmarkNewIndexOneChange(b *testing.B) {
 	next.Hostnames = slices.Clone(snap.Hostnames)
 	next.Hostnames[500].Targets = slices.Clone(next.Hostnames[500].Targets)
 	snaps := []*health.Snapshot{snap, &next}
-	prev := newIndex(snap, nil)
+	prev := newIndex(snap, nil, false)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
-		prev = newIndex(snaps[i%2], prev)
+		prev = newIndex(snaps[i%2], prev, false)
 	}
 }
 
@@ -70,8 +70,8 @@ func TestIndexIncrementalMatchesFull(t *testing.T) {
 			snap.Hostnames = append(snap.Hostnames, d)
 		}
 		slices.SortFunc(snap.Hostnames, func(a, b health.Decision) int { return strings.Compare(a.Hostname, b.Hostname) })
-		ix = newIndex(snap, ix)
-		full := fullIndex(snap)
+		ix = newIndex(snap, ix, false)
+		full := fullIndex(snap, false)
 		for _, p := range probes {
 			name := dns.CanonicalName(p)
 			n1, ok1 := ix.lookup(name)

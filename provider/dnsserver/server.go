@@ -47,8 +47,12 @@ type Options struct {
 	// is about to exist.
 	Ready func() bool
 	// RRL limits the responses over UDP per client network; zero is off.
-	RRL    RRL
-	Logger *slog.Logger
+	RRL RRL
+	// WeightByNode makes the node, not the IP, the unit of the weighted
+	// order: the weights of a hostname's IPs on one node are split among
+	// them.
+	WeightByNode bool
+	Logger       *slog.Logger
 	// Observer records when answers reflect a change; nil makes one over
 	// Metrics.
 	Observer *provider.SyncObserver
@@ -151,7 +155,7 @@ func (s *Server) index() *index {
 	if ix := s.ix.Load(); ix != nil && ix.snap == snap {
 		return ix
 	}
-	ix := newIndex(snap, s.ix.Load())
+	ix := newIndex(snap, s.ix.Load(), s.opts.WeightByNode)
 	s.ix.Store(ix)
 	s.reflected.Reflected(snap, time.Now()) // the first answer from a set is when DNS reflects it
 	return ix

@@ -259,21 +259,59 @@ func TestWeightedFirstAnswer(t *testing.T) {
 		target("a", "192.0.2.1", 600, true), target("b", "192.0.2.2", 300, true), target("c", "192.0.2.3", 100, true),
 	}}}}
 	s := New(fixed{snap}, Options{Zones: []string{"example.com"}})
+	checkFirstShares(t, s, "w.example.com.", map[string]float64{"192.0.2.1": 0.6, "192.0.2.2": 0.3, "192.0.2.3": 0.1})
+}
+
+// TestWeightByNode checks the worked example of the README: with
+// WeightByNode, two IPs on node n1 share n1's weight, so n1 and n2 are each
+// first in half of the answers; an IPv6 address on n1 does not split its
+// IPv4 share; without it, each IP is first in a third.
+func TestWeightByNode(t *testing.T) {
+	on := func(td health.TargetDecision, node string) health.TargetDecision { td.Node = node; return td }
+	snap := &health.Snapshot{Hostnames: []health.Decision{{Hostname: "w.example.com", TTL: 30, Targets: []health.TargetDecision{
+		on(target("a", "192.0.2.1", 100, true), "n1"), on(target("b", "192.0.2.2", 100, true), "n1"),
+		on(target("c", "192.0.2.3", 100, true), "n2"), on(target("d", "2001:db8::1", 100, true), "n1"),
+		target("e", "192.0.2.4", 50, true), // unmapped: its own unit
+	}}}}
+	byNode := New(fixed{snap}, Options{Zones: []string{"example.com"}, WeightByNode: true})
+	checkFirstShares(t, byNode, "w.example.com.", map[string]float64{"192.0.2.1": 0.2, "192.0.2.2": 0.2, "192.0.2.3": 0.4, "192.0.2.4": 0.2})
+	byIP := New(fixed{snap}, Options{Zones: []string{"example.com"}})
+	checkFirstShares(t, byIP, "w.example.com.", map[string]float64{"192.0.2.1": 2.0 / 7, "192.0.2.2": 2.0 / 7, "192.0.2.3": 2.0 / 7, "192.0.2.4": 1.0 / 7})
+}
+
+// checkFirstShares asks for name's A records 20,000 times, through the full
+// path and the fast path in turn, and checks how often each IP comes first.
+func checkFirstShares(t *testing.T, s *Server, name string, want map[string]float64) {
+	t.Helper()
 	const n = 20000
 	first := map[string]int{}
 	req := new(dns.Msg)
-	req.SetQuestion("w.example.com.", dns.TypeA)
-	for range n {
+	req.SetQuestion(name, dns.TypeA)
+	packet, err := req.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
 		r := s.answer(req)
-		if len(r.Answer) != 3 {
-			t.Fatalf("%d answers", len(r.Answer))
+		if i%2 == 1 {
+			fast, ok := s.fastAnswer(packet, fastClient, nil)
+			if !ok {
+				t.Fatal("the fast path did not answer")
+			}
+			r = new(dns.Msg)
+			if err := r.Unpack(fast); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(r.Answer) != len(want) {
+			t.Fatalf("%d answers, want %d", len(r.Answer), len(want))
 		}
 		first[r.Answer[0].(*dns.A).A.String()]++
 	}
-	for ip, want := range map[string]float64{"192.0.2.1": 0.6, "192.0.2.2": 0.3, "192.0.2.3": 0.1} {
+	for ip, share := range want {
 		got := float64(first[ip]) / n
-		if got < want-0.02 || got > want+0.02 {
-			t.Errorf("%s first in %.3f of answers, want %.2f ± 0.02", ip, got, want)
+		if got < share-0.02 || got > share+0.02 {
+			t.Errorf("%s first in %.3f of answers, want %.3f ± 0.02", ip, got, share)
 		}
 	}
 }

@@ -11,20 +11,19 @@ import (
 // each place is filled by weighted choice among the positions not yet
 // placed, so the first answer is each IP with probability weight/sum
 // (Efraimidis–Spirakis: sort by u^(1/w) for uniform u).
-func weightedOrder(weights []int) []int {
+func weightedOrder(weights []float64) []int {
 	return weightedOrderInto(make([]int, 0, len(weights)), weights)
 }
 
 // weightedOrderInto is weightedOrder appending to dst.
-func weightedOrderInto(dst, weights []int) []int {
+func weightedOrderInto(dst []int, weights []float64) []int {
 	type keyed struct {
 		pos int
 		key float64
 	}
 	var buf [8]keyed // most names have a few IPs: no allocation for the keys
 	ks := buf[:0]
-	for i, weight := range weights {
-		w := float64(weight)
+	for i, w := range weights {
 		if w <= 0 {
 			w = 1e-9 // cannot happen for published targets; keep them last
 		}
