@@ -84,7 +84,10 @@ type Controller struct {
 	// sharedTold holds, per hostname, the shared nodes its Services were
 	// warned about (SharedNode), so that each sharing is told once.
 	sharedTold map[string]string
-	warned     map[types.NamespacedName]warned
+	// lowTold holds, per hostname below its capacity floor, the capacity
+	// its Services were warned about (CapacityLow).
+	lowTold map[string]string
+	warned  map[types.NamespacedName]warned
 	// damped holds the targets held withdrawn by flap damping, until when.
 	damped     map[health.Key]time.Time
 	readyAfter time.Time   // when readiness stops waiting for first probes
@@ -110,6 +113,7 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		everHealthy:  map[health.Key]bool{},
 		failOpenTold: map[string]bool{},
 		sharedTold:   map[string]string{},
+		lowTold:      map[string]string{},
 		warned:       map[types.NamespacedName]warned{},
 		damped:       map[health.Key]time.Time{},
 	}

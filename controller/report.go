@@ -1,13 +1,11 @@
 package controller
 
 import (
-	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/lbdns/lbdns/bandwidth"
 	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/source"
 )
@@ -20,6 +18,8 @@ const (
 	EventFailOpenEnded   = "FailOpenEnded"
 	EventFlapping        = "Flapping"
 	EventSharedNode      = "SharedNode"
+	EventCapacityLow     = "CapacityLow"
+	EventCapacityBack    = "CapacityRestored"
 )
 
 // report tells of the changes in logs, events and counters (the gauges read
@@ -34,48 +34,7 @@ func (c *Controller) report(ch changes, decisions, before []health.Decision, bas
 	}
 	c.failOpenEvents(ch.FailOpen)
 	c.forgetFailOpenTold(before, decisions)
-	c.sharedNodeEvents(decisions, before)
-}
-
-// sharedNodeEvents warns the Services of published IPs that sit on one node:
-// they add one node's capacity, not one each. Each sharing of a hostname is
-// told once, and again only after it changed; it is news at readiness too,
-// since it is a setup problem, not a transition.
-func (c *Controller) sharedNodeEvents(decisions, before []health.Decision) {
-	decided := map[string]bool{}
-	for _, d := range decisions {
-		decided[d.Hostname] = true
-		shared := d.SharedNodes()
-		told := fmt.Sprint(shared)
-		if len(shared) == 0 {
-			delete(c.sharedTold, d.Hostname)
-			continue
-		}
-		if c.sharedTold[d.Hostname] == told {
-			continue
-		}
-		c.sharedTold[d.Hostname] = told
-		for _, sn := range shared {
-			var on []health.TargetDecision
-			for _, t := range d.Targets {
-				if t.Published && t.Node == sn.Node {
-					on = append(on, t)
-				}
-			}
-			ips := fmt.Sprint(sn.IPs)
-			c.log.Warn("published IPs share a node", "hostname", d.Hostname, "node", sn.Node, "ips", ips)
-			for _, svc := range c.servicesOf(on) {
-				c.event(svc, corev1.EventTypeWarning, EventSharedNode,
-					"%d published IPs of %s sit on node %s (%s): together they add that one node's capacity (%s), not %d nodes'",
-					len(sn.IPs), d.Hostname, sn.Node, strings.Trim(ips, "[]"), bandwidth.BitsPerSecond(on[0].NodeBandwidth), len(sn.IPs))
-			}
-		}
-	}
-	for _, d := range before {
-		if !decided[d.Hostname] {
-			delete(c.sharedTold, d.Hostname)
-		}
-	}
+	c.capacityEvents(decisions, before)
 }
 
 // forgetFailOpenTold drops hostnames that no longer exist.

@@ -19,6 +19,7 @@ type capacityStatus struct {
 	BitsPerSecond float64
 	Bandwidth     string
 	UnmappedIPs   int
+	Low           bool
 	SharedNodes   []struct {
 		Node string
 		IPs  []string
@@ -72,17 +73,23 @@ func (e *env) waitCapacity(t *testing.T, hostname string, nodes int, bits float6
 }
 
 // scenarioCapacity: three Services whose IPs sit on three nodes (6 Gbit/s at
-// the default 2G), one IP moved onto a node that already carries another
-// (4 Gbit/s: the node counts once; a SharedNode warning on both Services,
-// and /status names the node; the embedded DNS, weighting by node, puts
-// each node first in half of the answers), a node NotReady (its IP
-// withdrawn: 2 Gbit/s), and a node's own bandwidth annotation (10 Gbit/s).
+// the default 2G; one Service sets lbdns.io/min-nodes: 3), one IP moved onto
+// a node that already carries another (4 Gbit/s: the node counts once; a
+// SharedNode warning on both Services, and /status names the node; the
+// embedded DNS, weighting by node, puts each node first in half of the
+// answers; below the floor: CapacityLow), a node NotReady (its IP withdrawn:
+// 2 Gbit/s, CapacityLow told again), a node's own bandwidth annotation (10
+// Gbit/s), and the IPs back on three nodes (CapacityRestored).
 func scenarioCapacity(t *testing.T, e *env) {
 	host, dnsHost := fqdn("s15"), "s15."+zoneEmbedded
 	var ips []string
 	for i := 1; i <= 3; i++ {
 		b := newBackend(t, fmt.Sprintf("127.0.15.%d", i))
-		e.createService(t, lbService{name: fmt.Sprintf("s15-%d", i), hostname: host + "," + dnsHost, backend: b})
+		s := lbService{name: fmt.Sprintf("s15-%d", i), hostname: host + "," + dnsHost, backend: b}
+		if i == 1 {
+			s.annotations = map[string]string{"lbdns.io/min-nodes": "3"}
+		}
+		e.createService(t, s)
 		e.setNodeAddresses(t, fmt.Sprintf("cap-%d", i), true, b.ip)
 		ips = append(ips, b.ip.String())
 	}
@@ -93,6 +100,7 @@ func scenarioCapacity(t *testing.T, e *env) {
 	})
 	e.waitDNS(t, host, "A", ips...)
 	e.waitCapacity(t, host, 3, 6e9)
+	e.waitCapacityLow(t, host, false)
 
 	ip := func(i int) string { return ips[i-1] }
 	e.setNodeAddresses(t, "cap-2", true, mustAddr(ip(2)), mustAddr(ip(3)))
@@ -102,40 +110,85 @@ func scenarioCapacity(t *testing.T, e *env) {
 	// sends events (the suite runs several on the same Services): a repeat
 	// would raise an Event's count.
 	for _, svc := range []string{"s15-2", "s15-3"} {
-		err := waitFor(20*time.Second, "a SharedNode event on "+svc, func() error {
-			list, err := e.client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
-				FieldSelector: "involvedObject.name=" + svc + ",reason=SharedNode"})
-			if err != nil {
-				return err
-			}
-			if len(list.Items) == 0 {
-				return fmt.Errorf("none yet")
-			}
-			for _, ev := range list.Items {
-				if ev.Type != "Warning" || ev.Count > 1 || !strings.Contains(ev.Message, "node cap-2") ||
-					!strings.Contains(ev.Message, ip(2)) || !strings.Contains(ev.Message, ip(3)) {
-					return fmt.Errorf("event %s x%d: %s", ev.Type, ev.Count, ev.Message)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Error(err)
-		}
+		e.waitEvent(t, svc, "SharedNode", "Warning", "node cap-2", ip(2), ip(3))
 	}
 	if c, err := e.lbdns.capacityOf(host); err != nil || len(c.SharedNodes) != 1 || c.SharedNodes[0].Node != "cap-2" || len(c.SharedNodes[0].IPs) != 2 {
 		t.Errorf("/status shared nodes: %+v, %v", c, err)
 	}
 	byNode := e.firstByNode(t, dnsHost, ip(1), ip(2), ip(3))
+	e.waitCapacityLow(t, host, true)
+	e.waitEvent(t, "s15-3", "CapacityLow", "Warning", "4Gbit/s on 2 nodes, below its floor of 3 nodes")
 
 	e.setNodeAddresses(t, "cap-1", false, mustAddr(ip(1)))
 	e.waitDNS(t, host, "A", ip(2), ip(3))
 	e.waitCapacity(t, host, 1, 2e9)
+	e.waitEvent(t, "s15-1", "CapacityLow", "Warning", "2Gbit/s on 1 node, below its floor of 3 nodes")
 
 	e.annotateNode(t, "cap-2", "lbdns.io/bandwidth", "10G")
 	e.waitCapacity(t, host, 1, 10e9)
-	record(t, "PASS 3 nodes -> 6 Gbit/s; an IP moved onto a node that carries another -> 2 nodes, 4 Gbit/s (seen in %.2fs); "+
-		"%s; a node NotReady -> 1 node, 2 Gbit/s; its bandwidth annotation 10G -> 10 Gbit/s", shared.Seconds(), byNode)
+
+	e.setNodeAddresses(t, "cap-1", true, mustAddr(ip(1)))
+	e.setNodeAddresses(t, "cap-3", true, mustAddr(ip(3)))
+	e.setNodeAddresses(t, "cap-2", true, mustAddr(ip(2)))
+	e.waitCapacity(t, host, 3, 14e9)
+	e.waitCapacityLow(t, host, false)
+	e.waitEvent(t, "s15-2", "CapacityRestored", "Normal", "14Gbit/s on 3 nodes again")
+	record(t, "PASS 3 nodes -> 6 Gbit/s; an IP moved onto a node that carries another -> 2 nodes, 4 Gbit/s (seen in %.2fs), SharedNode, "+
+		"CapacityLow against min-nodes 3; %s; a node NotReady -> 1 node, 2 Gbit/s, CapacityLow again; its bandwidth annotation 10G -> 10 Gbit/s; "+
+		"back on 3 nodes -> 14 Gbit/s, CapacityRestored", shared.Seconds(), byNode)
+}
+
+// waitCapacityLow waits until /status and lbdns_hostname_capacity_low say
+// whether the hostname is below its floor.
+func (e *env) waitCapacityLow(t *testing.T, hostname string, low bool) {
+	t.Helper()
+	err := waitFor(30*time.Second, fmt.Sprintf("%s capacity low = %v", hostname, low), func() error {
+		c, err := e.lbdns.capacityOf(hostname)
+		if err != nil {
+			return err
+		}
+		if c.Low != low {
+			return fmt.Errorf("/status says %+v", c)
+		}
+		if v, _, err := e.metric("lbdns_hostname_capacity_low", map[string]string{"hostname": hostname}); err != nil || (v == 1) != low {
+			return fmt.Errorf("lbdns_hostname_capacity_low = %g, %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitEvent waits for an event of reason on a Service whose message holds
+// every one of words, and checks that no lbdns sent it twice.
+func (e *env) waitEvent(t *testing.T, svc, reason, kind string, words ...string) {
+	t.Helper()
+	err := waitFor(20*time.Second, fmt.Sprintf("a %s event on %s saying %q", reason, svc, words), func() error {
+		list, err := e.client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
+			FieldSelector: "involvedObject.name=" + svc + ",reason=" + reason})
+		if err != nil {
+			return err
+		}
+		var seen []string
+	events:
+		for _, ev := range list.Items {
+			for _, w := range words {
+				if !strings.Contains(ev.Message, w) {
+					seen = append(seen, ev.Message)
+					continue events
+				}
+			}
+			if ev.Type != kind || ev.Count > 1 {
+				return fmt.Errorf("event %s x%d: %s", ev.Type, ev.Count, ev.Message)
+			}
+			return nil
+		}
+		return fmt.Errorf("none yet; others: %q", seen)
+	})
+	if err != nil {
+		t.Error(err)
+	}
 }
 
 // firstByNode asks the embedded DNS (LBDNS_WEIGHT_BY_NODE=true) 2,000 times

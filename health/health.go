@@ -69,6 +69,24 @@ type Group struct {
 	// ExternalDNSConflicts names the Services ("namespace/name") that
 	// also ask external-dns itself for this hostname.
 	ExternalDNSConflicts []string
+	// Floor is the least capacity its Services ask for (the highest of
+	// their floors).
+	Floor Floor
+}
+
+// Floor is the capacity a hostname should keep: a signal when it drops
+// below, never a rule of what is published. Zero fields ask for nothing.
+type Floor struct {
+	Nodes         int
+	BitsPerSecond float64
+}
+
+// IsZero reports whether the floor asks for nothing.
+func (f Floor) IsZero() bool { return f.Nodes == 0 && f.BitsPerSecond == 0 }
+
+// Max is the stricter of two floors, field by field.
+func (f Floor) Max(o Floor) Floor {
+	return Floor{Nodes: max(f.Nodes, o.Nodes), BitsPerSecond: max(f.BitsPerSecond, o.BitsPerSecond)}
 }
 
 // Facts are what decisions read besides the groups: one consistent view,
@@ -151,8 +169,9 @@ type Decision struct {
 	// weight above 0 is published anyway.
 	FailOpen bool
 	Targets  []TargetDecision
-	// ExternalDNSConflicts is the group's, for /status.
+	// ExternalDNSConflicts and Floor are the group's.
 	ExternalDNSConflicts []string
+	Floor                Floor
 }
 
 // Capacity is what a hostname's published IPs can carry: the distinct nodes
@@ -184,6 +203,11 @@ func (d Decision) Capacity() Capacity {
 	}
 	c.Nodes, c.Unmapped = len(nodes), len(unmapped)
 	return c
+}
+
+// Below reports whether the capacity is below the floor.
+func (c Capacity) Below(f Floor) bool {
+	return c.Nodes < f.Nodes || c.BitsPerSecond < f.BitsPerSecond
 }
 
 // SharedNode is a node that carries two or more published IPs of one
@@ -238,7 +262,8 @@ func (d Decision) Published() []TargetDecision {
 //   - if still none while some target has weight > 0 and failOpen is set,
 //     every target with weight > 0 is published (fail open).
 func Decide(g Group, f Facts, failOpen bool) Decision {
-	d := Decision{Hostname: g.Hostname, Targets: make([]TargetDecision, 0, len(g.Targets)), ExternalDNSConflicts: g.ExternalDNSConflicts}
+	d := Decision{Hostname: g.Hostname, Targets: make([]TargetDecision, 0, len(g.Targets)), ExternalDNSConflicts: g.ExternalDNSConflicts,
+		Floor: g.Floor}
 	anyPublished, anyWeight := false, false
 	for _, t := range g.Targets {
 		td := judge(t, f)

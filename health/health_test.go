@@ -233,6 +233,21 @@ func TestDecisionCapacity(t *testing.T) {
 	if c := (Decision{}).Capacity(); c != (Capacity{}) {
 		t.Errorf("capacity of nothing: %+v", c)
 	}
+	c := d.Capacity()
+	for _, tt := range []struct {
+		floor Floor
+		below bool
+	}{
+		{Floor{}, false}, {Floor{Nodes: 2}, false}, {Floor{Nodes: 3}, true},
+		{Floor{BitsPerSecond: 12e9}, false}, {Floor{BitsPerSecond: 12.5e9}, true}, {Floor{Nodes: 1, BitsPerSecond: 20e9}, true},
+	} {
+		if got := c.Below(tt.floor); got != tt.below {
+			t.Errorf("%+v below %+v = %v, want %v", c, tt.floor, got, tt.below)
+		}
+	}
+	if f := (Floor{Nodes: 3}).Max(Floor{Nodes: 2, BitsPerSecond: 4e9}); f != (Floor{Nodes: 3, BitsPerSecond: 4e9}) {
+		t.Errorf("max of floors: %+v", f)
+	}
 }
 
 func TestDecisionSharedNodes(t *testing.T) {

@@ -176,6 +176,17 @@ type CapacityStatus struct {
 	// SharedNodes are nodes that carry more than one published IP: those
 	// IPs add one node's capacity.
 	SharedNodes []SharedNodeStatus `json:"sharedNodes,omitempty"`
+	// Floor is what the Services ask for (lbdns.io/min-nodes,
+	// lbdns.io/min-capacity), and Low whether the capacity is below it.
+	Floor *FloorStatus `json:"floor,omitempty"`
+	Low   bool         `json:"low,omitempty"`
+}
+
+// FloorStatus is a hostname's capacity floor.
+type FloorStatus struct {
+	Nodes         int     `json:"nodes,omitempty"`
+	BitsPerSecond float64 `json:"bitsPerSecond,omitempty"`
+	Bandwidth     string  `json:"bandwidth,omitempty"`
 }
 
 // SharedNodeStatus is one node that carries several published IPs.
@@ -234,6 +245,13 @@ func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatu
 		hs := HostnameStatus{Hostname: d.Hostname, TTL: d.TTL, FailOpen: d.FailOpen, Published: []string{},
 			ExternalDNSConflicts: d.ExternalDNSConflicts, Capacity: CapacityStatus{Nodes: c.Nodes, BitsPerSecond: c.BitsPerSecond,
 				Bandwidth: bandwidth.BitsPerSecond(c.BitsPerSecond).String(), UnmappedIPs: c.Unmapped}}
+		if f := d.Floor; !f.IsZero() {
+			hs.Capacity.Floor = &FloorStatus{Nodes: f.Nodes, BitsPerSecond: f.BitsPerSecond}
+			if f.BitsPerSecond > 0 {
+				hs.Capacity.Floor.Bandwidth = bandwidth.BitsPerSecond(f.BitsPerSecond).String()
+			}
+			hs.Capacity.Low = c.Below(f)
+		}
 		for _, sn := range d.SharedNodes() {
 			ss := SharedNodeStatus{Node: sn.Node}
 			for _, ip := range sn.IPs {

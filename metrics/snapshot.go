@@ -10,14 +10,14 @@ import (
 
 // SnapshotGauges are lbdns_target_healthy, lbdns_target_published,
 // lbdns_hostname_fail_open and the hostnames' capacity (nodes and bits per
-// second of the published IPs), made from the current snapshot at each scrape
+// second of the published IPs, and whether it is below their floor), made from the current snapshot at each scrape
 // (as kube-state-metrics does), not kept as stored series: 10,000 targets
 // would otherwise hold 20,000 series in memory and cost an update per
 // change, and a vanished target could never leave a stale series behind.
 type SnapshotGauges struct {
 	snapshot                   atomic.Pointer[func() *health.Snapshot]
 	healthy, published, failOp *prometheus.Desc
-	nodes, capacity            *prometheus.Desc
+	nodes, capacity, low       *prometheus.Desc
 }
 
 func newSnapshotGauges() *SnapshotGauges {
@@ -33,6 +33,9 @@ func newSnapshotGauges() *SnapshotGauges {
 		capacity: prometheus.NewDesc("lbdns_hostname_capacity_bits_per_second",
 			"Sum of the bandwidths of the nodes that carry the published IPs of the hostname (LBDNS_NODE_BANDWIDTH, or the Node's bandwidth annotation).",
 			[]string{"hostname"}, nil),
+		low: prometheus.NewDesc("lbdns_hostname_capacity_low",
+			"1 while the published capacity of the hostname is below the floor its Services set (lbdns.io/min-nodes, lbdns.io/min-capacity), else 0; only for hostnames with a floor.",
+			[]string{"hostname"}, nil),
 	}
 }
 
@@ -47,6 +50,7 @@ func (g *SnapshotGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- g.failOp
 	ch <- g.nodes
 	ch <- g.capacity
+	ch <- g.low
 }
 
 // Collect implements prometheus.Collector.
@@ -60,6 +64,9 @@ func (g *SnapshotGauges) Collect(ch chan<- prometheus.Metric) {
 		c := d.Capacity()
 		ch <- prometheus.MustNewConstMetric(g.nodes, prometheus.GaugeValue, float64(c.Nodes), d.Hostname)
 		ch <- prometheus.MustNewConstMetric(g.capacity, prometheus.GaugeValue, c.BitsPerSecond, d.Hostname)
+		if !d.Floor.IsZero() {
+			ch <- prometheus.MustNewConstMetric(g.low, prometheus.GaugeValue, b2f(c.Below(d.Floor)), d.Hostname)
+		}
 		for _, t := range d.Targets {
 			ip := t.IP.String()
 			ch <- prometheus.MustNewConstMetric(g.healthy, prometheus.GaugeValue, b2f(t.Healthy), d.Hostname, t.Namespace, t.Service, ip)

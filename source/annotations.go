@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lbdns/lbdns/bandwidth"
+	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/probe"
 )
 
@@ -19,6 +21,9 @@ const (
 	AnnotationProbePort = "probe-port"
 	AnnotationProbePath = "probe-path"
 	AnnotationNodeProbe = "node-probe"
+	// AnnotationMinCapacity and AnnotationMinNodes set the hostnames' floor.
+	AnnotationMinCapacity = "min-capacity"
+	AnnotationMinNodes    = "min-nodes"
 	// AnnotationBandwidth is read on Nodes: the node's bandwidth.
 	AnnotationBandwidth = "bandwidth"
 )
@@ -27,6 +32,7 @@ const (
 const (
 	DefaultWeight = 100
 	MaxWeight     = 1000
+	maxMinNodes   = 1000
 	maxTTL        = 2147483647
 )
 
@@ -51,6 +57,8 @@ type Settings struct {
 	ProbePort string
 	ProbePath string
 	NodeProbe string
+	// Floor is the capacity the hostnames should keep (a signal only).
+	Floor health.Floor
 }
 
 // AnnotationError is one bad annotation value; the setting keeps its default.
@@ -154,6 +162,22 @@ var annotationParsers = []struct {
 			return nil
 		}
 		return problem("must be auto, healthcheck-node-port, kube-proxy or off; using auto")
+	}},
+	{AnnotationMinCapacity, func(s *Settings, v string, _ int) []string {
+		b, err := bandwidth.Parse(v)
+		if err != nil {
+			return problem("%v; no capacity floor", err)
+		}
+		s.Floor.BitsPerSecond = float64(b)
+		return nil
+	}},
+	{AnnotationMinNodes, func(s *Settings, v string, _ int) []string {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxMinNodes {
+			return problem("must be an integer 1..%d; no node floor", maxMinNodes)
+		}
+		s.Floor.Nodes = n
+		return nil
 	}},
 }
 

@@ -90,26 +90,27 @@ func externalDNSConflicts(svc *corev1.Service, hostnames []string) []string {
 	return out
 }
 
-// serviceTargets returns the hostnames a Service asks for and its targets.
-func serviceTargets(svc *corev1.Service, look Lookup, o Options) ([]string, []health.Target, []Warning) {
+// serviceTargets returns the hostnames a Service asks for, its targets and
+// the floor it sets for their capacity.
+func serviceTargets(svc *corev1.Service, look Lookup, o Options) ([]string, []health.Target, health.Floor, []Warning) {
 	var warnings []Warning
 	warn := func(reason, format string, args ...any) {
 		warnings = append(warnings, Warning{Service: svc, Reason: reason, Message: fmt.Sprintf(format, args...)})
 	}
 	if _, ok := svc.Annotations[o.AnnotationPrefix+AnnotationHostname]; !ok {
-		return nil, nil, nil
+		return nil, nil, health.Floor{}, nil
 	}
 	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		warn(ReasonNotLoadBalancer, "Service has %s%s but is of type %s, not LoadBalancer: ignored",
 			o.AnnotationPrefix, AnnotationHostname, svc.Spec.Type)
-		return nil, nil, warnings
+		return nil, nil, health.Floor{}, warnings
 	}
 	settings, errs := ParseAnnotations(o.AnnotationPrefix, o.MaxHostnames, svc.Annotations)
 	for _, err := range errs {
 		warn(ReasonInvalidAnnotation, "%v", err)
 	}
 	if len(settings.Hostnames) == 0 {
-		return nil, nil, warnings
+		return nil, nil, health.Floor{}, warnings
 	}
 
 	spec, specWarnings := probeSpec(svc, settings, o)
@@ -122,7 +123,7 @@ func serviceTargets(svc *corev1.Service, look Lookup, o Options) ([]string, []he
 	}
 	base := health.Target{Weight: settings.Weight, TTL: ttl, ProbeSpec: spec}
 	targets := ingressTargets(svc, base, look, o, warn)
-	return settings.Hostnames, targets, warnings
+	return settings.Hostnames, targets, settings.Floor, warnings
 }
 
 // nodeBandwidth is the bandwidth of a node: its annotation, or the default.

@@ -40,6 +40,7 @@ type serviceEntry struct {
 	targets   []health.Target
 	// conflicts are the hostnames external-dns's own annotations ask for too.
 	conflicts []string
+	floor     health.Floor
 }
 
 // NewModel returns an empty model.
@@ -57,10 +58,11 @@ func (m *Model) Update(name types.NamespacedName, svc *corev1.Service, look Look
 	if svc != nil {
 		var hs []string
 		var ts []health.Target
-		hs, ts, warnings = serviceTargets(svc, look, m.opts)
+		var floor health.Floor
+		hs, ts, floor, warnings = serviceTargets(svc, look, m.opts)
 		conflicts := externalDNSConflicts(svc, hs)
 		if len(hs) > 0 {
-			next = &serviceEntry{hostnames: hs, targets: ts, conflicts: conflicts}
+			next = &serviceEntry{hostnames: hs, targets: ts, conflicts: conflicts, floor: floor}
 		}
 		for _, h := range conflicts {
 			warnings = append(warnings, conflictWarning(svc, h))
@@ -136,6 +138,7 @@ func (m *Model) Group(hostname string) (health.Group, bool) {
 	for _, name := range names {
 		e := m.services[name]
 		g.Targets = append(g.Targets, e.targets...)
+		g.Floor = g.Floor.Max(e.floor)
 		if slices.Contains(e.conflicts, hostname) {
 			g.ExternalDNSConflicts = append(g.ExternalDNSConflicts, name.Namespace+"/"+name.Name)
 		}

@@ -73,3 +73,20 @@ func TestBuildIsTheModelOfAllServices(t *testing.T) {
 		t.Fatalf("groups %+v", groups)
 	}
 }
+
+// A hostname's floor is the strictest its Services set, field by field.
+func TestModelGroupFloor(t *testing.T) {
+	a := svc("a", "x.example.com", []string{"192.0.2.1"})
+	a.Annotations[prefix+AnnotationMinNodes] = "3"
+	b := svc("b", "x.example.com", []string{"192.0.2.2"})
+	b.Annotations[prefix+AnnotationMinNodes] = "2"
+	b.Annotations[prefix+AnnotationMinCapacity] = "1.5G"
+	c := cluster([]*corev1.Service{a, b}, nil, nil)
+	m := NewModel(opts)
+	for _, s := range []*corev1.Service{a, b} {
+		m.Update(types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, s, c)
+	}
+	if g, _ := m.Group("x.example.com"); g.Floor != (health.Floor{Nodes: 3, BitsPerSecond: 1.5e9}) {
+		t.Errorf("floor %+v, want 3 nodes and 1.5G", g.Floor)
+	}
+}
