@@ -21,6 +21,8 @@ type dirt struct {
 	keys     map[health.Key]bool
 	// all asks for every Service to be read again (the first pass).
 	all bool
+	// nodes says a Node changed: Services with a node-selector look again.
+	nodes bool
 	// recheck asks to look again at holds that may have ended without any
 	// change to announce it: deleted Nodes, flap damping.
 	recheck bool
@@ -39,8 +41,11 @@ func (d *dirt) addService(n types.NamespacedName) {
 	d.mu.Unlock()
 }
 
-func (d *dirt) addIPs(ips []netip.Addr) {
+// addNode marks what a change of a Node touches: its IPs (before and after
+// the change) and every node-selector.
+func (d *dirt) addNode(ips []netip.Addr) {
 	d.mu.Lock()
+	d.nodes = true
 	for _, ip := range ips {
 		d.ips[ip] = true
 	}
@@ -69,8 +74,8 @@ func (d *dirt) setRedecide() {
 func (d *dirt) take() *dirt {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := &dirt{services: d.services, ips: d.ips, keys: d.keys, all: d.all, recheck: d.recheck, redecide: d.redecide}
+	out := &dirt{services: d.services, ips: d.ips, keys: d.keys, all: d.all, nodes: d.nodes, recheck: d.recheck, redecide: d.redecide}
 	d.services, d.ips, d.keys = map[types.NamespacedName]bool{}, map[netip.Addr]bool{}, map[health.Key]bool{}
-	d.all, d.recheck, d.redecide = false, false, false
+	d.all, d.nodes, d.recheck, d.redecide = false, false, false, false
 	return out
 }

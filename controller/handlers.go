@@ -35,7 +35,7 @@ func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexI
 	}
 	onNode := func(obj any) {
 		if n, ok := untomb(obj).(*corev1.Node); ok {
-			c.dirt.addIPs(source.NodeIPs(n))
+			c.dirt.addNode(source.NodeIPs(n))
 			c.Trigger()
 		}
 	}

@@ -60,6 +60,11 @@ func (c *Controller) apply(ctx context.Context, d *dirt) []string {
 	if d.recheck {
 		c.addHolds(d.ips, keys)
 	}
+	if d.nodes {
+		for _, n := range c.model.NodeSelectorServices() {
+			services[n] = true
+		}
+	}
 	for ip := range d.ips { // a Node changed: every Service on its IPs
 		for _, n := range c.model.ServicesOn(ip) {
 			services[n] = true

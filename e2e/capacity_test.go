@@ -133,9 +133,72 @@ func scenarioCapacity(t *testing.T, e *env) {
 	e.waitCapacity(t, host, 3, 14e9)
 	e.waitCapacityLow(t, host, false)
 	e.waitEvent(t, "s15-2", "CapacityRestored", "Normal", "14Gbit/s on 3 nodes again")
+	e.checkNodeSelector(t, host)
 	record(t, "PASS 3 nodes -> 6 Gbit/s; an IP moved onto a node that carries another -> 2 nodes, 4 Gbit/s (seen in %.2fs), SharedNode, "+
 		"CapacityLow against min-nodes 3; %s; a node NotReady -> 1 node, 2 Gbit/s, CapacityLow again; its bandwidth annotation 10G -> 10 Gbit/s; "+
-		"back on 3 nodes -> 14 Gbit/s, CapacityRestored", shared.Seconds(), byNode)
+		"back on 3 nodes -> 14 Gbit/s, CapacityRestored; a node-selector that picks a node without pods -> NodeSelectorWithoutPods, "+
+		"its IP moved to a node it does not pick -> NodeSelectorMismatch", shared.Seconds(), byNode)
+}
+
+// checkNodeSelector: a Service pinned by the IONOS node-selector to the
+// nodes labelled lbdns-e2e/pool=a (cap-1, which holds its IP and its pod,
+// and cap-3, which runs no pod of it) is warned NodeSelectorWithoutPods
+// naming cap-3; with its IP moved onto cap-2, which the selector does not
+// pick, NodeSelectorMismatch. /status notes both on the target.
+func (e *env) checkNodeSelector(t *testing.T, capHost string) {
+	const sel = "lbdns-e2e/pool=a"
+	e.labelNode(t, "cap-1", "lbdns-e2e/pool", "a")
+	e.labelNode(t, "cap-3", "lbdns-e2e/pool", "a")
+	b := newBackend(t, "127.0.15.4")
+	e.setNodeAddresses(t, "cap-1", true, mustAddr("127.0.15.1"), b.ip)
+	e.createService(t, lbService{name: "s15-sel", hostname: fqdn("s15sel"), backend: b,
+		annotations: map[string]string{"cloud.ionos.com/node-selector": sel}})
+	e.setEndpoints(t, "s15-sel", true, "cap-1")
+	e.waitEvent(t, "s15-sel", "NodeSelectorWithoutPods", "Warning", "node-selector "+sel+" picks node(s) cap-3 that run no ready endpoint")
+	e.waitNote(t, fqdn("s15sel"), "picks node(s) cap-3 without a ready endpoint")
+
+	e.setNodeAddresses(t, "cap-1", true, mustAddr("127.0.15.1"))
+	e.setNodeAddresses(t, "cap-2", true, mustAddr("127.0.15.2"), b.ip)
+	e.waitEvent(t, "s15-sel", "NodeSelectorMismatch", "Warning", "127.0.15.4 sits on node cap-2, which its node-selector "+sel+" does not pick")
+	e.waitNote(t, fqdn("s15sel"), "sits on node cap-2")
+}
+
+// waitNote waits until a target of hostname carries a note in /status that
+// holds words.
+func (e *env) waitNote(t *testing.T, hostname, words string) {
+	t.Helper()
+	err := waitFor(20*time.Second, fmt.Sprintf("a note %q on %s in /status", words, hostname), func() error {
+		var st struct {
+			Hostnames []struct {
+				Hostname string
+				Targets  []struct{ Notes []string }
+			}
+		}
+		if err := e.lbdns.status(&st); err != nil {
+			return err
+		}
+		for _, h := range st.Hostnames {
+			for _, tg := range h.Targets {
+				for _, n := range tg.Notes {
+					if h.Hostname == hostname && strings.Contains(n, words) {
+						return nil
+					}
+				}
+			}
+		}
+		return fmt.Errorf("not yet")
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+func (e *env) labelNode(t *testing.T, name, key, value string) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, key, value)
+	if _, err := e.client.CoreV1().Nodes().Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatalf("labelling Node %s: %v", name, err)
+	}
 }
 
 // waitCapacityLow waits until /status and lbdns_hostname_capacity_low say

@@ -60,6 +60,9 @@ type Target struct {
 	// SignalDetail explains it to a human.
 	Signal       Reason
 	SignalDetail string
+	// Notes are setup problems that do not change the target's health,
+	// such as a node-selector that picks nodes without pods.
+	Notes []string
 }
 
 // Group is every target of one hostname.

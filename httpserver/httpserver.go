@@ -208,6 +208,9 @@ type TargetStatus struct {
 	Detail    string       `json:"detail,omitempty"`
 	Since     *time.Time   `json:"since,omitempty"`
 	Probe     *ProbeStatus `json:"probe,omitempty"`
+	// Notes are setup problems that do not change the health (a
+	// node-selector that picks nodes without pods).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // ProbeStatus is a target's probe history in /status.
@@ -263,7 +266,7 @@ func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatu
 			ts := TargetStatus{
 				Namespace: t.Namespace, Service: t.Service, IP: t.IP.String(), Node: t.Node,
 				Weight: t.Weight, Health: t.Health().String(), Published: t.Published,
-				Reason: string(t.Reason), Detail: t.Detail, Since: timePtr(t.Since),
+				Reason: string(t.Reason), Detail: t.Detail, Since: timePtr(t.Since), Notes: t.Notes,
 			}
 			if len(t.ProbeSpec.Checks) > 0 {
 				p := t.ProbeStatus

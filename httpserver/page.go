@@ -32,6 +32,7 @@ th { background: #f3f3f3; }
 .badge { display: inline-block; padding: 0 .5em; border-radius: .6em; font-size: .85em; }
 .failopen, .failing { background: #b3261e; color: #fff; } .notready { background: #8a6d00; color: #fff; }
 .muted { color: #777; }
+.note { color: #8a5a00; font-size: .9em; }
 </style>
 </head>
 <body>
@@ -54,7 +55,7 @@ th { background: #f3f3f3; }
 {{range .Targets}}<tr class="target" data-ip="{{.IP}}" data-health="{{.Health}}">
 <td>{{.Namespace}}/{{.Service}}</td><td><code>{{.IP}}</code></td><td>{{.Node}}</td><td>{{.Weight}}</td>
 <td class="{{.Health}}">{{.Health}}</td><td>{{if .Published}}yes{{else}}no{{end}}</td>
-<td>{{.Reason}}</td><td>{{.Detail}}</td><td>{{ago .Since}}</td><td>{{if .Probe}}{{.Probe.Checks}}{{else}}<span class="muted">none</span>{{end}}</td></tr>
+<td>{{.Reason}}</td><td>{{.Detail}}{{range .Notes}}<div class="note">&#9888; {{.}}</div>{{end}}</td><td>{{ago .Since}}</td><td>{{if .Probe}}{{.Probe.Checks}}{{else}}<span class="muted">none</span>{{end}}</td></tr>
 {{end}}</table>
 {{else}}<p><em>No Service has the hostname annotation yet.</em></p>
 {{end}}

@@ -169,6 +169,7 @@ func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Opti
 		t.Signal, t.SignalDetail = signal(svc, ready, node)
 		targets = append(targets, t)
 	}
+	checkNodeSelector(svc, targets, ready, look, warn)
 	return targets
 }
 

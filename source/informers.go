@@ -99,6 +99,18 @@ func (r *ClusterReader) NodeOf(ip netip.Addr) *corev1.Node {
 	return nil
 }
 
+// AllNodes implements Lookup.
+func (r *ClusterReader) AllNodes() []*corev1.Node {
+	objs := r.nodes.List()
+	out := make([]*corev1.Node, 0, len(objs))
+	for _, o := range objs {
+		if n, ok := o.(*corev1.Node); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // NodeIPs returns the IP addresses in a Node's status.
 func NodeIPs(n *corev1.Node) []netip.Addr {
 	var ips []netip.Addr

@@ -17,6 +17,8 @@ import (
 type Lookup interface {
 	SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice
 	NodeOf(ip netip.Addr) *corev1.Node
+	// AllNodes returns every Node (for node-selectors).
+	AllNodes() []*corev1.Node
 }
 
 // Model holds the targets of every opted-in Service and which hostnames and
@@ -29,9 +31,12 @@ type Model struct {
 	// hosts and ips index the Services by the hostnames they ask for and
 	// the IPs of their targets. Slices, not sets: an IP has one Service or
 	// two, a hostname a few, and 10,000 small maps cost megabytes.
-	hosts   map[string][]types.NamespacedName
-	ips     map[netip.Addr][]types.NamespacedName
-	targets int
+	hosts map[string][]types.NamespacedName
+	ips   map[netip.Addr][]types.NamespacedName
+	// selectors holds the Services with an IONOS node-selector: a change of
+	// any Node may change what their check says.
+	selectors map[types.NamespacedName]bool
+	targets   int
 }
 
 // serviceEntry is what one opted-in Service contributes.
@@ -41,12 +46,13 @@ type serviceEntry struct {
 	// conflicts are the hostnames external-dns's own annotations ask for too.
 	conflicts []string
 	floor     health.Floor
+	selector  bool // it has an IONOS node-selector
 }
 
 // NewModel returns an empty model.
 func NewModel(o Options) *Model {
 	return &Model{opts: o, services: map[types.NamespacedName]*serviceEntry{},
-		hosts: map[string][]types.NamespacedName{}, ips: map[netip.Addr][]types.NamespacedName{}}
+		hosts: map[string][]types.NamespacedName{}, ips: map[netip.Addr][]types.NamespacedName{}, selectors: map[types.NamespacedName]bool{}}
 }
 
 // Update recomputes one Service (svc nil: it is gone) and returns the
@@ -62,7 +68,8 @@ func (m *Model) Update(name types.NamespacedName, svc *corev1.Service, look Look
 		hs, ts, floor, warnings = serviceTargets(svc, look, m.opts)
 		conflicts := externalDNSConflicts(svc, hs)
 		if len(hs) > 0 {
-			next = &serviceEntry{hostnames: hs, targets: ts, conflicts: conflicts, floor: floor}
+			_, selector := svc.Annotations[AnnotationIONOSNodeSelector]
+			next = &serviceEntry{hostnames: hs, targets: ts, conflicts: conflicts, floor: floor, selector: selector}
 		}
 		for _, h := range conflicts {
 			warnings = append(warnings, conflictWarning(svc, h))
@@ -90,6 +97,9 @@ func (m *Model) Update(name types.NamespacedName, svc *corev1.Service, look Look
 
 func (m *Model) link(name types.NamespacedName, e *serviceEntry) {
 	m.services[name] = e
+	if e.selector {
+		m.selectors[name] = true
+	}
 	for _, h := range e.hostnames {
 		m.hosts[h] = with(m.hosts[h], name)
 	}
@@ -101,6 +111,7 @@ func (m *Model) link(name types.NamespacedName, e *serviceEntry) {
 
 func (m *Model) unlink(name types.NamespacedName, e *serviceEntry) {
 	delete(m.services, name)
+	delete(m.selectors, name)
 	for _, h := range e.hostnames {
 		if m.hosts[h] = without(m.hosts[h], name); len(m.hosts[h]) == 0 {
 			delete(m.hosts, h)
@@ -146,6 +157,16 @@ func (m *Model) Group(hostname string) (health.Group, bool) {
 	slices.SortFunc(g.Targets, func(a, b health.Target) int { return a.Key.Compare(b.Key) })
 	slices.Sort(g.ExternalDNSConflicts)
 	return g, true
+}
+
+// NodeSelectorServices returns the Services with an IONOS node-selector,
+// whose check reads every Node.
+func (m *Model) NodeSelectorServices() []types.NamespacedName {
+	out := make([]types.NamespacedName, 0, len(m.selectors))
+	for n := range m.selectors {
+		out = append(out, n)
+	}
+	return out
 }
 
 // Hostnames returns every hostname, sorted.
@@ -229,3 +250,14 @@ func (c Cluster) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointS
 
 // NodeOf implements Lookup.
 func (c Cluster) NodeOf(ip netip.Addr) *corev1.Node { return c.Nodes[ip] }
+
+// AllNodes implements Lookup: the Nodes that hold an address, each once.
+func (c Cluster) AllNodes() []*corev1.Node {
+	var out []*corev1.Node
+	for _, n := range c.Nodes {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -36,7 +36,8 @@ func (t Trimmer) Transform(obj any) (any, error) {
 }
 
 // keep returns the annotations Build reads: lbdns's (by prefix) and
-// external-dns's hostname annotations (for ExternalDNSConflict). Nil when
+// external-dns's hostname annotations (for ExternalDNSConflict) and the IONOS
+// node-selector (for its check). Nil when
 // there are none, as for most Services of a cluster.
 func (t Trimmer) keep(a map[string]string) map[string]string {
 	var out map[string]string
@@ -52,7 +53,8 @@ func (t Trimmer) keep(a map[string]string) map[string]string {
 }
 
 func (t Trimmer) kept(annotation string) bool {
-	return strings.HasPrefix(annotation, t.AnnotationPrefix) || slices.Contains(externalDNSHostnameAnnotations, annotation)
+	return strings.HasPrefix(annotation, t.AnnotationPrefix) || slices.Contains(externalDNSHostnameAnnotations, annotation) ||
+		annotation == AnnotationIONOSNodeSelector
 }
 
 func (t Trimmer) service(s *corev1.Service) *cachedService {
