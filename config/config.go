@@ -42,6 +42,11 @@ type Config struct {
 	KubeProxyHealthPort int                     `env:"KUBE_PROXY_HEALTHZ_PORT" envDefault:"10256" help:"port of kube-proxy's /healthz for node-probe=kube-proxy"`
 	NodeBandwidth       bandwidth.BitsPerSecond `env:"NODE_BANDWIDTH" envDefault:"2G" help:"bandwidth of one node's network interface, for the capacity of a hostname (bits/s; K, M, G, T count in thousands: 2G, 1.5G, 10G); the Node annotation <prefix>bandwidth overrides it per node"`
 
+	AgentPort     int           `env:"AGENT_PORT" help:"ask the node agent (lbdns agent) of every Node on this port of the Node's InternalIP where the LB IPs sit and what the interfaces carry; empty = no agents, Node addresses only"`
+	AgentInterval time.Duration `env:"AGENT_INTERVAL" envDefault:"5s" help:"time between two rounds of asking the node agents"`
+	AgentAddr     string        `env:"AGENT_ADDR" envDefault:":9798" help:"lbdns agent: address it serves on (set it to the node's IP, status.hostIP, to keep it off public addresses)"`
+	AgentNodeName string        `env:"AGENT_NODE_NAME" help:"lbdns agent: the name of its node (the downward API's spec.nodeName); empty = the host name"`
+
 	ProbeInterval     time.Duration `env:"PROBE_INTERVAL" envDefault:"2s" help:"time between two probes of one target"`
 	ProbeTimeout      time.Duration `env:"PROBE_TIMEOUT" envDefault:"1s" help:"time one probe may take"`
 	ProbeDownInterval time.Duration `env:"PROBE_DOWN_INTERVAL" help:"time between two probes of a target that is down; empty = LBDNS_PROBE_INTERVAL"`
@@ -180,6 +185,7 @@ func (c Config) Validate() error {
 	if c.KubeProxyHealthPort < 1 || c.KubeProxyHealthPort > 65535 {
 		p.bad("KUBE_PROXY_HEALTHZ_PORT", "must be 1..65535, got %d", c.KubeProxyHealthPort)
 	}
+	p = append(p, c.validateAgents()...)
 	p = append(p, c.validateProbes()...)
 	p = append(p, c.validateWriters()...)
 	p = append(p, c.validateDNS()...)
@@ -193,6 +199,21 @@ func (c Config) FastInterval() time.Duration {
 		return c.ProbeFastInterval
 	}
 	return min(max(c.ProbeInterval/4, 100*time.Millisecond), c.ProbeInterval)
+}
+
+// validateAgents checks the node agent settings, of lbdns and of lbdns agent.
+func (c Config) validateAgents() []error {
+	var p problems
+	if c.AgentPort < 0 || c.AgentPort > 65535 {
+		p.bad("AGENT_PORT", "must be empty (off) or 1..65535, got %d", c.AgentPort)
+	}
+	if c.AgentInterval < time.Second || c.AgentInterval > 5*time.Minute {
+		p.bad("AGENT_INTERVAL", "must be 1s..5m, got %s", c.AgentInterval)
+	}
+	if err := checkHostPort(c.AgentAddr); err != nil {
+		p.bad("AGENT_ADDR", "%v", err)
+	}
+	return p
 }
 
 // validateProbes checks the probe and flap damping settings.

@@ -8,6 +8,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,9 @@ type ClusterReader interface {
 	source.Lookup
 	Service(types.NamespacedName) *corev1.Service
 	ServiceNames() []types.NamespacedName
+	// IPsOf returns the IPs a Node holds (its addresses and, with node
+	// agents, what its agent reports).
+	IPsOf(*corev1.Node) []netip.Addr
 }
 
 // Options configure a Controller.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,13 @@ type namedSync struct {
 	synced cache.InformerSynced
 }
 
+// NodesMoved marks IPs whose node changed outside the informers (the node
+// agents' map) and triggers a reconcile.
+func (c *Controller) NodesMoved(ips []netip.Addr) {
+	c.dirt.addNode(ips)
+	c.Trigger()
+}
+
 // AddEventHandlers makes every change of a Service, EndpointSlice or Node
 // mark what it touches and trigger a reconcile, and tells the controller
 // which IPs a deleted Node held. Run waits until these handlers saw every
@@ -35,7 +43,7 @@ func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexI
 	}
 	onNode := func(obj any) {
 		if n, ok := untomb(obj).(*corev1.Node); ok {
-			c.dirt.addNode(source.NodeIPs(n))
+			c.dirt.addNode(c.cluster.IPsOf(n))
 			c.Trigger()
 		}
 	}
@@ -51,7 +59,7 @@ func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexI
 			UpdateFunc: func(old, cur any) { onNode(old); onNode(cur) }, // IPs it lost and IPs it has
 			DeleteFunc: func(obj any) {
 				if n, ok := untomb(obj).(*corev1.Node); ok {
-					c.gone.Add(n.Name, source.NodeIPs(n))
+					c.gone.Add(n.Name, c.cluster.IPsOf(n))
 				}
 				onNode(obj)
 			},

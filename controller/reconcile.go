@@ -178,7 +178,7 @@ func (c *Controller) goneView(keys []health.Key, statuses map[health.Key]probe.S
 	for _, k := range keys {
 		inPass[k.IP] = append(inPass[k.IP], k)
 	}
-	held := func(ip netip.Addr) bool { return c.cluster.NodeOf(ip) != nil }
+	held := func(ip netip.Addr) bool { n, _ := c.cluster.NodeOf(ip); return n != nil }
 	return c.gone.View(held, inPass, statuses)
 }
 

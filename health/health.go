@@ -56,6 +56,8 @@ type Target struct {
 	// NodeBandwidth its bandwidth in bits/s (for capacity).
 	Node          string
 	NodeBandwidth float64
+	// NodeMappedBy says how the node is known: "agent" or "node-address".
+	NodeMappedBy string
 	// Signal, when set, withdraws the target whatever the probes say;
 	// SignalDetail explains it to a human.
 	Signal       Reason

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/lbdns/lbdns/apiwatch"
 	"github.com/lbdns/lbdns/bandwidth"
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/nodeagent"
 	"github.com/lbdns/lbdns/provider"
 )
 
@@ -35,11 +37,18 @@ type Cluster interface {
 	Status() apiwatch.Status
 }
 
-// Sources are what the endpoints read. Outputs and Cluster may be nil.
+// Agents are the node agents lbdns asks (nodeagent.Poller).
+type Agents interface {
+	Status() ([]nodeagent.AgentStatus, map[netip.Addr][]string)
+}
+
+// Sources are what the endpoints read. Outputs, Cluster and Agents may be
+// nil.
 type Sources struct {
 	State    State
 	Outputs  Outputs
 	Cluster  Cluster
+	Agents   Agents
 	Gatherer prometheus.Gatherer // exposed at /metrics
 	// Pprof serves Go's profiles at /debug/pprof/ (memory and CPU profiles
 	// of a running lbdns, for an SRE who asks where they go).
@@ -57,6 +66,9 @@ func Handler(src Sources) http.Handler {
 		st := NewStatus(state.Snapshot(), state.IsReady(), outs)
 		if src.Cluster != nil {
 			st.Cluster = newClusterStatus(src.Cluster.Status(), time.Now())
+		}
+		if src.Agents != nil {
+			st.Agents, st.AmbiguousIPs = newAgentsStatus(src.Agents)
 		}
 		return st
 	}
@@ -103,6 +115,26 @@ type Status struct {
 	Transitions []TransitionStatus `json:"transitions"`
 	Outputs     []OutputStatus     `json:"outputs"`
 	Cluster     *ClusterStatus     `json:"cluster,omitempty"`
+	// Agents are the node agents asked where IPs sit (LBDNS_AGENT_PORT),
+	// and AmbiguousIPs the IPs more than one of them reports, with those
+	// nodes (placed by Node addresses, if at all).
+	Agents       []nodeagent.AgentStatus `json:"agents,omitempty"`
+	AmbiguousIPs map[string][]string     `json:"ambiguousIPs,omitempty"`
+}
+
+func newAgentsStatus(a Agents) ([]nodeagent.AgentStatus, map[string][]string) {
+	agents, ambiguous := a.Status()
+	if agents == nil {
+		agents = []nodeagent.AgentStatus{}
+	}
+	var out map[string][]string
+	for ip, nodes := range ambiguous {
+		if out == nil {
+			out = map[string][]string{}
+		}
+		out[ip.String()] = nodes
+	}
+	return agents, out
 }
 
 // ClusterStatus says whether the view of the cluster follows it.
@@ -197,17 +229,19 @@ type SharedNodeStatus struct {
 
 // TargetStatus is one target in /status.
 type TargetStatus struct {
-	Namespace string       `json:"namespace"`
-	Service   string       `json:"service"`
-	IP        string       `json:"ip"`
-	Node      string       `json:"node,omitempty"`
-	Weight    int          `json:"weight"`
-	Health    string       `json:"health"`
-	Published bool         `json:"published"`
-	Reason    string       `json:"reason,omitempty"`
-	Detail    string       `json:"detail,omitempty"`
-	Since     *time.Time   `json:"since,omitempty"`
-	Probe     *ProbeStatus `json:"probe,omitempty"`
+	Namespace string `json:"namespace"`
+	Service   string `json:"service"`
+	IP        string `json:"ip"`
+	Node      string `json:"node,omitempty"`
+	// NodeMappedBy says how lbdns knows the node: "agent" or "node-address".
+	NodeMappedBy string       `json:"nodeMappedBy,omitempty"`
+	Weight       int          `json:"weight"`
+	Health       string       `json:"health"`
+	Published    bool         `json:"published"`
+	Reason       string       `json:"reason,omitempty"`
+	Detail       string       `json:"detail,omitempty"`
+	Since        *time.Time   `json:"since,omitempty"`
+	Probe        *ProbeStatus `json:"probe,omitempty"`
 	// Notes are setup problems that do not change the health (a
 	// node-selector that picks nodes without pods).
 	Notes []string `json:"notes,omitempty"`
@@ -264,7 +298,7 @@ func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatu
 		}
 		for _, t := range d.Targets {
 			ts := TargetStatus{
-				Namespace: t.Namespace, Service: t.Service, IP: t.IP.String(), Node: t.Node,
+				Namespace: t.Namespace, Service: t.Service, IP: t.IP.String(), Node: t.Node, NodeMappedBy: t.NodeMappedBy,
 				Weight: t.Weight, Health: t.Health().String(), Published: t.Published,
 				Reason: string(t.Reason), Detail: t.Detail, Since: timePtr(t.Since), Notes: t.Notes,
 			}

@@ -53,7 +53,7 @@ th { background: #f3f3f3; }
 <table>
 <tr><th>Service</th><th>IP</th><th>Node</th><th>Weight</th><th>Health</th><th>Published</th><th>Reason</th><th>Detail</th><th>Since</th><th>Checks</th></tr>
 {{range .Targets}}<tr class="target" data-ip="{{.IP}}" data-health="{{.Health}}">
-<td>{{.Namespace}}/{{.Service}}</td><td><code>{{.IP}}</code></td><td>{{.Node}}</td><td>{{.Weight}}</td>
+<td>{{.Namespace}}/{{.Service}}</td><td><code>{{.IP}}</code></td><td>{{.Node}}{{if eq .NodeMappedBy "agent"}} <span class="muted">(agent)</span>{{end}}</td><td>{{.Weight}}</td>
 <td class="{{.Health}}">{{.Health}}</td><td>{{if .Published}}yes{{else}}no{{end}}</td>
 <td>{{.Reason}}</td><td>{{.Detail}}{{range .Notes}}<div class="note">&#9888; {{.}}</div>{{end}}</td><td>{{ago .Since}}</td><td>{{if .Probe}}{{.Probe.Checks}}{{else}}<span class="muted">none</span>{{end}}</td></tr>
 {{end}}</table>
@@ -71,6 +71,13 @@ th { background: #f3f3f3; }
 {{range .Outputs}}<tr><td>{{.Output}}</td><td class="{{if .Failing}}unhealthy{{else}}healthy{{end}}">{{if .Failing}}failing since {{ago .FailingSince}}{{else}}ok{{end}}</td>
 <td>{{ago .LastSuccess}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>{{end}}
+{{if .Agents}}<h2>Node agents</h2>
+<table>
+<tr><th>Node</th><th>Address</th><th>State</th><th>IPs placed</th><th>Last answer</th><th>Last error</th></tr>
+{{range .Agents}}<tr class="agent"><td>{{.Node}}</td><td><code>{{.Address}}</code></td><td class="{{if .Answering}}healthy{{else}}unhealthy{{end}}">{{if .Answering}}answering{{else}}not answering{{end}}</td>
+<td>{{.IPs}}</td><td>{{ago .LastAnswer}}</td><td>{{.LastError}}</td></tr>
+{{end}}</table>{{range $ip, $nodes := .AmbiguousIPs}}<p class="note">&#9888; {{$ip}} is reported by the agents of {{range $i, $n := $nodes}}{{if $i}}, {{end}}{{$n}}{{end}}: placed by Node addresses, if at all</p>
+{{end}}{{end}}
 </body>
 </html>
 `))

@@ -162,9 +162,9 @@ func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Opti
 		seen[ip] = true
 		t := base
 		t.Key = health.Key{Namespace: svc.Namespace, Service: svc.Name, IP: ip}
-		node := look.NodeOf(ip)
+		node, by := look.NodeOf(ip)
 		if node != nil {
-			t.Node, t.NodeBandwidth = node.Name, float64(nodeBandwidth(node, o, warn))
+			t.Node, t.NodeMappedBy, t.NodeBandwidth = node.Name, string(by), float64(nodeBandwidth(node, o, warn))
 		}
 		t.Signal, t.SignalDetail = signal(svc, ready, node)
 		targets = append(targets, t)

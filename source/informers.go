@@ -21,7 +21,27 @@ const (
 // cache: do not modify them.
 type ClusterReader struct {
 	services, slices, nodes cache.Indexer
+	placement               Placement
 }
+
+// MappedBy says how lbdns learnt which node holds an IP.
+type MappedBy string
+
+// The two sources of the IP -> node map.
+const (
+	MappedByAgent       MappedBy = "agent"        // the node's agent reports the IP on an interface
+	MappedByNodeAddress MappedBy = "node-address" // the Node lists the IP in status.addresses
+)
+
+// Placement is the node agents' IP -> node map (nodeagent.Poller).
+type Placement interface {
+	NodeOf(ip netip.Addr) (string, bool)
+	IPsOf(node string) []netip.Addr
+}
+
+// SetPlacement makes the agents' map win over Node addresses; call it
+// before the informers start.
+func (r *ClusterReader) SetPlacement(p Placement) { r.placement = p }
 
 // NewClusterReader wires listers over the informers of Services,
 // EndpointSlices and Nodes; call it before they start, since it adds indexes
@@ -88,15 +108,35 @@ func (r *ClusterReader) SlicesOf(service types.NamespacedName) []*discoveryv1.En
 	return out
 }
 
-// NodeOf implements Lookup: the Node whose status.addresses hold ip.
-func (r *ClusterReader) NodeOf(ip netip.Addr) *corev1.Node {
+// NodeOf implements Lookup: the Node whose agent reports ip, else the Node
+// whose status.addresses hold it.
+func (r *ClusterReader) NodeOf(ip netip.Addr) (*corev1.Node, MappedBy) {
+	if r.placement != nil {
+		if name, ok := r.placement.NodeOf(ip); ok {
+			if obj, ok, _ := r.nodes.GetByKey(name); ok {
+				if n, ok := obj.(*corev1.Node); ok {
+					return n, MappedByAgent
+				}
+			}
+		}
+	}
 	objs, _ := r.nodes.ByIndex(byIPIndex, ip.String())
 	for _, o := range objs {
 		if n, ok := o.(*corev1.Node); ok {
-			return n
+			return n, MappedByNodeAddress
 		}
 	}
-	return nil
+	return nil, ""
+}
+
+// IPsOf returns the IPs a Node holds: its status.addresses and those its
+// agent reports.
+func (r *ClusterReader) IPsOf(n *corev1.Node) []netip.Addr {
+	ips := NodeIPs(n)
+	if r.placement != nil {
+		ips = append(ips, r.placement.IPsOf(n.Name)...)
+	}
+	return ips
 }
 
 // AllNodes implements Lookup.

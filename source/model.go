@@ -16,7 +16,8 @@ import (
 // its EndpointSlices and the Node that holds an IP.
 type Lookup interface {
 	SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice
-	NodeOf(ip netip.Addr) *corev1.Node
+	// NodeOf returns the Node that holds ip, if any, and how that is known.
+	NodeOf(ip netip.Addr) (*corev1.Node, MappedBy)
 	// AllNodes returns every Node (for node-selectors).
 	AllNodes() []*corev1.Node
 }
@@ -249,7 +250,15 @@ func (c Cluster) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointS
 }
 
 // NodeOf implements Lookup.
-func (c Cluster) NodeOf(ip netip.Addr) *corev1.Node { return c.Nodes[ip] }
+func (c Cluster) NodeOf(ip netip.Addr) (*corev1.Node, MappedBy) {
+	if n := c.Nodes[ip]; n != nil {
+		return n, MappedByNodeAddress
+	}
+	return nil, ""
+}
+
+// IPsOf returns the addresses of a Node.
+func (c Cluster) IPsOf(n *corev1.Node) []netip.Addr { return NodeIPs(n) }
 
 // AllNodes implements Lookup: the Nodes that hold an address, each once.
 func (c Cluster) AllNodes() []*corev1.Node {

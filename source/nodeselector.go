@@ -50,7 +50,7 @@ func checkNodeSelector(svc *corev1.Service, targets []health.Target, ready []dis
 		}
 	}
 	for i, t := range targets {
-		if n := look.NodeOf(t.IP); n != nil && !selector.Matches(labels.Set(n.Labels)) {
+		if n, _ := look.NodeOf(t.IP); n != nil && !selector.Matches(labels.Set(n.Labels)) {
 			msg := fmt.Sprintf("%s sits on node %s, which its node-selector %s does not pick", t.IP, n.Name, selector)
 			warn(ReasonNodeSelectorMismatch, "%s", msg)
 			targets[i].Notes = append(targets[i].Notes, msg)

@@ -72,6 +72,9 @@ func run(args, environ []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "lbdns %s (%s)\n", version, runtime.Version())
 		return nil
 	}
+	if fs.NArg() > 0 && fs.Arg(0) == "agent" && fs.NArg() == 1 {
+		return runAgentCommand(environ)
+	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: lbdns is configured by LBDNS_* environment variables (see --help)", fs.Args())
 	}
@@ -88,6 +91,18 @@ func run(args, environ []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return serve(ctx, cfg, log)
+}
+
+// runAgentCommand runs `lbdns agent` (the node agent) with the settings of
+// the environment.
+func runAgentCommand(environ []string) error {
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return runAgent(ctx, cfg, newLogger(cfg))
 }
 
 // printSettings prints the effective configuration for --check-config.
@@ -118,6 +133,8 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, `lbdns %s: health-checked multi-A/AAAA records for LoadBalancer Services, for external-dns.
 
 Usage: lbdns [--help] [--version] [--check-config]
+       lbdns agent   (the node agent: serves its node's IPs and interface rates
+                      on LBDNS_AGENT_ADDR; run it as a DaemonSet with hostNetwork)
 
 lbdns is configured by environment variables. Kubernetes access: in-cluster,
 else the standard kubeconfig rules (KUBECONFIG, ~/.kube/config).
@@ -192,7 +209,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	g := newGroup(ctx)
 	outputs := &provider.Outputs{Metrics: m}
-	httpSrv := &http.Server{Handler: httpserver.Handler(httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Gatherer: reg, Pprof: cfg.Pprof}),
+	var agents httpserver.Agents
+	if p := startAgentPoller(g, cfg, inf.reader, inf.nodes.HasSynced, ctl, reg, log); p != nil {
+		agents = p
+	}
+	httpSrv := &http.Server{Handler: httpserver.Handler(httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Agents: agents,
+		Gatherer: reg, Pprof: cfg.Pprof}),
 		ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func(context.Context) error { return serveHTTP(httpSrv, ls.http) })
 	g.Go(func(ctx context.Context) error { return shutdownHTTPWhenDone(ctx, httpSrv) })
