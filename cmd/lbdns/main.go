@@ -213,11 +213,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if p := startAgentPoller(g, cfg, inf.reader, inf.nodes.HasSynced, ctl, reg, log); p != nil {
 		agents = p
 	}
-	httpSrv := &http.Server{Handler: httpserver.Handler(httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Agents: agents,
-		Gatherer: reg, Pprof: cfg.Pprof}),
-		ReadHeaderTimeout: 10 * time.Second}
-	g.Go(func(context.Context) error { return serveHTTP(httpSrv, ls.http) })
-	g.Go(func(ctx context.Context) error { return shutdownHTTPWhenDone(ctx, httpSrv) })
+	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Agents: agents, Gatherer: reg, Pprof: cfg.Pprof})
 	serveReaders(g, cfg, ls, ctl, outputs, log)
 	inf.run(g)
 	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready()) })
@@ -300,6 +296,13 @@ func newMetrics() (*prometheus.Registry, *metrics.Metrics) {
 	m := metrics.New(reg)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	return reg, m
+}
+
+// startHTTP serves /metrics, /status and the rest on ln until the group ends.
+func startHTTP(g *group, ln net.Listener, src httpserver.Sources) {
+	srv := &http.Server{Handler: httpserver.Handler(src), ReadHeaderTimeout: 10 * time.Second}
+	g.Go(func(context.Context) error { return serveHTTP(srv, ln) })
+	g.Go(func(ctx context.Context) error { return shutdownHTTPWhenDone(ctx, srv) })
 }
 
 func serveHTTP(srv *http.Server, ln net.Listener) error {
