@@ -109,11 +109,14 @@ func linkNodes(a, b *simNode) error {
 	return nil
 }
 
+// uplink is the name of the node's end of its veth to the root namespace.
+func (n *simNode) uplink() string { return strings.TrimSuffix(n.hostIf, "h") + "n" }
+
 // clusterIf is the name of the node's end of the node network.
 func (n *simNode) clusterIf() string { return strings.TrimSuffix(n.hostIf, "h") + "c" }
 
 func (e *env) startNode(ctx context.Context, n *simNode) error {
-	peer := strings.TrimSuffix(n.hostIf, "h") + "n"
+	peer := n.uplink()
 	for _, args := range [][]string{
 		{"netns", "add", n.netns},
 		{"link", "add", n.hostIf, "type", "veth", "peer", "name", peer},
@@ -293,7 +296,12 @@ func forward(addr, target string) (net.Listener, error) {
 // placeLBIP puts an LB IP on a node: an address inside its namespace, and a
 // route to it from the root namespace.
 func (e *env) placeLBIP(n *simNode, lbIP netip.Addr) error {
-	if err := ip("-n", n.netns, "addr", "add", lbIP.String()+"/32", "dev", "lo"); err != nil {
+	return e.placeLBIPOn(n, lbIP, "lo")
+}
+
+// placeLBIPOn is placeLBIP with the address on the node's interface dev.
+func (e *env) placeLBIPOn(n *simNode, lbIP netip.Addr, dev string) error {
+	if err := ip("-n", n.netns, "addr", "add", lbIP.String()+"/32", "dev", dev); err != nil {
 		return err
 	}
 	for _, other := range e.nodes {
@@ -315,11 +323,14 @@ func (n *simNode) setLink(up bool) error {
 		state = "up"
 	}
 	n.down.Store(!up)
-	if err := ip("-n", n.netns, "link", "set", strings.TrimSuffix(n.hostIf, "h")+"n", state); err != nil {
+	if err := ip("-n", n.netns, "link", "set", n.uplink(), state); err != nil {
 		return err
 	}
 	return ip("-n", n.netns, "link", "set", n.clusterIf(), state)
 }
+
+// podBulkBytes is what a pod's /bytes sends.
+const podBulkBytes = 8 << 20
 
 // pod is an HTTP server listening inside a node's namespace on a pod IP of
 // its own.
@@ -342,7 +353,11 @@ func (n *simNode) startPod(ip netip.Addr) (*pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pod{ip: ip, srv: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	p := &pod{ip: ip, srv: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bytes" { // traffic for the agents' throughput
+			_, _ = w.Write(make([]byte, podBulkBytes))
+			return
+		}
 		_, _ = fmt.Fprintf(w, "pod %s\n", ip)
 	}), ReadHeaderTimeout: 5 * time.Second}}
 	go func() { _ = p.srv.Serve(ln) }()
