@@ -22,7 +22,7 @@ const agentPort = "9798"
 const agentsPrefix = "agents.lbdns.io/"
 
 // scenarioNodeAgents: the real node agents (lbdns agent) run inside the two
-// real nodes' namespaces, where the LB IPs sit on the nodes' uplinks and in
+// real nodes' namespaces (started with the nodes), where the LB IPs sit on the nodes' uplinks and in
 // no Node's status.addresses. An lbdns with LBDNS_AGENT_PORT maps every IP
 // to its node from the agents' answers: capacity (2 nodes, 4 Gbit/s) and
 // SharedNode (two IPs on node 2) work; traffic through node 1 shows in
@@ -34,16 +34,6 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 		t.Skip("needs the real nodes, which need root (CI runs as root)")
 	}
 	n1, n2 := e.nodes[0], e.nodes[1]
-	agents := map[string]*proc{}
-	for _, n := range e.nodes {
-		p, err := startProc(e.dir, "agent-"+n.name, []string{"LBDNS_AGENT_ADDR=" + net.JoinHostPort(n.nodeIP.String(), agentPort),
-			"LBDNS_AGENT_NODE_NAME=" + n.name}, "ip", "netns", "exec", n.netns, e.lbdnsBin, "agent")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.stop)
-		agents[n.name] = p
-	}
 	host := "s16.agents.test"
 	ips := []netip.Addr{netip.MustParseAddr("10.251.16.1"), netip.MustParseAddr("10.251.16.2"), netip.MustParseAddr("10.251.16.3")}
 	for i, n := range []*simNode{n1, n2, n2} {
@@ -67,7 +57,7 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.stop)
+	e.agentsLbdns = l // kept for the check of the dashboard's metrics; stopped with the suite
 	waitMapped(t, l, host, map[string]string{"s16-1": n1.name, "s16-2": n2.name, "s16-3": n2.name})
 	mapped := time.Since(start)
 	waitCapacityOf(t, l, host, 2, 4e9, n2.name)
@@ -81,7 +71,12 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 	e.setNodeReady(t, n1.name, true)
 	l.waitReason(t, host, "s16-1", "")
 
-	agents[n2.name].kill()
+	n2.agent.kill()
+	t.Cleanup(func() {
+		if err := e.startAgent(n2); err != nil {
+			t.Error(err)
+		}
+	})
 	err = waitFor(20*time.Second, "node 2's agent marked not answering", func() error {
 		var st struct {
 			Agents []struct {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,6 +50,11 @@ var chartModes = map[string]chartMode{
 		want: map[string]string{"LBDNS_DNS_ADDR": ":5353", "LBDNS_DNS_ZONES": "lb.example.com", "LBDNS_CRD_NAMESPACE": `""`,
 			"LBDNS_DNS_RRL_EXEMPT": "10.0.0.0/8", "LBDNS_PROBE_FAST_INTERVAL": "250ms"},
 	},
+	// The node agent DaemonSet beside lbdns, which asks it.
+	"node_agents": {
+		set:  []string{"agent.enabled=true", "agent.interval=10s"},
+		want: map[string]string{"LBDNS_AGENT_PORT": "9798", "LBDNS_AGENT_INTERVAL": "10s"},
+	},
 }
 
 // chartRejects are values the chart must refuse, and a part of the message
@@ -61,6 +67,7 @@ var chartRejects = map[string]string{
 	"standalone.rfc2136.port=70000":           "port",
 	"extraEnv[0].name=HTTP_PROXY":             "name",
 	"dns.containerPort=53":                    "containerPort",
+	"agent.port=80":                           "port",
 	"standalone.provider=rfc2136":             "standalone.rfc2136.host",
 	"dnsEndpoint.enabled=false":               "no output is on",
 	"dns.enabled=true":                        "dns.zones",
@@ -93,8 +100,8 @@ func TestHelmChart(t *testing.T) {
 			}
 			checkHardened(t, rendered)
 			checkPodPorts(t, rendered)
-			if len(lbdnsContainers(t, rendered)) != 1 {
-				t.Fatalf("want one lbdns container in the rendered chart")
+			if n := len(slices.DeleteFunc(lbdnsContainers(t, rendered), isAgent)); n != 1 {
+				t.Fatalf("want one lbdns container (besides agents) in the rendered chart, got %d", n)
 			}
 			checkLbdnsEnv(t, rendered, mode.want)
 			n := dryRun(t, rendered)
@@ -183,6 +190,9 @@ func checkLbdnsEnv(t *testing.T, rendered []byte, want map[string]string) {
 			}
 		}
 		for k, v := range want {
+			if isAgent(c) {
+				break // the agent reads only its own settings; it must accept the environment, checked above
+			}
 			if effective[k] != v {
 				t.Errorf("container %s: lbdns runs with %s=%s, want %s", c.Name, k, effective[k], v)
 			}
@@ -206,6 +216,9 @@ func envValue(v corev1.EnvVar) string {
 
 // lbdnsContainers returns the lbdns containers (sidecars included) of every
 // Deployment and DaemonSet in rendered manifests.
+// isAgent reports whether a container runs the node agent (lbdns agent).
+func isAgent(c corev1.Container) bool { return slices.Equal(c.Args, []string{"agent"}) }
+
 func lbdnsContainers(t *testing.T, rendered []byte) []corev1.Container {
 	t.Helper()
 	var out []corev1.Container

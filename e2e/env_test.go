@@ -75,6 +75,8 @@ type env struct {
 	// The instance that answers DNS itself, and its address.
 	dnsInstance *lbdnsProc
 	embeddedDNS string
+	// The instance that asks the node agents (scenario 16), once it ran.
+	agentsLbdns *lbdnsProc
 	// webhookHealth listens on 0.0.0.0:8080 as the IONOS webhook does.
 	webhookHealth *http.Server
 }
@@ -149,7 +151,7 @@ func (e *env) teardown() {
 	}
 	e.extdns.stop()
 	e.extdnsCRD.stop()
-	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.faults, e.dnsInstance} {
+	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.faults, e.dnsInstance, e.agentsLbdns} {
 		if l != nil {
 			l.stop()
 		}

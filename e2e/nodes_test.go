@@ -48,6 +48,7 @@ type simNode struct {
 	clusterIP      netip.Addr // on the link between the nodes
 	mode           string     // kube-proxy's: iptables or nftables
 	proxy          *proc
+	agent          *proc        // the node agent (lbdns agent), as a DaemonSet would run it
 	api            net.Listener // the API server, forwarded
 	stopHeartbeat  context.CancelFunc
 	down           atomic.Bool // its link is down: no heartbeats, as from a dead kubelet
@@ -142,7 +143,19 @@ func (e *env) startNode(ctx context.Context, n *simNode) error {
 	hbCtx, cancel := context.WithCancel(context.Background())
 	n.stopHeartbeat = cancel
 	go e.heartbeat(hbCtx, n)
-	return e.startKubeProxy(n)
+	if err := e.startKubeProxy(n); err != nil {
+		return err
+	}
+	return e.startAgent(n)
+}
+
+// startAgent runs the node agent inside the node's namespace, on the node's
+// IP, as the DaemonSet runs it with hostNetwork.
+func (e *env) startAgent(n *simNode) error {
+	var err error
+	n.agent, err = startProc(e.dir, "agent-"+n.name, []string{"LBDNS_AGENT_ADDR=" + net.JoinHostPort(n.nodeIP.String(), agentPort),
+		"LBDNS_AGENT_NODE_NAME=" + n.name}, "ip", "netns", "exec", n.netns, e.lbdnsBin, "agent")
+	return err
 }
 
 // startKubeProxy runs the real kube-proxy inside the node's namespace, as
@@ -230,6 +243,7 @@ func (e *env) stopNodes() {
 			n.stopHeartbeat()
 		}
 		n.proxy.stop()
+		n.agent.stop()
 		if n.api != nil {
 			n.api.Close()
 		}

@@ -101,7 +101,7 @@ func (a *Agent) Report() (Report, error) {
 	return Report{Node: a.node, Taken: time.Now(), Interfaces: ifs}, nil
 }
 
-// Handler serves the Report at Path and a liveness check at /healthz.
+// Handler serves the Report at Path, and /healthz and /readyz.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, _ *http.Request) {
@@ -113,7 +113,9 @@ func (a *Agent) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(r)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	mux.HandleFunc("GET /healthz", ok)
+	mux.HandleFunc("GET /readyz", ok) // it has nothing to wait for
 	return mux
 }
 

@@ -49,6 +49,10 @@
 - {name: LBDNS_DNS_RRL_EXEMPT, value: {{ join "," . | quote }}}
 {{- end }}
 {{- end }}
+{{- if $v.agent.enabled }}
+- {name: LBDNS_AGENT_PORT, value: {{ $v.agent.port | quote }}}
+- {name: LBDNS_AGENT_INTERVAL, value: {{ $v.agent.interval | quote }}}
+{{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}

@@ -12,6 +12,12 @@ app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/* The agent's own labels: lbdns's selector (Service, PodDisruptionBudget) must not pick its pods. */}}
+{{- define "lbdns.agentSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-agent
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
 {{- define "lbdns.labels" -}}
 {{ include "lbdns.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
