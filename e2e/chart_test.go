@@ -52,7 +52,8 @@ var chartModes = map[string]chartMode{
 	},
 	// The node agent DaemonSet beside lbdns, which asks it.
 	"node_agents": {
-		set:  []string{"agent.enabled=true", "agent.interval=10s"},
+		set: []string{"agent.enabled=true", "agent.interval=10s", "metrics.prometheusRule.enabled=true",
+			"metrics.prometheusRule.nearCapacityShare=0.7"},
 		want: map[string]string{"LBDNS_AGENT_PORT": "9798", "LBDNS_AGENT_INTERVAL": "10s"},
 	},
 }
@@ -60,19 +61,20 @@ var chartModes = map[string]chartMode{
 // chartRejects are values the chart must refuse, and a part of the message
 // that tells the user what to fix.
 var chartRejects = map[string]string{
-	"replicas=0":                              "replicas",
-	"standalone.provider=route53":             "provider",
-	"probe.interval=2 seconds":                "interval",
-	"probe.fal=3":                             "fal",
-	"standalone.rfc2136.port=70000":           "port",
-	"extraEnv[0].name=HTTP_PROXY":             "name",
-	"dns.containerPort=53":                    "containerPort",
-	"agent.port=80":                           "port",
-	"standalone.provider=rfc2136":             "standalone.rfc2136.host",
-	"dnsEndpoint.enabled=false":               "no output is on",
-	"dns.enabled=true":                        "dns.zones",
-	"standalone.ionosWebhook.enabled=true":    "standalone.provider=webhook",
-	"replicas=3,leaderElection.enabled=false": "leaderElection.enabled=true",
+	"replicas=0":                                   "replicas",
+	"standalone.provider=route53":                  "provider",
+	"probe.interval=2 seconds":                     "interval",
+	"probe.fal=3":                                  "fal",
+	"standalone.rfc2136.port=70000":                "port",
+	"extraEnv[0].name=HTTP_PROXY":                  "name",
+	"dns.containerPort=53":                         "containerPort",
+	"agent.port=80":                                "port",
+	"metrics.prometheusRule.nearCapacityShare=1.5": "nearCapacityShare",
+	"standalone.provider=rfc2136":                  "standalone.rfc2136.host",
+	"dnsEndpoint.enabled=false":                    "no output is on",
+	"dns.enabled=true":                             "dns.zones",
+	"standalone.ionosWebhook.enabled=true":         "standalone.provider=webhook",
+	"replicas=3,leaderElection.enabled=false":      "leaderElection.enabled=true",
 }
 
 // TestHelmChart lints lbdns's own chart, renders each mode, has the real API

@@ -4,7 +4,9 @@
 # A real etcd and kube-apiserver, three LoadBalancer Services for app.demo.test
 # whose "LB IPs" are HTTP servers on 127.0.0.11-13 (weights 100, 100, 50), and
 # lbdns answering DNS for demo.test on 127.0.0.1:5353 with its status page on
-# http://127.0.0.1:9797/. Ctrl-C stops and removes everything.
+# http://127.0.0.1:9797/. Two Nodes hold the IPs (web-2 and web-3 share one,
+# and web-1 asks for 3 nodes), so the page shows capacity, a shared node and
+# a capacity floor. Ctrl-C stops and removes everything.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 API_PORT=16443
@@ -21,6 +23,10 @@ log "creating three LoadBalancer Services for app.demo.test"
 lb_service web-1 app.demo.test 127.0.0.11 8081 100
 lb_service web-2 app.demo.test 127.0.0.12 8082 100
 lb_service web-3 app.demo.test 127.0.0.13 8083 50
+log "two Nodes hold the IPs: web-2 and web-3 share demo-node-b; web-1 asks for 3 nodes"
+demo_node demo-node-a 127.0.0.11
+demo_node demo-node-b 127.0.0.12 127.0.0.13
+$K annotate service web-1 lbdns.io/min-nodes=3 --overwrite >/dev/null
 
 log "starting lbdns: DNS on $DNS_ADDR, status page on http://$HTTP_ADDR/"
 KUBECONFIG="$WORK/lbdns.kubeconfig" LBDNS_HTTP_ADDR="$HTTP_ADDR" LBDNS_CONNECTOR_ADDR=off \
@@ -37,7 +43,8 @@ lbdns is running (logs and kubeconfigs in $WORK). Try:
   dig @$host -p $port app.demo.test                  # three A records, first one by weight (100:100:50)
   kill \$(cat $WORK/backend-web-1.pid)                 # stop backend 1: 127.0.0.11 leaves the answers within ~4 s
   python3 -m http.server --bind 127.0.0.11 8081 &    # start it again: back after two good probes
-  open http://$HTTP_ADDR/                            # the status page: health, reasons, transitions
+  open http://$HTTP_ADDR/                            # the status page: health, reasons, transitions, capacity
+                                                     # (4Gbit/s on 2 nodes: web-2 and web-3 share demo-node-b, below web-1's floor of 3)
   kubectl --kubeconfig $WORK/admin.kubeconfig annotate svc web-3 lbdns.io/weight=0 --overwrite   # drain web-3
 
 Press Ctrl-C to stop.

@@ -101,6 +101,22 @@ SVC
   for _ in $(seq 1 50); do curl -s -o /dev/null "http://$ip:$port/" && break; sleep 0.1; done
 }
 
+# demo_node NAME IP...: a Ready Node whose status.addresses hold the IPs, as a
+# cloud that lists LB IPs there reports it (lbdns then knows which node holds
+# each IP: capacity, shared nodes).
+demo_node() {
+  local name=$1; shift
+  local addrs="" ip
+  for ip in "$@"; do addrs+="{\"type\":\"ExternalIP\",\"address\":\"$ip\"},"; done
+  $K apply -f - >/dev/null <<NODE
+apiVersion: v1
+kind: Node
+metadata: {name: $name, labels: {kubernetes.io/hostname: $name}}
+NODE
+  $K patch node "$name" --subresource=status --type=merge -p "{\"status\":{\"addresses\":[${addrs%,}],
+    \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"Demo\"}]}}" >/dev/null
+}
+
 build_lbdns() {
   log "building lbdns"
   (cd "$ROOT" && go build -o "$WORK/lbdns" ./cmd/lbdns)
