@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,9 +104,20 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 	}
 	waitMapped(t, l, host, map[string]string{"s16-2": n2.name, "s16-3": n2.name}) // kept, not forgotten
 	waitCapacityOf(t, l, host, 2, 4e9, n2.name)
+	shot := filepath.Join(e.dir, "status-agents.png")
+	dom, err := renderedPage(l.http, shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{">" + n1.name + ` <span class="muted">(agent)</span>`, "Node agents", "not answering",
+		"share node " + n2.name, "Capacity: <strong>4Gbit/s</strong> on 2 nodes"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the status page in Chromium lacks %q", want)
+		}
+	}
 	record(t, "PASS agents in 2 real nodes mapped 3 LB IPs held in no Node's addresses %.2fs after lbdns started: 2 nodes, 4 Gbit/s, SharedNode on %s; "+
-		"%.0f Mbit/s sent through node 1 measured by its agent; node 1 NotReady -> its IP withdrawn; node 2's agent killed -> its IPs stay mapped, agent marked down",
-		mapped.Seconds(), n2.name, tx/1e6)
+		"%.0f Mbit/s sent through node 1 measured by its agent; node 1 NotReady -> its IP withdrawn; node 2's agent killed -> its IPs stay mapped, agent marked down; "+
+		"Chromium rendered the status page with the agents (%s)", mapped.Seconds(), n2.name, tx/1e6, filepath.Base(shot))
 }
 
 // waitMapped waits until each Service's target in /status sits on the node

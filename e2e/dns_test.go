@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -180,22 +181,37 @@ func waitEmbedded(t *testing.T, e *env, name string, want ...string) {
 	}
 }
 
-// statusPageShows renders lbdns's status page in a real headless Chromium
-// and checks that the row of ip shows the reason.
-func statusPageShows(httpAddr, ip, reason string) error {
+// renderedPage loads the status page in headless Chromium and returns the
+// DOM it rendered; with screenshot set, it also saves a picture there.
+func renderedPage(httpAddr, screenshot string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
-		return fmt.Errorf("chromium is not installed (hack/install-deps.sh installs it): %w", err)
+		return "", fmt.Errorf("chromium is not installed (hack/install-deps.sh installs it): %w", err)
 	}
-	out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+tempDir(), "--dump-dom", "http://"+httpAddr+"/").Output()
+	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--user-data-dir=" + tempDir()}
+	if screenshot != "" {
+		shot := append(slices.Clone(args), "--window-size=1400,900", "--screenshot="+screenshot, "http://"+httpAddr+"/")
+		if out, err := exec.CommandContext(ctx, bin, shot...).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("chromium --screenshot: %w: %s", err, out)
+		}
+	}
+	out, err := exec.CommandContext(ctx, bin, append(args, "--dump-dom", "http://"+httpAddr+"/")...).Output()
 	if err != nil {
-		return fmt.Errorf("chromium --dump-dom: %w", err)
+		return "", fmt.Errorf("chromium --dump-dom: %w", err)
 	}
-	dom := string(out)
+	return string(out), nil
+}
+
+// statusPageShows renders lbdns's status page in a real headless Chromium
+// and checks that the row of ip shows the reason.
+func statusPageShows(httpAddr, ip, reason string) error {
+	dom, err := renderedPage(httpAddr, "")
+	if err != nil {
+		return err
+	}
 	i := strings.Index(dom, `data-ip="`+ip+`"`)
 	if i < 0 {
 		return fmt.Errorf("no row for %s in the rendered page (%d bytes)", ip, len(dom))
