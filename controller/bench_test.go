@@ -102,7 +102,7 @@ func BenchmarkReconcileOneChange(b *testing.B) {
 	for b.Loop() {
 		i++
 		svc.Status.LoadBalancer.Ingress[0].IP = ips[i%2]
-		ctl.dirt.addService(name)
+		ctl.dirt.addService(serviceRef{NamespacedName: name})
 		ctl.reconcile(ctx)
 	}
 	if ctl.Snapshot().Generation == gen {

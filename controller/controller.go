@@ -9,6 +9,8 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,22 +58,36 @@ type Options struct {
 	// CacheSyncTimeout bounds the wait for the informer caches in Run; 0
 	// waits as long as the context lives.
 	CacheSyncTimeout time.Duration
-	Logger           *slog.Logger
-	Recorder         record.EventRecorder
-	Metrics          *metrics.Metrics
+	// LocalCluster names the cluster lbdns runs in, in logs (its keys
+	// have an empty Cluster).
+	LocalCluster string
+	Logger       *slog.Logger
+	Recorder     record.EventRecorder
+	Metrics      *metrics.Metrics
+}
+
+// clusterView is one cluster's part: its cached objects, the model of its
+// opted-in Services, and where its events go.
+type clusterView struct {
+	name     string // "" for the cluster lbdns runs in
+	reader   ClusterReader
+	model    *source.Model
+	recorder record.EventRecorder
+	synced   []namedSync
 }
 
 // Controller owns the health state and the current snapshot.
 type Controller struct {
-	opts    Options
-	log     *slog.Logger
-	cluster ClusterReader
-	model   *source.Model
+	opts Options
+	log  *slog.Logger
+	// views holds every cluster's part by name, and order the same sorted
+	// by name, the local cluster ("") first.
+	views   map[string]*clusterView
+	order   []*clusterView
 	dirt    *dirt
 	probes  *probe.Scheduler[health.Key]
 	gone    *goneNodes
 	fresh   *freshness
-	synced  []namedSync
 	trigger chan struct{}
 
 	snap    atomic.Pointer[health.Snapshot]
@@ -91,14 +107,15 @@ type Controller struct {
 	// lowTold holds, per hostname below its capacity floor, the capacity
 	// its Services were warned about (CapacityLow).
 	lowTold map[string]string
-	warned  map[types.NamespacedName]warned
+	warned  map[serviceRef]warned
 	// damped holds the targets held withdrawn by flap damping, until when.
 	damped     map[health.Key]time.Time
 	readyAfter time.Time   // when readiness stops waiting for first probes
 	recheck    *time.Timer // triggers a reconcile while a hold may end unannounced
 }
 
-// New returns a controller; nothing runs until Run.
+// New returns a controller of the cluster lbdns runs in (nil: none, only
+// the remote clusters AddCluster adds); nothing runs until Run.
 func New(cluster ClusterReader, opts Options) *Controller {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -106,8 +123,7 @@ func New(cluster ClusterReader, opts Options) *Controller {
 	c := &Controller{
 		opts:         opts,
 		log:          opts.Logger,
-		cluster:      cluster,
-		model:        source.NewModel(opts.Build),
+		views:        map[string]*clusterView{},
 		dirt:         newDirt(),
 		gone:         newGoneNodes(opts.Probe.Rise),
 		fresh:        newFreshness(max(opts.Probe.Interval, minJumpGap)),
@@ -118,7 +134,7 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		failOpenTold: map[string]bool{},
 		sharedTold:   map[string]string{},
 		lowTold:      map[string]string{},
-		warned:       map[types.NamespacedName]warned{},
+		warned:       map[serviceRef]warned{},
 		damped:       map[health.Key]time.Time{},
 	}
 	popts := opts.Probe
@@ -127,11 +143,26 @@ func New(cluster ClusterReader, opts Options) *Controller {
 	c.probes = probe.NewScheduler[health.Key](popts)
 	c.recheck = time.AfterFunc(time.Hour, func() { c.dirt.setRecheck(); c.Trigger() })
 	c.recheck.Stop()
+	if cluster != nil {
+		c.AddCluster("", cluster, opts.Recorder)
+	}
 	c.snap.Store(&health.Snapshot{})
 	if opts.Metrics != nil {
 		opts.Metrics.Snapshot.Follow(c.Snapshot)
 	}
 	return c
+}
+
+// AddCluster adds a remote cluster (name not empty) whose Services join the
+// hostnames of every other cluster's; its events go to recorder. Call it
+// before Run.
+func (c *Controller) AddCluster(name string, reader ClusterReader, recorder record.EventRecorder) {
+	build := c.opts.Build
+	build.Cluster = name
+	v := &clusterView{name: name, reader: reader, model: source.NewModel(build), recorder: recorder}
+	c.views[name] = v
+	c.order = append(c.order, v)
+	slices.SortFunc(c.order, func(a, b *clusterView) int { return strings.Compare(a.name, b.name) })
 }
 
 // Trigger asks for a reconcile soon; many triggers coalesce into one.
@@ -197,7 +228,7 @@ func (c *Controller) observe(start time.Time) {
 	if m == nil {
 		return
 	}
-	hostnames, targets := c.model.Size()
+	hostnames, targets := c.size()
 	m.Hostnames.Set(float64(hostnames))
 	m.Targets.Set(float64(targets))
 	if c.isReady.Load() {

@@ -101,6 +101,7 @@ func newHarnessWith(t *testing.T, configure func(*Options), objs ...any) *harnes
 		t.Fatal(err)
 	}
 	h := &harness{t: t, client: client, events: record.NewFakeRecorder(1000), metrics: metrics.New(prometheus.NewRegistry())}
+	h.metrics.Snapshot.LocalCluster = "local"
 	o := Options{
 		Build:    source.Options{AnnotationPrefix: "lbdns.io/", DefaultTTL: 30, KubeProxyHealthPort: 10256},
 		FailOpen: true,
@@ -236,7 +237,7 @@ func TestControllerWithdrawsAndRestores(t *testing.T) {
 	if v := testutil.ToFloat64(h.metrics.TargetTransitions.WithLabelValues(hostname, "unhealthy")); v < 2 {
 		t.Errorf("unhealthy transitions = %v, want >= 2", v)
 	}
-	if v := h.gauge("lbdns_target_healthy", map[string]string{"hostname": hostname, "namespace": "default", "service": "b", "ip": "127.0.0.22"}); v != 0 {
+	if v := h.gauge("lbdns_target_healthy", map[string]string{"cluster": "local", "hostname": hostname, "namespace": "default", "service": "b", "ip": "127.0.0.22"}); v != 0 {
 		t.Errorf("lbdns_target_healthy for b = %v", v)
 	}
 

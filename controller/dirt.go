@@ -9,6 +9,17 @@ import (
 	"github.com/lbdns/lbdns/health"
 )
 
+// serviceRef names a Service in one cluster ("" is the one lbdns runs in).
+type serviceRef struct {
+	cluster string
+	types.NamespacedName
+}
+
+// refOf returns the Service of a target.
+func refOf(k health.Key) serviceRef {
+	return serviceRef{cluster: k.Cluster, NamespacedName: types.NamespacedName{Namespace: k.Namespace, Name: k.Service}}
+}
+
 // dirt is what changed since the last reconcile, so that a reconcile
 // recomputes only what a change touches: Services (an update of the
 // Service or of its EndpointSlices), IPs whose Node changed, targets whose
@@ -16,13 +27,15 @@ import (
 // goroutines; the loop takes it.
 type dirt struct {
 	mu       sync.Mutex
-	services map[types.NamespacedName]bool
-	ips      map[netip.Addr]bool
+	services map[serviceRef]bool
+	ips      map[health.ClusterIP]bool
 	keys     map[health.Key]bool
-	// all asks for every Service to be read again (the first pass).
+	// all asks for every Service to be read again (the first pass, and a
+	// cluster whose caches synced late).
 	all bool
-	// nodes says a Node changed: Services with a node-selector look again.
-	nodes bool
+	// nodes holds the clusters whose Nodes changed: their Services with a
+	// node-selector look again.
+	nodes map[string]bool
 	// recheck asks to look again at holds that may have ended without any
 	// change to announce it: deleted Nodes, flap damping.
 	recheck bool
@@ -32,22 +45,28 @@ type dirt struct {
 }
 
 func newDirt() *dirt {
-	return &dirt{services: map[types.NamespacedName]bool{}, ips: map[netip.Addr]bool{}, keys: map[health.Key]bool{}, all: true}
+	d := &dirt{all: true}
+	d.reset()
+	return d
 }
 
-func (d *dirt) addService(n types.NamespacedName) {
+func (d *dirt) reset() {
+	d.services, d.ips, d.keys, d.nodes = map[serviceRef]bool{}, map[health.ClusterIP]bool{}, map[health.Key]bool{}, map[string]bool{}
+}
+
+func (d *dirt) addService(r serviceRef) {
 	d.mu.Lock()
-	d.services[n] = true
+	d.services[r] = true
 	d.mu.Unlock()
 }
 
-// addNode marks what a change of a Node touches: its IPs (before and after
-// the change) and every node-selector.
-func (d *dirt) addNode(ips []netip.Addr) {
+// addNode marks what a change of a Node of cluster touches: its IPs (before
+// and after the change) and every node-selector of the cluster.
+func (d *dirt) addNode(cluster string, ips []netip.Addr) {
 	d.mu.Lock()
-	d.nodes = true
+	d.nodes[cluster] = true
 	for _, ip := range ips {
-		d.ips[ip] = true
+		d.ips[health.ClusterIP{Cluster: cluster, IP: ip}] = true
 	}
 	d.mu.Unlock()
 }
@@ -55,6 +74,12 @@ func (d *dirt) addNode(ips []netip.Addr) {
 func (d *dirt) addKey(k health.Key) {
 	d.mu.Lock()
 	d.keys[k] = true
+	d.mu.Unlock()
+}
+
+func (d *dirt) setAll() {
+	d.mu.Lock()
+	d.all = true
 	d.mu.Unlock()
 }
 
@@ -75,7 +100,7 @@ func (d *dirt) take() *dirt {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := &dirt{services: d.services, ips: d.ips, keys: d.keys, all: d.all, nodes: d.nodes, recheck: d.recheck, redecide: d.redecide}
-	d.services, d.ips, d.keys = map[types.NamespacedName]bool{}, map[netip.Addr]bool{}, map[health.Key]bool{}
-	d.all, d.nodes, d.recheck, d.redecide = false, false, false, false
+	d.reset()
+	d.all, d.recheck, d.redecide = false, false, false
 	return out
 }

@@ -18,7 +18,7 @@ type goneNodes struct {
 	rise int
 
 	mu  sync.Mutex
-	ips map[netip.Addr]*goneNode
+	ips map[health.ClusterIP]*goneNode
 }
 
 type goneNode struct {
@@ -29,15 +29,15 @@ type goneNode struct {
 }
 
 func newGoneNodes(rise int) *goneNodes {
-	return &goneNodes{rise: max(rise, 1), ips: map[netip.Addr]*goneNode{}}
+	return &goneNodes{rise: max(rise, 1), ips: map[health.ClusterIP]*goneNode{}}
 }
 
-// Add records that node, holding ips, was deleted just now.
-func (g *goneNodes) Add(node string, ips []netip.Addr) {
+// Add records that node of cluster, holding ips, was deleted just now.
+func (g *goneNodes) Add(cluster, node string, ips []netip.Addr) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, ip := range ips {
-		g.ips[ip] = &goneNode{node: node}
+		g.ips[health.ClusterIP{Cluster: cluster, IP: ip}] = &goneNode{node: node}
 	}
 }
 
@@ -49,10 +49,10 @@ func (g *goneNodes) Len() int {
 }
 
 // IPs returns the remembered IPs.
-func (g *goneNodes) IPs() []netip.Addr {
+func (g *goneNodes) IPs() []health.ClusterIP {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]netip.Addr, 0, len(g.ips))
+	out := make([]health.ClusterIP, 0, len(g.ips))
 	for ip := range g.ips {
 		out = append(out, ip)
 	}
@@ -60,7 +60,7 @@ func (g *goneNodes) IPs() []netip.Addr {
 }
 
 // Forget drops an IP that no target has any more.
-func (g *goneNodes) Forget(ip netip.Addr) {
+func (g *goneNodes) Forget(ip health.ClusterIP) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.ips, ip)
@@ -71,10 +71,11 @@ func (g *goneNodes) Forget(ip netip.Addr) {
 // on a deleted Node, with the name of that Node. It forgets IPs a Node holds
 // again (held) and IPs whose probes passed rise times since; IPs not in
 // targets are left for a pass that decides them.
-func (g *goneNodes) View(held func(netip.Addr) bool, targets map[netip.Addr][]health.Key, probes map[health.Key]probe.Status) map[netip.Addr]string {
+func (g *goneNodes) View(held func(health.ClusterIP) bool, targets map[health.ClusterIP][]health.Key,
+	probes map[health.Key]probe.Status) map[health.ClusterIP]string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make(map[netip.Addr]string, len(targets))
+	out := make(map[health.ClusterIP]string, len(targets))
 	for ip, keys := range targets {
 		gone, ok := g.ips[ip]
 		if !ok {

@@ -9,14 +9,15 @@ import (
 )
 
 // none is a cluster in which no Node holds any IP.
-func none(netip.Addr) bool { return false }
+func none(health.ClusterIP) bool { return false }
 
 func TestGoneNodes(t *testing.T) {
-	ip, other := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
-	k := health.Key{Namespace: "ns", Service: "a", IP: ip}
-	targets := map[netip.Addr][]health.Key{ip: {k}, other: {{Namespace: "ns", Service: "b", IP: other}}}
+	ipAddr, otherAddr := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	ip, other := health.ClusterIP{IP: ipAddr}, health.ClusterIP{IP: otherAddr}
+	k := health.Key{Namespace: "ns", Service: "a", IP: ipAddr}
+	targets := map[health.ClusterIP][]health.Key{ip: {k}, other: {{Namespace: "ns", Service: "b", IP: otherAddr}}}
 	g := newGoneNodes(2)
-	g.Add("n1", []netip.Addr{ip, other})
+	g.Add("", "n1", []netip.Addr{ipAddr, otherAddr})
 
 	// Up and passing since long before the deletion: still withdrawn.
 	probes := map[health.Key]probe.Status{k: {State: probe.Up, Successes: 40, Rounds: 40}}
@@ -38,11 +39,11 @@ func TestGoneNodes(t *testing.T) {
 	if got := g.View(none, targets, probes); got[other] != "n1" {
 		t.Fatalf("unprobed IP released: %v", got)
 	}
-	if got := g.View(func(ip netip.Addr) bool { return ip == other }, targets, probes); len(got) != 0 {
+	if got := g.View(func(ip health.ClusterIP) bool { return ip == other }, targets, probes); len(got) != 0 {
 		t.Fatalf("an IP a Node holds again is still withdrawn: %v", got)
 	}
 
-	g.Add("n2", []netip.Addr{ip})
+	g.Add("", "n2", []netip.Addr{ipAddr})
 	if got := g.View(none, nil, probes); len(got) != 0 || g.Len() != 1 {
 		t.Fatalf("an IP outside the pass is weighed (%v) or forgotten (%d left)", got, g.Len())
 	}
@@ -50,7 +51,7 @@ func TestGoneNodes(t *testing.T) {
 	if g.Len() != 0 {
 		t.Fatal("Forget kept the IP")
 	}
-	g.Add("n2", []netip.Addr{ip})
+	g.Add("", "n2", []netip.Addr{ipAddr})
 	g.View(none, targets, probes)
 	// The prober restarted (the target went and came back): new baseline.
 	probes[k] = probe.Status{State: probe.Up, Successes: 2, Rounds: 2}
@@ -60,5 +61,10 @@ func TestGoneNodes(t *testing.T) {
 	probes[k] = probe.Status{State: probe.Up, Successes: 4, Rounds: 4}
 	if got := g.View(none, targets, probes); len(got) != 0 {
 		t.Fatalf("after rise successes of the new prober: %v", got)
+	}
+	// The same IP in another cluster is another IP.
+	g.Add("b", "n3", []netip.Addr{ipAddr})
+	if got := g.View(none, targets, probes); len(got) != 0 || g.Len() != 1 {
+		t.Fatalf("a Node deleted in cluster b withdrew the local IP: %v", got)
 	}
 }

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,27 +24,39 @@ type namedSync struct {
 	synced cache.InformerSynced
 }
 
-// NodesMoved marks IPs whose node changed outside the informers (the node
-// agents' map) and triggers a reconcile.
+// NodesMoved marks IPs of the local cluster whose node changed outside the
+// informers (the node agents' map) and triggers a reconcile.
 func (c *Controller) NodesMoved(ips []netip.Addr) {
-	c.dirt.addNode(ips)
+	c.dirt.addNode("", ips)
 	c.Trigger()
 }
 
-// AddEventHandlers makes every change of a Service, EndpointSlice or Node
-// mark what it touches and trigger a reconcile, and tells the controller
-// which IPs a deleted Node held. Run waits until these handlers saw every
-// object of the initial lists. Call it before the informers start.
+// AddEventHandlers makes every change of a Service, EndpointSlice or Node of
+// the local cluster mark what it touches and trigger a reconcile; see
+// AddClusterEventHandlers.
 func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexInformer) error {
+	return c.AddClusterEventHandlers("", services, slices, nodes)
+}
+
+// AddClusterEventHandlers makes every change of a Service, EndpointSlice or
+// Node of a cluster (AddCluster) mark what it touches and trigger a
+// reconcile, and tells the controller which IPs a deleted Node held. Run
+// waits until these handlers saw every object of the initial lists. Call it
+// before the informers start.
+func (c *Controller) AddClusterEventHandlers(cluster string, services, slices, nodes cache.SharedIndexInformer) error {
+	v := c.views[cluster]
+	if v == nil {
+		return fmt.Errorf("no cluster %q: AddCluster first", cluster)
+	}
 	onServiceOrSlice := func(obj any) {
 		if name, ok := source.ServiceOf(obj); ok {
-			c.dirt.addService(name)
+			c.dirt.addService(serviceRef{cluster: cluster, NamespacedName: name})
 			c.Trigger()
 		}
 	}
 	onNode := func(obj any) {
 		if n, ok := untomb(obj).(*corev1.Node); ok {
-			c.dirt.addNode(c.cluster.IPsOf(n))
+			c.dirt.addNode(cluster, v.reader.IPsOf(n))
 			c.Trigger()
 		}
 	}
@@ -59,7 +72,7 @@ func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexI
 			UpdateFunc: func(old, cur any) { onNode(old); onNode(cur) }, // IPs it lost and IPs it has
 			DeleteFunc: func(obj any) {
 				if n, ok := untomb(obj).(*corev1.Node); ok {
-					c.gone.Add(n.Name, c.cluster.IPsOf(n))
+					c.gone.Add(cluster, n.Name, v.reader.IPsOf(n))
 				}
 				onNode(obj)
 			},
@@ -70,7 +83,7 @@ func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexI
 		if err != nil {
 			return fmt.Errorf("adding %s event handler: %w", h.name, err)
 		}
-		c.synced = append(c.synced, namedSync{name: h.name, synced: reg.HasSynced})
+		v.synced = append(v.synced, namedSync{name: h.name, synced: reg.HasSynced})
 	}
 	return nil
 }
@@ -90,22 +103,61 @@ func untomb(obj any) any {
 }
 
 // waitForCaches blocks until every handler saw its informer's initial list,
-// as sample-controller's Run does, bounded by Options.CacheSyncTimeout.
+// as sample-controller's Run does, each cluster bounded by
+// Options.CacheSyncTimeout. The local cluster must sync; a remote one that
+// does not is logged and joins when it does: lbdns is ready with the
+// clusters it can reach.
 func (c *Controller) waitForCaches(ctx context.Context) error {
+	for _, v := range c.order {
+		start := time.Now()
+		err := c.waitForCluster(ctx, v)
+		switch {
+		case ctx.Err() != nil:
+			return nil // shutting down
+		case err != nil && v.name == "":
+			return err
+		case err != nil:
+			c.log.Warn("remote cluster not synced: lbdns goes on without it until it syncs", "cluster", v.name, "err", err)
+			go c.joinLate(ctx, v)
+		default:
+			c.log.Info("informer caches synced", "cluster", c.clusterName(v.name), "took", time.Since(start).Round(time.Millisecond).String())
+		}
+	}
+	return nil
+}
+
+func (c *Controller) waitForCluster(ctx context.Context, v *clusterView) error {
 	if c.opts.CacheSyncTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.CacheSyncTimeout)
 		defer cancel()
 	}
-	start := time.Now()
-	for _, s := range c.synced {
+	for _, s := range v.synced {
 		if !cache.WaitForCacheSync(ctx.Done(), s.synced) {
-			if ctx.Err() == context.DeadlineExceeded {
-				return fmt.Errorf("%w: %s not listed within %s", ErrCachesNotSynced, s.name, c.opts.CacheSyncTimeout)
-			}
-			return nil // shutting down
+			return fmt.Errorf("%w: %s not listed within %s", ErrCachesNotSynced, s.name, c.opts.CacheSyncTimeout)
 		}
 	}
-	c.log.Info("informer caches synced", "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
+}
+
+// joinLate waits for a remote cluster that did not sync in time, then has
+// every Service read again.
+func (c *Controller) joinLate(ctx context.Context, v *clusterView) {
+	for _, s := range v.synced {
+		if !cache.WaitForCacheSync(ctx.Done(), s.synced) {
+			return
+		}
+	}
+	c.log.Info("remote cluster synced late", "cluster", v.name)
+	c.dirt.setAll()
+	c.Trigger()
+}
+
+// clusterName is how logs and labels name a cluster: the local one by
+// Options.LocalCluster.
+func (c *Controller) clusterName(name string) string {
+	if name == "" {
+		return cmp.Or(c.opts.LocalCluster, "local")
+	}
+	return name
 }

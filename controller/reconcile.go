@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"net/netip"
 	"slices"
 	"sort"
 	"time"
@@ -27,7 +26,7 @@ func (c *Controller) reconcile(ctx context.Context) {
 		return
 	}
 	if first || d.redecide {
-		hostnames = c.model.Hostnames() // nothing was decided before, or everything must be again
+		hostnames = c.hostnames() // nothing was decided before, or everything must be again
 	}
 	prev := c.snap.Load()
 	before := decisionsOf(prev, hostnames)
@@ -39,50 +38,33 @@ func (c *Controller) reconcile(ctx context.Context) {
 	c.publish(prev, hostnames, before, decisions, ch.Targets, start)
 	if first {
 		close(c.ready)
-		_, targets := c.model.Size()
+		_, targets := c.size()
 		c.log.Info("ready", "hostnames", len(groups), "targets", targets, "stillWaitingForFirstProbe", c.probes.Unprobed())
 	}
 }
 
-// apply brings the model and the prober up to date with what changed, and
+// apply brings the models and the prober up to date with what changed, and
 // returns the hostnames whose decisions may have changed, sorted.
 func (c *Controller) apply(ctx context.Context, d *dirt) []string {
-	services := d.services
-	if d.all {
-		for _, n := range c.cluster.ServiceNames() {
-			services[n] = true
-		}
-		for _, n := range c.model.Services() { // gone while lbdns was not looking
-			services[n] = true
-		}
-	}
+	services := c.touched(d)
 	keys := d.keys
-	if d.recheck {
-		c.addHolds(d.ips, keys)
-	}
-	if d.nodes {
-		for _, n := range c.model.NodeSelectorServices() {
-			services[n] = true
-		}
-	}
-	for ip := range d.ips { // a Node changed: every Service on its IPs
-		for _, n := range c.model.ServicesOn(ip) {
-			services[n] = true
-		}
-	}
 	hostnames := map[string]bool{}
 	set, remove := map[health.Key]probe.Target{}, []health.Key(nil)
-	for n := range services {
-		svc := c.cluster.Service(n)
-		hs, removed, warnings := c.model.Update(n, svc, c.cluster)
-		c.reportWarnings(n, svc, warnings)
+	for ref := range services {
+		v := c.views[ref.cluster]
+		if v == nil {
+			continue
+		}
+		svc := v.reader.Service(ref.NamespacedName)
+		hs, removed, warnings := v.model.Update(ref.NamespacedName, svc, v.reader)
+		c.reportWarnings(ref, svc, warnings)
 		for _, h := range hs {
 			hostnames[h] = true
 		}
 		remove = append(remove, removed...)
-		for _, t := range c.model.TargetsOf(n) {
+		for _, t := range v.model.TargetsOf(ref.NamespacedName) {
 			if len(t.ProbeSpec.Checks) > 0 {
-				set[t.Key] = probe.Target{IP: t.IP, Spec: t.ProbeSpec, Node: t.Node}
+				set[t.Key] = probe.Target{IP: t.IP, Spec: t.ProbeSpec, Node: nodeKey(t)}
 			} else {
 				remove = append(remove, t.Key)
 			}
@@ -90,8 +72,10 @@ func (c *Controller) apply(ctx context.Context, d *dirt) []string {
 	}
 	c.probes.Update(ctx, set, remove)
 	for k := range keys { // a probe state changed: the hostnames of its Service
-		for _, h := range c.model.HostnamesOf(types.NamespacedName{Namespace: k.Namespace, Name: k.Service}) {
-			hostnames[h] = true
+		if v := c.views[k.Cluster]; v != nil {
+			for _, h := range v.model.HostnamesOf(types.NamespacedName{Namespace: k.Namespace, Name: k.Service}) {
+				hostnames[h] = true
+			}
 		}
 	}
 	out := make([]string, 0, len(hostnames))
@@ -102,9 +86,53 @@ func (c *Controller) apply(ctx context.Context, d *dirt) []string {
 	return out
 }
 
+// touched returns the Services a change touched: those that changed, those
+// on the IPs of changed Nodes, the node-selectors of clusters whose Nodes
+// changed, and all of them on a first pass.
+func (c *Controller) touched(d *dirt) map[serviceRef]bool {
+	services := d.services
+	if d.all {
+		for _, v := range c.order {
+			for _, n := range v.reader.ServiceNames() {
+				services[serviceRef{v.name, n}] = true
+			}
+			for _, n := range v.model.Services() { // gone while lbdns was not looking
+				services[serviceRef{v.name, n}] = true
+			}
+		}
+	}
+	if d.recheck {
+		c.addHolds(d.ips, d.keys)
+	}
+	for cluster := range d.nodes {
+		if v := c.views[cluster]; v != nil {
+			for _, n := range v.model.NodeSelectorServices() {
+				services[serviceRef{cluster, n}] = true
+			}
+		}
+	}
+	for cip := range d.ips { // a Node changed: every Service on its IPs
+		if v := c.views[cip.Cluster]; v != nil {
+			for _, n := range v.model.ServicesOn(cip.IP) {
+				services[serviceRef{cip.Cluster, n}] = true
+			}
+		}
+	}
+	return services
+}
+
+// nodeKey names a target's node for the prober, which runs one check per
+// node: node names are unique only within a cluster.
+func nodeKey(t health.Target) string {
+	if t.Node == "" || t.Cluster == "" {
+		return t.Node
+	}
+	return t.Cluster + "/" + t.Node
+}
+
 // addHolds marks what a hold that may have ended touches: the IPs of deleted
 // Nodes and the targets flap damping held.
-func (c *Controller) addHolds(ips map[netip.Addr]bool, keys map[health.Key]bool) {
+func (c *Controller) addHolds(ips map[health.ClusterIP]bool, keys map[health.Key]bool) {
 	for _, ip := range c.gone.IPs() {
 		ips[ip] = true
 	}
@@ -115,17 +143,6 @@ func (c *Controller) addHolds(ips map[netip.Addr]bool, keys map[health.Key]bool)
 			delete(c.damped, k)
 		}
 	}
-}
-
-// groups returns the groups of the hostnames that still exist.
-func (c *Controller) groups(hostnames []string) []health.Group {
-	out := make([]health.Group, 0, len(hostnames))
-	for _, h := range hostnames {
-		if g, ok := c.model.Group(h); ok {
-			out = append(out, g)
-		}
-	}
-	return out
 }
 
 // decisionsOf returns the previous snapshot's decisions of the hostnames it
@@ -158,7 +175,7 @@ func (c *Controller) facts(groups []health.Group, prior map[health.Key]health.Pr
 		}
 	}
 	statuses := c.probes.StatusesOf(keys)
-	var gone map[netip.Addr]string
+	var gone map[health.ClusterIP]string
 	if c.gone.Len() > 0 { // the usual case is none
 		gone = c.goneView(keys, statuses)
 	}
@@ -168,17 +185,24 @@ func (c *Controller) facts(groups []health.Group, prior map[health.Key]health.Pr
 
 // goneView weighs the deleted Nodes' IPs that targets of this pass have, and
 // forgets those no target has any more.
-func (c *Controller) goneView(keys []health.Key, statuses map[health.Key]probe.Status) map[netip.Addr]string {
-	inPass := map[netip.Addr][]health.Key{}
-	for _, ip := range c.gone.IPs() {
-		if len(c.model.ServicesOn(ip)) == 0 {
-			c.gone.Forget(ip)
+func (c *Controller) goneView(keys []health.Key, statuses map[health.Key]probe.Status) map[health.ClusterIP]string {
+	inPass := map[health.ClusterIP][]health.Key{}
+	for _, cip := range c.gone.IPs() {
+		if v := c.views[cip.Cluster]; v == nil || len(v.model.ServicesOn(cip.IP)) == 0 {
+			c.gone.Forget(cip)
 		}
 	}
 	for _, k := range keys {
-		inPass[k.IP] = append(inPass[k.IP], k)
+		inPass[k.ClusterIP()] = append(inPass[k.ClusterIP()], k)
 	}
-	held := func(ip netip.Addr) bool { n, _ := c.cluster.NodeOf(ip); return n != nil }
+	held := func(cip health.ClusterIP) bool {
+		v := c.views[cip.Cluster]
+		if v == nil {
+			return false
+		}
+		n, _ := v.reader.NodeOf(cip.IP)
+		return n != nil
+	}
 	return c.gone.View(held, inPass, statuses)
 }
 

@@ -37,7 +37,7 @@ func TestReconcileSharesUntouchedHostnames(t *testing.T) {
 	ctl.reconcile(context.Background())
 	before := ctl.Snapshot()
 	c.Services[1].Status.LoadBalancer.Ingress[0].IP = "10.0.0.99"
-	ctl.dirt.addService(types.NamespacedName{Namespace: "default", Name: "svc-1"})
+	ctl.dirt.addService(serviceRef{NamespacedName: types.NamespacedName{Namespace: "default", Name: "svc-1"}})
 	ctl.reconcile(context.Background())
 	after := ctl.Snapshot()
 	if after.Generation != before.Generation+1 || len(after.Hostnames) != 3 {

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -85,7 +86,7 @@ func (c *Controller) targetEvents(targets []targetChange) {
 		if !t.WasHealthy {
 			continue
 		}
-		svc, hosts := c.serviceOf(t.Key), strings.Join(t.Hostnames, ",")
+		svc, hosts := refOf(t.Key), strings.Join(t.Hostnames, ",")
 		if t.Reason == health.Flapping { // one event per damping episode
 			c.event(svc, corev1.EventTypeWarning, EventFlapping, "%s held withdrawn from %s: %s", t.Key.IP, hosts, t.Detail)
 			continue
@@ -145,10 +146,10 @@ type warned struct {
 }
 
 // reportWarnings sends a recomputed Service's problems it was not told yet.
-func (c *Controller) reportWarnings(n types.NamespacedName, svc *corev1.Service, warnings []source.Warning) {
-	old := c.warned[n]
+func (c *Controller) reportWarnings(ref serviceRef, svc *corev1.Service, warnings []source.Warning) {
+	old := c.warned[ref]
 	if svc == nil || len(warnings) == 0 {
-		delete(c.warned, n)
+		delete(c.warned, ref)
 		return
 	}
 	if old.uid != svc.UID {
@@ -161,41 +162,42 @@ func (c *Controller) reportWarnings(n types.NamespacedName, svc *corev1.Service,
 		if old.messages[msg] {
 			continue
 		}
-		c.log.Warn("service problem", "service", n.String(), "reason", w.Reason, "detail", w.Message)
-		c.event(w.Service, corev1.EventTypeWarning, w.Reason, "%s", w.Message)
+		c.log.Warn("service problem", "cluster", c.clusterName(ref.cluster), "service", ref.NamespacedName.String(), "reason", w.Reason, "detail", w.Message)
+		c.eventOn(ref.cluster, w.Service, corev1.EventTypeWarning, w.Reason, "%s", w.Message)
 	}
-	c.warned[n] = now
+	c.warned[ref] = now
 }
 
-func (c *Controller) event(obj *corev1.Service, kind, reason, format string, args ...any) {
-	if c.opts.Recorder == nil || obj == nil {
+// event puts an event on a Service that opts in, through the recorder of
+// its cluster.
+func (c *Controller) event(ref serviceRef, kind, reason, format string, args ...any) {
+	c.eventOn(ref.cluster, c.optedIn(ref), kind, reason, format, args...)
+}
+
+func (c *Controller) eventOn(cluster string, obj *corev1.Service, kind, reason, format string, args ...any) {
+	v := c.views[cluster]
+	if v == nil || v.recorder == nil || obj == nil {
 		return
 	}
-	c.opts.Recorder.Eventf(obj, kind, reason, format, args...)
+	v.recorder.Eventf(obj, kind, reason, format, args...)
 }
 
-// serviceOf returns the cached Service of a target, to hang events on; nil
-// when it no longer opts in.
-func (c *Controller) serviceOf(k health.Key) *corev1.Service {
-	return c.optedIn(types.NamespacedName{Namespace: k.Namespace, Name: k.Service})
-}
-
-func (c *Controller) optedIn(n types.NamespacedName) *corev1.Service {
-	if len(c.model.HostnamesOf(n)) == 0 {
+// optedIn returns the cached Service, to hang events on; nil when it no
+// longer opts in.
+func (c *Controller) optedIn(ref serviceRef) *corev1.Service {
+	v := c.views[ref.cluster]
+	if v == nil || len(v.model.HostnamesOf(ref.NamespacedName)) == 0 {
 		return nil
 	}
-	return c.cluster.Service(n)
+	return v.reader.Service(ref.NamespacedName)
 }
 
 // servicesOf returns the Services of the targets, each once.
-func (c *Controller) servicesOf(targets []health.TargetDecision) []*corev1.Service {
-	var out []*corev1.Service
-	seen := map[types.NamespacedName]bool{}
+func (c *Controller) servicesOf(targets []health.TargetDecision) []serviceRef {
+	var out []serviceRef
 	for _, t := range targets {
-		n := types.NamespacedName{Namespace: t.Namespace, Name: t.Service}
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, c.optedIn(n))
+		if ref := refOf(t.Key); !slices.Contains(out, ref) {
+			out = append(out, ref)
 		}
 	}
 	return out

@@ -14,18 +14,38 @@ import (
 	"github.com/lbdns/lbdns/probe"
 )
 
-// Key names a target: one LB ingress IP of one Service.
+// Key names a target: one LB ingress IP of one Service of one cluster.
+// Cluster is empty for the cluster lbdns runs in, the name of a remote
+// cluster otherwise (LBDNS_CLUSTERS).
 type Key struct {
+	Cluster            string
 	Namespace, Service string
 	IP                 netip.Addr
 }
 
-func (k Key) String() string { return k.Namespace + "/" + k.Service + "/" + k.IP.String() }
-
-// Compare orders keys by namespace, service, then IP.
-func (k Key) Compare(o Key) int {
-	return cmp.Or(cmp.Compare(k.Namespace, o.Namespace), cmp.Compare(k.Service, o.Service), k.IP.Compare(o.IP))
+// String is "namespace/service/ip", after "cluster/" for a remote cluster.
+func (k Key) String() string {
+	s := k.Namespace + "/" + k.Service + "/" + k.IP.String()
+	if k.Cluster != "" {
+		return k.Cluster + "/" + s
+	}
+	return s
 }
+
+// Compare orders keys by cluster, namespace, service, then IP.
+func (k Key) Compare(o Key) int {
+	return cmp.Or(cmp.Compare(k.Cluster, o.Cluster), cmp.Compare(k.Namespace, o.Namespace), cmp.Compare(k.Service, o.Service), k.IP.Compare(o.IP))
+}
+
+// ClusterIP is an IP in one cluster: Node addresses are per cluster, and two
+// clusters may use the same private range.
+type ClusterIP struct {
+	Cluster string
+	IP      netip.Addr
+}
+
+// ClusterIP returns where the key's IP lives.
+func (k Key) ClusterIP() ClusterIP { return ClusterIP{Cluster: k.Cluster, IP: k.IP} }
 
 // Reason says why a target is not healthy or not published. It appears in
 // /status, events, logs and metrics, so the names are part of the contract.
@@ -102,7 +122,7 @@ type Facts struct {
 	Probes map[Key]probe.Status
 	// GoneNodes maps IPs whose Node was deleted, and that count as withdrawn
 	// still, to the name of that Node.
-	GoneNodes map[netip.Addr]string
+	GoneNodes map[ClusterIP]string
 	// Prior is the health each target had in the previous decision; Since
 	// carries over while the health stays the same.
 	Prior map[Key]Prior
@@ -310,7 +330,7 @@ func judge(t Target, f Facts) TargetDecision {
 	if probed {
 		td.ProbeStatus, td.Probed = f.Probes[t.Key]
 	}
-	gone, isGone := f.GoneNodes[t.IP]
+	gone, isGone := f.GoneNodes[t.ClusterIP()]
 	switch {
 	case t.Signal != "":
 		td.Reason, td.Detail = t.Signal, t.SignalDetail

@@ -111,7 +111,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:    "unprobed target is healthy unless Kubernetes objects",
-			targets: []Target{{Key: Key{"ns", "a", netip.MustParseAddr("192.0.2.1")}, Weight: 1}, {Key: Key{"ns", "b", netip.MustParseAddr("192.0.2.2")}, Weight: 1, Signal: NodeCordoned}},
+			targets: []Target{{Key: Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")}, Weight: 1}, {Key: Key{Namespace: "ns", Service: "b", IP: netip.MustParseAddr("192.0.2.2")}, Weight: 1, Signal: NodeCordoned}},
 			states:  map[string]probe.State{},
 			want:    want{published: []string{"192.0.2.1"}, reasons: map[string]Reason{"192.0.2.2": NodeCordoned}},
 		},
@@ -133,9 +133,9 @@ func TestDecide(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := probes(tt.targets, tt.states)
-			f.GoneNodes = map[netip.Addr]string{}
+			f.GoneNodes = map[ClusterIP]string{}
 			for ip, node := range tt.gone {
-				f.GoneNodes[netip.MustParseAddr(ip)] = node
+				f.GoneNodes[ClusterIP{IP: netip.MustParseAddr(ip)}] = node
 			}
 			d := Decide(Group{Hostname: "app.example.com", Targets: tt.targets}, f, tt.failOpen)
 			var got []string

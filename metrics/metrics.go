@@ -36,7 +36,7 @@ type Metrics struct {
 }
 
 // TargetLabels are the labels of the per-target gauges.
-var TargetLabels = []string{"hostname", "namespace", "service", "ip"}
+var TargetLabels = []string{"cluster", "hostname", "namespace", "service", "ip"}
 
 // New creates the metrics and registers them on reg.
 func New(reg prometheus.Registerer) *Metrics {

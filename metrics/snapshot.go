@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,9 @@ import (
 // would otherwise hold 20,000 series in memory and cost an update per
 // change, and a vanished target could never leave a stale series behind.
 type SnapshotGauges struct {
+	// LocalCluster names the cluster lbdns runs in in the cluster label
+	// (Key.Cluster is empty for it). Set it before the first scrape.
+	LocalCluster               string
 	snapshot                   atomic.Pointer[func() *health.Snapshot]
 	healthy, published, failOp *prometheus.Desc
 	nodes, capacity, low       *prometheus.Desc
@@ -68,9 +72,9 @@ func (g *SnapshotGauges) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(g.low, prometheus.GaugeValue, b2f(c.Below(d.Floor)), d.Hostname)
 		}
 		for _, t := range d.Targets {
-			ip := t.IP.String()
-			ch <- prometheus.MustNewConstMetric(g.healthy, prometheus.GaugeValue, b2f(t.Healthy), d.Hostname, t.Namespace, t.Service, ip)
-			ch <- prometheus.MustNewConstMetric(g.published, prometheus.GaugeValue, b2f(t.Published), d.Hostname, t.Namespace, t.Service, ip)
+			ip, cluster := t.IP.String(), cmp.Or(t.Cluster, g.LocalCluster)
+			ch <- prometheus.MustNewConstMetric(g.healthy, prometheus.GaugeValue, b2f(t.Healthy), cluster, d.Hostname, t.Namespace, t.Service, ip)
+			ch <- prometheus.MustNewConstMetric(g.published, prometheus.GaugeValue, b2f(t.Published), cluster, d.Hostname, t.Namespace, t.Service, ip)
 		}
 	}
 }

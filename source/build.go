@@ -47,6 +47,9 @@ type Cluster struct {
 
 // Options are the global settings Build needs.
 type Options struct {
+	// Cluster names the cluster of the Services (Key.Cluster): empty for
+	// the one lbdns runs in.
+	Cluster          string
 	AnnotationPrefix string
 	// MaxHostnames caps the hostnames one Service may ask for.
 	MaxHostnames        int
@@ -161,7 +164,7 @@ func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Opti
 		ip = ip.Unmap()
 		seen[ip] = true
 		t := base
-		t.Key = health.Key{Namespace: svc.Namespace, Service: svc.Name, IP: ip}
+		t.Key = health.Key{Cluster: o.Cluster, Namespace: svc.Namespace, Service: svc.Name, IP: ip}
 		node, by := look.NodeOf(ip)
 		if node != nil {
 			t.Node, t.NodeMappedBy, t.NodeBandwidth = node.Name, string(by), float64(nodeBandwidth(node, o, warn))
