@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -32,6 +33,10 @@ type Config struct {
 	HTTPAddr      string `env:"HTTP_ADDR" envDefault:":9797" help:"address of /metrics, /healthz, /readyz and /status"`
 	Pprof         bool   `env:"PPROF" envDefault:"false" help:"serve Go's profiles at /debug/pprof/ on LBDNS_HTTP_ADDR"`
 	ConnectorAddr string `env:"CONNECTOR_ADDR" envDefault:"127.0.0.1:7980" help:"address external-dns --source=connector reads from (pass it as --connector-source-server); 'off' disables it"`
+
+	ClusterName  string   `env:"CLUSTER_NAME" envDefault:"local" help:"name of the cluster lbdns runs in, in the cluster label of metrics, /status and logs"`
+	Clusters     []string `env:"CLUSTERS" envSeparator:"," help:"remote clusters whose Services join the same hostnames: kubeconfig files, comma-separated, each name=path or a path whose base name (without extension) is the cluster's name"`
+	LocalCluster bool     `env:"LOCAL_CLUSTER" envDefault:"true" help:"also watch the Services of the cluster lbdns runs in (false: only LBDNS_CLUSTERS; the Lease, events and DNSEndpoints still use it)"`
 
 	AnnotationPrefix    string                  `env:"ANNOTATION_PREFIX" envDefault:"lbdns.io/" help:"prefix of the Service annotations lbdns reads"`
 	MaxHostnames        int                     `env:"MAX_HOSTNAMES_PER_SERVICE" envDefault:"20" help:"hostnames one Service may ask for; further ones are ignored with a warning"`
@@ -186,6 +191,7 @@ func (c Config) Validate() error {
 		p.bad("KUBE_PROXY_HEALTHZ_PORT", "must be 1..65535, got %d", c.KubeProxyHealthPort)
 	}
 	p = append(p, c.validateAgents()...)
+	p = append(p, c.validateClusters()...)
 	p = append(p, c.validateProbes()...)
 	p = append(p, c.validateWriters()...)
 	p = append(p, c.validateDNS()...)
@@ -199,6 +205,53 @@ func (c Config) FastInterval() time.Duration {
 		return c.ProbeFastInterval
 	}
 	return min(max(c.ProbeInterval/4, 100*time.Millisecond), c.ProbeInterval)
+}
+
+// RemoteCluster is one entry of LBDNS_CLUSTERS.
+type RemoteCluster struct {
+	Name, Kubeconfig string
+}
+
+// RemoteClusters returns LBDNS_CLUSTERS, each with its name.
+func (c Config) RemoteClusters() []RemoteCluster {
+	var out []RemoteCluster
+	for _, e := range c.Clusters {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		name, path, ok := strings.Cut(e, "=")
+		if !ok {
+			path = e
+			name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		}
+		out = append(out, RemoteCluster{Name: strings.TrimSpace(name), Kubeconfig: strings.TrimSpace(path)})
+	}
+	return out
+}
+
+// validateClusters checks the cluster names: DNS labels, each once.
+func (c Config) validateClusters() []error {
+	var p problems
+	if errs := validation.IsDNS1123Label(c.ClusterName); len(errs) > 0 {
+		p.bad("CLUSTER_NAME", "%q is not a DNS label (lower-case letters, digits, '-'): %s", c.ClusterName, errs[0])
+	}
+	seen := map[string]bool{c.ClusterName: true}
+	for _, r := range c.RemoteClusters() {
+		switch {
+		case r.Kubeconfig == "":
+			p.bad("CLUSTERS", "cluster %q has no kubeconfig path", r.Name)
+		case len(validation.IsDNS1123Label(r.Name)) > 0:
+			p.bad("CLUSTERS", "cluster name %q (of %s) is not a DNS label; write name=path", r.Name, r.Kubeconfig)
+		case seen[r.Name]:
+			p.bad("CLUSTERS", "cluster name %q is used twice (LBDNS_CLUSTER_NAME is %q); write name=path", r.Name, c.ClusterName)
+		}
+		seen[r.Name] = true
+	}
+	if !c.LocalCluster && len(c.RemoteClusters()) == 0 {
+		p.bad("LOCAL_CLUSTER", "false leaves no cluster to watch: set LBDNS_CLUSTERS")
+	}
+	return p
 }
 
 // validateAgents checks the node agent settings, of lbdns and of lbdns agent.

@@ -40,6 +40,13 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{[]string{"LBDNS_PROBE_JITTER=0.9", "LBDNS_PROBE_CONCURRENCY=0", "LBDNS_PROBE_RISE=0"}, []string{"LBDNS_PROBE_JITTER", "LBDNS_PROBE_CONCURRENCY", "LBDNS_PROBE_RISE"}},
 		{[]string{"LBDNS_NODE_BANDWIDTH=fast"}, []string{`LBDNS_NODE_BANDWIDTH: "fast" is not a valid bandwidth`}},
 		{[]string{"LBDNS_NODE_BANDWIDTH=-2G"}, []string{"LBDNS_NODE_BANDWIDTH"}},
+		{[]string{"LBDNS_AGENT_PORT=70000", "LBDNS_AGENT_INTERVAL=100ms", "LBDNS_AGENT_ADDR=9798"}, []string{"LBDNS_AGENT_PORT", "LBDNS_AGENT_INTERVAL", "LBDNS_AGENT_ADDR"}},
+		{[]string{"LBDNS_CLUSTERS=/etc/clusters/B_1.yaml"}, []string{`LBDNS_CLUSTERS: cluster name "B_1" (of /etc/clusters/B_1.yaml) is not a DNS label`}},
+		{[]string{"LBDNS_CLUSTERS=b=/x,b=/y"}, []string{`LBDNS_CLUSTERS: cluster name "b" is used twice`}},
+		{[]string{"LBDNS_CLUSTERS=local=/x"}, []string{`LBDNS_CLUSTERS: cluster name "local" is used twice`}},
+		{[]string{"LBDNS_CLUSTERS=b="}, []string{`LBDNS_CLUSTERS: cluster "b" has no kubeconfig path`}},
+		{[]string{"LBDNS_LOCAL_CLUSTER=false"}, []string{"LBDNS_LOCAL_CLUSTER: false leaves no cluster"}},
+		{[]string{"LBDNS_CLUSTER_NAME=Prod"}, []string{"LBDNS_CLUSTER_NAME"}},
 	}
 	for _, tt := range tests {
 		assertLoadError(t, tt.env, tt.want...)
@@ -52,6 +59,18 @@ func TestNodeBandwidth(t *testing.T) {
 		if err != nil || float64(cfg.NodeBandwidth) != want {
 			t.Errorf("%q: %v bits/s, %v; want %g", env, float64(cfg.NodeBandwidth), err, want)
 		}
+	}
+}
+
+func TestRemoteClusters(t *testing.T) {
+	cfg, err := Load([]string{"LBDNS_CLUSTERS=/etc/lbdns/clusters/eu-west.kubeconfig, us=/etc/lbdns/us/config", "LBDNS_CLUSTER_NAME=eu-central"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.RemoteClusters()
+	want := []RemoteCluster{{"eu-west", "/etc/lbdns/clusters/eu-west.kubeconfig"}, {"us", "/etc/lbdns/us/config"}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || !cfg.LocalCluster {
+		t.Errorf("remote clusters %+v, local %v", got, cfg.LocalCluster)
 	}
 }
 

@@ -42,12 +42,21 @@ type Agents interface {
 	Status() ([]nodeagent.AgentStatus, map[netip.Addr][]string)
 }
 
+// NamedCluster is one watched cluster's API connection.
+type NamedCluster struct {
+	Name    string
+	Local   bool // the cluster lbdns runs in (also Sources.Cluster)
+	Cluster Cluster
+}
+
 // Sources are what the endpoints read. Outputs, Cluster and Agents may be
 // nil.
 type Sources struct {
-	State    State
-	Outputs  Outputs
-	Cluster  Cluster
+	State   State
+	Outputs Outputs
+	Cluster Cluster
+	// Clusters are all the clusters whose Services lbdns watches.
+	Clusters []NamedCluster
 	Agents   Agents
 	Gatherer prometheus.Gatherer // exposed at /metrics
 	// Pprof serves Go's profiles at /debug/pprof/ (memory and CPU profiles
@@ -66,6 +75,10 @@ func Handler(src Sources) http.Handler {
 		st := NewStatus(state.Snapshot(), state.IsReady(), outs)
 		if src.Cluster != nil {
 			st.Cluster = newClusterStatus(src.Cluster.Status(), time.Now())
+		}
+		for _, c := range src.Clusters {
+			st.Clusters = append(st.Clusters, NamedClusterStatus{Name: c.Name, Local: c.Local,
+				ClusterStatus: *newClusterStatus(c.Cluster.Status(), time.Now())})
 		}
 		if src.Agents != nil {
 			st.Agents, st.AmbiguousIPs = newAgentsStatus(src.Agents)
@@ -115,6 +128,9 @@ type Status struct {
 	Transitions []TransitionStatus `json:"transitions"`
 	Outputs     []OutputStatus     `json:"outputs"`
 	Cluster     *ClusterStatus     `json:"cluster,omitempty"`
+	// Clusters are the API connections of every watched cluster (the local
+	// one is also Cluster): a stale one keeps its targets' last state.
+	Clusters []NamedClusterStatus `json:"clusters,omitempty"`
 	// Agents are the node agents asked where IPs sit (LBDNS_AGENT_PORT),
 	// and AmbiguousIPs the IPs more than one of them reports, with those
 	// nodes (placed by Node addresses, if at all).
@@ -148,6 +164,13 @@ type ClusterStatus struct {
 	// Forbidden holds the API server's refusals of lbdns's reads (missing
 	// RBAC rules), in its own words.
 	Forbidden []string `json:"forbidden,omitempty"`
+}
+
+// NamedClusterStatus is one watched cluster's connection in /status.
+type NamedClusterStatus struct {
+	Name  string `json:"name"`
+	Local bool   `json:"local,omitempty"`
+	ClusterStatus
 }
 
 // notReadyBecause says what keeps the caches from syncing, if the
@@ -229,6 +252,8 @@ type SharedNodeStatus struct {
 
 // TargetStatus is one target in /status.
 type TargetStatus struct {
+	// Cluster names a remote cluster's target; empty for the local one.
+	Cluster   string `json:"cluster,omitempty"`
 	Namespace string `json:"namespace"`
 	Service   string `json:"service"`
 	IP        string `json:"ip"`
@@ -298,7 +323,7 @@ func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatu
 		}
 		for _, t := range d.Targets {
 			ts := TargetStatus{
-				Namespace: t.Namespace, Service: t.Service, IP: t.IP.String(), Node: t.Node, NodeMappedBy: t.NodeMappedBy,
+				Cluster: t.Cluster, Namespace: t.Namespace, Service: t.Service, IP: t.IP.String(), Node: t.Node, NodeMappedBy: t.NodeMappedBy,
 				Weight: t.Weight, Health: t.Health().String(), Published: t.Published,
 				Reason: string(t.Reason), Detail: t.Detail, Since: timePtr(t.Since), Notes: t.Notes,
 			}

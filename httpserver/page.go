@@ -43,7 +43,9 @@ th { background: #f3f3f3; }
 {{end}}{{if not .Connected}}<p class="cluster-stale"><span class="badge failing">API server unreachable</span>
  since {{ago .LostSince}}: the view of the cluster is that old; probes still decide. {{.LastError}}</p>
 {{end}}{{end}}
-{{range .Outputs}}{{if .Failing}}<p class="output-failing"><span class="badge failing">output {{.Output}} failing</span>
+{{range .Clusters}}{{if and (not .Local) (not .Connected)}}<p class="cluster-stale"><span class="badge failing">cluster {{.Name}} unreachable</span>
+ since {{ago .LostSince}}: its targets keep their last Kubernetes state; probes alone decide for them. {{.LastError}}</p>
+{{end}}{{end}}{{range .Outputs}}{{if .Failing}}<p class="output-failing"><span class="badge failing">output {{.Output}} failing</span>
  since {{ago .FailingSince}} ({{.Failures}} syncs in a row): {{.LastError}}</p>
 {{end}}{{end}}
 {{range .Hostnames}}
@@ -53,7 +55,7 @@ th { background: #f3f3f3; }
 <table>
 <tr><th>Service</th><th>IP</th><th>Node</th><th>Weight</th><th>Health</th><th>Published</th><th>Reason</th><th>Detail</th><th>Since</th><th>Checks</th></tr>
 {{range .Targets}}<tr class="target" data-ip="{{.IP}}" data-health="{{.Health}}">
-<td>{{.Namespace}}/{{.Service}}</td><td><code>{{.IP}}</code></td><td>{{.Node}}{{if eq .NodeMappedBy "agent"}} <span class="muted">(agent)</span>{{end}}</td><td>{{.Weight}}</td>
+<td>{{with .Cluster}}<span class="muted">{{.}}/</span>{{end}}{{.Namespace}}/{{.Service}}</td><td><code>{{.IP}}</code></td><td>{{.Node}}{{if eq .NodeMappedBy "agent"}} <span class="muted">(agent)</span>{{end}}</td><td>{{.Weight}}</td>
 <td class="{{.Health}}">{{.Health}}</td><td>{{if .Published}}yes{{else}}no{{end}}</td>
 <td>{{.Reason}}</td><td>{{.Detail}}{{range .Notes}}<div class="note">&#9888; {{.}}</div>{{end}}</td><td>{{ago .Since}}</td><td>{{if .Probe}}{{.Probe.Checks}}{{else}}<span class="muted">none</span>{{end}}</td></tr>
 {{end}}</table>

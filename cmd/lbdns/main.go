@@ -190,12 +190,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 	}, log)
 	m.WatchClusterView(conn.ViewAge)
-	inf, err := newInformers(client, cfg.Namespace, cfg.AnnotationPrefix, conn)
+	clusters, stopClusters, err := watchClusters(ctx, cfg, client, conn, recorder, leading, log)
+	defer stopClusters()
 	if err != nil {
 		return err
 	}
-	ctl := newController(cfg, inf.reader, recorder, log, m)
-	if err := ctl.AddEventHandlers(inf.services, inf.slices, inf.nodes); err != nil {
+	ctl := newController(cfg, log, m)
+	if err := addClusters(ctl, clusters, reg, cfg); err != nil {
 		return err
 	}
 	// Listen before the caches sync: /healthz answers at once, and
@@ -209,13 +210,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	g := newGroup(ctx)
 	outputs := &provider.Outputs{Metrics: m}
-	var agents httpserver.Agents
-	if p := startAgentPoller(g, cfg, inf.reader, inf.nodes.HasSynced, ctl, reg, log); p != nil {
-		agents = p
-	}
-	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Agents: agents, Gatherer: reg, Pprof: cfg.Pprof})
+	agents := startAgents(g, cfg, clusters, ctl, reg, log)
+	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Clusters: clusterStatuses(cfg, clusters),
+		Agents: agents, Gatherer: reg, Pprof: cfg.Pprof})
 	serveReaders(g, cfg, ls, ctl, outputs, log)
-	inf.run(g)
+	runClusters(g, clusters)
 	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready()) })
 	g.Go(func(ctx context.Context) error {
 		if err := ctl.Run(ctx); err != nil {
@@ -275,19 +274,27 @@ func kubeClient() (*rest.Config, kubernetes.Interface, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	client, err := typedClient(restCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return restCfg, client, nil
+}
+
+// typedClient is a client of the built-in kinds. They travel as protobuf:
+// decoding them (10,000 Services at start, every watch event after) costs a
+// fraction of JSON's CPU and garbage. DNSEndpoints have no protobuf form:
+// the dynamic client built from restCfg keeps JSON.
+func typedClient(restCfg *rest.Config) (kubernetes.Interface, error) {
 	restCfg.UserAgent = "lbdns/" + version
-	// Built-in objects travel as protobuf: decoding them (10,000 Services at
-	// start, every watch event after) costs a fraction of JSON's CPU and
-	// garbage. DNSEndpoints have no protobuf form: the dynamic client built
-	// from restCfg keeps JSON.
 	typed := rest.CopyConfig(restCfg)
 	typed.ContentType = k8sruntime.ContentTypeProtobuf
 	typed.AcceptContentTypes = k8sruntime.ContentTypeProtobuf + "," + k8sruntime.ContentTypeJSON
 	client, err := kubernetes.NewForConfig(typed)
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating Kubernetes client: %w", err)
+		return nil, fmt.Errorf("creating Kubernetes client: %w", err)
 	}
-	return restCfg, client, nil
+	return client, nil
 }
 
 func newMetrics() (*prometheus.Registry, *metrics.Metrics) {
@@ -322,9 +329,10 @@ func shutdownHTTPWhenDone(ctx context.Context, srv *http.Server) error {
 	return nil
 }
 
-func newController(cfg config.Config, reader controller.ClusterReader, recorder record.EventRecorder,
-	log *slog.Logger, m *metrics.Metrics) *controller.Controller {
-	return controller.New(reader, controller.Options{
+// newController returns the controller; the clusters are added after.
+func newController(cfg config.Config, log *slog.Logger, m *metrics.Metrics) *controller.Controller {
+	m.Snapshot.LocalCluster = cfg.ClusterName
+	return controller.New(nil, controller.Options{
 		Build: source.Options{
 			AnnotationPrefix:    cfg.AnnotationPrefix,
 			MaxHostnames:        cfg.MaxHostnames,
@@ -349,9 +357,9 @@ func newController(cfg config.Config, reader controller.ClusterReader, recorder 
 			},
 			Shared: func(kind probe.Kind) { m.ProbesShared.WithLabelValues(string(kind)).Inc() },
 		},
-		Logger:   log,
-		Recorder: recorder,
-		Metrics:  m,
+		LocalCluster: cfg.ClusterName,
+		Logger:       log,
+		Metrics:      m,
 	})
 }
 
