@@ -17,6 +17,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
 )
 
 const namespace = "default"
@@ -33,6 +34,12 @@ type lbService struct {
 // createService creates the Service, gives it its LB IP as a cloud controller
 // would, and writes a ready EndpointSlice as the controller manager would.
 func (e *env) createService(t *testing.T, s lbService) *corev1.Service {
+	t.Helper()
+	return createServiceIn(t, e.client, s)
+}
+
+// createServiceIn is createService in the cluster of client.
+func createServiceIn(t *testing.T, client kubernetes.Interface, s lbService) *corev1.Service {
 	t.Helper()
 	ctx := context.Background()
 	ann := map[string]string{cmp.Or(s.prefix, "lbdns.io/") + "hostname": s.hostname}
@@ -53,21 +60,26 @@ func (e *env) createService(t *testing.T, s lbService) *corev1.Service {
 	if s.local {
 		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 	}
-	created, err := e.client.CoreV1().Services(namespace).Create(ctx, svc, metav1.CreateOptions{})
+	created, err := client.CoreV1().Services(namespace).Create(ctx, svc, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating Service %s: %v", s.name, err)
 	}
 	created.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: s.backend.ip.String()}}
-	if created, err = e.client.CoreV1().Services(namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	if created, err = client.CoreV1().Services(namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("setting the LB IP of %s: %v", s.name, err)
 	}
-	e.setEndpoints(t, s.name, true, "")
+	setEndpointsIn(t, client, s.name, true, "")
 	return created
 }
 
 // setEndpoints writes the Service's EndpointSlice with one endpoint, ready or
 // not, on node (may be empty).
 func (e *env) setEndpoints(t *testing.T, service string, ready bool, node string) {
+	t.Helper()
+	setEndpointsIn(t, e.client, service, ready, node)
+}
+
+func setEndpointsIn(t *testing.T, client kubernetes.Interface, service string, ready bool, node string) {
 	t.Helper()
 	es := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: service + "-e2e",
@@ -78,14 +90,19 @@ func (e *env) setEndpoints(t *testing.T, service string, ready bool, node string
 	if node != "" {
 		es.Endpoints[0].NodeName = &node
 	}
-	e.writeSlice(t, es)
+	writeSliceIn(t, client, es)
 }
 
 // writeSlice creates the EndpointSlice, or replaces the one of that name.
 func (e *env) writeSlice(t *testing.T, es *discoveryv1.EndpointSlice) {
 	t.Helper()
+	writeSliceIn(t, e.client, es)
+}
+
+func writeSliceIn(t *testing.T, client kubernetes.Interface, es *discoveryv1.EndpointSlice) {
+	t.Helper()
 	ctx := context.Background()
-	slices := e.client.DiscoveryV1().EndpointSlices(es.Namespace)
+	slices := client.DiscoveryV1().EndpointSlices(es.Namespace)
 	cur, err := slices.Get(ctx, es.Name, metav1.GetOptions{})
 	if err == nil {
 		es.ResourceVersion = cur.ResourceVersion
@@ -133,8 +150,13 @@ func (e *env) setNode(t *testing.T, name string, ip netip.Addr, ready bool) {
 // Ready condition.
 func (e *env) setNodeAddresses(t *testing.T, name string, ready bool, ips ...netip.Addr) {
 	t.Helper()
+	setNodeAddressesIn(t, e.client, name, ready, ips...)
+}
+
+func setNodeAddressesIn(t *testing.T, client kubernetes.Interface, name string, ready bool, ips ...netip.Addr) {
+	t.Helper()
 	ctx := context.Background()
-	nodes := e.client.CoreV1().Nodes()
+	nodes := client.CoreV1().Nodes()
 	n, err := nodes.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		if n, err = nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {

@@ -188,69 +188,97 @@ func (e *env) buildLbdns() error {
 }
 
 func (e *env) startControlPlane() error {
-	etcdPort, err := freePort()
-	if err != nil {
-		return err
+	cp, err := startControlPlane(e.dir, e.tools, "")
+	e.etcd, e.apiserver, e.apiserverArgs = cp.etcd, cp.apiserver, cp.apiserverArgs
+	e.apiAddr, e.adminKubeconfig, e.client = cp.apiAddr, cp.adminKubeconfig, cp.client
+	return err
+}
+
+// controlPlane is one cluster's etcd and kube-apiserver.
+type controlPlane struct {
+	etcd, apiserver *proc
+	apiserverArgs   []string // to start it again after a fault
+	apiAddr         string   // host:port, on loopback
+	adminKubeconfig string
+	client          *kubernetes.Clientset
+}
+
+// stop ends the cluster's processes.
+func (cp *controlPlane) stop() {
+	cp.apiserver.stop()
+	cp.etcd.stop()
+}
+
+// startControlPlane starts an etcd and a kube-apiserver with RBAC, whose
+// files and logs go under dir/name (name "" is the suite's own cluster).
+func startControlPlane(dir, tools, name string) (*controlPlane, error) {
+	cp := &controlPlane{}
+	if name != "" {
+		dir = filepath.Join(dir, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return cp, err
+		}
 	}
-	peerPort, err := freePort()
-	if err != nil {
-		return err
+	ports := make([]int, 3) // etcd client, etcd peer, API server
+	for i := range ports {
+		var err error
+		if ports[i], err = freePort(); err != nil {
+			return cp, err
+		}
 	}
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
-	e.etcd, err = startProc(e.dir, "etcd", nil, "etcd", "--data-dir", filepath.Join(e.dir, "etcd"),
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	var err error
+	cp.etcd, err = startProc(dir, "etcd", nil, "etcd", "--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peerPort))
+		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", ports[1]))
 	if err != nil {
-		return err
+		return cp, err
 	}
-	keyFile := filepath.Join(e.dir, "sa.key")
+	keyFile := filepath.Join(dir, "sa.key")
 	if err := writeRSAKey(keyFile); err != nil {
-		return err
+		return cp, err
 	}
 	const adminToken = "e2e-admin-token"
-	tokens := filepath.Join(e.dir, "tokens.csv")
+	tokens := filepath.Join(dir, "tokens.csv")
 	if err := os.WriteFile(tokens, []byte(adminToken+",admin,admin,system:masters\n"+
 		kubeProxyToken+",system:kube-proxy,kube-proxy\n"), 0o600); err != nil {
-		return err
+		return cp, err
 	}
-	apiPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	e.apiserverArgs = []string{"--etcd-servers=" + etcdURL, "--cert-dir=" + filepath.Join(e.dir, "certs"),
-		fmt.Sprintf("--secure-port=%d", apiPort), "--bind-address=127.0.0.1",
+	cp.apiserverArgs = []string{"--etcd-servers=" + etcdURL, "--cert-dir=" + filepath.Join(dir, "certs"),
+		fmt.Sprintf("--secure-port=%d", ports[2]), "--bind-address=127.0.0.1",
 		"--token-auth-file=" + tokens, "--service-account-key-file=" + keyFile,
 		"--service-account-signing-key-file=" + keyFile, "--service-account-issuer=https://kubernetes.default.svc",
 		"--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16"}
-	e.apiserver, err = startProc(e.dir, "kube-apiserver", nil, filepath.Join(e.tools, apiserverBinary), e.apiserverArgs...)
-	if err != nil {
-		return err
+	if cp.apiserver, err = startProc(dir, "kube-apiserver", nil, filepath.Join(tools, apiserverBinary), cp.apiserverArgs...); err != nil {
+		return cp, err
 	}
-	e.apiAddr = fmt.Sprintf("127.0.0.1:%d", apiPort)
-	server := "https://" + e.apiAddr
-	e.adminKubeconfig = filepath.Join(e.dir, "admin.kubeconfig")
-	if err := writeKubeconfig(e.adminKubeconfig, server, "admin", adminToken); err != nil {
-		return err
+	cp.apiAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
+	cp.adminKubeconfig = filepath.Join(dir, "admin.kubeconfig")
+	if err := writeKubeconfig(cp.adminKubeconfig, "https://"+cp.apiAddr, "admin", adminToken); err != nil {
+		return cp, err
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", e.adminKubeconfig)
+	cfg, err := clientcmd.BuildConfigFromFlags("", cp.adminKubeconfig)
 	if err != nil {
-		return err
+		return cp, err
 	}
 	cfg.QPS, cfg.Burst = 500, 1000
-	if e.client, err = kubernetes.NewForConfig(cfg); err != nil {
-		return err
+	if cp.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return cp, err
 	}
+	return cp, cp.waitReady()
+}
+
+// waitReady waits until the API server answers /readyz.
+func (cp *controlPlane) waitReady() error {
 	return waitFor(60*time.Second, "kube-apiserver /readyz", func() error {
-		if e.apiserver.exited() {
-			return fmt.Errorf("kube-apiserver exited:\n%s", e.apiserver.tail(20))
+		if cp.apiserver.exited() {
+			return fmt.Errorf("kube-apiserver exited:\n%s", cp.apiserver.tail(20))
 		}
-		_, err := e.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background())
+		_, err := cp.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background())
 		return err
 	})
 }
 
-// installRBAC applies the RBAC rules lbdns ships and gives lbdns a kubeconfig
-// with a token of that ServiceAccount, so a missing permission fails here.
 func (e *env) installRBAC(ctx context.Context) error {
 	cmd := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "-k", filepath.Join(e.root, "manifests/base"))
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -264,23 +292,25 @@ func (e *env) installRBAC(ctx context.Context) error {
 // tokenKubeconfig writes a kubeconfig with a token of the ServiceAccount
 // lbdns/<sa>, and returns its path.
 func (e *env) tokenKubeconfig(ctx context.Context, sa string) (string, error) {
+	path := filepath.Join(e.dir, sa+".kubeconfig")
+	return path, writeTokenKubeconfig(ctx, e.client, "https://"+e.apiAddr, sa, path)
+}
+
+// writeTokenKubeconfig writes to path a kubeconfig of server with a token of
+// the ServiceAccount lbdns/<sa> that client mints.
+func writeTokenKubeconfig(ctx context.Context, client kubernetes.Interface, server, sa, path string) error {
 	expiry := int64(24 * 3600)
 	var tok *authv1.TokenRequest
 	err := waitFor(30*time.Second, "a token for ServiceAccount lbdns/"+sa, func() error {
 		var err error
-		tok, err = e.client.CoreV1().ServiceAccounts("lbdns").CreateToken(ctx, sa,
+		tok, err = client.CoreV1().ServiceAccounts("lbdns").CreateToken(ctx, sa,
 			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
 		return err
 	})
 	if err != nil {
-		return "", err
+		return err
 	}
-	cfg, err := clientcmd.LoadFromFile(e.adminKubeconfig)
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(e.dir, sa+".kubeconfig")
-	return path, writeKubeconfig(path, cfg.Clusters["local"].Server, sa, tok.Status.Token)
+	return writeKubeconfig(path, server, sa, tok.Status.Token)
 }
 
 var bindZones = []string{zone, zoneStandalone, zoneWebhook, zoneCRD, zoneFaults}

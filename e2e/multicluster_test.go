@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// mcPrefix is the annotation prefix of the multi-cluster test's Services:
+// only its own lbdns reads them.
+const mcPrefix = "mc.lbdns.io/"
+
+// TestMultiCluster runs a second real cluster (its own etcd and
+// kube-apiserver) beside the suite's, and one lbdns in the suite's cluster
+// ("a") that watches cluster "b" through a kubeconfig of lbdns's read-only
+// ServiceAccount there. One hostname with a Service in each cluster becomes
+// one multi-A set in BIND (standalone rfc2136) and in the embedded DNS; a
+// Node NotReady in b withdraws b's IP (the event goes to b); b's
+// kube-apiserver killed keeps b's IP published while its probes pass, and a
+// backend of b stopped meanwhile is withdrawn by its probe; b's API back, a
+// new Service in b is published.
+func TestMultiCluster(t *testing.T) {
+	e := suite
+	ctx := context.Background()
+	b, err := startControlPlane(e.dir, e.tools, "cluster-b")
+	t.Cleanup(b.stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("kubectl", "--kubeconfig", b.adminKubeconfig, "apply", "-k", filepath.Join(e.root, "manifests/base")).CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply -k manifests/base in cluster b: %v\n%s", err, out)
+	}
+	bKubeconfig := filepath.Join(e.dir, "cluster-b", "lbdns.kubeconfig")
+	if err := writeTokenKubeconfig(ctx, b.client, "https://"+b.apiAddr, "lbdns", bKubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	l, dnsAddr := e.startMultiClusterLbdns(t, bKubeconfig)
+	host, embedded := "mc."+zoneStandalone, "www.mc.test"
+
+	ipA, ipB, ipB2 := "127.0.30.1", "127.0.30.2", "127.0.30.3"
+	backendA, backendB := newBackend(t, ipA), newBackend(t, ipB)
+	hostnames := host + "," + embedded
+	e.createService(t, lbService{name: "mc-a", hostname: hostnames, backend: backendA, prefix: mcPrefix})
+	start := time.Now()
+	createServiceIn(t, b.client, lbService{name: "mc-b", hostname: hostnames, backend: backendB, prefix: mcPrefix})
+	setNodeAddressesIn(t, b.client, "b-node-1", true, backendB.ip)
+	e.waitDNS(t, host, "A", ipA, ipB)
+	mustAnswer(t, dnsAddr, embedded, ipA, ipB)
+	joined := time.Since(start)
+	if ts, err := l.reasonOf(host, "mc-b"); err != nil || ts.Health != "healthy" {
+		t.Errorf("/status of b's target: %+v, %v", ts, err)
+	}
+
+	setNodeAddressesIn(t, b.client, "b-node-1", false, backendB.ip)
+	start = time.Now()
+	e.waitDNS(t, host, "A", ipA)
+	notReady := time.Since(start)
+	mustAnswer(t, dnsAddr, embedded, ipA)
+	waitEventIn(t, b, "mc-b", "TargetWithdrawn", "NodeNotReady")
+	setNodeAddressesIn(t, b.client, "b-node-1", true, backendB.ip)
+	e.waitDNS(t, host, "A", ipA, ipB)
+
+	// b's API server dies: nothing changes while b's probes pass.
+	b.apiserver.kill()
+	l.waitMetric(t, "lbdns_cluster_connected", map[string]string{"cluster": "b"}, 0)
+	waitClusterStale(t, l, "b")
+	stayed := holdsFor(t, e.dnsAddr, host, 3*time.Second, ipA, ipB)
+	backendB.stop()
+	start = time.Now()
+	e.waitDNS(t, host, "A", ipA)
+	probeWithdrawn := time.Since(start)
+	backendB.start(t)
+	e.waitDNS(t, host, "A", ipA, ipB)
+
+	// b's API server is back: a new Service there joins the hostname.
+	if b.apiserver, err = startProc(filepath.Join(e.dir, "cluster-b"), "kube-apiserver", nil, filepath.Join(e.tools, apiserverBinary), b.apiserverArgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.waitReady(); err != nil {
+		t.Fatal(err)
+	}
+	l.waitMetric(t, "lbdns_cluster_connected", map[string]string{"cluster": "b"}, 1)
+	backendB2 := newBackend(t, ipB2)
+	start = time.Now()
+	createServiceIn(t, b.client, lbService{name: "mc-b2", hostname: hostnames, backend: backendB2, prefix: mcPrefix})
+	e.waitDNS(t, host, "A", ipA, ipB, ipB2)
+	newAfterOutage := time.Since(start)
+	mustAnswer(t, dnsAddr, embedded, ipA, ipB, ipB2)
+	record(t, "PASS one hostname over clusters a and b (2 kube-apiservers): both IPs in BIND and the embedded DNS %.2fs after b's Service; "+
+		"b's Node NotReady -> b's IP withdrawn in %.2fs (event in b); b's kube-apiserver killed -> b's IP stayed published %.0fs, "+
+		"b's backend stopped during the outage withdrawn by its probe in %.2fs; b's API back -> a new Service in b published in %.2fs",
+		joined.Seconds(), notReady.Seconds(), stayed.Seconds(), probeWithdrawn.Seconds(), newAfterOutage.Seconds())
+}
+
+// startMultiClusterLbdns runs an lbdns in the suite's cluster ("a") that
+// also watches cluster b, writes to BIND (zone std.test, owner lbdns-mc)
+// and answers mc.test itself; it returns the instance and its DNS address.
+func (e *env) startMultiClusterLbdns(t *testing.T, bKubeconfig string) (*lbdnsProc, string) {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	bindHost, bindPort, _ := strings.Cut(e.dnsAddr, ":")
+	l, err := e.newLbdns("lbdns-mc", "LBDNS_ANNOTATION_PREFIX="+mcPrefix, "LBDNS_CLUSTER_NAME=a", "LBDNS_CLUSTERS=b="+bKubeconfig,
+		"LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST="+bindHost, "LBDNS_RFC2136_PORT="+bindPort,
+		"LBDNS_RFC2136_ZONE="+zoneStandalone, "LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName, "LBDNS_RFC2136_TSIG_SECRET="+e.tsigSecret,
+		"LBDNS_TXT_OWNER_ID=lbdns-mc", "LBDNS_DOMAIN_FILTER="+zoneStandalone, "LBDNS_SYNC_INTERVAL=5s",
+		"LBDNS_DNS_ADDR="+dnsAddr, "LBDNS_DNS_ZONES=mc.test", "LBDNS_DNS_RRL_EXEMPT=127.0.0.1/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.run(e); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.stop)
+	return l, dnsAddr
+}
+
+// mustAnswer waits until a DNS server answers name with exactly these A
+// records.
+func mustAnswer(t *testing.T, addr, name string, want ...string) {
+	t.Helper()
+	if _, err := waitAnswer(addr, name, want, time.Now(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// holdsFor checks every 200 ms for d that BIND keeps answering name with
+// exactly these A records, and returns d.
+func holdsFor(t *testing.T, addr, name string, d time.Duration, want ...string) time.Duration {
+	t.Helper()
+	slices.Sort(want)
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		got, err := lookup(addr, name, "A")
+		slices.Sort(got)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("%s changed to %v (%v) while it should have stayed %v", name, got, err, want)
+		}
+	}
+	return d
+}
+
+// waitClusterStale waits until /status marks a cluster unreachable.
+func waitClusterStale(t *testing.T, l *lbdnsProc, cluster string) {
+	t.Helper()
+	err := waitFor(30*time.Second, "cluster "+cluster+" marked unreachable in /status", func() error {
+		var st struct {
+			Clusters []struct {
+				Name      string
+				Connected bool
+				LostSince *time.Time
+			}
+		}
+		if err := l.status(&st); err != nil {
+			return err
+		}
+		for _, c := range st.Clusters {
+			if c.Name == cluster && !c.Connected && c.LostSince != nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("clusters %+v", st.Clusters)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitEventIn waits for an event of reason on a Service of cluster cp whose
+// message holds words.
+func waitEventIn(t *testing.T, cp *controlPlane, svc, reason, words string) {
+	t.Helper()
+	err := waitFor(20*time.Second, fmt.Sprintf("a %s event on %s in its cluster", reason, svc), func() error {
+		list, err := cp.client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
+			FieldSelector: "involvedObject.name=" + svc + ",reason=" + reason})
+		if err != nil {
+			return err
+		}
+		for _, ev := range list.Items {
+			if strings.Contains(ev.Message, words) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d events, none saying %q", len(list.Items), words)
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
