@@ -50,6 +50,12 @@ var chartModes = map[string]chartMode{
 		want: map[string]string{"LBDNS_DNS_ADDR": ":5353", "LBDNS_DNS_ZONES": "lb.example.com", "LBDNS_CRD_NAMESPACE": `""`,
 			"LBDNS_DNS_RRL_EXEMPT": "10.0.0.0/8", "LBDNS_PROBE_FAST_INTERVAL": "250ms"},
 	},
+	// A remote cluster's kubeconfig from a Secret.
+	"several_clusters": {
+		set: []string{"clusters[0].name=eu-west", "clusters[0].secret=lbdns-cluster-eu-west", "clusterName=eu-central"},
+		want: map[string]string{"LBDNS_CLUSTERS": "eu-west=/etc/lbdns/clusters/eu-west/kubeconfig", "LBDNS_CLUSTER_NAME": "eu-central",
+			"LBDNS_LOCAL_CLUSTER": "true"},
+	},
 	// The node agent DaemonSet beside lbdns, which asks it.
 	"node_agents": {
 		set: []string{"agent.enabled=true", "agent.interval=10s", "metrics.prometheusRule.enabled=true",

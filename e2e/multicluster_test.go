@@ -71,6 +71,11 @@ func TestMultiCluster(t *testing.T) {
 	b.apiserver.kill()
 	l.waitMetric(t, "lbdns_cluster_connected", map[string]string{"cluster": "b"}, 0)
 	waitClusterStale(t, l, "b")
+	if dom, err := renderedPage(l.http, filepath.Join(e.dir, "status-multicluster.png")); err != nil {
+		t.Error(err)
+	} else if !strings.Contains(dom, "cluster b unreachable") || !strings.Contains(dom, `<span class="muted">b/</span>default/mc-b`) {
+		t.Errorf("the status page in Chromium does not mark cluster b unreachable or name b's target")
+	}
 	stayed := holdsFor(t, e.dnsAddr, host, 3*time.Second, ipA, ipB)
 	backendB.stop()
 	start = time.Now()
@@ -93,10 +98,48 @@ func TestMultiCluster(t *testing.T) {
 	e.waitDNS(t, host, "A", ipA, ipB, ipB2)
 	newAfterOutage := time.Since(start)
 	mustAnswer(t, dnsAddr, embedded, ipA, ipB, ipB2)
+	dark := e.darkClusterAtStart(t)
 	record(t, "PASS one hostname over clusters a and b (2 kube-apiservers): both IPs in BIND and the embedded DNS %.2fs after b's Service; "+
 		"b's Node NotReady -> b's IP withdrawn in %.2fs (event in b); b's kube-apiserver killed -> b's IP stayed published %.0fs, "+
-		"b's backend stopped during the outage withdrawn by its probe in %.2fs; b's API back -> a new Service in b published in %.2fs",
-		joined.Seconds(), notReady.Seconds(), stayed.Seconds(), probeWithdrawn.Seconds(), newAfterOutage.Seconds())
+		"b's backend stopped during the outage withdrawn by its probe in %.2fs; b's API back -> a new Service in b published in %.2fs; "+
+		"an lbdns whose remote cluster is dark from the start ready in %.2fs (LBDNS_CACHE_SYNC_TIMEOUT=3s), publishing its local cluster",
+		joined.Seconds(), notReady.Seconds(), stayed.Seconds(), probeWithdrawn.Seconds(), newAfterOutage.Seconds(), dark.Seconds())
+}
+
+// darkClusterAtStart starts an lbdns whose remote cluster does not answer
+// at all (nothing listens at its address): it must get ready after
+// LBDNS_CACHE_SYNC_TIMEOUT with the local cluster, say why in its log and
+// /status, and publish the local Services (mc-a, in its embedded DNS).
+func (e *env) darkClusterAtStart(t *testing.T) time.Duration {
+	t.Helper()
+	port, err := freePort() // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(e.dir, "dark.kubeconfig")
+	if err := writeKubeconfig(kubeconfig, fmt.Sprintf("https://127.0.0.1:%d", port), "lbdns", "no-token"); err != nil {
+		t.Fatal(err)
+	}
+	dnsPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", dnsPort)
+	l, err := e.newLbdns("lbdns-mc-dark", "LBDNS_ANNOTATION_PREFIX="+mcPrefix, "LBDNS_CLUSTERS=dark="+kubeconfig,
+		"LBDNS_CACHE_SYNC_TIMEOUT=3s", "LBDNS_DNS_ADDR="+dnsAddr, "LBDNS_DNS_ZONES=mc.test", "LBDNS_DNS_RRL_EXEMPT=127.0.0.1/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := l.run(e); err != nil {
+		t.Fatal(err)
+	}
+	ready := time.Since(start)
+	t.Cleanup(l.stop)
+	l.waitLog(t, "remote cluster not synced")
+	waitClusterStale(t, l, "dark")
+	mustAnswer(t, dnsAddr, "www.mc.test", "127.0.30.1")
+	return ready
 }
 
 // startMultiClusterLbdns runs an lbdns in the suite's cluster ("a") that

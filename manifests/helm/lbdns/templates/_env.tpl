@@ -6,6 +6,13 @@
 - {name: LBDNS_LOG_LEVEL, value: {{ $v.log.level | quote }}}
 - {name: LBDNS_LOG_FORMAT, value: {{ $v.log.format | quote }}}
 - {name: LBDNS_ANNOTATION_PREFIX, value: {{ $v.annotationPrefix | quote }}}
+- {name: LBDNS_CLUSTER_NAME, value: {{ $v.clusterName | quote }}}
+- {name: LBDNS_LOCAL_CLUSTER, value: {{ $v.localCluster | quote }}}
+{{- with $v.clusters }}
+{{- $list := list }}
+{{- range . }}{{ $list = append $list (printf "%s=/etc/lbdns/clusters/%s/kubeconfig" .name .name) }}{{ end }}
+- {name: LBDNS_CLUSTERS, value: {{ join "," $list | quote }}}
+{{- end }}
 {{- with $v.watchNamespace }}
 - {name: LBDNS_NAMESPACE, value: {{ . | quote }}}
 {{- end }}
