@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -108,19 +109,28 @@ func untomb(obj any) any {
 // does not is logged and joins when it does: lbdns is ready with the
 // clusters it can reach.
 func (c *Controller) waitForCaches(ctx context.Context) error {
-	for _, v := range c.order {
-		start := time.Now()
-		err := c.waitForCluster(ctx, v)
-		switch {
-		case ctx.Err() != nil:
-			return nil // shutting down
+	errs := make([]error, len(c.order))
+	took := make([]time.Duration, len(c.order))
+	var wg sync.WaitGroup
+	for i, v := range c.order { // at once: a dark cluster delays the others by nothing
+		wg.Go(func() {
+			start := time.Now()
+			errs[i], took[i] = c.waitForCluster(ctx, v), time.Since(start)
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil // shutting down
+	}
+	for i, v := range c.order {
+		switch err := errs[i]; {
 		case err != nil && v.name == "":
 			return err
 		case err != nil:
 			c.log.Warn("remote cluster not synced: lbdns goes on without it until it syncs", "cluster", v.name, "err", err)
 			go c.joinLate(ctx, v)
 		default:
-			c.log.Info("informer caches synced", "cluster", c.clusterName(v.name), "took", time.Since(start).Round(time.Millisecond).String())
+			c.log.Info("informer caches synced", "cluster", c.clusterName(v.name), "took", took[i].Round(time.Millisecond).String())
 		}
 	}
 	return nil
