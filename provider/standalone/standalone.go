@@ -5,9 +5,12 @@
 package standalone
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 
 	"sigs.k8s.io/external-dns/endpoint"
@@ -105,7 +108,9 @@ func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
 	if err != nil {
 		return fmt.Errorf("reading records: %w", err)
 	}
-	desired, err := w.reg.AdjustEndpoints(d.Endpoints)
+	filter := endpoint.MatchAllDomainFilters{w.reg.GetDomainFilter(), d.DomainFilter}
+	ownable, unownable := splitOwnable(d.Endpoints, filter)
+	desired, err := w.reg.AdjustEndpoints(ownable)
 	if err != nil {
 		return fmt.Errorf("adjusting endpoints: %w", err)
 	}
@@ -115,12 +120,12 @@ func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
 		Desired:  desired,
 		// The registry's own filter (a webhook's) and lbdns's: records
 		// outside either are left alone.
-		DomainFilter:   endpoint.MatchAllDomainFilters{w.reg.GetDomainFilter(), d.DomainFilter},
+		DomainFilter:   filter,
 		ManagedRecords: ManagedRecordTypes,
 		OwnerID:        w.reg.OwnerID(),
 	}).Calculate()
 	if !p.Changes.HasChanges() {
-		return nil
+		return unownable
 	}
 	c := p.Changes
 	if err := d.Fence(); err != nil { // the read and the plan took time: ask again right before writing
@@ -131,5 +136,33 @@ func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
 	if err := w.reg.ApplyChanges(ctx, c); err != nil {
 		return fmt.Errorf("applying changes: %w", err)
 	}
-	return nil
+	return unownable
+}
+
+// splitOwnable keeps the endpoints whose TXT ownership records (external-dns's
+// registry names them "<type>-<name>", e.g. a-app.example.com) are inside the
+// domain filter. A name whose record is outside (a filter of exactly
+// app.example.com leaves out a-app.example.com) could be created, but never
+// owned, so never updated or deleted: lbdns writes none of it and returns an
+// error naming it, which marks the output failing.
+func splitOwnable(eps []*endpoint.Endpoint, filter endpoint.DomainFilterInterface) ([]*endpoint.Endpoint, error) {
+	var kept []*endpoint.Endpoint
+	var bad []string
+	firstTXT := ""
+	for _, ep := range eps {
+		txt := strings.ToLower(ep.RecordType) + "-" + ep.DNSName
+		switch {
+		case filter.Match(txt):
+			kept = append(kept, ep)
+		case !slices.Contains(bad, ep.DNSName):
+			bad = append(bad, ep.DNSName)
+			firstTXT = cmp.Or(firstTXT, txt)
+		}
+	}
+	if len(bad) == 0 {
+		return kept, nil
+	}
+	return kept, fmt.Errorf("not written: %d hostnames whose TXT ownership record is outside the domain filter (LBDNS_DOMAIN_FILTER), "+
+		"so lbdns could create them but never update or delete them: %s (the first one's record: %s); widen the filter to their parent domain",
+		len(bad), strings.Join(bad[:min(len(bad), 5)], ", "), firstTXT)
 }

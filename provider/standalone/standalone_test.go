@@ -109,6 +109,24 @@ func TestSyncWritesOnlyWhatItOwns(t *testing.T) {
 	}
 }
 
+// A domain filter of exactly a hostname leaves out its TXT ownership record
+// (a-<name>): the name could be created but never owned. It is not written,
+// and the sync fails naming it; names whose records are inside are written.
+func TestDomainFilterThatCannotOwnIsAnError(t *testing.T) {
+	p, reg := newZone(t)
+	app, sub := "app."+zone, "x.app."+zone
+	w := provider.NewWriteLoop(nil, nil, NewForRegistry(reg, &plan.SyncPolicy{}, nil),
+		provider.LoopOptions{Output: "test", DomainFilter: endpoint.NewDomainFilter([]string{app})})
+	err := w.Sync(context.Background(), snapshot(1, map[string][]string{app: {"192.0.2.1"}, sub: {"192.0.2.2"}}))
+	if err == nil || !strings.Contains(err.Error(), "LBDNS_DOMAIN_FILTER") || !strings.Contains(err.Error(), "a-"+app) {
+		t.Fatalf("sync: %v, want an error naming the filter and a-%s", err, app)
+	}
+	got := records(t, p)
+	if slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, app+" ") }) || !has(got, sub+" A 192.0.2.2") {
+		t.Errorf("records %q: want %s written and %s not", got, sub, app)
+	}
+}
+
 func TestUpsertOnlyNeverDeletes(t *testing.T) {
 	p, reg := newZone(t)
 	w := loopOver(NewForRegistry(reg, &plan.UpsertOnlyPolicy{}, nil))
