@@ -24,6 +24,7 @@ func TestWriters(t *testing.T) {
 		withdrawRestore(t, e, 33, "a."+zoneCRD, "DNSEndpoint + external-dns --source=crd")
 	})
 	t.Run("standalone_leader_failover", func(t *testing.T) { leaderFailover(t, e) })
+	t.Run("standalone_domain_filter_that_cannot_own", func(t *testing.T) { narrowDomainFilter(t, e) })
 	t.Run("secrets_never_shown", func(t *testing.T) { secretsNeverShown(t, e) })
 	t.Run("metrics_of_dashboard_and_alerts_exist", func(t *testing.T) { metricsOfDashboardAndAlerts(t, e) })
 	t.Run("unowned_records_survive", func(t *testing.T) {
@@ -140,4 +141,41 @@ func secretsNeverShown(t *testing.T, e *env) {
 		t.Errorf("--help: %v\n%s", err, out)
 	}
 	record(t, "PASS the TSIG secret is in no log, /status, /metrics or --help output")
+}
+
+// narrowDomainFilter: LBDNS_DOMAIN_FILTER of exactly the hostname leaves out
+// its TXT ownership record (a-<name>) in BIND's zone: lbdns writes nothing
+// for it and marks the output failing with a message that names the record,
+// instead of creating records it could never update or delete.
+func narrowDomainFilter(t *testing.T, e *env) {
+	const prefix = "narrow.lbdns.io/"
+	host := "narrow." + zoneStandalone
+	bindHost, bindPort, _ := strings.Cut(e.dnsAddr, ":")
+	l, err := e.newLbdns("lbdns-narrow", "LBDNS_ANNOTATION_PREFIX="+prefix, "LBDNS_PROVIDER=rfc2136",
+		"LBDNS_RFC2136_HOST="+bindHost, "LBDNS_RFC2136_PORT="+bindPort, "LBDNS_RFC2136_ZONE="+zoneStandalone,
+		"LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName, "LBDNS_RFC2136_TSIG_SECRET="+e.tsigSecret,
+		"LBDNS_TXT_OWNER_ID=lbdns-narrow", "LBDNS_DOMAIN_FILTER="+host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.run(e); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.stop)
+	e.createService(t, lbService{name: "narrow", hostname: host, backend: newBackend(t, "127.0.34.1"), prefix: prefix})
+	var o outputStatus
+	err = waitFor(30*time.Second, "the rfc2136 output failing on the narrow filter", func() error {
+		var err error
+		if o, err = l.output("rfc2136"); err == nil && (!o.Failing || !strings.Contains(o.LastError, "a-"+host)) {
+			err = fmt.Errorf("output %+v", o)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lookup(e.dnsAddr, host, "A"); err != nil || len(got) != 0 {
+		t.Errorf("%s = %v, %v: want nothing written", host, got, err)
+	}
+	record(t, "PASS a domain filter of exactly %s: nothing written, the output failing with %q", host, o.LastError)
 }
