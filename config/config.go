@@ -90,6 +90,7 @@ type Config struct {
 
 	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"false" help:"only the holder of the Lease lbdns writes (standalone, DNSEndpoint)"`
 	LeaderElectNamespace string        `env:"LEADER_ELECT_NAMESPACE" envDefault:"lbdns" help:"namespace of the Lease"`
+	LeaderElectName      string        `env:"LEADER_ELECT_NAME" envDefault:"lbdns" help:"name of the Lease: give each lbdns installation that shares a namespace its own"`
 	LeaseDuration        time.Duration `env:"LEADER_ELECT_LEASE_DURATION" envDefault:"15s" help:"how long a lost leader's lease blocks a new one"`
 	RenewDeadline        time.Duration `env:"LEADER_ELECT_RENEW_DEADLINE" envDefault:"10s" help:"how long the leader retries renewing before it gives up"`
 	RetryPeriod          time.Duration `env:"LEADER_ELECT_RETRY_PERIOD" envDefault:"2s" help:"how often candidates try to acquire or renew"`
@@ -339,6 +340,9 @@ func (c Config) validateWriters() []error {
 		p.bad("CRD_NAMESPACE", "%q is not a valid namespace name", c.CRDNamespace)
 	}
 	if c.LeaderElect {
+		if len(validation.IsDNS1123Subdomain(c.LeaderElectName)) > 0 {
+			p.bad("LEADER_ELECT_NAME", "%q is not a valid object name", c.LeaderElectName)
+		}
 		if len(validation.IsDNS1123Label(c.LeaderElectNamespace)) > 0 {
 			p.bad("LEADER_ELECT_NAMESPACE", "%q is not a valid namespace name", c.LeaderElectNamespace)
 		}

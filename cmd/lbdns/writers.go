@@ -133,7 +133,7 @@ func (w writers) newLease(client kubernetes.Interface) *heldLease {
 	host, _ := os.Hostname()
 	id := fmt.Sprintf("%s_%d_%d", host, os.Getpid(), time.Now().UnixNano())
 	return &heldLease{valid: w.cfg.RenewDeadline, Interface: &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: "lbdns", Namespace: w.cfg.LeaderElectNamespace},
+		LeaseMeta:  metav1.ObjectMeta{Name: w.cfg.LeaderElectName, Namespace: w.cfg.LeaderElectNamespace},
 		Client:     client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}}
@@ -150,7 +150,7 @@ func (w writers) campaign(ctx context.Context, lock *heldLease, run func(context
 			RenewDeadline:   w.cfg.RenewDeadline,
 			RetryPeriod:     w.cfg.RetryPeriod,
 			ReleaseOnCancel: true,
-			Name:            "lbdns",
+			Name:            w.cfg.LeaderElectName,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
 					w.log.Info("became leader: writing", "identity", id)

@@ -33,6 +33,7 @@
 - {name: LBDNS_DOMAIN_FILTER, value: {{ join "," . | quote }}}
 {{- end }}
 - {name: LBDNS_LEADER_ELECT, value: {{ $v.leaderElection.enabled | quote }}}
+- {name: LBDNS_LEADER_ELECT_NAME, value: {{ include "lbdns.fullname" . | quote }}} # one Lease per release
 - name: LBDNS_LEADER_ELECT_NAMESPACE
   valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
 {{- with $v.standalone.provider }}
