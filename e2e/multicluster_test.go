@@ -99,10 +99,12 @@ func TestMultiCluster(t *testing.T) {
 	newAfterOutage := time.Since(start)
 	mustAnswer(t, dnsAddr, embedded, ipA, ipB, ipB2)
 	dark := e.darkClusterAtStart(t)
+	e.remoteOnly(t, bKubeconfig, ipB, ipB2)
 	record(t, "PASS one hostname over clusters a and b (2 kube-apiservers): both IPs in BIND and the embedded DNS %.2fs after b's Service; "+
 		"b's Node NotReady -> b's IP withdrawn in %.2fs (event in b); b's kube-apiserver killed -> b's IP stayed published %.0fs, "+
 		"b's backend stopped during the outage withdrawn by its probe in %.2fs; b's API back -> a new Service in b published in %.2fs; "+
-		"an lbdns whose remote cluster is dark from the start ready in %.2fs (LBDNS_CACHE_SYNC_TIMEOUT=3s), publishing its local cluster",
+		"an lbdns whose remote cluster is dark from the start ready in %.2fs (LBDNS_CACHE_SYNC_TIMEOUT=3s), publishing its local cluster; "+
+		"one with LBDNS_LOCAL_CLUSTER=false publishes b's IPs only",
 		joined.Seconds(), notReady.Seconds(), stayed.Seconds(), probeWithdrawn.Seconds(), newAfterOutage.Seconds(), dark.Seconds())
 }
 
@@ -140,6 +142,27 @@ func (e *env) darkClusterAtStart(t *testing.T) time.Duration {
 	waitClusterStale(t, l, "dark")
 	mustAnswer(t, dnsAddr, "www.mc.test", "127.0.30.1")
 	return ready
+}
+
+// remoteOnly starts an lbdns with LBDNS_LOCAL_CLUSTER=false that watches
+// cluster b alone: its embedded DNS answers b's IPs, not the local one's.
+func (e *env) remoteOnly(t *testing.T, bKubeconfig string, want ...string) {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	l, err := e.newLbdns("lbdns-mc-remote-only", "LBDNS_ANNOTATION_PREFIX="+mcPrefix, "LBDNS_LOCAL_CLUSTER=false",
+		"LBDNS_CLUSTERS=b="+bKubeconfig, "LBDNS_DNS_ADDR="+dnsAddr, "LBDNS_DNS_ZONES=mc.test", "LBDNS_DNS_RRL_EXEMPT=127.0.0.1/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.run(e); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.stop)
+	mustAnswer(t, dnsAddr, "www.mc.test", want...)
 }
 
 // startMultiClusterLbdns runs an lbdns in the suite's cluster ("a") that
