@@ -50,6 +50,7 @@ type Config struct {
 	AgentPort     int           `env:"AGENT_PORT" help:"ask the node agent (lbdns agent) of every Node on this port of the Node's InternalIP where the LB IPs sit and what the interfaces carry; empty = no agents, Node addresses only"`
 	AgentInterval time.Duration `env:"AGENT_INTERVAL" envDefault:"5s" help:"time between two rounds of asking the node agents"`
 	AgentAddr     string        `env:"AGENT_ADDR" envDefault:":9798" help:"lbdns agent: address it serves on (set it to the node's IP, status.hostIP, to keep it off public addresses)"`
+	AgentToken    string        `env:"AGENT_TOKEN" help:"a shared secret: lbdns agent answers only requests that carry it (Authorization: Bearer), and lbdns sends it; empty = none (then keep the agent's port closed to anything but lbdns)" secret:"true"`
 	AgentNodeName string        `env:"AGENT_NODE_NAME" help:"lbdns agent: the name of its node (the downward API's spec.nodeName); empty = the host name"`
 
 	ProbeInterval     time.Duration `env:"PROBE_INTERVAL" envDefault:"2s" help:"time between two probes of one target"`

@@ -19,6 +19,9 @@ import (
 // agentPort is where the suite's node agents serve, on each node's IP.
 const agentPort = "9798"
 
+// agentToken is the shared secret the suite's agents require.
+const agentToken = "e2e-agent-token"
+
 // agentsPrefix is the annotation prefix of the agents scenario's Services:
 // only its own lbdns, which asks the agents, reads them.
 const agentsPrefix = "agents.lbdns.io/"
@@ -51,7 +54,8 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 		e.createService(t, lbService{name: name, hostname: host, backend: &backend{ip: ips[i], port: 80}, prefix: agentsPrefix})
 		e.setPodEndpoints(t, name, podEndpoint{ip: pod.ip, node: n.name, ready: true, serving: true})
 	}
-	l, err := e.newLbdns("lbdns-agents", "LBDNS_AGENT_PORT="+agentPort, "LBDNS_AGENT_INTERVAL=1s", "LBDNS_ANNOTATION_PREFIX="+agentsPrefix)
+	l, err := e.newLbdns("lbdns-agents", "LBDNS_AGENT_PORT="+agentPort, "LBDNS_AGENT_INTERVAL=1s", "LBDNS_ANNOTATION_PREFIX="+agentsPrefix,
+		"LBDNS_AGENT_TOKEN="+agentToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +70,12 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 	e.waitEvent(t, "s16-3", "SharedNode", "Warning", "node "+n2.name, ips[1].String(), ips[2].String())
 
 	tx := sendThrough(t, l, ips[0], n1)
+	// Without the token, an agent tells nothing.
+	if resp, err := http.Get("http://" + net.JoinHostPort(n1.nodeIP.String(), agentPort) + "/v1/node"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an agent asked without its token: %v, %v; want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	t.Cleanup(func() { e.setNodeReady(t, n1.name, true) })
 	e.setNodeReady(t, n1.name, false)
@@ -116,7 +126,7 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 		}
 	}
 	record(t, "PASS agents in 2 real nodes mapped 3 LB IPs held in no Node's addresses %.2fs after lbdns started: 2 nodes, 4 Gbit/s, SharedNode on %s; "+
-		"%.0f Mbit/s sent through node 1 measured by its agent; node 1 NotReady -> its IP withdrawn; node 2's agent killed -> its IPs stay mapped, agent marked down; "+
+		"%.0f Mbit/s sent through node 1 measured by its agent (which refuses requests without its token); node 1 NotReady -> its IP withdrawn; node 2's agent killed -> its IPs stay mapped, agent marked down; "+
 		"Chromium rendered the status page with the agents (%s)", mapped.Seconds(), n2.name, tx/1e6, filepath.Base(shot))
 }
 

@@ -154,7 +154,7 @@ func (e *env) startNode(ctx context.Context, n *simNode) error {
 func (e *env) startAgent(n *simNode) error {
 	var err error
 	n.agent, err = startProc(e.dir, "agent-"+n.name, []string{"LBDNS_AGENT_ADDR=" + net.JoinHostPort(n.nodeIP.String(), agentPort),
-		"LBDNS_AGENT_NODE_NAME=" + n.name}, "ip", "netns", "exec", n.netns, e.lbdnsBin, "agent")
+		"LBDNS_AGENT_NODE_NAME=" + n.name, "LBDNS_AGENT_TOKEN=" + agentToken}, "ip", "netns", "exec", n.netns, e.lbdnsBin, "agent")
 	return err
 }
 

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -101,22 +102,39 @@ func (a *Agent) Report() (Report, error) {
 	return Report{Node: a.node, Taken: time.Now(), Interfaces: ifs}, nil
 }
 
-// Handler serves the Report at Path, and /healthz and /readyz.
-func (a *Agent) Handler() http.Handler {
+// Handler serves the Report at Path, and /healthz and /readyz. With a
+// token, the Report is served only to requests that carry it as a bearer
+// token: the agent listens on the node's address, which may be public.
+func (a *Agent) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, _ *http.Request) {
-		r, err := a.Report()
+	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
+		if !authorized(r, token) {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, "a bearer token (LBDNS_AGENT_TOKEN) is required", http.StatusUnauthorized)
+			return
+		}
+		report, err := a.Report()
 		if err != nil {
 			http.Error(w, "reading the node's interfaces: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(r)
+		_ = json.NewEncoder(w).Encode(report)
 	})
 	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
 	mux.HandleFunc("GET /healthz", ok)
 	mux.HandleFunc("GET /readyz", ok) // it has nothing to wait for
 	return mux
+}
+
+// authorized reports whether r carries token (or no token is asked for),
+// compared in constant time.
+func authorized(r *http.Request, token string) bool {
+	if token == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 func readProcNetDev() (map[string]counters, error) {

@@ -105,13 +105,18 @@ func TestPlace(t *testing.T) {
 // startAgent serves an agent of node with fixed interfaces on a real socket.
 func startAgent(t *testing.T, node string, ifs ...Interface) (netip.Addr, int, *http.Server) {
 	t.Helper()
+	return startAgentWithToken(t, node, "", ifs...)
+}
+
+func startAgentWithToken(t *testing.T, node, token string, ifs ...Interface) (netip.Addr, int, *http.Server) {
+	t.Helper()
 	a := NewAgent(node, 10*time.Second, slog.New(slog.DiscardHandler))
 	a.interfaces = func() ([]Interface, error) { return slices.Clone(ifs), nil }
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: time.Second}
+	srv := &http.Server{Handler: a.Handler(token), ReadHeaderTimeout: time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	ap := netip.MustParseAddrPort(ln.Addr().String())
@@ -148,5 +153,21 @@ func TestPoller(t *testing.T) {
 	}
 	if st, _ := p.Status(); len(st) != 1 || !strings.Contains(st[0].LastError, `agent of node "n1", not "n2"`) {
 		t.Errorf("status %+v", st)
+	}
+}
+
+// With a token, the agent answers only the Poller that sends it.
+func TestAgentToken(t *testing.T) {
+	addr, port, _ := startAgentWithToken(t, "n1", "s3cret", iface("eth0", "192.0.2.1"))
+	eps := []Endpoint{{Node: "n1", Addr: addr}}
+	for token, placed := range map[string]bool{"": false, "wrong": false, "s3cret": true} {
+		p := NewPoller(PollerOptions{Port: port, Interval: time.Second, Timeout: time.Second, Token: token,
+			Endpoints: func() []Endpoint { return eps }})
+		p.Round(context.Background())
+		_, ok := p.NodeOf(netip.MustParseAddr("192.0.2.1"))
+		st, _ := p.Status()
+		if ok != placed || !placed && !strings.Contains(st[0].LastError, "401") {
+			t.Errorf("token %q: placed %v, status %+v", token, ok, st)
+		}
 	}
 }

@@ -30,6 +30,8 @@ type PollerOptions struct {
 	Interval, Timeout time.Duration
 	// Endpoints returns the nodes to ask, each round.
 	Endpoints func() []Endpoint
+	// Token is sent as a bearer token, when set (LBDNS_AGENT_TOKEN).
+	Token string
 	// Moved is told the IPs whose node changed after a round.
 	Moved  func(ips []netip.Addr)
 	Logger *slog.Logger
@@ -130,6 +132,9 @@ func (p *Poller) ask(ctx context.Context, ep Endpoint) (Report, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return Report{}, err
+	}
+	if p.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.opts.Token)
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {

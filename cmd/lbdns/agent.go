@@ -39,9 +39,9 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	a := nodeagent.NewAgent(node, agentWindow, log)
 	go a.Run(ctx)
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: a.Handler(cfg.AgentToken), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = shutdownHTTPWhenDone(ctx, srv) }()
-	log.Info("lbdns agent serving", "version", version, "node", node, "addr", ln.Addr().String())
+	log.Info("lbdns agent serving", "version", version, "node", node, "addr", ln.Addr().String(), "tokenRequired", cfg.AgentToken != "")
 	return serveHTTP(srv, ln)
 }
 
@@ -55,7 +55,7 @@ func startAgentPoller(g *group, cfg config.Config, reader *source.ClusterReader,
 	}
 	p := nodeagent.NewPoller(nodeagent.PollerOptions{Port: cfg.AgentPort, Interval: cfg.AgentInterval,
 		Timeout: min(2*time.Second, cfg.AgentInterval), Endpoints: func() []nodeagent.Endpoint { return agentEndpoints(reader.AllNodes()) },
-		Moved: ctl.NodesMoved, Logger: log})
+		Token: cfg.AgentToken, Moved: ctl.NodesMoved, Logger: log})
 	reader.SetPlacement(p)
 	reg.MustRegister(nodeagent.NewCollector(p, ctl.Snapshot))
 	g.Go(func(ctx context.Context) error {
