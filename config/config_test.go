@@ -116,7 +116,7 @@ func TestWriterSettings(t *testing.T) {
 		assertLoadError(t, tt.env, tt.want...)
 	}
 	for _, v := range Variables() {
-		if (v.Name == "LBDNS_RFC2136_TSIG_SECRET") != v.Secret {
+		if (v.Name == "LBDNS_RFC2136_TSIG_SECRET" || v.Name == "LBDNS_AGENT_TOKEN") != v.Secret {
 			t.Errorf("%s: secret = %v", v.Name, v.Secret)
 		}
 	}
