@@ -16,8 +16,12 @@ func (c *Controller) hostnames() []string {
 	return slices.Compact(out)
 }
 
-// size returns how many hostnames and targets all clusters have.
+// size returns how many hostnames and targets all clusters have. It runs
+// after every reconcile: with one cluster it only reads the model's counts.
 func (c *Controller) size() (hostnames, targets int) {
+	if len(c.order) == 1 {
+		return c.order[0].model.Size()
+	}
 	for _, v := range c.order {
 		_, t := v.model.Size()
 		targets += t
