@@ -80,10 +80,11 @@ func NewPoller(o PollerOptions) *Poller {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Poller{opts: o, client: &http.Client{Timeout: o.Timeout, Transport: &http.Transport{
-		DisableKeepAlives: false, MaxIdleConnsPerHost: 1, IdleConnTimeout: 2 * o.Interval,
-		DialContext: (&net.Dialer{Timeout: o.Timeout}).DialContext,
-	}}, nodes: map[string]*nodeState{}, placed: map[netip.Addr]Place{}}
+	// One idle connection per agent, kept across rounds.
+	transport := &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: 2 * o.Interval,
+		DialContext: (&net.Dialer{Timeout: o.Timeout}).DialContext}
+	return &Poller{opts: o, client: &http.Client{Timeout: o.Timeout, Transport: transport},
+		nodes: map[string]*nodeState{}, placed: map[netip.Addr]Place{}}
 }
 
 // Run asks the agents every interval until ctx ends.
@@ -245,9 +246,7 @@ func place(nodes map[string]*nodeState) (map[netip.Addr]Place, map[netip.Addr][]
 
 // NodeOf returns the node whose agent reports ip.
 func (p *Poller) NodeOf(ip netip.Addr) (string, bool) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	pl, ok := p.placed[ip]
+	pl, ok := p.PlaceOf(ip)
 	return pl.Node, ok
 }
 
