@@ -256,6 +256,23 @@ func (c Config) validateClusters() []error {
 	return p
 }
 
+// AgentListenAddr is LBDNS_AGENT_ADDR, with an IPv6 host put in brackets:
+// the manifests write "$(HOST_IP):9798", which on an IPv6 node reads
+// "fd00::1:9798".
+func (c Config) AgentListenAddr() string {
+	if _, _, err := net.SplitHostPort(c.AgentAddr); err == nil {
+		return c.AgentAddr
+	}
+	i := strings.LastIndexByte(c.AgentAddr, ':')
+	if i < 0 {
+		return c.AgentAddr
+	}
+	if ip, err := netip.ParseAddr(c.AgentAddr[:i]); err == nil && ip.Is6() {
+		return net.JoinHostPort(ip.String(), c.AgentAddr[i+1:])
+	}
+	return c.AgentAddr
+}
+
 // validateAgents checks the node agent settings, of lbdns and of lbdns agent.
 func (c Config) validateAgents() []error {
 	var p problems
@@ -265,7 +282,7 @@ func (c Config) validateAgents() []error {
 	if c.AgentInterval < time.Second || c.AgentInterval > 5*time.Minute {
 		p.bad("AGENT_INTERVAL", "must be 1s..5m, got %s", c.AgentInterval)
 	}
-	if err := checkHostPort(c.AgentAddr); err != nil {
+	if err := checkHostPort(c.AgentListenAddr()); err != nil {
 		p.bad("AGENT_ADDR", "%v", err)
 	}
 	return p

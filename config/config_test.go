@@ -74,6 +74,17 @@ func TestRemoteClusters(t *testing.T) {
 	}
 }
 
+// The manifests' "$(HOST_IP):9798" on an IPv6 node.
+func TestAgentListenAddr(t *testing.T) {
+	for addr, want := range map[string]string{":9798": ":9798", "10.0.0.5:9798": "10.0.0.5:9798",
+		"fd00::1:9798": "[fd00::1]:9798", "[fd00::1]:9798": "[fd00::1]:9798"} {
+		cfg, err := Load([]string{"LBDNS_AGENT_ADDR=" + addr})
+		if err != nil || cfg.AgentListenAddr() != want {
+			t.Errorf("%s: %q, %v; want %q", addr, cfg.AgentListenAddr(), err, want)
+		}
+	}
+}
+
 func TestConnectorOff(t *testing.T) {
 	cfg, err := Load([]string{"LBDNS_CONNECTOR_ADDR=off"})
 	if err != nil || cfg.ConnectorAddr != ConnectorOff {

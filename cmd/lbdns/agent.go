@@ -33,7 +33,7 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return fmt.Errorf("LBDNS_AGENT_NODE_NAME is empty and the host name is unknown: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.AgentAddr)
+	ln, err := net.Listen("tcp", cfg.AgentListenAddr())
 	if err != nil {
 		return fmt.Errorf("node agent (LBDNS_AGENT_ADDR): %w", err)
 	}
