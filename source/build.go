@@ -149,6 +149,7 @@ func nodeBandwidth(node *corev1.Node, o Options, warn func(reason, format string
 func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Options, warn func(reason, format string, args ...any)) []health.Target {
 	ready := readyEndpoints(look.SlicesOf(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}))
 	var targets []health.Target
+	var nodes []*corev1.Node // of each target, nil when unknown
 	seen := map[netip.Addr]bool{}
 	for _, ing := range svc.Status.LoadBalancer.Ingress {
 		if ing.IP == "" {
@@ -171,8 +172,9 @@ func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Opti
 		}
 		t.Signal, t.SignalDetail = signal(svc, ready, node)
 		targets = append(targets, t)
+		nodes = append(nodes, node)
 	}
-	checkNodeSelector(svc, targets, ready, look, warn)
+	checkNodeSelector(svc, targets, nodes, ready, look, warn)
 	return targets
 }
 

@@ -26,13 +26,14 @@ const (
 const maxNodesNamed = 5
 
 // checkNodeSelector compares a Service's IONOS node-selector with where its
-// IPs sit and where its ready pods run: an IP on a node the selector does not
+// IPs sit (nodes[i] holds targets[i], nil when unknown) and where its
+// ready pods run: an IP on a node the selector does not
 // pick (NodeSelectorMismatch), and picked nodes that run no ready endpoint
 // (NodeSelectorWithoutPods: when the cloud moves the IP there, traffic is
 // dropped with externalTrafficPolicy Local, or crosses to another node with
 // Cluster). It warns the owner and notes the problem on the targets, for
 // /status; it never changes a target's health.
-func checkNodeSelector(svc *corev1.Service, targets []health.Target, ready []discoveryv1.Endpoint, look Lookup,
+func checkNodeSelector(svc *corev1.Service, targets []health.Target, nodes []*corev1.Node, ready []discoveryv1.Endpoint, look Lookup,
 	warn func(reason, format string, args ...any)) {
 	value, ok := svc.Annotations[AnnotationIONOSNodeSelector]
 	if !ok {
@@ -50,7 +51,7 @@ func checkNodeSelector(svc *corev1.Service, targets []health.Target, ready []dis
 		}
 	}
 	for i, t := range targets {
-		if n, _ := look.NodeOf(t.IP); n != nil && !selector.Matches(labels.Set(n.Labels)) {
+		if n := nodes[i]; n != nil && !selector.Matches(labels.Set(n.Labels)) {
 			msg := fmt.Sprintf("%s sits on node %s, which its node-selector %s does not pick", t.IP, n.Name, selector)
 			warn(ReasonNodeSelectorMismatch, "%s", msg)
 			targets[i].Notes = append(targets[i].Notes, msg)
