@@ -17,16 +17,20 @@ func (c *Controller) hostnames() []string {
 }
 
 // size returns how many hostnames and targets all clusters have. It runs
-// after every reconcile: with one cluster it only reads the model's counts.
+// after every reconcile, so it counts without building the union of every
+// cluster's hostnames: once ready, the snapshot holds each hostname once.
 func (c *Controller) size() (hostnames, targets int) {
-	if len(c.order) == 1 {
-		return c.order[0].model.Size()
-	}
 	for _, v := range c.order {
-		_, t := v.model.Size()
-		targets += t
+		h, t := v.model.Size()
+		hostnames, targets = hostnames+h, targets+t
 	}
-	return len(c.hostnames()), targets
+	switch {
+	case c.isReady.Load():
+		hostnames = len(c.snap.Load().Hostnames)
+	case len(c.order) > 1: // before the first decisions, with several clusters (rare)
+		hostnames = len(c.hostnames())
+	}
+	return hostnames, targets
 }
 
 // groups returns the groups of the hostnames that still exist, each the
