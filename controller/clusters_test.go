@@ -60,6 +60,9 @@ func TestClustersFormOneGroup(t *testing.T) {
 	if home.Cluster != "" || !home.Published || b.Cluster != "b" || b.Published || b.Reason != health.NodeNotReady {
 		t.Errorf("targets: local %+v; b %+v", home, b)
 	}
+	if h, tg := ctl.size(); h != 1 || tg != 2 {
+		t.Errorf("size %d hostnames, %d targets; want one hostname over both clusters, 2 targets", h, tg)
+	}
 	if d.Floor.Nodes != 3 {
 		t.Errorf("floor %+v, want b's 3 nodes", d.Floor)
 	}
