@@ -47,6 +47,11 @@ type Config struct {
 	KubeProxyHealthPort int                     `env:"KUBE_PROXY_HEALTHZ_PORT" envDefault:"10256" help:"port of kube-proxy's /healthz for node-probe=kube-proxy"`
 	NodeBandwidth       bandwidth.BitsPerSecond `env:"NODE_BANDWIDTH" envDefault:"2G" help:"bandwidth of one node's network interface, for the capacity of a hostname (bits/s; K, M, G, T count in thousands: 2G, 1.5G, 10G); the Node annotation <prefix>bandwidth overrides it per node"`
 
+	HostnameOwnership string `env:"HOSTNAME_OWNERSHIP" envDefault:"namespace" help:"namespace: a hostname belongs to the namespace of its oldest Service, other namespaces join only when the owner lists them in <prefix>share-with; shared: every Service that names a hostname joins it (a cluster of one team)"`
+	NamespaceDomains  string `env:"NAMESPACE_DOMAINS" help:"tie namespaces to the domains they may claim names in: ns=domain[,domain];ns2=domain;*=domain ('*' is every namespace not listed; without it they may claim nothing); empty = any name"`
+	LabelFilter       string `env:"LABEL_FILTER" help:"only Services whose labels match this label selector (like external-dns --label-filter), e.g. team in (a,b); empty = all"`
+	AnnotationFilter  string `env:"ANNOTATION_FILTER" help:"only Services whose annotations match this label selector (like external-dns --annotation-filter); empty = all"`
+
 	AgentPort     int           `env:"AGENT_PORT" help:"ask the node agent (lbdns agent) of every Node on this port of the Node's InternalIP where the LB IPs sit and what the interfaces carry; empty = no agents, Node addresses only"`
 	AgentInterval time.Duration `env:"AGENT_INTERVAL" envDefault:"5s" help:"time between two rounds of asking the node agents"`
 	AgentAddr     string        `env:"AGENT_ADDR" envDefault:":9798" help:"lbdns agent: address it serves on (set it to the node's IP, status.hostIP, to keep it off public addresses)"`
@@ -197,6 +202,7 @@ func (c Config) Validate() error {
 	p = append(p, c.validateProbes()...)
 	p = append(p, c.validateWriters()...)
 	p = append(p, c.validateDNS()...)
+	p = append(p, c.validateTenancy()...)
 	return errors.Join(p...)
 }
 

@@ -1,9 +1,12 @@
 package controller
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/source"
+	"github.com/lbdns/lbdns/tenancy"
 )
 
 // hostnames returns every hostname any cluster asks for, sorted, once.
@@ -45,29 +48,40 @@ func (c *Controller) groups(hostnames []string) []health.Group {
 	return out
 }
 
+// group gathers the Services that name a hostname in every cluster, lets
+// the tenancy policy decide which may publish it, and returns the group of
+// those, with the others as refusals.
 func (c *Controller) group(hostname string) (health.Group, bool) {
-	var merged health.Group
-	found := false
+	var claims []tenancy.Claim
+	var parts []source.Claim
+	var clusters []string
 	for _, v := range c.order {
-		g, ok := v.model.Group(hostname)
-		if !ok {
+		for _, p := range v.model.Claims(hostname) {
+			claims = append(claims, tenancy.Claim{Cluster: v.name, Namespace: p.Service.Namespace, Name: p.Service.Name,
+				Created: p.Created, ShareWith: p.ShareWith})
+			parts = append(parts, p)
+			clusters = append(clusters, v.name)
+		}
+	}
+	if len(claims) == 0 {
+		return health.Group{}, false
+	}
+	owner, verdicts := c.opts.Tenancy.Resolve(hostname, claims)
+	g := health.Group{Hostname: hostname, Owner: owner}
+	for i, v := range verdicts {
+		if !v.Allowed {
+			g.Refused = append(g.Refused, health.Refusal{Cluster: clusters[i], Namespace: claims[i].Namespace, Service: claims[i].Name,
+				Reason: string(v.Reason), Detail: v.Detail})
 			continue
 		}
-		if v.name != "" { // a remote cluster's Services are named with it
-			for i, conflict := range g.ExternalDNSConflicts {
-				g.ExternalDNSConflicts[i] = v.name + "/" + conflict
-			}
+		g.Add(parts[i].Targets, parts[i].Floor)
+		if parts[i].ExternalDNSConflict {
+			g.ExternalDNSConflicts = append(g.ExternalDNSConflicts, claims[i].String())
 		}
-		if !found { // the usual case: one cluster, nothing to merge
-			merged, found = g, true
-			continue
-		}
-		merged.Targets = append(merged.Targets, g.Targets...)
-		merged.Floor = merged.Floor.Max(g.Floor)
-		merged.ExternalDNSConflicts = append(merged.ExternalDNSConflicts, g.ExternalDNSConflicts...)
 	}
-	if found {
-		slices.SortFunc(merged.Targets, func(a, b health.Target) int { return a.Key.Compare(b.Key) })
-	}
-	return merged, found
+	g.Sort()
+	slices.SortFunc(g.Refused, func(a, b health.Refusal) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service))
+	})
+	return g, true
 }

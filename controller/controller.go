@@ -23,6 +23,7 @@ import (
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
+	"github.com/lbdns/lbdns/tenancy"
 )
 
 // minReconcileGap spaces reconciles during event storms (say, 10,000
@@ -54,7 +55,10 @@ type ClusterReader interface {
 type Options struct {
 	Build    source.Options
 	FailOpen bool
-	Probe    probe.Options
+	// Tenancy decides which Services may publish a hostname; the zero
+	// value lets every one.
+	Tenancy tenancy.Policy
+	Probe   probe.Options
 	// CacheSyncTimeout bounds the wait for the informer caches in Run; 0
 	// waits as long as the context lives.
 	CacheSyncTimeout time.Duration
@@ -107,7 +111,10 @@ type Controller struct {
 	// lowTold holds, per hostname below its capacity floor, the capacity
 	// its Services were warned about (CapacityLow).
 	lowTold map[string]string
-	warned  map[serviceRef]warned
+	// refusedTold holds, per hostname, the Services told they may not
+	// publish it and what they were told (tenancy).
+	refusedTold map[string]map[serviceRef]string
+	warned      map[serviceRef]warned
 	// damped holds the targets held withdrawn by flap damping, until when.
 	damped     map[health.Key]time.Time
 	readyAfter time.Time   // when readiness stops waiting for first probes
@@ -134,6 +141,7 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		failOpenTold: map[string]bool{},
 		sharedTold:   map[string]string{},
 		lowTold:      map[string]string{},
+		refusedTold:  map[string]map[serviceRef]string{},
 		warned:       map[serviceRef]warned{},
 		damped:       map[health.Key]time.Time{},
 	}

@@ -36,6 +36,39 @@ func (c *Controller) report(ch changes, decisions, before []health.Decision, bas
 	c.failOpenEvents(ch.FailOpen)
 	c.forgetFailOpenTold(before, decisions)
 	c.capacityEvents(decisions, before)
+	c.refusalEvents(before, decisions)
+}
+
+// refusalEvents warns each Service refused a hostname (tenancy), once per
+// episode: again only when the refusal changed (another owner, another
+// reason) or after it ended.
+func (c *Controller) refusalEvents(before, decisions []health.Decision) {
+	for _, d := range before {
+		if _, still := slices.BinarySearchFunc(decisions, d.Hostname, func(d health.Decision, h string) int {
+			return strings.Compare(d.Hostname, h)
+		}); !still {
+			delete(c.refusedTold, d.Hostname)
+		}
+	}
+	for _, d := range decisions {
+		told := c.refusedTold[d.Hostname]
+		if len(d.Refused) == 0 {
+			delete(c.refusedTold, d.Hostname)
+			continue
+		}
+		now := make(map[serviceRef]string, len(d.Refused))
+		for _, r := range d.Refused {
+			ref := serviceRef{r.Cluster, types.NamespacedName{Namespace: r.Namespace, Name: r.Service}}
+			now[ref] = r.Reason + ": " + r.Detail
+			if told[ref] == now[ref] {
+				continue
+			}
+			c.log.Warn("hostname refused to a Service", "hostname", d.Hostname, "cluster", c.clusterName(r.Cluster),
+				"service", ref.NamespacedName.String(), "reason", r.Reason, "detail", r.Detail)
+			c.event(ref, corev1.EventTypeWarning, r.Reason, "%s", r.Detail)
+		}
+		c.refusedTold[d.Hostname] = now
+	}
 }
 
 // forgetFailOpenTold drops hostnames that no longer exist.

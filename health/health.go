@@ -97,6 +97,32 @@ type Group struct {
 	// Floor is the least capacity its Services ask for (the highest of
 	// their floors).
 	Floor Floor
+	// Owner is the namespace that owns the hostname ("" when hostnames are
+	// shared, or no Service may publish it); Refused are the Services that
+	// name it and may not publish it (tenancy): their targets are not in
+	// Targets.
+	Owner   string
+	Refused []Refusal
+}
+
+// Refusal is a Service that names a hostname and may not publish it.
+type Refusal struct {
+	Cluster, Namespace, Service string
+	// Reason is a tenancy reason (HostnameOwned, ReservedHostname,
+	// DomainNotAllowed); Detail says it to a human.
+	Reason, Detail string
+}
+
+// Add adds one Service's targets and floor to the group.
+func (g *Group) Add(targets []Target, floor Floor) {
+	g.Targets = append(g.Targets, targets...)
+	g.Floor = g.Floor.Max(floor)
+}
+
+// Sort orders the targets by key, and the conflicts.
+func (g *Group) Sort() {
+	slices.SortFunc(g.Targets, func(a, b Target) int { return a.Key.Compare(b.Key) })
+	slices.Sort(g.ExternalDNSConflicts)
 }
 
 // Floor is the capacity a hostname should keep: a signal when it drops
@@ -194,9 +220,11 @@ type Decision struct {
 	// weight above 0 is published anyway.
 	FailOpen bool
 	Targets  []TargetDecision
-	// ExternalDNSConflicts and Floor are the group's.
+	// ExternalDNSConflicts, Floor, Owner and Refused are the group's.
 	ExternalDNSConflicts []string
 	Floor                Floor
+	Owner                string
+	Refused              []Refusal
 }
 
 // Capacity is what a hostname's published IPs can carry: the distinct nodes
@@ -288,7 +316,7 @@ func (d Decision) Published() []TargetDecision {
 //     every target with weight > 0 is published (fail open).
 func Decide(g Group, f Facts, failOpen bool) Decision {
 	d := Decision{Hostname: g.Hostname, Targets: make([]TargetDecision, 0, len(g.Targets)), ExternalDNSConflicts: g.ExternalDNSConflicts,
-		Floor: g.Floor}
+		Floor: g.Floor, Owner: g.Owner, Refused: g.Refused}
 	anyPublished, anyWeight := false, false
 	for _, t := range g.Targets {
 		td := judge(t, f)

@@ -49,9 +49,11 @@ func (s *Snapshot) ChangesAfter(gen uint64) []Change {
 	return s.Changes[i:]
 }
 
-// SamePublished reports whether two decisions publish the same IPs and TTL.
+// SamePublished reports whether two decisions publish the same IPs and TTL
+// for the same owner (which decides where the embedded DNS's wildcards may
+// answer).
 func SamePublished(a, b Decision) bool {
-	if a.Hostname != b.Hostname || a.TTL != b.TTL {
+	if a.Hostname != b.Hostname || a.TTL != b.TTL || a.Owner != b.Owner {
 		return false
 	}
 	pa, pb := a.Published(), b.Published()

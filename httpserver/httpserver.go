@@ -219,6 +219,18 @@ type HostnameStatus struct {
 	// ExternalDNSConflicts names Services that also carry external-dns's
 	// own hostname annotation for this name.
 	ExternalDNSConflicts []string `json:"externalDNSConflicts,omitempty"`
+	// Owner is the namespace that owns the hostname (tenancy), empty when
+	// hostnames are shared; Refused are the Services that name it and may
+	// not publish it.
+	Owner   string          `json:"owner,omitempty"`
+	Refused []RefusedStatus `json:"refused,omitempty"`
+}
+
+// RefusedStatus is a Service refused a hostname, and why.
+type RefusedStatus struct {
+	Service string `json:"service"` // [cluster/]namespace/name
+	Reason  string `json:"reason"`
+	Detail  string `json:"detail"`
 }
 
 // CapacityStatus is a hostname's capacity in /status: the distinct nodes of
@@ -293,6 +305,19 @@ type TransitionStatus struct {
 	Detail    string    `json:"detail,omitempty"`
 }
 
+// refusedStatus lists the Services refused a hostname.
+func refusedStatus(refused []health.Refusal) []RefusedStatus {
+	var out []RefusedStatus
+	for _, r := range refused {
+		svc := r.Namespace + "/" + r.Service
+		if r.Cluster != "" {
+			svc = r.Cluster + "/" + svc
+		}
+		out = append(out, RefusedStatus{Service: svc, Reason: r.Reason, Detail: r.Detail})
+	}
+	return out
+}
+
 // NewStatus renders a snapshot and the outputs' states for /status (and the
 // HTML page).
 func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatus) Status {
@@ -307,6 +332,7 @@ func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatu
 		hs := HostnameStatus{Hostname: d.Hostname, TTL: d.TTL, FailOpen: d.FailOpen, Published: []string{},
 			ExternalDNSConflicts: d.ExternalDNSConflicts, Capacity: CapacityStatus{Nodes: c.Nodes, BitsPerSecond: c.BitsPerSecond,
 				Bandwidth: bandwidth.BitsPerSecond(c.BitsPerSecond).String(), UnmappedIPs: c.Unmapped}}
+		hs.Owner, hs.Refused = d.Owner, refusedStatus(d.Refused)
 		if f := d.Floor; !f.IsZero() {
 			hs.Capacity.Floor = &FloorStatus{Nodes: f.Nodes, BitsPerSecond: f.BitsPerSecond}
 			if f.BitsPerSecond > 0 {

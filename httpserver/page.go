@@ -49,8 +49,9 @@ th { background: #f3f3f3; }
  since {{ago .FailingSince}} ({{.Failures}} syncs in a row): {{.LastError}}</p>
 {{end}}{{end}}
 {{range .Hostnames}}
-<h2 id="{{.Hostname}}">{{.Hostname}} <span class="muted">TTL {{.TTL}}</span>{{if .FailOpen}} <span class="badge failopen">fail-open: no target healthy, all published</span>{{end}}{{if .ExternalDNSConflicts}} <span class="badge failopen">also external-dns's own annotation on {{range $i, $s := .ExternalDNSConflicts}}{{if $i}}, {{end}}{{$s}}{{end}}: one of the two record sets is lost</span>{{end}}</h2>
-<p>Published: {{range $i, $ip := .Published}}{{if $i}}, {{end}}<code>{{$ip}}</code>{{else}}<em>nothing</em>{{end}}</p>
+<h2 id="{{.Hostname}}">{{.Hostname}} <span class="muted">TTL {{.TTL}}{{with .Owner}}, owned by namespace {{.}}{{end}}</span>{{if .FailOpen}} <span class="badge failopen">fail-open: no target healthy, all published</span>{{end}}{{if .ExternalDNSConflicts}} <span class="badge failopen">also external-dns's own annotation on {{range $i, $s := .ExternalDNSConflicts}}{{if $i}}, {{end}}{{$s}}{{end}}: one of the two record sets is lost</span>{{end}}</h2>
+{{range .Refused}}<p class="refused"><span class="badge failing">{{.Reason}}</span> {{.Service}}: {{.Detail}}</p>
+{{end}}<p>Published: {{range $i, $ip := .Published}}{{if $i}}, {{end}}<code>{{$ip}}</code>{{else}}<em>nothing</em>{{end}}</p>
 <p>Capacity: <strong>{{.Capacity.Bandwidth}}bit/s</strong> on {{.Capacity.Nodes}} node{{if ne .Capacity.Nodes 1}}s{{end}}{{if .Capacity.UnmappedIPs}} <span class="muted">(and {{.Capacity.UnmappedIPs}} published IP{{if ne .Capacity.UnmappedIPs 1}}s{{end}} on no known node, not counted)</span>{{end}}{{with .Capacity.Floor}} <span class="muted">(floor: {{if .Nodes}}{{.Nodes}} node{{if ne .Nodes 1}}s{{end}}{{end}}{{if and .Nodes .Bandwidth}}, {{end}}{{if .Bandwidth}}{{.Bandwidth}}bit/s{{end}})</span>{{end}}{{if .Capacity.Low}} <span class="badge failing">capacity low: below the floor</span>{{end}}{{range .Capacity.SharedNodes}} <span class="badge failopen">{{range $i, $ip := .IPs}}{{if $i}}, {{end}}{{$ip}}{{end}} share node {{.Node}}: one node's capacity</span>{{end}}</p>
 <table>
 <tr><th>Service</th><th>IP</th><th>Node</th><th>Weight</th><th>Health</th><th>Published</th><th>Reason</th><th>Detail</th><th>Since</th><th>Checks</th></tr>

@@ -22,6 +22,7 @@ type SnapshotGauges struct {
 	snapshot                   atomic.Pointer[func() *health.Snapshot]
 	healthy, published, failOp *prometheus.Desc
 	nodes, capacity, low       *prometheus.Desc
+	refused                    *prometheus.Desc
 }
 
 func newSnapshotGauges() *SnapshotGauges {
@@ -40,6 +41,9 @@ func newSnapshotGauges() *SnapshotGauges {
 		low: prometheus.NewDesc("lbdns_hostname_capacity_low",
 			"1 while the published capacity of the hostname is below the floor its Services set (lbdns.io/min-nodes, lbdns.io/min-capacity), else 0; only for hostnames with a floor.",
 			[]string{"hostname"}, nil),
+		refused: prometheus.NewDesc("lbdns_hostname_refused_services",
+			"Services that name the hostname and may not publish it, by reason: HostnameOwned (another namespace owns it), ReservedHostname, DomainNotAllowed; only reasons with any.",
+			[]string{"hostname", "reason"}, nil),
 	}
 }
 
@@ -55,6 +59,7 @@ func (g *SnapshotGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- g.nodes
 	ch <- g.capacity
 	ch <- g.low
+	ch <- g.refused
 }
 
 // Collect implements prometheus.Collector.
@@ -70,6 +75,15 @@ func (g *SnapshotGauges) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(g.capacity, prometheus.GaugeValue, c.BitsPerSecond, d.Hostname)
 		if !d.Floor.IsZero() {
 			ch <- prometheus.MustNewConstMetric(g.low, prometheus.GaugeValue, b2f(c.Below(d.Floor)), d.Hostname)
+		}
+		if len(d.Refused) > 0 {
+			byReason := map[string]int{}
+			for _, r := range d.Refused {
+				byReason[r.Reason]++
+			}
+			for reason, n := range byReason {
+				ch <- prometheus.MustNewConstMetric(g.refused, prometheus.GaugeValue, float64(n), d.Hostname, reason)
+			}
 		}
 		for _, t := range d.Targets {
 			ip, cluster := t.IP.String(), cmp.Or(t.Cluster, g.LocalCluster)

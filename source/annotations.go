@@ -3,9 +3,12 @@ package source
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/lbdns/lbdns/bandwidth"
 	"github.com/lbdns/lbdns/health"
@@ -24,6 +27,9 @@ const (
 	// AnnotationMinCapacity and AnnotationMinNodes set the hostnames' floor.
 	AnnotationMinCapacity = "min-capacity"
 	AnnotationMinNodes    = "min-nodes"
+	// AnnotationShareWith lists the namespaces the owner of a hostname lets
+	// join it.
+	AnnotationShareWith = "share-with"
 	// AnnotationBandwidth is read on Nodes: the node's bandwidth.
 	AnnotationBandwidth = "bandwidth"
 )
@@ -59,6 +65,9 @@ type Settings struct {
 	NodeProbe string
 	// Floor is the capacity the hostnames should keep (a signal only).
 	Floor health.Floor
+	// ShareWith lists the namespaces this Service lets join its hostnames,
+	// when its namespace owns them ("*": every namespace).
+	ShareWith []string
 }
 
 // AnnotationError is one bad annotation value; the setting keeps its default.
@@ -171,6 +180,7 @@ var annotationParsers = []struct {
 		s.Floor.BitsPerSecond = float64(b)
 		return nil
 	}},
+	{AnnotationShareWith, parseShareWith},
 	{AnnotationMinNodes, func(s *Settings, v string, _ int) []string {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxMinNodes {
@@ -222,6 +232,33 @@ func parseHostnames(s *Settings, v string, maxHostnames int) []string {
 		problems = append(problems, fmt.Sprintf("more than %d hostnames (the limit per Service): %d more ignored", maxHostnames, over))
 	}
 	return problems
+}
+
+// maxShareWith bounds the namespaces one share-with annotation may list.
+const maxShareWith = 100
+
+// parseShareWith reads comma-separated namespace names, or "*".
+func parseShareWith(s *Settings, v string, _ int) []string {
+	var bad int
+	var firstBad string
+	for raw := range strings.SplitSeq(v, ",") {
+		ns := strings.TrimSpace(raw)
+		switch {
+		case ns == "" || slices.Contains(s.ShareWith, ns):
+		case ns != "*" && len(validation.IsDNS1123Label(ns)) > 0:
+			if bad++; bad == 1 {
+				firstBad = quoteShort(ns)
+			}
+		case len(s.ShareWith) == maxShareWith:
+			return problem("more than %d namespaces: the rest ignored", maxShareWith)
+		default:
+			s.ShareWith = append(s.ShareWith, ns)
+		}
+	}
+	if bad > 0 {
+		return problem("%d entries are not namespace names, the first: %s; they are ignored", bad, firstBad)
+	}
+	return nil
 }
 
 // parseTTL accepts whole seconds ("60") or a Go duration ("1m"), as

@@ -93,27 +93,27 @@ func externalDNSConflicts(svc *corev1.Service, hostnames []string) []string {
 	return out
 }
 
-// serviceTargets returns the hostnames a Service asks for, its targets and
-// the floor it sets for their capacity.
-func serviceTargets(svc *corev1.Service, look Lookup, o Options) ([]string, []health.Target, health.Floor, []Warning) {
+// serviceTargets returns a Service's settings (the hostnames it asks for,
+// the floor it sets, whom it shares with) and its targets.
+func serviceTargets(svc *corev1.Service, look Lookup, o Options) (Settings, []health.Target, []Warning) {
 	var warnings []Warning
 	warn := func(reason, format string, args ...any) {
 		warnings = append(warnings, Warning{Service: svc, Reason: reason, Message: fmt.Sprintf(format, args...)})
 	}
 	if _, ok := svc.Annotations[o.AnnotationPrefix+AnnotationHostname]; !ok {
-		return nil, nil, health.Floor{}, nil
+		return Settings{}, nil, nil
 	}
 	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		warn(ReasonNotLoadBalancer, "Service has %s%s but is of type %s, not LoadBalancer: ignored",
 			o.AnnotationPrefix, AnnotationHostname, svc.Spec.Type)
-		return nil, nil, health.Floor{}, warnings
+		return Settings{}, nil, warnings
 	}
 	settings, errs := ParseAnnotations(o.AnnotationPrefix, o.MaxHostnames, svc.Annotations)
 	for _, err := range errs {
 		warn(ReasonInvalidAnnotation, "%v", err)
 	}
 	if len(settings.Hostnames) == 0 {
-		return nil, nil, health.Floor{}, warnings
+		return settings, nil, warnings
 	}
 
 	spec, specWarnings := probeSpec(svc, settings, o)
@@ -126,7 +126,7 @@ func serviceTargets(svc *corev1.Service, look Lookup, o Options) ([]string, []he
 	}
 	base := health.Target{Weight: settings.Weight, TTL: ttl, ProbeSpec: spec}
 	targets := ingressTargets(svc, base, look, o, warn)
-	return settings.Hostnames, targets, settings.Floor, warnings
+	return settings, targets, warnings
 }
 
 // nodeBandwidth is the bandwidth of a node: its annotation, or the default.

@@ -51,6 +51,9 @@ type keyValue struct{ key, value string }
 // recorder read. Nothing but its identity and type when it does not opt in.
 type cachedService struct {
 	identity
+	// created is the creation time in Unix seconds (the API's precision):
+	// the oldest Service that names a hostname owns it.
+	created             int64
 	typ                 corev1.ServiceType
 	annotations         []keyValue // sorted by key; nil: none kept
 	policy              corev1.ServiceExternalTrafficPolicy
@@ -77,6 +80,7 @@ func (s *cachedService) DeepCopyObject() runtime.Object {
 // Service returns the trimmed corev1.Service the cached one stands for.
 func (s *cachedService) Service() *corev1.Service {
 	out := &corev1.Service{ObjectMeta: s.objectMeta()}
+	out.CreationTimestamp = metav1.Unix(s.created, 0)
 	out.Spec.Type = s.typ
 	if s.annotations == nil {
 		return out

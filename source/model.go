@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -48,6 +49,9 @@ type serviceEntry struct {
 	conflicts []string
 	floor     health.Floor
 	selector  bool // it has an IONOS node-selector
+	// created and shareWith decide who owns its hostnames (tenancy).
+	created   time.Time
+	shareWith []string
 }
 
 // NewModel returns an empty model.
@@ -63,14 +67,15 @@ func (m *Model) Update(name types.NamespacedName, svc *corev1.Service, look Look
 	old := m.services[name]
 	var next *serviceEntry
 	if svc != nil {
-		var hs []string
+		var settings Settings
 		var ts []health.Target
-		var floor health.Floor
-		hs, ts, floor, warnings = serviceTargets(svc, look, m.opts)
+		settings, ts, warnings = serviceTargets(svc, look, m.opts)
+		hs := settings.Hostnames
 		conflicts := externalDNSConflicts(svc, hs)
 		if len(hs) > 0 {
 			_, selector := svc.Annotations[AnnotationIONOSNodeSelector]
-			next = &serviceEntry{hostnames: hs, targets: ts, conflicts: conflicts, floor: floor, selector: selector}
+			next = &serviceEntry{hostnames: hs, targets: ts, conflicts: conflicts, floor: settings.Floor, selector: selector,
+				created: svc.CreationTimestamp.Time, shareWith: settings.ShareWith}
 		}
 		for _, h := range conflicts {
 			warnings = append(warnings, conflictWarning(svc, h))
@@ -139,24 +144,48 @@ func without(names []types.NamespacedName, name types.NamespacedName) []types.Na
 	return slices.DeleteFunc(names, func(n types.NamespacedName) bool { return n == name })
 }
 
-// Group returns the group of a hostname, its targets sorted by namespace,
-// Service and IP; false when no Service asks for it.
-func (m *Model) Group(hostname string) (health.Group, bool) {
+// Claim is one Service's part of a hostname: what it would publish, and
+// what decides whether it may (tenancy).
+type Claim struct {
+	Service   types.NamespacedName
+	Created   time.Time
+	ShareWith []string
+	Targets   []health.Target
+	Floor     health.Floor
+	// ExternalDNSConflict: external-dns's own annotation asks for the
+	// hostname too.
+	ExternalDNSConflict bool
+}
+
+// Claims returns the Services that name a hostname, in no set order; none
+// when no Service asks for it.
+func (m *Model) Claims(hostname string) []Claim {
 	names := m.hosts[hostname]
-	if len(names) == 0 {
+	out := make([]Claim, 0, len(names))
+	for _, name := range names {
+		e := m.services[name]
+		out = append(out, Claim{Service: name, Created: e.created, ShareWith: e.shareWith, Targets: e.targets, Floor: e.floor,
+			ExternalDNSConflict: slices.Contains(e.conflicts, hostname)})
+	}
+	return out
+}
+
+// Group returns the group of a hostname with every Service that names it
+// (no tenancy), its targets sorted by namespace, Service and IP; false when
+// no Service asks for it.
+func (m *Model) Group(hostname string) (health.Group, bool) {
+	claims := m.Claims(hostname)
+	if len(claims) == 0 {
 		return health.Group{}, false
 	}
 	g := health.Group{Hostname: hostname}
-	for _, name := range names {
-		e := m.services[name]
-		g.Targets = append(g.Targets, e.targets...)
-		g.Floor = g.Floor.Max(e.floor)
-		if slices.Contains(e.conflicts, hostname) {
-			g.ExternalDNSConflicts = append(g.ExternalDNSConflicts, name.Namespace+"/"+name.Name)
+	for _, c := range claims {
+		g.Add(c.Targets, c.Floor)
+		if c.ExternalDNSConflict {
+			g.ExternalDNSConflicts = append(g.ExternalDNSConflicts, c.Service.String())
 		}
 	}
-	slices.SortFunc(g.Targets, func(a, b health.Target) int { return a.Key.Compare(b.Key) })
-	slices.Sort(g.ExternalDNSConflicts)
+	g.Sort()
 	return g, true
 }
 

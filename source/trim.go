@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Trimmer is the informers' transform: it keeps, of each cached object, only
@@ -19,6 +20,10 @@ import (
 type Trimmer struct {
 	// AnnotationPrefix selects the annotations kept on Services and Nodes.
 	AnnotationPrefix string
+	// AnnotationFilter, when set, keeps lbdns's annotations only on the
+	// Services whose annotations it matches: the others do not opt in
+	// (LBDNS_ANNOTATION_FILTER, like external-dns's --annotation-filter).
+	AnnotationFilter labels.Selector
 }
 
 // Transform is a cache.TransformFunc: Services and EndpointSlices become
@@ -58,7 +63,10 @@ func (t Trimmer) kept(annotation string) bool {
 }
 
 func (t Trimmer) service(s *corev1.Service) *cachedService {
-	out := &cachedService{identity: identityOf(s.ObjectMeta), typ: s.Spec.Type}
+	out := &cachedService{identity: identityOf(s.ObjectMeta), created: s.CreationTimestamp.Unix(), typ: s.Spec.Type}
+	if t.AnnotationFilter != nil && !t.AnnotationFilter.Empty() && !t.AnnotationFilter.Matches(labels.Set(s.Annotations)) {
+		return out
+	}
 	for k, v := range s.Annotations {
 		if t.kept(k) {
 			out.annotations = append(out.annotations, keyValue{key: k, value: v})

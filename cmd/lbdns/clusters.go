@@ -43,7 +43,7 @@ func watchClusters(ctx context.Context, cfg config.Config, local kubernetes.Inte
 		}
 	}
 	if cfg.LocalCluster {
-		inf, err := newInformers(local, cfg.Namespace, cfg.AnnotationPrefix, localConn)
+		inf, err := newInformers(local, cfg, localConn)
 		if err != nil {
 			return nil, stop, err
 		}
@@ -57,7 +57,7 @@ func watchClusters(ctx context.Context, cfg config.Config, local kubernetes.Inte
 		conn := apiwatch.New(func(ctx context.Context) error {
 			return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 		}, log.With("cluster", rc.Name))
-		inf, err := newInformers(client, cfg.Namespace, cfg.AnnotationPrefix, conn)
+		inf, err := newInformers(client, cfg, conn)
 		if err != nil {
 			return nil, stop, fmt.Errorf("cluster %s: %w", rc.Name, err)
 		}

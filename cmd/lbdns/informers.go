@@ -6,12 +6,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/fields"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/lbdns/lbdns/apiwatch"
+	"github.com/lbdns/lbdns/config"
 	"github.com/lbdns/lbdns/source"
 )
 
@@ -27,18 +28,22 @@ type clusterInformers struct {
 }
 
 // newInformers builds the informers and the reader over their caches;
-// nothing is listed until start.
-func newInformers(client kubernetes.Interface, namespace, annotationPrefix string, conn *apiwatch.Connection) (*clusterInformers, error) {
-	inf := &clusterInformers{conn: conn, trim: source.Trimmer{AnnotationPrefix: annotationPrefix}}
+// nothing is listed until start. LBDNS_LABEL_FILTER is sent to the API
+// server, so that Services it leaves out never reach the cache;
+// LBDNS_ANNOTATION_FILTER is applied by the transform (the API server cannot
+// select by annotation).
+func newInformers(client kubernetes.Interface, cfg config.Config, conn *apiwatch.Connection) (*clusterInformers, error) {
+	byLabel, byAnnotation := cfg.ServiceSelectors()
+	inf := &clusterInformers{conn: conn, trim: source.Trimmer{AnnotationPrefix: cfg.AnnotationPrefix, AnnotationFilter: byAnnotation}}
 	var err error
 	core, discovery := client.CoreV1().RESTClient(), client.DiscoveryV1().RESTClient()
-	if inf.services, err = inf.informer(core, "services", namespace, &corev1.Service{}); err != nil {
+	if inf.services, err = inf.informer(core, "services", cfg.Namespace, byLabel.String(), &corev1.Service{}); err != nil {
 		return nil, err
 	}
-	if inf.slices, err = inf.informer(discovery, "endpointslices", namespace, &discoveryv1.EndpointSlice{}); err != nil {
+	if inf.slices, err = inf.informer(discovery, "endpointslices", cfg.Namespace, "", &discoveryv1.EndpointSlice{}); err != nil {
 		return nil, err
 	}
-	if inf.nodes, err = inf.informer(core, "nodes", "", &corev1.Node{}); err != nil {
+	if inf.nodes, err = inf.informer(core, "nodes", "", "", &corev1.Node{}); err != nil {
 		return nil, err
 	}
 	if inf.reader, err = source.NewClusterReader(inf.services, inf.slices, inf.nodes); err != nil {
@@ -47,8 +52,10 @@ func newInformers(client kubernetes.Interface, namespace, annotationPrefix strin
 	return inf, nil
 }
 
-func (i *clusterInformers) informer(c cache.Getter, resource, namespace string, example runtime.Object) (cache.SharedIndexInformer, error) {
-	lw := i.conn.Wrap(resource, cache.NewListWatchFromClient(c, resource, namespace, fields.Everything()))
+func (i *clusterInformers) informer(c cache.Getter, resource, namespace, labelSelector string, example runtime.Object) (cache.SharedIndexInformer, error) {
+	lw := i.conn.Wrap(resource, cache.NewFilteredListWatchFromClient(c, resource, namespace, func(o *metav1.ListOptions) {
+		o.LabelSelector = labelSelector
+	}))
 	// No namespace index: nothing lists by namespace, and it costs a set
 	// entry per object.
 	inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{Indexers: cache.Indexers{}})

@@ -341,6 +341,7 @@ func newController(cfg config.Config, log *slog.Logger, m *metrics.Metrics) *con
 			NodeBandwidth:       cfg.NodeBandwidth,
 		},
 		FailOpen:         cfg.FailOpen,
+		Tenancy:          cfg.TenancyPolicy(),
 		CacheSyncTimeout: cfg.CacheSyncTimeout,
 		Probe: probe.Options{
 			Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout, DownInterval: cfg.ProbeDownInterval, FastInterval: cfg.FastInterval(),

@@ -56,14 +56,20 @@ type shard struct {
 	// byHostname holds every decided hostname's node as the snapshot spells
 	// it, so that the next index finds it without canonicalising the name.
 	byHostname map[string]*node
+	// owned holds the nodes of hostnames a namespace owns, published or not,
+	// by fully qualified name: a wildcard of another namespace never answers
+	// for them (a drained or refused owner must not fall through to someone
+	// else's wildcard).
+	owned map[string]*node
 }
 
 func newShard(size int) *shard {
-	return &shard{nodes: make(map[string]*node, size), names: make(map[string]int, size), byHostname: make(map[string]*node, size)}
+	return &shard{nodes: make(map[string]*node, size), names: make(map[string]int, size), byHostname: make(map[string]*node, size),
+		owned: map[string]*node{}}
 }
 
 func (s *shard) clone() *shard {
-	return &shard{nodes: maps.Clone(s.nodes), names: maps.Clone(s.names), byHostname: maps.Clone(s.byHostname)}
+	return &shard{nodes: maps.Clone(s.nodes), names: maps.Clone(s.names), byHostname: maps.Clone(s.byHostname), owned: maps.Clone(s.owned)}
 }
 
 // index is a snapshot turned into lookups by fully qualified, lower-case name.
@@ -137,6 +143,9 @@ func (ix *index) mutable(i int) *shard {
 
 func (ix *index) add(hostname string, n *node) {
 	ix.mutable(shardOf(hostname)).byHostname[hostname] = n
+	if n.decision.Owner != "" {
+		ix.mutable(shardOf(n.name)).owned[n.name] = n
+	}
 	if !n.hasAddresses() {
 		return
 	}
@@ -152,6 +161,9 @@ func (ix *index) remove(hostname string) {
 		return
 	}
 	delete(ix.mutable(shardOf(hostname)).byHostname, hostname)
+	if s := ix.shards[shardOf(n.name)]; s.owned[n.name] == n {
+		delete(ix.mutable(shardOf(n.name)).owned, n.name)
+	}
 	if !n.hasAddresses() {
 		return
 	}
@@ -233,7 +245,8 @@ func newNode(d health.Decision, byNode bool) *node {
 }
 
 // lookup returns the node of name, following a wildcard owner ("*.parent")
-// when name itself has none.
+// when name itself has none, unless another namespace owns name: then name
+// exists without addresses (NODATA).
 func (ix *index) lookup(name string) (*node, bool) {
 	if n := ix.node(name); n != nil {
 		return n, true
@@ -243,6 +256,9 @@ func (ix *index) lookup(name string) (*node, bool) {
 	}
 	if p := parent(name); p != "." {
 		if n := ix.node("*." + p); n != nil {
+			if o := ix.shards[shardOf(name)].owned[name]; o != nil && o.decision.Owner != n.decision.Owner {
+				return nil, true
+			}
 			return n, true
 		}
 	}

@@ -459,3 +459,38 @@ func serveOn(t *testing.T, s *Server, pc net.PacketConn) (stop func() error) {
 	go func() { done <- s.Serve(ctx, pc, ln) }()
 	return func() error { cancel(); return <-done }
 }
+
+// A wildcard never answers for a name another namespace owns, published or
+// not; the owner's own wildcard does.
+func TestWildcardNeverAnswersForAnotherOwnersName(t *testing.T) {
+	owned := func(h, owner, svc, ip string, published bool) health.Decision {
+		return health.Decision{Hostname: h, TTL: 30, Owner: owner, Targets: []health.TargetDecision{target(svc, ip, 100, published)}}
+	}
+	snap := &health.Snapshot{Generation: 1, Taken: time.Now(), Hostnames: []health.Decision{
+		owned("*.example.com", "mallory", "m", "192.0.2.66", true),
+		owned("app.example.com", "team-a", "a", "192.0.2.1", false),   // drained or down, nothing published
+		owned("mine.example.com", "mallory", "b", "192.0.2.2", false), // mallory's own name: its wildcard may answer
+		{Hostname: "shared.example.com", TTL: 30, Targets: []health.TargetDecision{target("c", "192.0.2.3", 100, false)}},
+	}}
+	addr := start(t, snap, nil)
+	for _, tc := range []struct {
+		qname   string
+		rcode   int
+		answers []string
+	}{
+		{"app.example.com", dns.RcodeSuccess, nil},
+		{"mine.example.com", dns.RcodeSuccess, []string{"192.0.2.66"}},
+		{"shared.example.com", dns.RcodeSuccess, []string{"192.0.2.66"}}, // no owner (shared mode)
+		{"other.example.com", dns.RcodeSuccess, []string{"192.0.2.66"}},
+	} {
+		for _, network := range []string{"udp", "tcp"} {
+			r, err := query(addr, network, tc.qname, dns.TypeA, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Rcode != tc.rcode || !slices.Equal(ips(r), tc.answers) {
+				t.Errorf("%s/%s: %s %v, want %s %v", tc.qname, network, dns.RcodeToString[r.Rcode], ips(r), dns.RcodeToString[tc.rcode], tc.answers)
+			}
+		}
+	}
+}
