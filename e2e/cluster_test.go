@@ -29,6 +29,7 @@ type lbService struct {
 	annotations    map[string]string
 	local          bool   // externalTrafficPolicy: Local
 	prefix         string // of the hostname annotation; empty: lbdns.io/
+	namespace      string // empty: default
 }
 
 // createService creates the Service, gives it its LB IP as a cloud controller
@@ -47,8 +48,9 @@ func createServiceIn(t *testing.T, client kubernetes.Interface, s lbService) *co
 		ann[k] = v
 	}
 	no := false
+	ns := cmp.Or(s.namespace, namespace)
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: s.name, Annotations: ann},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: s.name, Annotations: ann},
 		Spec: corev1.ServiceSpec{
 			Type:                          corev1.ServiceTypeLoadBalancer,
 			AllocateLoadBalancerNodePorts: &no,
@@ -60,15 +62,15 @@ func createServiceIn(t *testing.T, client kubernetes.Interface, s lbService) *co
 	if s.local {
 		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 	}
-	created, err := client.CoreV1().Services(namespace).Create(ctx, svc, metav1.CreateOptions{})
+	created, err := client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating Service %s: %v", s.name, err)
 	}
 	created.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: s.backend.ip.String()}}
-	if created, err = client.CoreV1().Services(namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	if created, err = client.CoreV1().Services(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("setting the LB IP of %s: %v", s.name, err)
 	}
-	setEndpointsIn(t, client, s.name, true, "")
+	setEndpointsNS(t, client, ns, s.name, true, "")
 	return created
 }
 
@@ -81,8 +83,14 @@ func (e *env) setEndpoints(t *testing.T, service string, ready bool, node string
 
 func setEndpointsIn(t *testing.T, client kubernetes.Interface, service string, ready bool, node string) {
 	t.Helper()
+	setEndpointsNS(t, client, namespace, service, ready, node)
+}
+
+// setEndpointsNS is setEndpointsIn for a Service of namespace ns.
+func setEndpointsNS(t *testing.T, client kubernetes.Interface, ns, service string, ready bool, node string) {
+	t.Helper()
 	es := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: service + "-e2e",
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: service + "-e2e",
 			Labels: map[string]string{discoveryv1.LabelServiceName: service}},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.0.10"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
@@ -118,8 +126,14 @@ func writeSliceIn(t *testing.T, client kubernetes.Interface, es *discoveryv1.End
 // annotate sets (or, with an empty value, removes) an annotation.
 func (e *env) annotate(t *testing.T, service, key, value string) {
 	t.Helper()
+	e.annotateIn(t, namespace, service, key, value)
+}
+
+// annotateIn is annotate for a Service of namespace ns.
+func (e *env) annotateIn(t *testing.T, ns, service, key, value string) {
+	t.Helper()
 	ctx := context.Background()
-	svc, err := e.client.CoreV1().Services(namespace).Get(ctx, service, metav1.GetOptions{})
+	svc, err := e.client.CoreV1().Services(ns).Get(ctx, service, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +142,7 @@ func (e *env) annotate(t *testing.T, service, key, value string) {
 	} else {
 		svc.Annotations[key] = value
 	}
-	if _, err := e.client.CoreV1().Services(namespace).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+	if _, err := e.client.CoreV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("annotating %s: %v", service, err)
 	}
 }
@@ -188,7 +202,12 @@ func (e *env) deleteNode(t *testing.T, name string) {
 
 // warningEvents returns the reasons of Warning events on a Service.
 func (e *env) warningEvents(name string) ([]string, error) {
-	list, err := e.client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
+	return e.warningEventsIn(namespace, name)
+}
+
+// warningEventsIn is warningEvents for a Service of namespace ns.
+func (e *env) warningEventsIn(ns, name string) ([]string, error) {
+	list, err := e.client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
 		FieldSelector: "involvedObject.name=" + name + ",type=Warning"})
 	if err != nil {
 		return nil, err
