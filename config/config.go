@@ -30,9 +30,11 @@ type Config struct {
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text" help:"text or json"`
 
-	HTTPAddr      string `env:"HTTP_ADDR" envDefault:":9797" help:"address of /metrics, /healthz, /readyz and /status"`
-	Pprof         bool   `env:"PPROF" envDefault:"false" help:"serve Go's profiles at /debug/pprof/ on LBDNS_HTTP_ADDR"`
-	ConnectorAddr string `env:"CONNECTOR_ADDR" envDefault:"127.0.0.1:7980" help:"address external-dns --source=connector reads from (pass it as --connector-source-server); 'off' disables it"`
+	HTTPAddr              string `env:"HTTP_ADDR" envDefault:":9797" help:"address of /metrics, /healthz, /readyz and /status"`
+	HTTPMaxConns          int    `env:"HTTP_MAX_CONNS" envDefault:"256" help:"connections the HTTP server (and lbdns agent's) holds at once; more are closed at accept"`
+	HTTPMaxConnsPerClient int    `env:"HTTP_MAX_CONNS_PER_CLIENT" envDefault:"32" help:"connections one client IP may hold at once on the HTTP server (and lbdns agent's)"`
+	Pprof                 bool   `env:"PPROF" envDefault:"false" help:"serve Go's profiles at /debug/pprof/ on LBDNS_HTTP_ADDR"`
+	ConnectorAddr         string `env:"CONNECTOR_ADDR" envDefault:"127.0.0.1:7980" help:"address external-dns --source=connector reads from (pass it as --connector-source-server); 'off' disables it"`
 
 	ClusterName  string   `env:"CLUSTER_NAME" envDefault:"local" help:"name of the cluster lbdns runs in, in the cluster label of metrics, /status and logs"`
 	Clusters     []string `env:"CLUSTERS" envSeparator:"," help:"remote clusters whose Services join the same hostnames: kubeconfig files, comma-separated, each name=path or a path whose base name (without extension) is the cluster's name"`
@@ -85,14 +87,17 @@ type Config struct {
 
 	CRDNamespace string `env:"CRD_NAMESPACE" help:"write one DNSEndpoint per hostname in this namespace; empty = off"`
 
-	DNSAddr         string   `env:"DNS_ADDR" help:"embedded authoritative DNS server, UDP and TCP, e.g. 127.0.0.1:5353; empty = off"`
-	DNSZones        []string `env:"DNS_ZONES" envSeparator:"," help:"zones the embedded DNS server answers for, comma-separated"`
-	DNSNS           string   `env:"DNS_NS" help:"name server name in the zones' NS and SOA records; empty = ns1.<zone>"`
-	DNSHostmaster   string   `env:"DNS_HOSTMASTER" help:"SOA mailbox; empty = hostmaster.<zone>"`
-	DNSRRLRate      int      `env:"DNS_RRL_RATE" envDefault:"20" help:"response rate limiting: UDP responses per second per client network (/24, /56) and kind of answer; 0 = off"`
-	DNSRRLSlip      int      `env:"DNS_RRL_SLIP" envDefault:"2" help:"response rate limiting: every Nth limited response is sent truncated (TC) instead of dropped; 0 = drop all"`
-	DNSWeightByNode bool     `env:"WEIGHT_BY_NODE" envDefault:"false" help:"embedded DNS: make the node, not the IP, the unit of the weighted order (the weights of a hostname's IPs on one node are split among them)"`
-	DNSRRLExempt    []string `env:"DNS_RRL_EXEMPT" envSeparator:"," help:"response rate limiting: client networks (CIDR, comma-separated) never limited"`
+	DNSAddr                  string        `env:"DNS_ADDR" help:"embedded authoritative DNS server, UDP and TCP, e.g. 127.0.0.1:5353; empty = off"`
+	DNSZones                 []string      `env:"DNS_ZONES" envSeparator:"," help:"zones the embedded DNS server answers for, comma-separated"`
+	DNSNS                    string        `env:"DNS_NS" help:"name server name in the zones' NS and SOA records; empty = ns1.<zone>"`
+	DNSHostmaster            string        `env:"DNS_HOSTMASTER" help:"SOA mailbox; empty = hostmaster.<zone>"`
+	DNSRRLRate               int           `env:"DNS_RRL_RATE" envDefault:"20" help:"response rate limiting: UDP responses per second per client network (/24, /56) and kind of answer; 0 = off"`
+	DNSRRLSlip               int           `env:"DNS_RRL_SLIP" envDefault:"2" help:"response rate limiting: every Nth limited response is sent truncated (TC) instead of dropped; 0 = drop all"`
+	DNSTCPMaxConns           int           `env:"DNS_TCP_MAX_CONNS" envDefault:"1000" help:"embedded DNS: TCP connections held at once; more are closed at accept"`
+	DNSTCPMaxConnsPerNetwork int           `env:"DNS_TCP_MAX_CONNS_PER_NETWORK" envDefault:"50" help:"embedded DNS: TCP connections one client network (/24, /56) may hold at once"`
+	DNSTCPIdleTimeout        time.Duration `env:"DNS_TCP_IDLE_TIMEOUT" envDefault:"10s" help:"embedded DNS: time a TCP client may take to send a whole query, the first or the next (RFC 7766)"`
+	DNSWeightByNode          bool          `env:"WEIGHT_BY_NODE" envDefault:"false" help:"embedded DNS: make the node, not the IP, the unit of the weighted order (the weights of a hostname's IPs on one node are split among them)"`
+	DNSRRLExempt             []string      `env:"DNS_RRL_EXEMPT" envSeparator:"," help:"response rate limiting: client networks (CIDR, comma-separated) never limited"`
 
 	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"false" help:"only the holder of the Lease lbdns writes (standalone, DNSEndpoint)"`
 	LeaderElectNamespace string        `env:"LEADER_ELECT_NAMESPACE" envDefault:"lbdns" help:"namespace of the Lease"`
@@ -176,6 +181,12 @@ func (c Config) Validate() error {
 	}
 	if err := checkHostPort(c.HTTPAddr); err != nil {
 		p.bad("HTTP_ADDR", "%v", err)
+	}
+	if c.HTTPMaxConns < 1 || c.HTTPMaxConns > 100000 {
+		p.bad("HTTP_MAX_CONNS", "must be 1..100000, got %d", c.HTTPMaxConns)
+	}
+	if c.HTTPMaxConnsPerClient < 1 || c.HTTPMaxConnsPerClient > c.HTTPMaxConns {
+		p.bad("HTTP_MAX_CONNS_PER_CLIENT", "must be 1..LBDNS_HTTP_MAX_CONNS (%d), got %d", c.HTTPMaxConns, c.HTTPMaxConnsPerClient)
 	}
 	if c.ConnectorAddr != ConnectorOff {
 		if err := checkHostPort(c.ConnectorAddr); err != nil {
@@ -409,6 +420,15 @@ func (c Config) validateDNS() []error {
 	}
 	if len(c.DNSZones) == 0 {
 		p.bad("DNS_ZONES", "must name at least one zone when LBDNS_DNS_ADDR is set")
+	}
+	if c.DNSTCPMaxConns < 1 || c.DNSTCPMaxConns > 1000000 {
+		p.bad("DNS_TCP_MAX_CONNS", "must be 1..1000000, got %d", c.DNSTCPMaxConns)
+	}
+	if c.DNSTCPMaxConnsPerNetwork < 1 || c.DNSTCPMaxConnsPerNetwork > c.DNSTCPMaxConns {
+		p.bad("DNS_TCP_MAX_CONNS_PER_NETWORK", "must be 1..LBDNS_DNS_TCP_MAX_CONNS (%d), got %d", c.DNSTCPMaxConns, c.DNSTCPMaxConnsPerNetwork)
+	}
+	if c.DNSTCPIdleTimeout < 100*time.Millisecond || c.DNSTCPIdleTimeout > 2*time.Minute {
+		p.bad("DNS_TCP_IDLE_TIMEOUT", "must be 100ms..2m, got %s", c.DNSTCPIdleTimeout)
 	}
 	for _, z := range c.DNSZones {
 		if _, ok := dns.IsDomainName(z); !ok || strings.Trim(z, ".") == "" {

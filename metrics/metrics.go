@@ -31,6 +31,7 @@ type Metrics struct {
 	DNSDuration          prometheus.Histogram
 	FencedWrites         *prometheus.CounterVec
 	DNSRateLimited       *prometheus.CounterVec
+	ConnectionsRefused   *prometheus.CounterVec
 
 	reg prometheus.Registerer
 }
@@ -69,6 +70,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		DNSQueries: r.counterVec("lbdns_dns_queries_total", "Queries the embedded DNS server answered, by query type and response code.", "qtype", "rcode"),
 		DNSRateLimited: r.counterVec("lbdns_dns_rate_limited_total",
 			"Responses of the embedded DNS server over its rate limit (RRL), by what became of them: slipped (sent truncated) or dropped.", "action"),
+		ConnectionsRefused: r.counterVec("lbdns_connections_refused_total",
+			"Connections closed as soon as they were accepted because the listener held its most, by listener (dns, http, connector) and reason: total or network (the client network's share).",
+			"listener", "reason"),
 		FencedWrites: r.counterVec("lbdns_fenced_writes_total",
 			"Writes held back because this replica may not write (Lease not held by its own clock, or a stale view after a time jump), by output.", "output"),
 		DNSDuration: r.histogram("lbdns_dns_request_duration_seconds", "Time the embedded DNS server took to answer one query.",
@@ -83,6 +87,16 @@ func (m *Metrics) WatchClusterView(age func(now time.Time) time.Duration) {
 		Name: "lbdns_cluster_view_age_seconds",
 		Help: "How long the view of the cluster has not followed it: 0 while the API server answers, else the time since it stopped.",
 	}, func() float64 { return age(time.Now()).Seconds() }))
+}
+
+// WatchConnections registers lbdns_open_connections{listener}, read from
+// open at each scrape.
+func (m *Metrics) WatchConnections(listener string, open func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "lbdns_open_connections",
+		Help:        "Connections a listener holds open now (its bounds: LBDNS_*_MAX_CONNS).",
+		ConstLabels: prometheus.Labels{"listener": listener},
+	}, func() float64 { return float64(open()) }))
 }
 
 // registrar creates metrics and registers each on its registry.

@@ -9,7 +9,14 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 )
+
+// maxResponseHeaderBytes bounds a probe answer's headers: a health check
+// answers with a few hundred bytes, and a backend that sends megabytes of
+// headers (Go's default bound is 10 MB) is not healthy, it is an attack on
+// lbdns's memory.
+const maxResponseHeaderBytes = 64 << 10
 
 // httpClient never reuses connections, so each probe really connects, and
 // never follows redirects: a 3xx is an answer of the target itself.
@@ -21,9 +28,10 @@ var httpClient = newHTTPClient("")
 func newHTTPClient(serverName string) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
-			DisableKeepAlives: true,
-			Proxy:             nil,
-			TLSClientConfig:   &tls.Config{ServerName: serverName, InsecureSkipVerify: true}, //nolint:gosec // see above
+			DisableKeepAlives:      true,
+			Proxy:                  nil,
+			MaxResponseHeaderBytes: maxResponseHeaderBytes,
+			TLSClientConfig:        &tls.Config{ServerName: serverName, InsecureSkipVerify: true}, //nolint:gosec // see above
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -56,6 +64,9 @@ func probeHTTP(ctx context.Context, ip netip.Addr, c Check) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if strings.Contains(err.Error(), "server response headers exceeded") {
+			return fmt.Errorf("the answer's headers exceed %d KiB: not a health check answer", maxResponseHeaderBytes>>10)
+		}
 		return err
 	}
 	defer resp.Body.Close()

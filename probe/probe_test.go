@@ -134,6 +134,26 @@ func TestProbeFuncs(t *testing.T) {
 			t.Fatalf("want success, got %v", err)
 		}
 	})
+	t.Run("http answer with 200,000 tiny headers fails", func(t *testing.T) {
+		ln, ip, port := listen(t)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					_, _ = c.Read(make([]byte, 4096))
+					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n"+strings.Repeat("X: y\r\n", 200000)+"\r\n")
+				}()
+			}
+		}()
+		err := run(HTTP, ip, port, "/", 2*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "headers exceed 64 KiB") {
+			t.Fatalf("want a failure naming the header bound, got %v", err)
+		}
+	})
 	t.Run("kube-proxy healthz 503 without local endpoints", func(t *testing.T) {
 		var localEndpoints atomic.Int32
 		ip, port := httpServer(t, kubeProxyHealthz(&localEndpoints))

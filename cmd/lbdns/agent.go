@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/lbdns/lbdns/config"
 	"github.com/lbdns/lbdns/controller"
+	"github.com/lbdns/lbdns/httpserver"
 	"github.com/lbdns/lbdns/nodeagent"
 	"github.com/lbdns/lbdns/source"
 )
@@ -39,10 +39,10 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	a := nodeagent.NewAgent(node, agentWindow, log)
 	go a.Run(ctx)
-	srv := &http.Server{Handler: a.Handler(cfg.AgentToken), ReadHeaderTimeout: 5 * time.Second}
+	srv, bounded := httpserver.Bounded(a.Handler(cfg.AgentToken), ln, httpLimits(cfg), nil)
 	go func() { _ = shutdownHTTPWhenDone(ctx, srv) }()
 	log.Info("lbdns agent serving", "version", version, "node", node, "addr", ln.Addr().String(), "tokenRequired", cfg.AgentToken != "")
-	return serveHTTP(srv, ln)
+	return serveHTTP(srv, bounded)
 }
 
 // startAgentPoller asks the node agents every LBDNS_AGENT_INTERVAL, once

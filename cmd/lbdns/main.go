@@ -88,6 +88,9 @@ func run(args, environ []string, stdout io.Writer) error {
 	}
 	log := newLogger(cfg)
 	configureLogrus(cfg)
+	if soft := setMemoryLimit(os.Getenv, cgroupMemoryFiles); soft > 0 {
+		log.Info("Go memory limit set from the container's", "bytes", soft)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return serve(ctx, cfg, log)
@@ -100,6 +103,7 @@ func runAgentCommand(environ []string) error {
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	setMemoryLimit(os.Getenv, cgroupMemoryFiles)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return runAgent(ctx, cfg, newLogger(cfg))
@@ -212,7 +216,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	outputs := &provider.Outputs{Metrics: m}
 	agents := startAgents(g, cfg, clusters, ctl, reg, log)
 	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Clusters: clusterStatuses(cfg, clusters),
-		Agents: agents, Gatherer: reg, Pprof: cfg.Pprof})
+		Agents: agents, Gatherer: reg, Pprof: cfg.Pprof}, cfg, m)
 	serveReaders(g, cfg, ls, ctl, outputs, log)
 	runClusters(g, clusters)
 	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready()) })
@@ -259,6 +263,7 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 		exempt, _ := cfg.RRLExempt() // validated with the configuration
 		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, Hostmaster: cfg.DNSHostmaster,
 			RRL: dnsserver.RRL{Rate: cfg.DNSRRLRate, Slip: cfg.DNSRRLSlip, Exempt: exempt}, WeightByNode: cfg.DNSWeightByNode,
+			TCP:   dnsserver.TCPLimits{MaxConns: cfg.DNSTCPMaxConns, MaxConnsPerNetwork: cfg.DNSTCPMaxConnsPerNetwork, IdleTimeout: cfg.DNSTCPIdleTimeout},
 			Ready: ctl.IsReady, Logger: log, Observer: outputs.Observer(dnsserver.Output), Metrics: outputs.Metrics})
 		g.Go(func(ctx context.Context) error {
 			if err := srv.Serve(ctx, ls.dnsUDP, ls.dnsTCP); err != nil {
@@ -306,10 +311,17 @@ func newMetrics() (*prometheus.Registry, *metrics.Metrics) {
 }
 
 // startHTTP serves /metrics, /status and the rest on ln until the group ends.
-func startHTTP(g *group, ln net.Listener, src httpserver.Sources) {
-	srv := &http.Server{Handler: httpserver.Handler(src), ReadHeaderTimeout: 10 * time.Second}
-	g.Go(func(context.Context) error { return serveHTTP(srv, ln) })
+func startHTTP(g *group, ln net.Listener, src httpserver.Sources, cfg config.Config, m *metrics.Metrics) {
+	srv, bounded := httpserver.Bounded(httpserver.Handler(src), ln, httpLimits(cfg), func(reason string) {
+		m.ConnectionsRefused.WithLabelValues("http", reason).Inc()
+	})
+	m.WatchConnections("http", bounded.Open)
+	g.Go(func(context.Context) error { return serveHTTP(srv, bounded) })
 	g.Go(func(ctx context.Context) error { return shutdownHTTPWhenDone(ctx, srv) })
+}
+
+func httpLimits(cfg config.Config) httpserver.Limits {
+	return httpserver.Limits{MaxConns: cfg.HTTPMaxConns, MaxConnsPerClient: cfg.HTTPMaxConnsPerClient}
 }
 
 func serveHTTP(srv *http.Server, ln net.Listener) error {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lbdns/lbdns/connlimit"
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
 )
@@ -48,6 +49,8 @@ type Options struct {
 	Ready func() bool
 	// RRL limits the responses over UDP per client network; zero is off.
 	RRL RRL
+	// TCP bounds the TCP connections; zero fields take the defaults.
+	TCP TCPLimits
 	// WeightByNode makes the node, not the IP, the unit of the weighted
 	// order: the weights of a hostname's IPs on one node are split among
 	// them.
@@ -57,6 +60,36 @@ type Options struct {
 	// Metrics.
 	Observer *provider.SyncObserver
 	Metrics  *metrics.Metrics
+}
+
+// TCPLimits bound the server's TCP connections (RFC 7766 section 6.2): in
+// all and per client network (/24, /56, as for RRL), and how long a client
+// may take to send a whole message, the first or the next.
+type TCPLimits struct {
+	MaxConns, MaxConnsPerNetwork int
+	IdleTimeout                  time.Duration
+}
+
+// Defaults of TCPLimits: BIND allows 150 TCP clients; a server that answers
+// whole zones to many resolvers needs more, and each idle connection costs
+// a goroutine and a few KB.
+const (
+	DefaultTCPMaxConns           = 1000
+	DefaultTCPMaxConnsPerNetwork = 50
+	DefaultTCPIdleTimeout        = 10 * time.Second
+)
+
+func (l TCPLimits) withDefaults() TCPLimits {
+	if l.MaxConns == 0 {
+		l.MaxConns = DefaultTCPMaxConns
+	}
+	if l.MaxConnsPerNetwork == 0 {
+		l.MaxConnsPerNetwork = DefaultTCPMaxConnsPerNetwork
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = DefaultTCPIdleTimeout
+	}
+	return l
 }
 
 // Server is the DNS handler plus its listeners.
@@ -108,8 +141,18 @@ func New(snaps provider.Snapshots, opts Options) *Server {
 
 // Serve answers on the given sockets until ctx is done.
 func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
-	tcp := &dns.Server{Listener: ln, Handler: s, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
-		IdleTimeout: func() time.Duration { return 10 * time.Second }}
+	limits := s.opts.TCP.withDefaults()
+	bounded := connlimit.Wrap(ln, connlimit.Options{Max: limits.MaxConns, MaxPerNetwork: limits.MaxConnsPerNetwork, V4Bits: 24, V6Bits: 56,
+		Refused: func(reason string) {
+			if s.opts.Metrics != nil {
+				s.opts.Metrics.ConnectionsRefused.WithLabelValues(Output, reason).Inc()
+			}
+		}})
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.WatchConnections(Output, bounded.Open)
+	}
+	tcp := &dns.Server{Listener: bounded, Handler: s, ReadTimeout: limits.IdleTimeout, WriteTimeout: 5 * time.Second,
+		IdleTimeout: func() time.Duration { return limits.IdleTimeout }, DecorateReader: decorateReader}
 	errc := make(chan error, 2)
 	go func() { errc <- tcp.ActivateAndServe() }()
 	var udp *dns.Server
