@@ -31,7 +31,7 @@ type Config struct {
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text" help:"text or json"`
 
 	HTTPAddr              string `env:"HTTP_ADDR" envDefault:":9797" help:"address of /metrics, /healthz, /readyz and /status"`
-	HTTPMaxConns          int    `env:"HTTP_MAX_CONNS" envDefault:"256" help:"connections the HTTP server (and lbdns agent's) holds at once; more are closed at accept"`
+	HTTPMaxConns          int    `env:"HTTP_MAX_CONNS" envDefault:"1024" help:"connections the HTTP server (and lbdns agent's) holds at once; more are closed at accept"`
 	HTTPMaxConnsPerClient int    `env:"HTTP_MAX_CONNS_PER_CLIENT" envDefault:"32" help:"connections one client IP may hold at once on the HTTP server (and lbdns agent's)"`
 	Pprof                 bool   `env:"PPROF" envDefault:"false" help:"serve Go's profiles at /debug/pprof/ on LBDNS_HTTP_ADDR"`
 	ConnectorAddr         string `env:"CONNECTOR_ADDR" envDefault:"127.0.0.1:7980" help:"address external-dns --source=connector reads from (pass it as --connector-source-server); 'off' disables it"`

@@ -1,13 +1,18 @@
 // Package connlimit bounds the connections a listener holds: in all, and
 // per client network, so that one client (or one tenant's pods) cannot
 // exhaust a server's memory or its sockets with connections that send
-// nothing. A connection over a bound is closed at once rather than left
-// waiting in the accept queue, where it would delay every other client.
+// nothing. When the listener is full, a client from a network holding fewer
+// connections than the largest holder still gets in: the oldest connection
+// of the largest holder is closed for it (fair shares, so that an attack
+// from many networks cannot lock out a resolver or the kubelet's probe).
+// Other connections over a bound are closed at accept rather than left in
+// the accept queue, where they would delay every other client.
 package connlimit
 
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -20,8 +25,8 @@ type Options struct {
 	// network: the client's address cut to V4Bits or V6Bits.
 	MaxPerNetwork  int
 	V4Bits, V6Bits int
-	// Refused, if set, is called for each connection closed at accept, with
-	// why: "total" or "network".
+	// Refused, if set, is called for each connection closed at accept, or
+	// closed to make room, with why: "total", "network" or "evicted".
 	Refused func(reason string)
 }
 
@@ -31,8 +36,10 @@ type Listener struct {
 	opts Options
 	open atomic.Int64
 
-	mu        sync.Mutex
-	byNetwork map[netip.Prefix]int
+	mu sync.Mutex
+	// byNetwork holds each client network's open connections, oldest
+	// first. Connections without an IP address share the zero prefix.
+	byNetwork map[netip.Prefix][]*conn
 }
 
 // Wrap bounds ln.
@@ -43,7 +50,7 @@ func Wrap(ln net.Listener, o Options) *Listener {
 	if o.V6Bits == 0 {
 		o.V6Bits = 128
 	}
-	return &Listener{Listener: ln, opts: o, byNetwork: map[netip.Prefix]int{}}
+	return &Listener{Listener: ln, opts: o, byNetwork: map[netip.Prefix][]*conn{}}
 }
 
 // Open returns the connections open now.
@@ -57,61 +64,80 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		network, reason := l.admit(c.RemoteAddr())
+		wrapped := &conn{Conn: c, l: l, network: l.networkOf(c.RemoteAddr())}
+		victim, reason := l.admit(wrapped)
+		if victim != nil {
+			_ = victim.Conn.Close() // its slot is already given to c
+			l.refused("evicted")
+		}
 		if reason == "" {
-			return &conn{Conn: c, l: l, network: network}, nil
+			return wrapped, nil
 		}
 		_ = c.Close()
-		if l.opts.Refused != nil {
-			l.opts.Refused(reason)
-		}
+		l.refused(reason)
 	}
 }
 
-// admit counts a new connection from addr in, or says why it may not be.
-func (l *Listener) admit(addr net.Addr) (netip.Prefix, string) {
-	network := l.networkOf(addr)
+func (l *Listener) refused(reason string) {
+	if l.opts.Refused != nil {
+		l.opts.Refused(reason)
+	}
+}
+
+// admit counts c in, or says why it may not be; when the listener is full
+// it may pick a victim whose slot c takes.
+func (l *Listener) admit(c *conn) (victim *conn, reason string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.opts.Max > 0 && l.open.Load() >= int64(l.opts.Max) {
-		return network, "total"
+	mine := len(l.byNetwork[c.network])
+	if l.opts.MaxPerNetwork > 0 && mine >= l.opts.MaxPerNetwork {
+		return nil, "network"
 	}
-	if l.opts.MaxPerNetwork > 0 && network.IsValid() && l.byNetwork[network] >= l.opts.MaxPerNetwork {
-		return network, "network"
+	if l.opts.Max > 0 && l.open.Load() >= int64(l.opts.Max) {
+		largest := l.largestHolder()
+		if len(l.byNetwork[largest]) <= mine+1 {
+			return nil, "total" // c's network holds its fair share already
+		}
+		victim = l.byNetwork[largest][0]
+		victim.closed.Store(true) // its own Close must not give the slot back again
+		l.forget(victim)
 	}
 	l.open.Add(1)
-	if network.IsValid() {
-		l.byNetwork[network]++
-	}
-	return network, ""
+	l.byNetwork[c.network] = append(l.byNetwork[c.network], c)
+	return victim, ""
 }
 
-func (l *Listener) release(network netip.Prefix) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// largestHolder returns the network with the most open connections.
+func (l *Listener) largestHolder() netip.Prefix {
+	var best netip.Prefix
+	n := -1
+	for p, conns := range l.byNetwork {
+		if len(conns) > n {
+			best, n = p, len(conns)
+		}
+	}
+	return best
+}
+
+// forget gives c's slot back. Call it with mu held.
+func (l *Listener) forget(c *conn) {
 	l.open.Add(-1)
-	if !network.IsValid() {
+	conns := slices.DeleteFunc(l.byNetwork[c.network], func(o *conn) bool { return o == c })
+	if len(conns) == 0 {
+		delete(l.byNetwork, c.network)
 		return
 	}
-	if l.byNetwork[network]--; l.byNetwork[network] <= 0 {
-		delete(l.byNetwork, network)
-	}
+	l.byNetwork[c.network] = conns
 }
 
-// networkOf is the client network of a remote address; invalid when the
-// address is not IP (a Unix socket), which then counts only in Max.
+// networkOf is the client network of a remote address; the zero prefix
+// when the address is not IP (a Unix socket).
 func (l *Listener) networkOf(addr net.Addr) netip.Prefix {
-	var ip netip.Addr
-	switch a := addr.(type) {
-	case *net.TCPAddr:
-		ip = a.AddrPort().Addr().Unmap()
-	default:
-		ap, err := netip.ParseAddrPort(addr.String())
-		if err != nil {
-			return netip.Prefix{}
-		}
-		ip = ap.Addr().Unmap()
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return netip.Prefix{}
 	}
+	ip := ap.Addr().Unmap()
 	bits := l.opts.V6Bits
 	if ip.Is4() {
 		bits = l.opts.V4Bits
@@ -134,7 +160,9 @@ type conn struct {
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	if c.closed.CompareAndSwap(false, true) {
-		c.l.release(c.network)
+		c.l.mu.Lock()
+		c.l.forget(c)
+		c.l.mu.Unlock()
 	}
 	return err
 }

@@ -130,3 +130,39 @@ func TestTotalBound(t *testing.T) {
 		t.Fatalf("refused in total = %d, want 1", r.get("total"))
 	}
 }
+
+// A full listener makes room for a network holding less than the largest
+// holder, by closing that holder's oldest connection.
+func TestFullListenerMakesRoomForASmallerNetwork(t *testing.T) {
+	l, r := serve(t, Options{Max: 4, MaxPerNetwork: 3, V4Bits: 24})
+	addr := l.Addr().String()
+	var attacker []net.Conn
+	for _, from := range []string{"127.0.12.1", "127.0.12.2", "127.0.12.3", "127.0.13.1"} {
+		attacker = append(attacker, dialFrom(t, from, addr))
+	}
+	waitOpen(t, l, 4)
+	resolver := dialFrom(t, "127.0.14.1", addr)
+	if closedByServer(resolver) {
+		t.Fatal("the resolver's connection was closed")
+	}
+	if !closedByServer(attacker[0]) {
+		t.Fatal("the largest holder's oldest connection was kept")
+	}
+	if closedByServer(attacker[1]) || closedByServer(attacker[3]) {
+		t.Fatal("a connection other than the oldest of the largest holder was closed")
+	}
+	if r.get("evicted") != 1 {
+		t.Fatalf("evicted = %d", r.get("evicted"))
+	}
+	waitOpen(t, l, 4)
+	// Now every network holds at most two: a second one from 127.0.14.0/24
+	// would not be fewer than the largest holder's, and is refused.
+	dialFrom(t, "127.0.15.1", addr) // takes one of 127.0.12's
+	waitOpen(t, l, 4)
+	if c := dialFrom(t, "127.0.14.2", addr); !closedByServer(c) {
+		t.Fatal("a network at its fair share took another slot")
+	}
+	if r.get("total") != 1 {
+		t.Fatalf("total = %d", r.get("total"))
+	}
+}

@@ -71,7 +71,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		DNSRateLimited: r.counterVec("lbdns_dns_rate_limited_total",
 			"Responses of the embedded DNS server over its rate limit (RRL), by what became of them: slipped (sent truncated) or dropped.", "action"),
 		ConnectionsRefused: r.counterVec("lbdns_connections_refused_total",
-			"Connections closed as soon as they were accepted because the listener held its most, by listener (dns, http, connector) and reason: total or network (the client network's share).",
+			"Connections closed as soon as they were accepted because the listener held its most, by listener (dns, http) and reason: total, network (the client network's share) or evicted (closed to make room for a client network holding fewer).",
 			"listener", "reason"),
 		FencedWrites: r.counterVec("lbdns_fenced_writes_total",
 			"Writes held back because this replica may not write (Lease not held by its own clock, or a stale view after a time jump), by output.", "output"),
