@@ -93,6 +93,7 @@ type Config struct {
 	DNSHostmaster            string        `env:"DNS_HOSTMASTER" help:"SOA mailbox; empty = hostmaster.<zone>"`
 	DNSRRLRate               int           `env:"DNS_RRL_RATE" envDefault:"20" help:"response rate limiting: UDP responses per second per client network (/24, /56) and kind of answer; 0 = off"`
 	DNSRRLSlip               int           `env:"DNS_RRL_SLIP" envDefault:"2" help:"response rate limiting: every Nth limited response is sent truncated (TC) instead of dropped; 0 = drop all"`
+	DNSMaxAnswers            int           `env:"DNS_MAX_ANSWERS" envDefault:"16" help:"embedded DNS: addresses in one answer at most (a weighted choice, anew for every query; Route 53 gives 8); 0 = all"`
 	DNSTCPMaxConns           int           `env:"DNS_TCP_MAX_CONNS" envDefault:"1000" help:"embedded DNS: TCP connections held at once; more are closed at accept"`
 	DNSTCPMaxConnsPerNetwork int           `env:"DNS_TCP_MAX_CONNS_PER_NETWORK" envDefault:"50" help:"embedded DNS: TCP connections one client network (/24, /56) may hold at once"`
 	DNSTCPIdleTimeout        time.Duration `env:"DNS_TCP_IDLE_TIMEOUT" envDefault:"10s" help:"embedded DNS: time a TCP client may take to send a whole query, the first or the next (RFC 7766)"`
@@ -420,6 +421,9 @@ func (c Config) validateDNS() []error {
 	}
 	if len(c.DNSZones) == 0 {
 		p.bad("DNS_ZONES", "must name at least one zone when LBDNS_DNS_ADDR is set")
+	}
+	if c.DNSMaxAnswers < 0 || c.DNSMaxAnswers > 1000 {
+		p.bad("DNS_MAX_ANSWERS", "must be 0 (all) or 1..1000, got %d", c.DNSMaxAnswers)
 	}
 	if c.DNSTCPMaxConns < 1 || c.DNSTCPMaxConns > 1000000 {
 		p.bad("DNS_TCP_MAX_CONNS", "must be 1..1000000, got %d", c.DNSTCPMaxConns)

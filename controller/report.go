@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -34,7 +35,7 @@ func (c *Controller) report(ch changes, decisions, before []health.Decision, bas
 		c.countTransitions(ch.Targets)
 	}
 	c.failOpenEvents(ch.FailOpen)
-	c.forgetFailOpenTold(before, decisions)
+	c.forgetGone(before, decisions)
 	c.capacityEvents(decisions, before)
 	c.refusalEvents(before, decisions)
 }
@@ -71,18 +72,22 @@ func (c *Controller) refusalEvents(before, decisions []health.Decision) {
 	}
 }
 
-// forgetFailOpenTold drops hostnames that no longer exist.
-func (c *Controller) forgetFailOpenTold(before, decisions []health.Decision) {
-	if len(c.failOpenTold) == 0 {
-		return
-	}
+// forgetGone drops what lbdns keeps of hostnames that no longer exist: the
+// FailOpen events told, and their series of lbdns_target_transitions_total
+// (a tenant who creates and deletes thousands of names must not grow the
+// registry forever).
+func (c *Controller) forgetGone(before, decisions []health.Decision) {
 	exists := make(map[string]bool, len(decisions))
 	for _, d := range decisions {
 		exists[d.Hostname] = true
 	}
 	for _, d := range before {
-		if !exists[d.Hostname] {
-			delete(c.failOpenTold, d.Hostname)
+		if exists[d.Hostname] {
+			continue
+		}
+		delete(c.failOpenTold, d.Hostname)
+		if c.opts.Metrics != nil {
+			c.opts.Metrics.TargetTransitions.DeletePartialMatch(prometheus.Labels{"hostname": d.Hostname})
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -67,4 +68,30 @@ func TestControllerShareWith(t *testing.T) {
 	objs = append(objs, inNamespace("team-b", time.Now(), service("b", b, nil), endpointSlice("b", true))...)
 	h := newHarnessWith(t, func(o *Options) { o.Tenancy = tenancy.Policy{Mode: tenancy.ModeNamespace} }, objs...)
 	h.waitPublished("127.0.0.93", "127.0.0.94")
+}
+
+// The transition counter forgets a hostname that is gone.
+func TestControllerForgetsTheTransitionsOfAGoneHostname(t *testing.T) {
+	a, b := newBackend(t, "127.0.0.95"), newBackend(t, "127.0.0.96")
+	h := newHarness(t, true, service("a", a, nil), service("b", b, nil), endpointSlice("a", true), endpointSlice("b", true))
+	h.waitPublished("127.0.0.95", "127.0.0.96")
+	if _, err := h.client.DiscoveryV1().EndpointSlices("default").Update(context.Background(), endpointSlice("a", false), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPublished("127.0.0.96")
+	if n := testutil.CollectAndCount(h.metrics.TargetTransitions); n != 1 {
+		t.Fatalf("%d transition series, want 1", n)
+	}
+	for _, name := range []string{"a", "b"} {
+		if err := h.client.CoreV1().Services("default").Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.CollectAndCount(h.metrics.TargetTransitions) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the transition series of a gone hostname stayed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

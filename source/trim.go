@@ -40,26 +40,50 @@ func (t Trimmer) Transform(obj any) (any, error) {
 	return obj, nil // a DeletedFinalStateUnknown passes through: it holds an object trimmed before
 }
 
-// keep returns the annotations Build reads: lbdns's (by prefix) and
-// external-dns's hostname annotations (for ExternalDNSConflict) and the IONOS
-// node-selector (for its check). Nil when
-// there are none, as for most Services of a cluster.
+// serviceAnnotations and nodeAnnotations are the annotations of lbdns (after
+// its prefix) that Build reads; no other key of the prefix is kept, so that
+// a tenant cannot make the cache hold what lbdns never reads.
+var (
+	serviceAnnotations = []string{AnnotationHostname, AnnotationWeight, AnnotationTTL, AnnotationProbe, AnnotationProbePort,
+		AnnotationProbePath, AnnotationNodeProbe, AnnotationMinCapacity, AnnotationMinNodes, AnnotationShareWith}
+	nodeAnnotations = []string{AnnotationBandwidth}
+)
+
+// maxKeptValue bounds a kept annotation value. The API server allows 256 KB
+// of annotations per object; what lbdns reads fits in far less (1,000
+// hostnames of 64 characters), and longer values are cut.
+const maxKeptValue = 64 << 10
+
+// keep returns the annotations Build reads of a Node: lbdns's bandwidth.
+// Nil when there are none, as for most Nodes.
 func (t Trimmer) keep(a map[string]string) map[string]string {
 	var out map[string]string
-	for k, v := range a {
-		if t.kept(k) {
+	for _, k := range nodeAnnotations {
+		if v, ok := a[t.AnnotationPrefix+k]; ok {
 			if out == nil {
 				out = map[string]string{}
 			}
-			out[k] = v
+			out[t.AnnotationPrefix+k] = bounded(v)
 		}
 	}
 	return out
 }
 
-func (t Trimmer) kept(annotation string) bool {
-	return strings.HasPrefix(annotation, t.AnnotationPrefix) || slices.Contains(externalDNSHostnameAnnotations, annotation) ||
-		annotation == AnnotationIONOSNodeSelector
+// keptOnService reports whether Build reads a Service annotation: lbdns's
+// own, external-dns's hostname annotations (for ExternalDNSConflict) and the
+// IONOS node-selector (for its check).
+func (t Trimmer) keptOnService(annotation string) bool {
+	if name, ok := strings.CutPrefix(annotation, t.AnnotationPrefix); ok && slices.Contains(serviceAnnotations, name) {
+		return true
+	}
+	return slices.Contains(externalDNSHostnameAnnotations, annotation) || annotation == AnnotationIONOSNodeSelector
+}
+
+func bounded(v string) string {
+	if len(v) > maxKeptValue {
+		return v[:maxKeptValue]
+	}
+	return v
 }
 
 func (t Trimmer) service(s *corev1.Service) *cachedService {
@@ -67,9 +91,17 @@ func (t Trimmer) service(s *corev1.Service) *cachedService {
 	if t.AnnotationFilter != nil && !t.AnnotationFilter.Empty() && !t.AnnotationFilter.Matches(labels.Set(s.Annotations)) {
 		return out
 	}
+	if s.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		// Build only warns that it is not a LoadBalancer: it needs to know
+		// the hostname annotation is there, not what it says.
+		if _, asks := s.Annotations[t.AnnotationPrefix+AnnotationHostname]; asks {
+			out.annotations = []keyValue{{key: t.AnnotationPrefix + AnnotationHostname}}
+		}
+		return out
+	}
 	for k, v := range s.Annotations {
-		if t.kept(k) {
-			out.annotations = append(out.annotations, keyValue{key: k, value: v})
+		if t.keptOnService(k) {
+			out.annotations = append(out.annotations, keyValue{key: k, value: bounded(v)})
 		}
 	}
 	if out.annotations == nil {

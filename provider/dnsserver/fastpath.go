@@ -58,7 +58,7 @@ func (s *Server) fastAnswer(raw []byte, from net.Addr, buf []byte) ([]byte, bool
 		return nil, false // NODATA carries the SOA: the full path
 	}
 	rrLen := 2 + 10 + len(a.raw[0]) // owner pointer, type to rdlength, rdata
-	size := headerLen + len(q.question) + len(a.raw)*rrLen
+	size := headerLen + len(q.question) + s.answerCount(len(a.raw))*rrLen
 	if q.edns {
 		size += optLen
 	}
@@ -91,7 +91,7 @@ func (s *Server) fastAnswer(raw []byte, from net.Addr, buf []byte) ([]byte, bool
 // no addresses.
 func (s *Server) writeFastAnswer(b, raw []byte, q fastQuery, a *answer, truncate bool) []byte {
 	flags := uint16(0x8000|0x0400) | uint16(raw[2]&0x01)<<8 | uint16(raw[3]&0x10) // QR, AA; RD; CD
-	count := len(a.raw)
+	count := s.answerCount(len(a.raw))
 	if truncate {
 		flags |= 0x0200 // TC
 		count = 0
@@ -109,7 +109,7 @@ func (s *Server) writeFastAnswer(b, raw []byte, q fastQuery, a *answer, truncate
 	b = append(b, q.question...)
 	if count > 0 {
 		var orderBuf [16]int
-		for _, i := range weightedOrderInto(orderBuf[:0], a.weights) {
+		for _, i := range weightedOrderInto(orderBuf[:0], a.weights)[:count] {
 			b = binary.BigEndian.AppendUint16(b, ptrToQuestion)
 			b = binary.BigEndian.AppendUint16(b, q.qtype)
 			b = binary.BigEndian.AppendUint16(b, dns.ClassINET)

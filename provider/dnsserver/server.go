@@ -49,6 +49,9 @@ type Options struct {
 	Ready func() bool
 	// RRL limits the responses over UDP per client network; zero is off.
 	RRL RRL
+	// MaxAnswers caps the addresses in one answer (0: all of them): which
+	// ones is a weighted choice, made anew for every query.
+	MaxAnswers int
 	// TCP bounds the TCP connections; zero fields take the defaults.
 	TCP TCPLimits
 	// WeightByNode makes the node, not the IP, the unit of the weighted
@@ -303,11 +306,11 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 		}
 	case dns.TypeA:
 		if n != nil {
-			resp.Answer = addresses(q.Name, n.a, dns.TypeA)
+			resp.Answer = addresses(q.Name, n.a, dns.TypeA, s.answerCount(len(n.a.raw)))
 		}
 	case dns.TypeAAAA:
 		if n != nil {
-			resp.Answer = addresses(q.Name, n.aaaa, dns.TypeAAAA)
+			resp.Answer = addresses(q.Name, n.aaaa, dns.TypeAAAA, s.answerCount(len(n.aaaa.raw)))
 		}
 	case dns.TypeANY:
 		// RFC 8482: answer ANY minimally, with one synthesised HINFO.
@@ -343,9 +346,11 @@ func (s *Server) admit(req *dns.Msg) (string, int) {
 	return zone, dns.RcodeSuccess
 }
 
-func addresses(owner string, a answer, rrtype uint16) []dns.RR {
-	rrs := make([]dns.RR, 0, len(a.raw))
-	for _, i := range weightedOrder(a.weights) {
+// addresses returns the first count addresses of a in weighted order: a
+// capped answer is a weighted choice of the set.
+func addresses(owner string, a answer, rrtype uint16, count int) []dns.RR {
+	rrs := make([]dns.RR, 0, count)
+	for _, i := range weightedOrder(a.weights)[:count] {
 		hdr := dns.RR_Header{Name: owner, Rrtype: rrtype, Class: dns.ClassINET, Ttl: a.ttl}
 		if rrtype == dns.TypeA {
 			rrs = append(rrs, &dns.A{Hdr: hdr, A: a.raw[i]})
@@ -354,6 +359,14 @@ func addresses(owner string, a answer, rrtype uint16) []dns.RR {
 		}
 	}
 	return rrs
+}
+
+// answerCount is how many of n addresses an answer carries.
+func (s *Server) answerCount(n int) int {
+	if s.opts.MaxAnswers > 0 {
+		return min(n, s.opts.MaxAnswers)
+	}
+	return n
 }
 
 // zoneOf returns the zone name is in, or "".

@@ -494,3 +494,26 @@ func TestWildcardNeverAnswersForAnotherOwnersName(t *testing.T) {
 		}
 	}
 }
+
+// A capped answer carries at most MaxAnswers addresses, chosen anew (by
+// weight) for every query, over UDP and TCP.
+func TestMaxAnswers(t *testing.T) {
+	addr := startWith(t, testSnapshot(), Options{MaxAnswers: 3})
+	seen := map[string]bool{}
+	for i := range 50 {
+		network := []string{"udp", "tcp"}[i%2]
+		r, err := query(addr, network, "many.example.com", dns.TypeA, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Answer) != 3 || r.Truncated {
+			t.Fatalf("%s: %d answers (TC=%v), want 3", network, len(r.Answer), r.Truncated)
+		}
+		for _, ip := range ips(r) {
+			seen[ip] = true
+		}
+	}
+	if len(seen) < 20 {
+		t.Errorf("50 answers of 3 out of 100 IPs named only %d IPs: not a fresh choice per query", len(seen))
+	}
+}
