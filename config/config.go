@@ -58,6 +58,7 @@ type Config struct {
 	AgentInterval time.Duration `env:"AGENT_INTERVAL" envDefault:"5s" help:"time between two rounds of asking the node agents"`
 	AgentAddr     string        `env:"AGENT_ADDR" envDefault:":9798" help:"lbdns agent: address it serves on (set it to the node's IP, status.hostIP, to keep it off public addresses)"`
 	AgentToken    string        `env:"AGENT_TOKEN" help:"a shared secret: lbdns agent answers only requests that carry it (Authorization: Bearer), and lbdns sends it; empty = none (then keep the agent's port closed to anything but lbdns)" secret:"true"`
+	AgentInsecure bool          `env:"AGENT_INSECURE" envDefault:"false" help:"let lbdns agent serve, and lbdns ask agents, without LBDNS_AGENT_TOKEN (only where nothing but lbdns can reach the agents' port)"`
 	AgentNodeName string        `env:"AGENT_NODE_NAME" help:"lbdns agent: the name of its node (the downward API's spec.nodeName); empty = the host name"`
 
 	ProbeInterval     time.Duration `env:"PROBE_INTERVAL" envDefault:"2s" help:"time between two probes of one target"`
@@ -302,6 +303,9 @@ func (c Config) validateAgents() []error {
 	}
 	if err := checkHostPort(c.AgentListenAddr()); err != nil {
 		p.bad("AGENT_ADDR", "%v", err)
+	}
+	if c.AgentPort != 0 && c.AgentToken == "" && !c.AgentInsecure {
+		p.bad("AGENT_TOKEN", "is empty while LBDNS_AGENT_PORT is set: the agents listen on the nodes' addresses, which may be public, and serve only requests with the token; set the same token on lbdns and the agents (or LBDNS_AGENT_INSECURE=true)")
 	}
 	return p
 }

@@ -47,6 +47,11 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{[]string{"LBDNS_CLUSTERS=b="}, []string{`LBDNS_CLUSTERS: cluster "b" has no kubeconfig path`}},
 		{[]string{"LBDNS_LOCAL_CLUSTER=false"}, []string{"LBDNS_LOCAL_CLUSTER: false leaves no cluster"}},
 		{[]string{"LBDNS_CLUSTER_NAME=Prod"}, []string{"LBDNS_CLUSTER_NAME"}},
+		{[]string{"LBDNS_AGENT_PORT=9798"}, []string{"LBDNS_AGENT_TOKEN: is empty while LBDNS_AGENT_PORT is set"}},
+		{[]string{"LBDNS_HOSTNAME_OWNERSHIP=teams", "LBDNS_NAMESPACE_DOMAINS=team-a", "LBDNS_LABEL_FILTER=a in (", "LBDNS_ANNOTATION_FILTER=!!"},
+			[]string{"LBDNS_HOSTNAME_OWNERSHIP", "LBDNS_NAMESPACE_DOMAINS", "LBDNS_LABEL_FILTER", "LBDNS_ANNOTATION_FILTER"}},
+		{[]string{"LBDNS_HTTP_MAX_CONNS=0", "LBDNS_DNS_ADDR=:5353", "LBDNS_DNS_ZONES=x.test", "LBDNS_DNS_TCP_MAX_CONNS_PER_NETWORK=0", "LBDNS_DNS_MAX_ANSWERS=-1"},
+			[]string{"LBDNS_HTTP_MAX_CONNS", "LBDNS_DNS_TCP_MAX_CONNS_PER_NETWORK", "LBDNS_DNS_MAX_ANSWERS"}},
 	}
 	for _, tt := range tests {
 		assertLoadError(t, tt.env, tt.want...)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -267,4 +268,27 @@ func headerBomb(t *testing.T, ip string) bombBackend {
 	}()
 	ap := netip.MustParseAddrPort(ln.Addr().String())
 	return bombBackend{ip: ap.Addr(), port: int(ap.Port())}
+}
+
+// TestAgentRefusesToServeWithoutAToken: the node agent listens on the
+// node's address, which may be public on IONOS: without a token it does not
+// start, and lbdns does not ask agents without one.
+func TestAgentRefusesToServeWithoutAToken(t *testing.T) {
+	e := suite
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e.lbdnsBin, "agent")
+	cmd.Env = []string{"LBDNS_AGENT_ADDR=127.0.0.1:" + strconv.Itoa(port)}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "LBDNS_AGENT_TOKEN is empty") {
+		t.Fatalf("lbdns agent without a token: %v\n%s", err, out)
+	}
+	cmd = exec.Command(e.lbdnsBin, "--check-config")
+	cmd.Env = []string{"LBDNS_AGENT_PORT=9798"}
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "LBDNS_AGENT_TOKEN") {
+		t.Fatalf("lbdns asking agents without a token: %v\n%s", err, out)
+	}
+	record(t, "PASS lbdns agent without LBDNS_AGENT_TOKEN refuses to start; lbdns with LBDNS_AGENT_PORT and no token too")
 }

@@ -26,6 +26,10 @@ const agentWindow = 10 * time.Second
 // runAgent is `lbdns agent`: it serves its node's interfaces, addresses and
 // rates on LBDNS_AGENT_ADDR until ctx ends. It talks to no API server.
 func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if cfg.AgentToken == "" && !cfg.AgentInsecure {
+		return fmt.Errorf("LBDNS_AGENT_TOKEN is empty: lbdns agent serves its node's addresses and traffic only to requests with the token " +
+			"(it listens on the node's address, which may be public); set it from a Secret, or LBDNS_AGENT_INSECURE=true where nothing else can reach the port")
+	}
 	node := cfg.AgentNodeName
 	if node == "" {
 		var err error

@@ -60,10 +60,8 @@
 {{- if $v.agent.enabled }}
 - {name: LBDNS_AGENT_PORT, value: {{ $v.agent.port | quote }}}
 - {name: LBDNS_AGENT_INTERVAL, value: {{ $v.agent.interval | quote }}}
-{{- with $v.agent.token.existingSecret }}
 - name: LBDNS_AGENT_TOKEN
-  valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: {{ $v.agent.token.key | quote }}}}
-{{- end }}
+  valueFrom: {secretKeyRef: {name: {{ include "lbdns.agentTokenSecret" $ | quote }}, key: {{ $v.agent.token.key | quote }}}}
 {{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}

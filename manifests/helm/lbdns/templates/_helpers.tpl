@@ -76,3 +76,8 @@ true
 {{- fail "lbdns: dns.enabled needs dns.zones" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The Secret of the node agents' token: the user's, or the one the chart generates. */}}
+{{- define "lbdns.agentTokenSecret" -}}
+{{- .Values.agent.token.existingSecret | default (printf "%s-agent-token" (include "lbdns.fullname" .)) -}}
+{{- end }}
