@@ -64,7 +64,7 @@ func (c *Controller) apply(ctx context.Context, d *dirt) []string {
 		remove = append(remove, removed...)
 		for _, t := range v.model.TargetsOf(ref.NamespacedName) {
 			if len(t.ProbeSpec.Checks) > 0 {
-				set[t.Key] = probe.Target{IP: t.IP, Spec: t.ProbeSpec, Node: nodeKey(t)}
+				set[t.Key] = probe.Target{IP: t.IP, Spec: t.ProbeSpec, Node: nodeKey(t), Group: t.Namespace}
 			} else {
 				remove = append(remove, t.Key)
 			}

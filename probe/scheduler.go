@@ -51,14 +51,17 @@ type Target struct {
 	// Node is the node that carries the IP, when known: the targets of one
 	// node share their node checks (shared.go).
 	Node string
+	// Group is who the target belongs to (its namespace): the pools share
+	// their slots fairly among groups.
+	Group string
 }
 
 // Scheduler probes a changing set of targets, keyed by K, each in its own
 // goroutine so that at most one probe per target is in flight.
 type Scheduler[K comparable] struct {
 	opts Options
-	// Slots of the pools, by the state of the targets that use them.
-	slots map[State]chan struct{}
+	// The pools, by the state of the targets that use them.
+	pools map[State]*pool
 
 	mu      sync.Mutex
 	entries map[K]*entry
@@ -89,9 +92,9 @@ func NewScheduler[K comparable](opts Options) *Scheduler[K] {
 	if opts.FastInterval <= 0 {
 		opts.FastInterval = opts.Interval
 	}
-	s := &Scheduler[K]{opts: opts, entries: map[K]*entry{}, slots: map[State]chan struct{}{}, shared: newSharedRuns()}
+	s := &Scheduler[K]{opts: opts, entries: map[K]*entry{}, pools: map[State]*pool{}, shared: newSharedRuns()}
 	for _, st := range []State{Unknown, Up, Down} {
-		s.slots[st] = make(chan struct{}, opts.Concurrency)
+		s.pools[st] = newPool(opts.Concurrency)
 	}
 	return s
 }
@@ -173,7 +176,9 @@ func (s *Scheduler[K]) loop(ctx context.Context, k K, e *entry) {
 			return
 		case <-timer.C:
 		}
-		err := s.round(ctx, e, s.slots[s.state(e)])
+		st := s.status(e)
+		err := s.round(ctx, e, s.pools[st.State], claim{group: e.target.Group, since: st.LastTransition,
+			changing: st.Successes > 0 && st.State == Down || st.Failures > 0 && st.State == Up})
 		if ctx.Err() != nil {
 			return // removed or shutting down: this result means nothing
 		}
@@ -181,22 +186,20 @@ func (s *Scheduler[K]) loop(ctx context.Context, k K, e *entry) {
 	}
 }
 
-func (s *Scheduler[K]) state(e *entry) State {
+func (s *Scheduler[K]) status(e *entry) Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return e.status.State
+	return e.status
 }
 
 // round runs every check of e's target within one timeout, holding a slot
 // of the pool, and returns the first failure. A check that another target
 // runs at the same moment is not run twice (shared.go).
-func (s *Scheduler[K]) round(ctx context.Context, e *entry, slots chan struct{}) error {
-	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+func (s *Scheduler[K]) round(ctx context.Context, e *entry, p *pool, c claim) error {
+	if err := p.acquire(ctx, c); err != nil {
+		return err
 	}
-	defer func() { <-slots }()
+	defer p.release(c.group)
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	t := e.target
@@ -257,8 +260,28 @@ func (s *Scheduler[K]) delay(e *entry, st Status, now time.Time) time.Duration {
 		}
 		return d
 	case st.State == Down:
-		return nextOnGrid(now, s.opts.DownInterval, e.phase, s.opts.Jitter).Sub(now)
+		return nextOnGrid(now, downInterval(s.opts.DownInterval, now.Sub(st.LastTransition)), e.phase, s.opts.Jitter).Sub(now)
 	default:
 		return nextOnGrid(now, s.opts.Interval, e.phase, s.opts.Jitter).Sub(now)
 	}
+}
+
+// Backing off the probes of long-dead targets, as Envoy lengthens an
+// ejection: a target down for longer than downBackoffAfter is probed half as
+// often for every further downBackoffAfter, up to every maxDownBackoff (or
+// the down interval, if longer). Thousands of targets dead for good then
+// cost few probes, and a recently failed one is not queued behind them.
+const (
+	downBackoffAfter = time.Minute
+	maxDownBackoff   = 30 * time.Second
+)
+
+// downInterval is the time between two probes of a target down for downFor.
+func downInterval(base, downFor time.Duration) time.Duration {
+	limit := max(base, maxDownBackoff)
+	d := base
+	for n := downFor / downBackoffAfter; n > 0 && d < limit; n-- {
+		d *= 2
+	}
+	return min(d, limit)
 }

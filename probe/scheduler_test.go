@@ -220,3 +220,50 @@ func TestSchedulerFastIntervalWhileTheStateChanges(t *testing.T) {
 		t.Errorf("a down target was probed again after %s: still at the fast interval", gap)
 	}
 }
+
+// A target that failed recently and comes back is not queued behind
+// another tenant's dead targets, which hold the down pool's slots for their
+// whole timeout.
+func TestSchedulerRestoreIsNotQueuedBehindDeadTargets(t *testing.T) {
+	live := netip.MustParseAddr("127.0.0.3")
+	var liveUp atomic.Bool
+	liveUp.Store(true)
+	probe := func(ctx context.Context, ip netip.Addr, _ Check) error {
+		if ip == live {
+			if liveUp.Load() {
+				return nil
+			}
+			return errors.New("refused")
+		}
+		<-ctx.Done() // blackholed
+		return ctx.Err()
+	}
+	s := NewScheduler[int](Options{Interval: 20 * time.Millisecond, Timeout: 200 * time.Millisecond, Rise: 2, Fall: 1, Concurrency: 4,
+		Funcs: map[Kind]Func{TCP: probe}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); s.Wait() }()
+	check := Spec{Checks: []Check{{Kind: TCP, Port: 1}}}
+	desired := map[int]Target{0: {IP: live, Spec: check, Group: "team-a"}}
+	for i := 1; i <= 50; i++ {
+		desired[i] = Target{IP: netip.AddrFrom4([4]byte{127, 78, 0, byte(i)}), Spec: check, Group: "mallory"}
+	}
+	s.Update(ctx, desired, nil)
+	testwait.For(t, "every dead target down", func() bool {
+		for k := 1; k <= 50; k++ {
+			if st, _ := s.Status(k); st.State != Down {
+				return false
+			}
+		}
+		return true
+	})
+	liveUp.Store(false)
+	testwait.For(t, "the live target down", func() bool { st, _ := s.Status(0); return st.State == Down })
+	liveUp.Store(true)
+	back := time.Now()
+	testwait.For(t, "the live target up again", func() bool { st, _ := s.Status(0); return st.State == Up })
+	// FIFO behind 50 dead x 200 ms over 4 slots: 2.5 s per round, 5 s for
+	// rise 2. First in line: two intervals and a little (a wide bound).
+	if took := time.Since(back); took > time.Second {
+		t.Errorf("restored after %s behind dead targets", took)
+	}
+}
