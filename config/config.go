@@ -81,7 +81,7 @@ type Config struct {
 	RFC2136TSIGAlg    string        `env:"RFC2136_TSIG_SECRET_ALG" envDefault:"hmac-sha256" help:"rfc2136: TSIG algorithm"`
 	RFC2136Insecure   bool          `env:"RFC2136_INSECURE" envDefault:"false" help:"rfc2136: send updates without TSIG"`
 	WebhookURL        string        `env:"WEBHOOK_URL" help:"webhook: URL of an external-dns webhook provider, e.g. http://localhost:8888"`
-	TXTOwnerID        string        `env:"TXT_OWNER_ID" envDefault:"lbdns" help:"owner ID in the TXT ownership records; records of other owners are never changed"`
+	TXTOwnerID        string        `env:"TXT_OWNER_ID" help:"owner ID in the TXT ownership records; records of other owners are never changed; empty = unique to this installation (lbdns-<first 8 of the kube-system namespace's UID>[-<LBDNS_LEADER_ELECT_NAME>]), shown in /status"`
 	Policy            string        `env:"POLICY" envDefault:"sync" help:"sync (create, update, delete) or upsert-only (never delete)"`
 	DomainFilter      []string      `env:"DOMAIN_FILTER" envSeparator:"," help:"limit the standalone updater to these domains, comma-separated"`
 	SyncInterval      time.Duration `env:"SYNC_INTERVAL" envDefault:"1m" help:"full sync of the writers (standalone, DNSEndpoint) at least this often"`
@@ -367,8 +367,8 @@ func (c Config) validateWriters() []error {
 	default:
 		p.bad("PROVIDER", "%q is not rfc2136, webhook or empty", c.Provider)
 	}
-	if c.TXTOwnerID == "" || strings.ContainsAny(c.TXTOwnerID, ",=\" \t") {
-		p.bad("TXT_OWNER_ID", "%q must be non-empty, without spaces, commas, '=' or quotes", c.TXTOwnerID)
+	if strings.ContainsAny(c.TXTOwnerID, ",=\" \t") {
+		p.bad("TXT_OWNER_ID", "%q must be without spaces, commas, '=' or quotes", c.TXTOwnerID)
 	}
 	if c.Policy != "sync" && c.Policy != "upsert-only" {
 		p.bad("POLICY", "%q is not sync or upsert-only", c.Policy)

@@ -392,13 +392,21 @@ func blackholed(t *testing.T, e *env, n int) {
 	iptables(t, "-I", "INPUT", "-d", dark, "-j", "DROP")
 	undark := func() { iptables(t, "-D", "INPUT", "-d", dark, "-j", "DROP") }
 	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
-	undark()
 	bound := time.Duration(probeFall)*probeInterval + 500*time.Millisecond + time.Second
 	if withdrawn > 2*bound {
 		t.Fatalf("withdrawal took %s, over twice the bound %s: live targets are starved", withdrawn.Round(10*time.Millisecond), bound)
 	}
-	record(t, "PASS %d blackholed targets (down after %.1fs): a new pair in DNS after %.2fs; a live IP that went dark withdrawn after %.2fs (interval x fall + timeout + 1s = %s)",
-		n, created.Seconds(), inDNS.Seconds(), withdrawn.Seconds(), bound)
+	// It comes back: the down pool is full of the blackholed targets' probes,
+	// each holding its slot for the whole timeout, but a recently failed
+	// target gets the next free slot.
+	undark()
+	restored := e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
+	restoreBound := time.Duration(probeRise)*probeInterval + 500*time.Millisecond + time.Second
+	if restored > 2*restoreBound {
+		t.Fatalf("restore took %s, over twice the bound %s: a returning target is queued behind dead ones", restored.Round(10*time.Millisecond), restoreBound)
+	}
+	record(t, "PASS %d blackholed targets (down after %.1fs): a new pair in DNS after %.2fs; a live IP that went dark withdrawn after %.2fs (interval x fall + timeout + 1s = %s), back in DNS %.2fs after it answered again (interval x rise + timeout + 1s = %s)",
+		n, created.Seconds(), inDNS.Seconds(), withdrawn.Seconds(), bound, restored.Seconds(), restoreBound)
 }
 
 // iptables runs iptables with args; the scenario fails if it cannot.

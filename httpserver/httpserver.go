@@ -62,6 +62,8 @@ type Sources struct {
 	// Pprof serves Go's profiles at /debug/pprof/ (memory and CPU profiles
 	// of a running lbdns, for an SRE who asks where they go).
 	Pprof bool
+	// TXTOwnerID is the standalone updater's owner ID ("": none runs).
+	TXTOwnerID string
 }
 
 // Handler returns the mux of all endpoints.
@@ -76,6 +78,7 @@ func Handler(src Sources) http.Handler {
 		if src.Cluster != nil {
 			st.Cluster = newClusterStatus(src.Cluster.Status(), time.Now())
 		}
+		st.TXTOwnerID = src.TXTOwnerID
 		for _, c := range src.Clusters {
 			st.Clusters = append(st.Clusters, NamedClusterStatus{Name: c.Name, Local: c.Local,
 				ClusterStatus: *newClusterStatus(c.Cluster.Status(), time.Now())})
@@ -136,6 +139,8 @@ type Status struct {
 	// nodes (placed by Node addresses, if at all).
 	Agents       []nodeagent.AgentStatus `json:"agents,omitempty"`
 	AmbiguousIPs map[string][]string     `json:"ambiguousIPs,omitempty"`
+	// TXTOwnerID is the owner ID of the standalone updater's records.
+	TXTOwnerID string `json:"txtOwnerID,omitempty"`
 }
 
 func newAgentsStatus(a Agents) ([]nodeagent.AgentStatus, map[string][]string) {

@@ -32,6 +32,7 @@ type Metrics struct {
 	FencedWrites         *prometheus.CounterVec
 	DNSRateLimited       *prometheus.CounterVec
 	ConnectionsRefused   *prometheus.CounterVec
+	UpdateConflicts      *prometheus.CounterVec
 
 	reg prometheus.Registerer
 }
@@ -73,6 +74,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		ConnectionsRefused: r.counterVec("lbdns_connections_refused_total",
 			"Connections closed as soon as they were accepted because the listener held its most, by listener (dns, http) and reason: total, network (the client network's share) or evicted (closed to make room for a client network holding fewer).",
 			"listener", "reason"),
+		UpdateConflicts: r.counterVec("lbdns_update_conflicts_total",
+			"RFC 2136 UPDATEs of one hostname the DNS server refused because their prerequisites failed: the zone changed since lbdns read it (another writer, or a stale leader); nothing of that hostname changed, the next sync reads again. By output.",
+			"output"),
 		FencedWrites: r.counterVec("lbdns_fenced_writes_total",
 			"Writes held back because this replica may not write (Lease not held by its own clock, or a stale view after a time jump), by output.", "output"),
 		DNSDuration: r.histogram("lbdns_dns_request_duration_seconds", "Time the embedded DNS server took to answer one query.",

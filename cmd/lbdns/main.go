@@ -203,6 +203,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := addClusters(ctl, clusters, reg, cfg); err != nil {
 		return err
 	}
+	migrateFrom := ""
+	if cfg.Provider != "" {
+		id, derived, err := ownerID(ctx, cfg, client)
+		if err != nil {
+			return err
+		}
+		if cfg.TXTOwnerID = id; derived {
+			migrateFrom = legacyOwnerID
+		}
+	}
 	// Listen before the caches sync: /healthz answers at once, and
 	// external-dns's connections are held instead of refused.
 	ls, err := openListeners(cfg)
@@ -216,7 +226,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	outputs := &provider.Outputs{Metrics: m}
 	agents := startAgents(g, cfg, clusters, ctl, reg, log)
 	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Clusters: clusterStatuses(cfg, clusters),
-		Agents: agents, Gatherer: reg, Pprof: cfg.Pprof}, cfg, m)
+		Agents: agents, Gatherer: reg, Pprof: cfg.Pprof, TXTOwnerID: cfg.TXTOwnerID}, cfg, m)
 	serveReaders(g, cfg, ls, ctl, outputs, log)
 	runClusters(g, clusters)
 	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready()) })
@@ -229,7 +239,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		return nil
 	})
-	w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, outputs: outputs, leading: leading}
+	w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, outputs: outputs, leading: leading, migrateFrom: migrateFrom}
 	g.Go(func(ctx context.Context) error { return runWriters(ctx, w, client) })
 	return g.Wait(log)
 }

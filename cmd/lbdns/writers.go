@@ -37,6 +37,9 @@ type writers struct {
 	outputs *provider.Outputs
 	// leading is set while this replica holds the Lease (it gates events).
 	leading *atomic.Bool
+	// migrateFrom is an owner ID whose records the standalone updater
+	// adopts: the old default, when the owner ID was derived.
+	migrateFrom string
 }
 
 // build returns the configured writers, each in its write loop, writing only
@@ -55,7 +58,10 @@ func (w writers) build(fence func() error) ([]*provider.WriteLoop, error) {
 	}
 	var loops []*provider.WriteLoop
 	if w.cfg.Provider != "" {
-		sw, err := standalone.New(standaloneOptions(w.cfg, w.log))
+		opts := standaloneOptions(w.cfg, w.log)
+		opts.MigrateFromOwnerID = w.migrateFrom
+		opts.RFC2136.OnConflict = func() { w.m.UpdateConflicts.WithLabelValues(w.cfg.Provider).Inc() }
+		sw, err := standalone.New(opts)
 		if err != nil {
 			return nil, fmt.Errorf("LBDNS_PROVIDER=%s, LBDNS_POLICY=%s: %w", w.cfg.Provider, w.cfg.Policy, err)
 		}

@@ -18,7 +18,8 @@ import (
 const transferTimeout = 10 * time.Second
 
 // checkedRFC2136 is external-dns's rfc2136 provider with a zone read that
-// fails when the transfer does. external-dns v0.22's Records logs a refused
+// fails when the transfer does, and writes that are one UPDATE per hostname
+// with prerequisites (update.go). external-dns v0.22's Records logs a refused
 // or broken AXFR and returns the records it got, often none, with no error:
 // a plan from that "empty zone" only creates, an RFC 2136 create adds, and a
 // withdrawn IP would stay in DNS for good while every sync counted as a
@@ -29,12 +30,15 @@ type checkedRFC2136 struct {
 	server            string
 	zones             []string
 	tsig              *tsigKey // nil: unsigned
+	// onConflict, if set, hears of each UPDATE refused for its
+	// prerequisites.
+	onConflict func()
 }
 
 type tsigKey struct{ name, secret, alg string }
 
 func newCheckedRFC2136(inner provider.Provider, o RFC2136Options) (*checkedRFC2136, error) {
-	p := &checkedRFC2136{Provider: inner, server: net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), zones: o.Zones}
+	p := &checkedRFC2136{Provider: inner, server: net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), zones: o.Zones, onConflict: o.OnConflict}
 	if !o.Insecure {
 		alg, ok := tsigAlgorithms[strings.ToLower(o.TSIGSecretAlg)]
 		if !ok {

@@ -26,7 +26,10 @@ type RFC2136Options struct {
 	Port  int
 	Zones []string
 	// Insecure sends updates without TSIG.
-	Insecure                               bool
+	Insecure bool
+	// OnConflict, if set, hears of each UPDATE the server refused because
+	// the zone changed since it was read.
+	OnConflict                             func()
 	TSIGKeyName, TSIGSecret, TSIGSecretAlg string
 }
 
@@ -46,6 +49,7 @@ func newRegistry(ctx context.Context, o Options, filter *endpoint.DomainFilter) 
 	edns.Policy = o.Policy
 	edns.Registry = "txt"
 	edns.TXTOwnerID = o.OwnerID
+	edns.TXTOwnerOld = o.MigrateFromOwnerID
 	edns.ManagedDNSRecordTypes = ManagedRecordTypes
 	edns.DomainFilter = filter.Filters
 

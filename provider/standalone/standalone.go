@@ -32,6 +32,9 @@ type Options struct {
 	WebhookURL string
 	// OwnerID marks the records this writer owns in the TXT registry.
 	OwnerID string
+	// MigrateFromOwnerID, if set, is an owner ID whose records this
+	// writer adopts (rewriting their TXT records to OwnerID).
+	MigrateFromOwnerID string
 	// Policy is an external-dns policy: sync or upsert-only.
 	Policy string
 	Logger *slog.Logger
@@ -133,7 +136,7 @@ func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
 	}
 	w.log.Info("applying DNS changes", "generation", d.Generation,
 		"create", len(c.Create), "update", len(c.UpdateNew), "delete", len(c.Delete))
-	if err := w.reg.ApplyChanges(ctx, c); err != nil {
+	if err := w.reg.ApplyChanges(withFence(ctx, d.Fence), c); err != nil {
 		return fmt.Errorf("applying changes: %w", err)
 	}
 	return unownable
