@@ -390,7 +390,9 @@ func blackholed(t *testing.T, e *env, n int) {
 	l.waitHealthy(t, host, 2)
 	dark := a.ip.String() + "/32"
 	iptables(t, "-I", "INPUT", "-d", dark, "-j", "DROP")
-	undark := func() { iptables(t, "-D", "INPUT", "-d", dark, "-j", "DROP") }
+	var darkOnce sync.Once
+	undark := func() { darkOnce.Do(func() { iptables(t, "-D", "INPUT", "-d", dark, "-j", "DROP") }) }
+	t.Cleanup(undark) // also when the scenario fails before it is lit again
 	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
 	bound := time.Duration(probeFall)*probeInterval + 500*time.Millisecond + time.Second
 	if withdrawn > 2*bound {

@@ -71,7 +71,9 @@
 {{- define "lbdns.standaloneEnv" -}}
 {{- $s := .Values.standalone -}}
 - {name: LBDNS_PROVIDER, value: {{ $s.provider | quote }}}
-- {name: LBDNS_TXT_OWNER_ID, value: {{ $s.txtOwnerId | quote }}}
+{{- with $s.txtOwnerId }}
+- {name: LBDNS_TXT_OWNER_ID, value: {{ . | quote }}}
+{{- end }}
 - {name: LBDNS_POLICY, value: {{ $s.policy | quote }}}
 {{- if eq $s.provider "rfc2136" }}
 - {name: LBDNS_RFC2136_HOST, value: {{ $s.rfc2136.host | quote }}}
