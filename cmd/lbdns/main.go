@@ -203,15 +203,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := addClusters(ctl, clusters, reg, cfg); err != nil {
 		return err
 	}
-	migrateFrom := ""
-	if cfg.Provider != "" {
-		id, derived, err := ownerID(ctx, cfg, client)
-		if err != nil {
-			return err
-		}
-		if cfg.TXTOwnerID = id; derived {
-			migrateFrom = legacyOwnerID
-		}
+	migrateFrom, err := settleOwnerID(ctx, &cfg, client)
+	if err != nil {
+		return err
 	}
 	// Listen before the caches sync: /healthz answers at once, and
 	// external-dns's connections are held instead of refused.
@@ -230,18 +224,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	serveReaders(g, cfg, ls, ctl, outputs, log)
 	runClusters(g, clusters)
 	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready()) })
-	g.Go(func(ctx context.Context) error {
-		if err := ctl.Run(ctx); err != nil {
-			if f := conn.Status().Forbidden; len(f) > 0 {
-				return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): the API server refused: %s; %s", err, cfg.CacheSyncTimeout, strings.Join(f, "; "), apiwatch.RBACHint)
-			}
-			return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", err, cfg.CacheSyncTimeout)
-		}
-		return nil
-	})
+	g.Go(func(ctx context.Context) error { return runController(ctx, ctl, conn, cfg) })
 	w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, outputs: outputs, leading: leading, migrateFrom: migrateFrom}
 	g.Go(func(ctx context.Context) error { return runWriters(ctx, w, client) })
 	return g.Wait(log)
+}
+
+// runController runs the controller until ctx ends; a failure to sync the
+// caches says what the API server refused, or what to check.
+func runController(ctx context.Context, ctl *controller.Controller, conn *apiwatch.Connection, cfg config.Config) error {
+	err := ctl.Run(ctx)
+	if err == nil {
+		return nil
+	}
+	if f := conn.Status().Forbidden; len(f) > 0 {
+		return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): the API server refused: %s; %s", err, cfg.CacheSyncTimeout, strings.Join(f, "; "), apiwatch.RBACHint)
+	}
+	return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", err, cfg.CacheSyncTimeout)
 }
 
 // releaseStartupMemory returns the heap the initial lists left behind to the

@@ -37,6 +37,22 @@ func ownerID(ctx context.Context, cfg config.Config, client kubernetes.Interface
 	return derivedOwnerID(string(ns.UID), cfg.LeaderElectName), true, nil
 }
 
+// settleOwnerID sets cfg's TXT owner ID when the standalone updater runs,
+// and returns the owner ID whose records it adopts ("": none).
+func settleOwnerID(ctx context.Context, cfg *config.Config, client kubernetes.Interface) (migrateFrom string, err error) {
+	if cfg.Provider == "" {
+		return "", nil
+	}
+	id, derived, err := ownerID(ctx, *cfg, client)
+	if err != nil {
+		return "", err
+	}
+	if cfg.TXTOwnerID = id; derived {
+		return legacyOwnerID, nil
+	}
+	return "", nil
+}
+
 func derivedOwnerID(clusterUID, leaseName string) string {
 	id := "lbdns-" + clusterUID[:min(8, len(clusterUID))]
 	if leaseName != "" && leaseName != "lbdns" {
