@@ -45,6 +45,8 @@ type Config struct {
 	Namespace           string                  `env:"NAMESPACE" help:"watch Services in this namespace only; empty watches all"`
 	CacheSyncTimeout    time.Duration           `env:"CACHE_SYNC_TIMEOUT" envDefault:"60s" help:"how long to wait for the informer caches at start"`
 	TTL                 int64                   `env:"TTL" envDefault:"30" help:"record TTL in seconds when a Service sets none"`
+	WithdrawCordoned    bool                    `env:"WITHDRAW_CORDONED" envDefault:"true" help:"withdraw the IPs of cordoned (unschedulable) nodes, as before a drain; false keeps them while the node is Ready (Kubernetes keeps cordoned nodes in cloud load balancers)"`
+	MinTTL              int64                   `env:"MIN_TTL" envDefault:"0" help:"the least TTL of every record lbdns publishes, in seconds: a Service asking for less is raised to it (noted in /status); IONOS Cloud DNS refuses TTLs under 60; 0 = none"`
 	FailOpen            bool                    `env:"FAIL_OPEN" envDefault:"true" help:"publish every weight>0 target when none is healthy"`
 	KubeProxyHealthPort int                     `env:"KUBE_PROXY_HEALTHZ_PORT" envDefault:"10256" help:"port of kube-proxy's /healthz for node-probe=kube-proxy"`
 	NodeBandwidth       bandwidth.BitsPerSecond `env:"NODE_BANDWIDTH" envDefault:"2G" help:"bandwidth of one node's network interface, for the capacity of a hostname (bits/s; K, M, G, T count in thousands: 2G, 1.5G, 10G); the Node annotation <prefix>bandwidth overrides it per node"`
@@ -206,6 +208,11 @@ func (c Config) Validate() error {
 	}
 	if c.TTL < 1 || c.TTL > 2147483647 {
 		p.bad("TTL", "must be 1..2147483647 seconds, got %d", c.TTL)
+	}
+	if c.MinTTL < 0 || c.MinTTL > 86400 {
+		p.bad("MIN_TTL", "must be 0 (none) to 86400 seconds, got %d", c.MinTTL)
+	} else if c.TTL < c.MinTTL {
+		p.bad("TTL", "%d is below LBDNS_MIN_TTL (%d): records would be published with %d", c.TTL, c.MinTTL, c.MinTTL)
 	}
 	if c.KubeProxyHealthPort < 1 || c.KubeProxyHealthPort > 65535 {
 		p.bad("KUBE_PROXY_HEALTHZ_PORT", "must be 1..65535, got %d", c.KubeProxyHealthPort)

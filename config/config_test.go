@@ -47,6 +47,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{[]string{"LBDNS_CLUSTERS=b="}, []string{`LBDNS_CLUSTERS: cluster "b" has no kubeconfig path`}},
 		{[]string{"LBDNS_LOCAL_CLUSTER=false"}, []string{"LBDNS_LOCAL_CLUSTER: false leaves no cluster"}},
 		{[]string{"LBDNS_CLUSTER_NAME=Prod"}, []string{"LBDNS_CLUSTER_NAME"}},
+		{[]string{"LBDNS_MIN_TTL=60"}, []string{"LBDNS_TTL: 30 is below LBDNS_MIN_TTL (60)"}},
+		{[]string{"LBDNS_MIN_TTL=100000"}, []string{"LBDNS_MIN_TTL"}},
 		{[]string{"LBDNS_AGENT_PORT=9798"}, []string{"LBDNS_AGENT_TOKEN: is empty while LBDNS_AGENT_PORT is set"}},
 		{[]string{"LBDNS_HOSTNAME_OWNERSHIP=teams", "LBDNS_NAMESPACE_DOMAINS=team-a", "LBDNS_LABEL_FILTER=a in (", "LBDNS_ANNOTATION_FILTER=!!"},
 			[]string{"LBDNS_HOSTNAME_OWNERSHIP", "LBDNS_NAMESPACE_DOMAINS", "LBDNS_LABEL_FILTER", "LBDNS_ANNOTATION_FILTER"}},

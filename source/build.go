@@ -52,12 +52,19 @@ type Options struct {
 	Cluster          string
 	AnnotationPrefix string
 	// MaxHostnames caps the hostnames one Service may ask for.
-	MaxHostnames        int
-	DefaultTTL          int64
+	MaxHostnames int
+	DefaultTTL   int64
+	// MinTTL raises every TTL below it (LBDNS_MIN_TTL; IONOS Cloud DNS
+	// refuses TTLs under 60 s); 0: none.
+	MinTTL              int64
 	KubeProxyHealthPort int
 	// NodeBandwidth is a node's bandwidth unless its annotation
 	// <prefix>bandwidth says otherwise; 0 counts no capacity.
 	NodeBandwidth bandwidth.BitsPerSecond
+	// KeepCordoned keeps the IPs of cordoned nodes (LBDNS_WITHDRAW_CORDONED
+	// false): Kubernetes no longer takes unschedulable nodes out of cloud
+	// load balancers, since that caused outages (kubernetes PR #90823).
+	KeepCordoned bool
 }
 
 // Warning is a problem with one Service that its owner should see.
@@ -125,6 +132,10 @@ func serviceTargets(svc *corev1.Service, look Lookup, o Options) (Settings, []he
 		ttl = o.DefaultTTL
 	}
 	base := health.Target{Weight: settings.Weight, TTL: ttl, ProbeSpec: spec}
+	if ttl < o.MinTTL { // a note, not a warning: the Service is fine, the provider needs more
+		base.TTL = o.MinTTL
+		base.Notes = []string{fmt.Sprintf("TTL %d s raised to %d s (LBDNS_MIN_TTL)", ttl, o.MinTTL)}
+	}
 	targets := ingressTargets(svc, base, look, o, warn)
 	return settings, targets, warnings
 }
@@ -170,7 +181,7 @@ func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Opti
 		if node != nil {
 			t.Node, t.NodeMappedBy, t.NodeBandwidth = node.Name, string(by), float64(nodeBandwidth(node, o, warn))
 		}
-		t.Signal, t.SignalDetail = signal(svc, ready, node)
+		t.Signal, t.SignalDetail = signal(svc, ready, node, o.KeepCordoned)
 		targets = append(targets, t)
 		nodes = append(nodes, node)
 	}
@@ -179,14 +190,14 @@ func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Opti
 }
 
 // signal returns why Kubernetes says to withdraw the target, if it does.
-func signal(svc *corev1.Service, ready []discoveryv1.Endpoint, node *corev1.Node) (health.Reason, string) {
+func signal(svc *corev1.Service, ready []discoveryv1.Endpoint, node *corev1.Node, keepCordoned bool) (health.Reason, string) {
 	if len(ready) == 0 {
 		return health.NoReadyEndpoints, "the Service has no ready endpoint"
 	}
 	if node == nil {
 		return "", "" // a Node deleted a moment ago is the controller's memory, not the cluster's
 	}
-	if r, d := nodeSignal(node); r != "" {
+	if r, d := nodeSignal(node); r != "" && !(keepCordoned && r == health.NodeCordoned) {
 		return r, d
 	}
 	if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {

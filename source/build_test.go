@@ -215,6 +215,37 @@ func TestBuildGroupsAndSignals(t *testing.T) {
 	}
 }
 
+// LBDNS_WITHDRAW_CORDONED=false keeps a cordoned node's IP; the rest of the
+// node signals stay.
+func TestBuildKeepCordoned(t *testing.T) {
+	c := cluster([]*corev1.Service{svc("a", "app.example.com", []string{"192.0.2.1", "192.0.2.2"})},
+		[]*discoveryv1.EndpointSlice{slice("a", true, "n1")}, []*corev1.Node{
+			node("n1", "192.0.2.1", true, func(n *corev1.Node) { n.Spec.Unschedulable = true }),
+			node("n2", "192.0.2.2", false, func(n *corev1.Node) { n.Spec.Unschedulable = true }),
+		})
+	o := opts
+	o.KeepCordoned = true
+	groups, _ := Build(c, o)
+	if got, want := describe(groups), "app.example.com: a/192.0.2.1 a/192.0.2.2[NodeNotReady]; "; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+// LBDNS_MIN_TTL raises a TTL below it, with a note on the target.
+func TestBuildMinTTL(t *testing.T) {
+	c := cluster([]*corev1.Service{
+		svc("a", "app.example.com", []string{"192.0.2.1"}, annotate("ttl", "5")),
+		svc("b", "app.example.com", []string{"192.0.2.2"}, annotate("ttl", "300")),
+	}, []*discoveryv1.EndpointSlice{slice("a", true, "n1"), slice("b", true, "n1")}, nil)
+	o := opts
+	o.MinTTL = 60
+	groups, _ := Build(c, o)
+	ts := groups[0].Targets
+	if ts[0].TTL != 60 || len(ts[0].Notes) != 1 || !strings.Contains(ts[0].Notes[0], "raised to 60") || ts[1].TTL != 300 || len(ts[1].Notes) != 0 {
+		t.Fatalf("TTLs %d %v, %d %v", ts[0].TTL, ts[0].Notes, ts[1].TTL, ts[1].Notes)
+	}
+}
+
 func TestBuildSettings(t *testing.T) {
 	c := cluster([]*corev1.Service{
 		svc("a", "app.example.com", []string{"192.0.2.1"}, annotate("weight", "7"), annotate("ttl", "60")),

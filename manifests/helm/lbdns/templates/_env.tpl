@@ -16,7 +16,12 @@
 {{- with $v.watchNamespace }}
 - {name: LBDNS_NAMESPACE, value: {{ . | quote }}}
 {{- end }}
-- {name: LBDNS_TTL, value: {{ $v.ttl | quote }}}
+{{- $minTTL := int $v.minTTL }}
+{{- if $v.standalone.ionosWebhook.enabled }}{{ $minTTL = max $minTTL 60 | int }}{{ end }}
+- {name: LBDNS_TTL, value: {{ max (int $v.ttl) $minTTL | quote }}}
+{{- if gt $minTTL 0 }}
+- {name: LBDNS_MIN_TTL, value: {{ $minTTL | quote }}}
+{{- end }}
 - {name: LBDNS_FAIL_OPEN, value: {{ $v.failOpen | quote }}}
 - {name: LBDNS_PROBE_INTERVAL, value: {{ $v.probe.interval | quote }}}
 - {name: LBDNS_PROBE_TIMEOUT, value: {{ $v.probe.timeout | quote }}}
