@@ -74,19 +74,20 @@ type Config struct {
 	FlapThreshold     int           `env:"FLAP_THRESHOLD" envDefault:"3" help:"flap damping: probe result flips in quick succession that hold a target withdrawn (Flapping)"`
 	ProbeConcurrency  int           `env:"PROBE_CONCURRENCY" envDefault:"64" help:"probes that may run at once, in each of three pools: targets up, new, and down"`
 
-	Provider          string        `env:"PROVIDER" help:"standalone DNS updater: rfc2136 or webhook; empty = off"`
-	RFC2136Host       string        `env:"RFC2136_HOST" help:"rfc2136: DNS server to update"`
-	RFC2136Port       int           `env:"RFC2136_PORT" envDefault:"53" help:"rfc2136: its port"`
-	RFC2136Zone       string        `env:"RFC2136_ZONE" help:"rfc2136: zone(s) to update, comma-separated"`
-	RFC2136TSIGKey    string        `env:"RFC2136_TSIG_KEYNAME" help:"rfc2136: TSIG key name"`
-	RFC2136TSIGSecret string        `env:"RFC2136_TSIG_SECRET" help:"rfc2136: TSIG secret (base64); never logged" secret:"true"`
-	RFC2136TSIGAlg    string        `env:"RFC2136_TSIG_SECRET_ALG" envDefault:"hmac-sha256" help:"rfc2136: TSIG algorithm"`
-	RFC2136Insecure   bool          `env:"RFC2136_INSECURE" envDefault:"false" help:"rfc2136: send updates without TSIG"`
-	WebhookURL        string        `env:"WEBHOOK_URL" help:"webhook: URL of an external-dns webhook provider, e.g. http://localhost:8888"`
-	TXTOwnerID        string        `env:"TXT_OWNER_ID" help:"owner ID in the TXT ownership records; records of other owners are never changed; empty = unique to this installation (lbdns-<first 8 of the kube-system namespace's UID>[-<LBDNS_LEADER_ELECT_NAME>]), shown in /status"`
-	Policy            string        `env:"POLICY" envDefault:"sync" help:"sync (create, update, delete) or upsert-only (never delete)"`
-	DomainFilter      []string      `env:"DOMAIN_FILTER" envSeparator:"," help:"limit the standalone updater to these domains, comma-separated"`
-	SyncInterval      time.Duration `env:"SYNC_INTERVAL" envDefault:"1m" help:"full sync of the writers (standalone, DNSEndpoint) at least this often"`
+	Provider           string        `env:"PROVIDER" help:"standalone DNS updater: rfc2136 or webhook; empty = off"`
+	RFC2136Host        string        `env:"RFC2136_HOST" help:"rfc2136: DNS server to update"`
+	RFC2136Port        int           `env:"RFC2136_PORT" envDefault:"53" help:"rfc2136: its port"`
+	RFC2136Zone        string        `env:"RFC2136_ZONE" help:"rfc2136: zone(s) to update, comma-separated"`
+	RFC2136TSIGKey     string        `env:"RFC2136_TSIG_KEYNAME" help:"rfc2136: TSIG key name"`
+	RFC2136TSIGSecret  string        `env:"RFC2136_TSIG_SECRET" help:"rfc2136: TSIG secret (base64); never logged" secret:"true"`
+	RFC2136TSIGAlg     string        `env:"RFC2136_TSIG_SECRET_ALG" envDefault:"hmac-sha256" help:"rfc2136: TSIG algorithm"`
+	RFC2136Insecure    bool          `env:"RFC2136_INSECURE" envDefault:"false" help:"rfc2136: send updates without TSIG"`
+	WebhookURL         string        `env:"WEBHOOK_URL" help:"webhook: URL of an external-dns webhook provider, e.g. http://localhost:8888"`
+	WebhookIncremental bool          `env:"WEBHOOK_INCREMENTAL" envDefault:"false" help:"webhook: send a change of a record set as the single records that come and go, additions first, so a name never goes empty (on for the IONOS webhook; only for providers that create and delete single records of a set)"`
+	TXTOwnerID         string        `env:"TXT_OWNER_ID" help:"owner ID in the TXT ownership records; records of other owners are never changed; empty = unique to this installation (lbdns-<first 8 of the kube-system namespace's UID>[-<LBDNS_LEADER_ELECT_NAME>]), shown in /status"`
+	Policy             string        `env:"POLICY" envDefault:"sync" help:"sync (create, update, delete) or upsert-only (never delete)"`
+	DomainFilter       []string      `env:"DOMAIN_FILTER" envSeparator:"," help:"limit the standalone updater to these domains, comma-separated"`
+	SyncInterval       time.Duration `env:"SYNC_INTERVAL" envDefault:"1m" help:"full sync of the writers (standalone, DNSEndpoint) at least this often"`
 
 	CRDNamespace string `env:"CRD_NAMESPACE" help:"write one DNSEndpoint per hostname in this namespace; empty = off"`
 

@@ -39,7 +39,8 @@ var chartModes = map[string]chartMode{
 	"standalone_ionos_webhook": {
 		set: []string{"standalone.provider=webhook", "standalone.ionosWebhook.enabled=true", "domainFilter={example.com}"},
 		want: map[string]string{"LBDNS_PROVIDER": "webhook", "LBDNS_WEBHOOK_URL": "http://127.0.0.1:8888", "LBDNS_CRD_NAMESPACE": `""`,
-			"LBDNS_TTL": "60", "LBDNS_MIN_TTL": "60"}, // IONOS Cloud DNS accepts 60..86,400 s
+			"LBDNS_TTL": "60", "LBDNS_MIN_TTL": "60", // IONOS Cloud DNS accepts 60..86,400 s
+			"LBDNS_WEBHOOK_INCREMENTAL": "true"},
 	},
 	"standalone_webhook_single_replica": {
 		set: []string{"standalone.provider=webhook", "standalone.webhook.url=http://webhook.dns.svc:8888", "replicas=1",

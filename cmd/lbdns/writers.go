@@ -87,10 +87,11 @@ func standaloneOptions(cfg config.Config, log *slog.Logger) standalone.Options {
 			Host: cfg.RFC2136Host, Port: cfg.RFC2136Port, Zones: splitList(cfg.RFC2136Zone), Insecure: cfg.RFC2136Insecure,
 			TSIGKeyName: cfg.RFC2136TSIGKey, TSIGSecret: cfg.RFC2136TSIGSecret, TSIGSecretAlg: cfg.RFC2136TSIGAlg,
 		},
-		WebhookURL: cfg.WebhookURL,
-		OwnerID:    cfg.TXTOwnerID,
-		Policy:     cfg.Policy,
-		Logger:     log.With("output", cfg.Provider),
+		WebhookURL:         cfg.WebhookURL,
+		WebhookIncremental: cfg.WebhookIncremental,
+		OwnerID:            cfg.TXTOwnerID,
+		Policy:             cfg.Policy,
+		Logger:             log.With("output", cfg.Provider),
 	}
 }
 

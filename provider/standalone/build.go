@@ -76,6 +76,9 @@ func newRegistry(ctx context.Context, o Options, filter *endpoint.DomainFilter) 
 		edns.WebhookProviderReadTimeout = webhookReadTimeout
 		edns.WebhookProviderWriteTimeout = webhookWriteTimeout
 		p, err = webhook.New(ctx, edns, filter)
+		if err == nil && o.WebhookIncremental {
+			p = incremental{p}
+		}
 	default:
 		return nil, fmt.Errorf("unknown provider %q", o.Provider)
 	}

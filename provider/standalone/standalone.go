@@ -30,6 +30,9 @@ type Options struct {
 	RFC2136  RFC2136Options
 	// WebhookURL is the address of an external-dns webhook provider.
 	WebhookURL string
+	// WebhookIncremental sends changes of a record set as the records that
+	// come and go, additions first (incremental.go).
+	WebhookIncremental bool
 	// OwnerID marks the records this writer owns in the TXT registry.
 	OwnerID string
 	// MigrateFromOwnerID, if set, is an owner ID whose records this

@@ -94,6 +94,7 @@
 {{- end }}
 {{- else if $s.ionosWebhook.enabled }}
 - {name: LBDNS_WEBHOOK_URL, value: "http://127.0.0.1:8888"} # the ionos-webhook container
+- {name: LBDNS_WEBHOOK_INCREMENTAL, value: "true"} # single records, additions first: a name never goes empty
 {{- else }}
 - {name: LBDNS_WEBHOOK_URL, value: {{ $s.webhook.url | quote }}}
 {{- end }}
