@@ -102,7 +102,7 @@ func (a *ionosAPI) listZones(w http.ResponseWriter) {
 	var items []any
 	for id, name := range a.zones {
 		items = append(items, map[string]any{"id": id, "type": "zone", "href": "/zones/" + id,
-			"metadata": map[string]any{"state": "AVAILABLE", "nameservers": []string{"ns-ic.ui-dns.com"}},
+			"metadata":   map[string]any{"state": "AVAILABLE", "nameservers": []string{"ns-ic.ui-dns.com"}},
 			"properties": map[string]any{"zoneName": name, "enabled": true}})
 	}
 	a.mu.Unlock()
