@@ -93,7 +93,12 @@ type Config struct {
 
 	DNSAddr                  string        `env:"DNS_ADDR" help:"embedded authoritative DNS server, UDP and TCP, e.g. 127.0.0.1:5353; empty = off"`
 	DNSZones                 []string      `env:"DNS_ZONES" envSeparator:"," help:"zones the embedded DNS server answers for, comma-separated"`
-	DNSNS                    string        `env:"DNS_NS" help:"name server name in the zones' NS and SOA records; empty = ns1.<zone>"`
+	DNSNS                    []string      `env:"DNS_NS" envSeparator:"," help:"name servers of the zones (NS records), comma-separated; the first is the SOA's MNAME; empty = ns1.<zone>"`
+	DNSTransferAllow         []string      `env:"DNS_TRANSFER_ALLOW" envSeparator:"," help:"client networks (CIDR, comma-separated) that may transfer the zones (AXFR; IXFR answered whole) over TCP; empty = none"`
+	DNSTSIGName              string        `env:"DNS_TSIG_NAME" help:"TSIG key required on every zone transfer and signing every NOTIFY; empty = none"`
+	DNSTSIGSecret            string        `env:"DNS_TSIG_SECRET" help:"its secret (base64); never logged" secret:"true"`
+	DNSTSIGAlg               string        `env:"DNS_TSIG_ALG" envDefault:"hmac-sha256" help:"its algorithm: hmac-sha256, hmac-sha512, ..."`
+	DNSNotify                []string      `env:"DNS_NOTIFY" envSeparator:"," help:"secondaries (host:port, comma-separated) sent a NOTIFY on every change of the zones"`
 	DNSHostmaster            string        `env:"DNS_HOSTMASTER" help:"SOA mailbox; empty = hostmaster.<zone>"`
 	DNSRRLRate               int           `env:"DNS_RRL_RATE" envDefault:"20" help:"response rate limiting: UDP responses per second per client network (/24, /56) and kind of answer; 0 = off"`
 	DNSRRLSlip               int           `env:"DNS_RRL_SLIP" envDefault:"2" help:"response rate limiting: every Nth limited response is sent truncated (TC) instead of dropped; 0 = drop all"`
@@ -224,6 +229,7 @@ func (c Config) Validate() error {
 	p = append(p, c.validateWriters()...)
 	p = append(p, c.validateDNS()...)
 	p = append(p, c.validateTenancy()...)
+	p = append(p, c.validateDNSTransfers()...)
 	return errors.Join(p...)
 }
 

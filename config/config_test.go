@@ -47,6 +47,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{[]string{"LBDNS_CLUSTERS=b="}, []string{`LBDNS_CLUSTERS: cluster "b" has no kubeconfig path`}},
 		{[]string{"LBDNS_LOCAL_CLUSTER=false"}, []string{"LBDNS_LOCAL_CLUSTER: false leaves no cluster"}},
 		{[]string{"LBDNS_CLUSTER_NAME=Prod"}, []string{"LBDNS_CLUSTER_NAME"}},
+		{[]string{"LBDNS_DNS_TRANSFER_ALLOW=10.0.0.0/33", "LBDNS_DNS_TSIG_NAME=k", "LBDNS_DNS_TSIG_ALG=md4", "LBDNS_DNS_NOTIFY=10.0.0.1"},
+			[]string{"LBDNS_DNS_TRANSFER_ALLOW", "LBDNS_DNS_TSIG_NAME", "LBDNS_DNS_TSIG_ALG", "LBDNS_DNS_NOTIFY"}},
 		{[]string{"LBDNS_MIN_TTL=60"}, []string{"LBDNS_TTL: 30 is below LBDNS_MIN_TTL (60)"}},
 		{[]string{"LBDNS_MIN_TTL=100000"}, []string{"LBDNS_MIN_TTL"}},
 		{[]string{"LBDNS_AGENT_PORT=9798"}, []string{"LBDNS_AGENT_TOKEN: is empty while LBDNS_AGENT_PORT is set"}},
@@ -134,7 +136,7 @@ func TestWriterSettings(t *testing.T) {
 		assertLoadError(t, tt.env, tt.want...)
 	}
 	for _, v := range Variables() {
-		if (v.Name == "LBDNS_RFC2136_TSIG_SECRET" || v.Name == "LBDNS_AGENT_TOKEN") != v.Secret {
+		if (v.Name == "LBDNS_RFC2136_TSIG_SECRET" || v.Name == "LBDNS_AGENT_TOKEN" || v.Name == "LBDNS_DNS_TSIG_SECRET") != v.Secret {
 			t.Errorf("%s: secret = %v", v.Name, v.Secret)
 		}
 	}

@@ -50,11 +50,14 @@ func (c Config) ReservedHostnames() map[string]bool {
 			continue
 		}
 		out[zone] = true
-		ns := norm(c.DNSNS)
-		if ns == "" {
-			ns = "ns1." + zone
+		if len(c.DNSNS) == 0 {
+			out["ns1."+zone] = true
 		}
-		out[ns] = true
+		for _, ns := range c.DNSNS {
+			if n := norm(ns); n != "" {
+				out[n] = true
+			}
+		}
 	}
 	return out
 }

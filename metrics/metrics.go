@@ -33,6 +33,8 @@ type Metrics struct {
 	DNSRateLimited       *prometheus.CounterVec
 	ConnectionsRefused   *prometheus.CounterVec
 	UpdateConflicts      *prometheus.CounterVec
+	DNSTransfers         *prometheus.CounterVec
+	DNSNotifies          *prometheus.CounterVec
 
 	reg prometheus.Registerer
 }
@@ -74,6 +76,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		ConnectionsRefused: r.counterVec("lbdns_connections_refused_total",
 			"Connections closed as soon as they were accepted because the listener held its most, by listener (dns, http) and reason: total, network (the client network's share) or evicted (closed to make room for a client network holding fewer).",
 			"listener", "reason"),
+		DNSTransfers: r.counterVec("lbdns_dns_transfers_total",
+			"Zone transfers (AXFR/IXFR) asked of the embedded DNS server, by result: served, refused (network not allowed, UDP, not a zone), unsigned (no valid TSIG), not_ready, error (cut).",
+			"result"),
+		DNSNotifies: r.counterVec("lbdns_dns_notifies_total",
+			"NOTIFYs of the embedded DNS server to its secondaries, by result: acknowledged or failed (never acknowledged after the retries).", "result"),
 		UpdateConflicts: r.counterVec("lbdns_update_conflicts_total",
 			"RFC 2136 UPDATEs of one hostname the DNS server refused because their prerequisites failed: the zone changed since lbdns read it (another writer, or a stale leader); nothing of that hostname changed, the next sync reads again. By output.",
 			"output"),

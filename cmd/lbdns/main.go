@@ -283,6 +283,17 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 	}
 }
 
+// dnsTransfer is who may transfer the embedded DNS's zones, and whom it
+// notifies. Call it on a validated Config.
+func dnsTransfer(cfg config.Config) dnsserver.Transfer {
+	allow, _ := cfg.DNSTransferAllowed()
+	t := dnsserver.Transfer{Allow: allow, Notify: cfg.DNSNotify}
+	if cfg.DNSTSIGName != "" {
+		t.TSIG = &dnsserver.TSIG{Name: cfg.DNSTSIGName, Secret: cfg.DNSTSIGSecret, Algorithm: cfg.DNSTSIGAlgorithm()}
+	}
+	return t
+}
+
 func kubeClient() (*rest.Config, kubernetes.Interface, error) {
 	restCfg, err := kubeConfig()
 	if err != nil {

@@ -39,8 +39,11 @@ const (
 type Options struct {
 	// Zones the server is authoritative for.
 	Zones []string
-	// NS is the name server name of every zone; empty: "ns1.<zone>".
-	NS string
+	// NS holds the name servers of every zone, the first the SOA's MNAME;
+	// empty: "ns1.<zone>".
+	NS []string
+	// Transfer says who may transfer the zones and whom to NOTIFY.
+	Transfer Transfer
 	// Hostmaster is the SOA mailbox; empty: "hostmaster.<zone>".
 	Hostmaster string
 	// Ready, if set, reports whether lbdns is ready; before that every
@@ -108,6 +111,10 @@ type Server struct {
 
 	reflected *provider.SyncObserver
 	limiter   *limiter // nil: no response rate limiting
+
+	serialMu  sync.Mutex
+	serialGen uint64 // the snapshot generation serial is for
+	serial    uint32
 }
 
 // New returns a server for the zones; nothing is answered until Serve.
@@ -156,6 +163,12 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	}
 	tcp := &dns.Server{Listener: bounded, Handler: s, ReadTimeout: limits.IdleTimeout, WriteTimeout: 5 * time.Second,
 		IdleTimeout: func() time.Duration { return limits.IdleTimeout }, DecorateReader: decorateReader}
+	if k := s.opts.Transfer.TSIG; k != nil {
+		tcp.TsigSecret = map[string]string{dns.Fqdn(k.Name): k.Secret}
+	}
+	if len(s.opts.Transfer.Notify) > 0 {
+		go s.notifyLoop(ctx)
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- tcp.ActivateAndServe() }()
 	var udp *dns.Server
@@ -209,6 +222,10 @@ func (s *Server) index() *index {
 
 // ServeDNS answers one query.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if req.Opcode == dns.OpcodeQuery && len(req.Question) == 1 && (req.Question[0].Qtype == dns.TypeAXFR || req.Question[0].Qtype == dns.TypeIXFR) {
+		s.serveTransfer(w, req)
+		return
+	}
 	start := time.Now()
 	resp := s.answer(req)
 	qtype := "none"
@@ -287,8 +304,9 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 	resp.Authoritative = true
 	q := req.Question[0]
 	name := dns.CanonicalName(q.Name)
-	soa := s.soa(zone)
-	n, exists := s.index().lookup(name)
+	ix := s.index()
+	soa := s.soaOf(zone, ix)
+	n, exists := ix.lookup(name)
 	apex := name == zone
 	if !exists && !apex {
 		resp.SetRcode(req, dns.RcodeNameError)
@@ -302,7 +320,7 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 		}
 	case dns.TypeNS:
 		if apex {
-			resp.Answer = []dns.RR{s.ns(zone)}
+			resp.Answer = s.nsRecords(zone)
 		}
 	case dns.TypeA:
 		if n != nil {
@@ -340,9 +358,6 @@ func (s *Server) admit(req *dns.Msg) (string, int) {
 	if s.opts.Ready != nil && !s.opts.Ready() {
 		return "", dns.RcodeServerFailure
 	}
-	if q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR {
-		return "", dns.RcodeRefused // no zone transfers
-	}
 	return zone, dns.RcodeSuccess
 }
 
@@ -379,31 +394,37 @@ func (s *Server) zoneOf(name string) string {
 	return ""
 }
 
-func (s *Server) nsName(zone string) string {
-	if s.opts.NS != "" {
-		return dns.Fqdn(s.opts.NS)
+// nsNames are the zone's name servers, the first its SOA's MNAME.
+func (s *Server) nsNames(zone string) []string {
+	if len(s.opts.NS) == 0 {
+		return []string{"ns1." + zone}
 	}
-	return "ns1." + zone
+	out := make([]string, len(s.opts.NS))
+	for i, n := range s.opts.NS {
+		out[i] = dns.Fqdn(n)
+	}
+	return out
 }
 
-func (s *Server) soa(zone string) *dns.SOA {
+// soaOf is the zone's SOA, with the serial of the index's snapshot.
+func (s *Server) soaOf(zone string, ix *index) *dns.SOA {
 	mbox := "hostmaster." + zone
 	if s.opts.Hostmaster != "" {
 		mbox = dns.Fqdn(strings.Replace(s.opts.Hostmaster, "@", ".", 1))
 	}
-	serial := uint32(1)
-	if snap := s.snaps.Snapshot(); !snap.Taken.IsZero() && len(snap.Changes) > 0 {
-		serial = uint32(snap.Changes[len(snap.Changes)-1].At.Unix()) // grows with every change, across restarts
-	}
 	return &dns.SOA{
 		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: negativeTTL},
-		Ns:  s.nsName(zone), Mbox: mbox, Serial: serial,
+		Ns:  s.nsNames(zone)[0], Mbox: mbox, Serial: s.serialOf(ix),
 		Refresh: 3600, Retry: 600, Expire: 86400, Minttl: negativeTTL,
 	}
 }
 
-func (s *Server) ns(zone string) *dns.NS {
-	return &dns.NS{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 3600}, Ns: s.nsName(zone)}
+func (s *Server) nsRecords(zone string) []dns.RR {
+	var out []dns.RR
+	for _, n := range s.nsNames(zone) {
+		out = append(out, &dns.NS{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 3600}, Ns: n})
+	}
+	return out
 }
 
 // typeLabel bounds the qtype label of metrics to known types.

@@ -1,0 +1,141 @@
+package dnsserver
+
+import (
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Transfer says who may transfer the zones (AXFR, and IXFR answered with the
+// whole zone, as RFC 1995 section 4 allows) and whom to NOTIFY of changes.
+type Transfer struct {
+	// Allow holds the client networks that may transfer; none: nobody.
+	Allow []netip.Prefix
+	// TSIG, when set, is required on every transfer and signs the NOTIFYs.
+	TSIG *TSIG
+	// Notify holds the secondaries (host:port) told of every change.
+	Notify []string
+}
+
+// TSIG is a shared key (RFC 8945).
+type TSIG struct {
+	Name, Secret, Algorithm string // Algorithm as miekg/dns names it, e.g. dns.HmacSHA256
+}
+
+// transferChunk is how many records go in one message of a transfer: a zone
+// of 10,000 names streams in small messages, never one giant buffer.
+const transferChunk = 200
+
+// serveTransfer answers an AXFR or IXFR over TCP: refused over UDP and from
+// networks not allowed, NOTAUTH without the key when one is set.
+func (s *Server) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
+	q := req.Question[0]
+	zone := dns.CanonicalName(q.Name)
+	refuse := func(rcode int, result string) {
+		resp := new(dns.Msg)
+		resp.SetRcode(req, rcode)
+		_ = w.WriteMsg(resp)
+		s.countTransfer(result)
+	}
+	client := remoteIP(w.RemoteAddr())
+	switch {
+	case w.RemoteAddr().Network() != "tcp":
+		refuse(dns.RcodeRefused, "refused")
+		return
+	case !slices.ContainsFunc(s.opts.Transfer.Allow, func(p netip.Prefix) bool { return p.Contains(client) }):
+		s.opts.Logger.Debug("zone transfer refused: network not allowed", "client", client.String(), "zone", zone)
+		refuse(dns.RcodeRefused, "refused")
+		return
+	case s.opts.Transfer.TSIG != nil && (req.IsTsig() == nil || w.TsigStatus() != nil):
+		s.opts.Logger.Debug("zone transfer refused: no valid TSIG", "client", client.String(), "zone", zone)
+		refuse(dns.RcodeNotAuth, "unsigned")
+		return
+	case !slices.Contains(s.zones, zone):
+		refuse(dns.RcodeNotAuth, "refused")
+		return
+	case s.opts.Ready != nil && !s.opts.Ready():
+		refuse(dns.RcodeServerFailure, "not_ready")
+		return
+	}
+	ch := make(chan *dns.Envelope)
+	go func() {
+		defer close(ch)
+		rrs := s.zoneRecords(zone)
+		for len(rrs) > 0 {
+			n := min(len(rrs), transferChunk)
+			ch <- &dns.Envelope{RR: rrs[:n]}
+			rrs = rrs[n:]
+		}
+	}()
+	tr := new(dns.Transfer)
+	if err := tr.Out(w, req, ch); err != nil {
+		for range ch { // let the producer end
+		}
+		s.opts.Logger.Debug("zone transfer cut", "client", client.String(), "zone", zone, "err", err)
+		s.countTransfer("error")
+		return
+	}
+	s.countTransfer("served")
+}
+
+// zoneRecords is the whole zone, from one snapshot: SOA, NS, every published
+// address, SOA again.
+func (s *Server) zoneRecords(zone string) []dns.RR {
+	ix := s.index()
+	soa := s.soaOf(zone, ix)
+	out := []dns.RR{soa}
+	out = append(out, s.nsRecords(zone)...)
+	var names []string
+	for _, sh := range ix.shards {
+		for name := range sh.nodes {
+			if dns.IsSubDomain(zone, name) && s.zoneOf(name) == zone { // not a delegated subzone's
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		n := ix.node(name)
+		out = append(out, addresses(name, n.a, dns.TypeA, len(n.a.raw))...)
+		out = append(out, addresses(name, n.aaaa, dns.TypeAAAA, len(n.aaaa.raw))...)
+	}
+	return append(out, soa)
+}
+
+func (s *Server) countTransfer(result string) {
+	if m := s.opts.Metrics; m != nil {
+		m.DNSTransfers.WithLabelValues(result).Inc()
+	}
+}
+
+func remoteIP(a net.Addr) netip.Addr {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// serialOf is the zones' serial for the index's snapshot: the time of its
+// generation in Unix seconds, and always one more than the last when two
+// generations fall in one second, so that it only moves forward, also
+// across restarts (as long as changes come slower than one a second on
+// average).
+func (s *Server) serialOf(ix *index) uint32 {
+	s.serialMu.Lock()
+	defer s.serialMu.Unlock()
+	gen := ix.snap.Generation
+	if gen == s.serialGen && s.serial != 0 {
+		return s.serial
+	}
+	at := time.Now()
+	if c := ix.snap.Changes; len(c) > 0 {
+		at = c[len(c)-1].At
+	}
+	next := max(s.serial+1, uint32(at.Unix()))
+	s.serialGen, s.serial = gen, next
+	return next
+}
