@@ -272,7 +272,8 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 		exempt, _ := cfg.RRLExempt() // validated with the configuration
 		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, Hostmaster: cfg.DNSHostmaster,
 			RRL: dnsserver.RRL{Rate: cfg.DNSRRLRate, Slip: cfg.DNSRRLSlip, Exempt: exempt}, WeightByNode: cfg.DNSWeightByNode,
-			TCP:   dnsserver.TCPLimits{MaxConns: cfg.DNSTCPMaxConns, MaxConnsPerNetwork: cfg.DNSTCPMaxConnsPerNetwork, IdleTimeout: cfg.DNSTCPIdleTimeout},
+			TCP:        dnsserver.TCPLimits{MaxConns: cfg.DNSTCPMaxConns, MaxConnsPerNetwork: cfg.DNSTCPMaxConnsPerNetwork, IdleTimeout: cfg.DNSTCPIdleTimeout},
+			MaxAnswers: cfg.DNSMaxAnswers, Transfer: dnsTransfer(cfg),
 			Ready: ctl.IsReady, Logger: log, Observer: outputs.Observer(dnsserver.Output), Metrics: outputs.Metrics})
 		g.Go(func(ctx context.Context) error {
 			if err := srv.Serve(ctx, ls.dnsUDP, ls.dnsTCP); err != nil {

@@ -238,6 +238,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		size = max(classicUDPSize, min(int(opt.UDPSize()), maxUDPSize))
 		resp.SetEdns0(maxUDPSize, false)
 	}
+	if t := req.IsTsig(); t != nil && s.opts.Transfer.TSIG != nil && w.TsigStatus() == nil {
+		resp.SetTsig(t.Hdr.Name, t.Algorithm, 300, time.Now().Unix()) // signed when written
+	}
 	if udp {
 		switch v := s.limit(w, req, resp, start); v {
 		case rrlDrop:

@@ -108,6 +108,14 @@ func (s *Server) answerDatagram(w *batchWriter, raw []byte, from net.Addr, buf [
 		return nil
 	}
 	w.remote, w.packed = from, nil
+	w.tsig, w.tsigStatus, w.requestMAC = "", nil, ""
+	if t := req.IsTsig(); t != nil { // a secondary's SOA query: verify, and sign the answer
+		w.tsigStatus = dns.ErrSecret
+		if k := s.opts.Transfer.TSIG; k != nil && dns.CanonicalName(t.Hdr.Name) == dns.CanonicalName(k.Name) {
+			w.tsig, w.requestMAC = k.Secret, t.MAC
+			w.tsigStatus = dns.TsigVerify(raw, k.Secret, "", false)
+		}
+	}
 	s.ServeDNS(w, req)
 	return w.packed
 }
@@ -131,6 +139,10 @@ func formErr(_ *batchWriter, raw []byte, _ net.Addr, _ []byte) []byte {
 type batchWriter struct {
 	local, remote net.Addr
 	packed        []byte
+	// tsig is the secret of the datagram's valid TSIG key, with which an
+	// answer that carries a TSIG record is signed.
+	tsig, requestMAC string
+	tsigStatus       error
 }
 
 func (w *batchWriter) LocalAddr() net.Addr  { return w.local }
@@ -138,6 +150,14 @@ func (w *batchWriter) RemoteAddr() net.Addr { return w.remote }
 func (w *batchWriter) Network() string      { return "udp" }
 
 func (w *batchWriter) WriteMsg(m *dns.Msg) error {
+	if m.IsTsig() != nil && w.tsig != "" {
+		b, _, err := dns.TsigGenerate(m, w.tsig, w.requestMAC, false)
+		if err != nil {
+			return err
+		}
+		w.packed = b
+		return nil
+	}
 	b, err := m.Pack()
 	if err != nil {
 		return err
@@ -152,6 +172,6 @@ func (w *batchWriter) Write(b []byte) (int, error) {
 }
 
 func (w *batchWriter) Close() error        { return nil }
-func (w *batchWriter) TsigStatus() error   { return nil }
+func (w *batchWriter) TsigStatus() error   { return w.tsigStatus }
 func (w *batchWriter) TsigTimersOnly(bool) {}
 func (w *batchWriter) Hijack()             {}

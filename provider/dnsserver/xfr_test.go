@@ -76,3 +76,20 @@ func TestZoneTransferNotAllowed(t *testing.T) {
 		t.Fatalf("from a network not allowed: %v", err)
 	}
 }
+
+// A secondary's signed SOA query (its refresh) gets a signed answer, over
+// UDP and TCP.
+func TestSignedQueryGetsSignedAnswer(t *testing.T) {
+	key := &TSIG{Name: "xfr", Secret: testSecret, Algorithm: dns.HmacSHA256}
+	addr := startWith(t, testSnapshot(), Options{Transfer: Transfer{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, TSIG: key}})
+	for _, network := range []string{"udp", "tcp"} {
+		m := new(dns.Msg)
+		m.SetQuestion("example.com.", dns.TypeSOA)
+		m.SetTsig("xfr.", dns.HmacSHA256, 300, time.Now().Unix())
+		c := &dns.Client{Net: network, Timeout: 2 * time.Second, TsigSecret: map[string]string{"xfr.": testSecret}}
+		r, _, err := c.Exchange(m, addr)
+		if err != nil || r.IsTsig() == nil || len(r.Answer) != 1 {
+			t.Fatalf("%s: %v %v", network, r, err)
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+const zoneXfr = "xfr.test" // served by an lbdns primary, transferred by a real BIND secondary
+
+// TestSecondaries runs lbdns's embedded DNS as the hidden primary of a real
+// BIND 9 secondary over TSIG: the first transfer, a withdrawal and a restore
+// reaching the secondary through NOTIFY and a transfer, an lbdns restart
+// followed by another withdrawal (the serial keeps moving forward), and an
+// unsigned transfer refused.
+func TestSecondaries(t *testing.T) {
+	e := suite
+	const prefix = "xfr.lbdns.io/"
+	primaryPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secondaryPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	primary := fmt.Sprintf("127.0.0.1:%d", primaryPort)
+	secondary := fmt.Sprintf("127.0.0.1:%d", secondaryPort)
+	l, err := e.newLbdns("lbdns-primary", "LBDNS_ANNOTATION_PREFIX="+prefix, "LBDNS_DNS_ADDR="+primary, "LBDNS_DNS_ZONES="+zoneXfr,
+		"LBDNS_DNS_NS=ns1."+zoneXfr+",ns2."+zoneXfr, "LBDNS_DNS_RRL_EXEMPT=127.0.0.0/8", "LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8",
+		"LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret, "LBDNS_DNS_NOTIFY="+secondary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := "app." + zoneXfr
+	a, b := newBackend(t, "127.0.39.1"), newBackend(t, "127.0.39.2")
+	e.createService(t, lbService{name: "xfr-a", hostname: host, backend: a, prefix: prefix})
+	e.createService(t, lbService{name: "xfr-b", hostname: host, backend: b, prefix: prefix})
+	if err := l.run(e); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.stop() })
+	waitAnswerFrom(t, primary, host, a.ip.String(), b.ip.String())
+
+	startSecondaryBind(t, e, secondaryPort, primaryPort)
+	start := time.Now()
+	waitAnswerFrom(t, secondary, host, a.ip.String(), b.ip.String())
+	first := time.Since(start)
+
+	withdraw := func() (primaryAt, secondaryAfter time.Duration) {
+		a.stop()
+		stopped := time.Now()
+		waitAnswerFrom(t, primary, host, b.ip.String())
+		primaryAt = time.Since(stopped)
+		changed := time.Now()
+		waitAnswerFrom(t, secondary, host, b.ip.String())
+		secondaryAfter = time.Since(changed)
+		a.start(t)
+		waitAnswerFrom(t, secondary, host, a.ip.String(), b.ip.String())
+		return primaryAt, secondaryAfter
+	}
+	p1, s1 := withdraw()
+	serialBefore := soaSerial(t, secondary, zoneXfr)
+	l.stop()
+	if err := l.run(e); err != nil {
+		t.Fatal(err)
+	}
+	waitAnswerFrom(t, primary, host, a.ip.String(), b.ip.String())
+	p2, s2 := withdraw()
+	if after := soaSerial(t, secondary, zoneXfr); after <= serialBefore {
+		t.Fatalf("the serial went from %d to %d across the restart", serialBefore, after)
+	}
+	if _, err := zoneTransferFrom(primary, zoneXfr, ""); err == nil {
+		t.Fatal("an unsigned transfer was served")
+	}
+	if rrs, err := zoneTransferFrom(primary, zoneXfr, e.tsigSecret); err != nil || len(rrs) < 5 {
+		t.Fatalf("a signed transfer: %d records, %v", len(rrs), err)
+	}
+	record(t, "PASS BIND 9 secondary over TSIG: first transfer %.2fs; withdrawal on the primary %.2fs after the backend stopped, on the secondary %.2fs later (NOTIFY + transfer); "+
+		"after an lbdns restart %.2fs / %.2fs, the serial still moving forward; an unsigned transfer refused", first.Seconds(), p1.Seconds(), s1.Seconds(), p2.Seconds(), s2.Seconds())
+}
+
+// startSecondaryBind runs a second named, secondary of zoneXfr from lbdns on
+// primaryPort, signing its transfers with the suite's key.
+func startSecondaryBind(t *testing.T, e *env, port, primaryPort int) {
+	t.Helper()
+	dir := filepath.Join(e.dir, "bind-secondary")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`key "%[1]s" { algorithm hmac-sha256; secret "%[2]s"; };
+options { directory "%[3]s"; listen-on port %[4]d { 127.0.0.1; }; listen-on-v6 { none; };
+  pid-file "%[3]s/named.pid"; recursion no; dnssec-validation no; notify no; };
+controls { };
+zone "%[5]s" { type secondary; primaries port %[6]d { 127.0.0.1 key "%[1]s"; }; file "%[3]s/%[5]s.db"; allow-notify { 127.0.0.1; }; };
+`, tsigKeyName, e.tsigSecret, dir, port, zoneXfr, primaryPort)
+	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := startProc(e.dir, "named-secondary", nil, "named", "-g", "-c", filepath.Join(dir, "named.conf"), "-u", u.Username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("named-secondary:\n%s", p.tail(30))
+		}
+		p.stop()
+	})
+}
+
+func soaSerial(t *testing.T, server, zone string) uint32 {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(zone), dns.TypeSOA)
+	r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(m, server)
+	if err != nil || len(r.Answer) == 0 {
+		t.Fatalf("SOA of %s at %s: %v %v", zone, server, r, err)
+	}
+	return r.Answer[0].(*dns.SOA).Serial
+}
+
+// zoneTransferFrom transfers zone, signed with the suite's key name and
+// secret unless secret is empty.
+func zoneTransferFrom(server, zone, secret string) ([]dns.RR, error) {
+	m := new(dns.Msg)
+	m.SetAxfr(dns.Fqdn(zone))
+	tr := &dns.Transfer{DialTimeout: 2 * time.Second, ReadTimeout: 5 * time.Second}
+	if secret != "" {
+		m.SetTsig(dns.Fqdn(tsigKeyName), dns.HmacSHA256, 300, time.Now().Unix())
+		tr.TsigSecret = map[string]string{dns.Fqdn(tsigKeyName): secret}
+	}
+	envs, err := tr.In(m, server)
+	if err != nil {
+		return nil, err
+	}
+	var rrs []dns.RR
+	var failed error
+	for env := range envs {
+		if env.Error != nil && failed == nil {
+			failed = env.Error
+		}
+		rrs = append(rrs, env.RR...)
+	}
+	if failed != nil {
+		return nil, failed
+	}
+	if len(rrs) == 0 || !slices.ContainsFunc(rrs, func(rr dns.RR) bool { return strings.HasPrefix(rr.Header().Name, "app.") }) {
+		return rrs, fmt.Errorf("no app records in %d", len(rrs))
+	}
+	return rrs, nil
+}
