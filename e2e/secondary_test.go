@@ -32,10 +32,15 @@ func TestSecondaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	primary := fmt.Sprintf("127.0.0.1:%d", primaryPort)
+	knotPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	secondary := fmt.Sprintf("127.0.0.1:%d", secondaryPort)
+	knot := fmt.Sprintf("127.0.0.1:%d", knotPort)
 	l, err := e.newLbdns("lbdns-primary", "LBDNS_ANNOTATION_PREFIX="+prefix, "LBDNS_DNS_ADDR="+primary, "LBDNS_DNS_ZONES="+zoneXfr,
 		"LBDNS_DNS_NS=ns1."+zoneXfr+",ns2."+zoneXfr, "LBDNS_DNS_RRL_EXEMPT=127.0.0.0/8", "LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8",
-		"LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret, "LBDNS_DNS_NOTIFY="+secondary)
+		"LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret, "LBDNS_DNS_NOTIFY="+secondary+","+knot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +55,10 @@ func TestSecondaries(t *testing.T) {
 	waitAnswerFrom(t, primary, host, a.ip.String(), b.ip.String())
 
 	startSecondaryBind(t, e, secondaryPort, primaryPort)
+	startSecondaryKnot(t, e, knotPort, primaryPort)
 	start := time.Now()
 	waitAnswerFrom(t, secondary, host, a.ip.String(), b.ip.String())
+	waitAnswerFrom(t, knot, host, a.ip.String(), b.ip.String())
 	first := time.Since(start)
 
 	withdraw := func() (primaryAt, secondaryAfter time.Duration) {
@@ -61,9 +68,11 @@ func TestSecondaries(t *testing.T) {
 		primaryAt = time.Since(stopped)
 		changed := time.Now()
 		waitAnswerFrom(t, secondary, host, b.ip.String())
+		waitAnswerFrom(t, knot, host, b.ip.String())
 		secondaryAfter = time.Since(changed)
 		a.start(t)
 		waitAnswerFrom(t, secondary, host, a.ip.String(), b.ip.String())
+		waitAnswerFrom(t, knot, host, a.ip.String(), b.ip.String())
 		return primaryAt, secondaryAfter
 	}
 	p1, s1 := withdraw()
@@ -83,7 +92,7 @@ func TestSecondaries(t *testing.T) {
 	if rrs, err := zoneTransferFrom(primary, zoneXfr, e.tsigSecret); err != nil || len(rrs) < 5 {
 		t.Fatalf("a signed transfer: %d records, %v", len(rrs), err)
 	}
-	record(t, "PASS BIND 9 secondary over TSIG: first transfer %.2fs; withdrawal on the primary %.2fs after the backend stopped, on the secondary %.2fs later (NOTIFY + transfer); "+
+	record(t, "PASS BIND 9 and Knot secondaries over TSIG (Knot takes signed NOTIFYs only): first transfer %.2fs; withdrawal on the primary %.2fs after the backend stopped, on both secondaries %.2fs later (NOTIFY + transfer); "+
 		"after an lbdns restart %.2fs / %.2fs, the serial still moving forward; an unsigned transfer refused", first.Seconds(), p1.Seconds(), s1.Seconds(), p2.Seconds(), s2.Seconds())
 }
 
@@ -115,6 +124,59 @@ zone "%[5]s" { type secondary; primaries port %[6]d { 127.0.0.1 key "%[1]s"; }; 
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("named-secondary:\n%s", p.tail(30))
+		}
+		p.stop()
+	})
+}
+
+// startSecondaryKnot runs Knot DNS, secondary of zoneXfr from lbdns on
+// primaryPort over TSIG, taking NOTIFYs only when signed with the key.
+func startSecondaryKnot(t *testing.T, e *env, port, primaryPort int) {
+	t.Helper()
+	dir := filepath.Join(e.dir, "knot-secondary")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`server:
+    listen: 127.0.0.1@%[4]d
+    rundir: %[3]s
+log:
+  - target: stderr
+    any: info
+database:
+    storage: %[3]s
+key:
+  - id: %[1]s
+    algorithm: hmac-sha256
+    secret: %[2]s
+remote:
+  - id: lbdns
+    address: 127.0.0.1@%[6]d
+    key: %[1]s
+acl:
+  - id: signed_notify
+    address: 127.0.0.1
+    key: %[1]s
+    action: notify
+template:
+  - id: default
+    storage: %[3]s
+zone:
+  - domain: %[5]s
+    master: lbdns
+    acl: signed_notify
+`, tsigKeyName, e.tsigSecret, dir, port, zoneXfr, primaryPort)
+	path := filepath.Join(dir, "knot.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := startProc(e.dir, "knot-secondary", nil, "knotd", "-c", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("knot-secondary:\n%s", p.tail(30))
 		}
 		p.stop()
 	})
