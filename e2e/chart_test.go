@@ -52,6 +52,14 @@ var chartModes = map[string]chartMode{
 		want: map[string]string{"LBDNS_DNS_ADDR": ":5353", "LBDNS_DNS_ZONES": "lb.example.com", "LBDNS_CRD_NAMESPACE": `""`,
 			"LBDNS_DNS_RRL_EXEMPT": "10.0.0.0/8", "LBDNS_PROBE_FAST_INTERVAL": "250ms"},
 	},
+	// The embedded DNS as the hidden primary of secondaries.
+	"embedded_dns_primary": {
+		set: []string{"dns.enabled=true", "dns.zones={lb.example.com}", "dns.ns=ns1.example.net\\,ns2.example.net",
+			"dns.transfer.allow={192.0.2.0/24}", "dns.transfer.notify={192.0.2.53:53}", "dns.transfer.tsig.name=xfr",
+			"dns.transfer.tsig.existingSecret=lbdns-dns-tsig"},
+		want: map[string]string{"LBDNS_DNS_NS": "ns1.example.net,ns2.example.net", "LBDNS_DNS_TRANSFER_ALLOW": "192.0.2.0/24",
+			"LBDNS_DNS_NOTIFY": "192.0.2.53:53", "LBDNS_DNS_TSIG_NAME": "xfr"},
+	},
 	// A remote cluster's kubeconfig from a Secret.
 	"several_clusters": {
 		set: []string{"clusters[0].name=eu-west", "clusters[0].secret=lbdns-cluster-eu-west", "clusterName=eu-central"},

@@ -61,6 +61,18 @@
 {{- with $v.dns.rrl.exempt }}
 - {name: LBDNS_DNS_RRL_EXEMPT, value: {{ join "," . | quote }}}
 {{- end }}
+{{- with $v.dns.transfer.allow }}
+- {name: LBDNS_DNS_TRANSFER_ALLOW, value: {{ join "," . | quote }}}
+{{- end }}
+{{- with $v.dns.transfer.notify }}
+- {name: LBDNS_DNS_NOTIFY, value: {{ join "," . | quote }}}
+{{- end }}
+{{- with $v.dns.transfer.tsig }}{{ if .existingSecret }}
+- {name: LBDNS_DNS_TSIG_NAME, value: {{ .name | quote }}}
+- {name: LBDNS_DNS_TSIG_ALG, value: {{ .algorithm | quote }}}
+- name: LBDNS_DNS_TSIG_SECRET
+  valueFrom: {secretKeyRef: {name: {{ .existingSecret | quote }}, key: {{ .key | quote }}}}
+{{- end }}{{ end }}
 {{- end }}
 {{- if $v.agent.enabled }}
 - {name: LBDNS_AGENT_PORT, value: {{ $v.agent.port | quote }}}
