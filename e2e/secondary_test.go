@@ -76,6 +76,10 @@ func TestSecondaries(t *testing.T) {
 		return primaryAt, secondaryAfter
 	}
 	p1, s1 := withdraw()
+	incremental, _, _ := l.metric("lbdns_dns_transfers_total", map[string]string{"result": "served_incremental"})
+	if incremental == 0 {
+		t.Fatal("the secondaries' IXFRs were all answered with the whole zone")
+	}
 	serialBefore := soaSerial(t, secondary, zoneXfr)
 	l.stop()
 	if err := l.run(e); err != nil {
@@ -93,7 +97,8 @@ func TestSecondaries(t *testing.T) {
 		t.Fatalf("a signed transfer: %d records, %v", len(rrs), err)
 	}
 	record(t, "PASS BIND 9 and Knot secondaries over TSIG (Knot takes signed NOTIFYs only): first transfer %.2fs; withdrawal on the primary %.2fs after the backend stopped, on both secondaries %.2fs later (NOTIFY + transfer); "+
-		"after an lbdns restart %.2fs / %.2fs, the serial still moving forward; an unsigned transfer refused", first.Seconds(), p1.Seconds(), s1.Seconds(), p2.Seconds(), s2.Seconds())
+		"%v IXFRs answered incrementally; after an lbdns restart %.2fs / %.2fs, the serial still moving forward; an unsigned transfer refused",
+		first.Seconds(), p1.Seconds(), s1.Seconds(), incremental, p2.Seconds(), s2.Seconds())
 }
 
 // startSecondaryBind runs a second named, secondary of zoneXfr from lbdns on

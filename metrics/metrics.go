@@ -77,7 +77,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Connections closed as soon as they were accepted because the listener held its most, by listener (dns, http) and reason: total, network (the client network's share) or evicted (closed to make room for a client network holding fewer).",
 			"listener", "reason"),
 		DNSTransfers: r.counterVec("lbdns_dns_transfers_total",
-			"Zone transfers (AXFR/IXFR) asked of the embedded DNS server, by result: served, refused (network not allowed, UDP, not a zone), unsigned (no valid TSIG), not_ready, error (cut).",
+			"Zone transfers (AXFR/IXFR) asked of the embedded DNS server, by result: served (the whole zone), served_incremental (IXFR), refused (network not allowed, UDP, not a zone), unsigned (no valid TSIG), not_ready, error (cut).",
 			"result"),
 		DNSNotifies: r.counterVec("lbdns_dns_notifies_total",
 			"NOTIFYs of the embedded DNS server to its secondaries, by result: acknowledged or failed (never acknowledged after the retries).", "result"),

@@ -115,6 +115,7 @@ type Server struct {
 	serialMu  sync.Mutex
 	serialGen uint64 // the snapshot generation serial is for
 	serial    uint32
+	history   map[string]*zoneHistory // by zone, for IXFR; guarded by serialMu
 }
 
 // New returns a server for the zones; nothing is answered until Serve.

@@ -60,10 +60,20 @@ func (s *Server) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
 		refuse(dns.RcodeServerFailure, "not_ready")
 		return
 	}
+	ix := s.index()
+	soa := s.soaOf(zone, ix)
+	rrs, incremental := []dns.RR(nil), false
+	if q.Qtype == dns.TypeIXFR && len(req.Ns) == 1 {
+		if theirs, ok := req.Ns[0].(*dns.SOA); ok {
+			rrs, incremental = s.incremental(zone, theirs.Serial, soa)
+		}
+	}
+	if !incremental {
+		rrs = s.zoneRecords(ix, zone, soa)
+	}
 	ch := make(chan *dns.Envelope)
 	go func() {
 		defer close(ch)
-		rrs := s.zoneRecords(zone)
 		for len(rrs) > 0 {
 			n := min(len(rrs), transferChunk)
 			ch <- &dns.Envelope{RR: rrs[:n]}
@@ -78,16 +88,25 @@ func (s *Server) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
 		s.countTransfer("error")
 		return
 	}
-	s.countTransfer("served")
+	if incremental {
+		s.countTransfer("served_incremental")
+	} else {
+		s.countTransfer("served")
+	}
 }
 
 // zoneRecords is the whole zone, from one snapshot: SOA, NS, every published
 // address, SOA again.
-func (s *Server) zoneRecords(zone string) []dns.RR {
-	ix := s.index()
-	soa := s.soaOf(zone, ix)
+func (s *Server) zoneRecords(ix *index, zone string, soa *dns.SOA) []dns.RR {
 	out := []dns.RR{soa}
 	out = append(out, s.nsRecords(zone)...)
+	out = append(out, s.addressRecords(ix, zone)...)
+	return append(out, soa)
+}
+
+// addressRecords are every published address of the zone, sorted by name.
+func (s *Server) addressRecords(ix *index, zone string) []dns.RR {
+	var out []dns.RR
 	var names []string
 	for _, sh := range ix.shards {
 		for name := range sh.nodes {
@@ -102,7 +121,7 @@ func (s *Server) zoneRecords(zone string) []dns.RR {
 		out = append(out, addresses(name, n.a, dns.TypeA, len(n.a.raw))...)
 		out = append(out, addresses(name, n.aaaa, dns.TypeAAAA, len(n.aaaa.raw))...)
 	}
-	return append(out, soa)
+	return out
 }
 
 func (s *Server) countTransfer(result string) {
@@ -137,5 +156,6 @@ func (s *Server) serialOf(ix *index) uint32 {
 	}
 	next := max(s.serial+1, uint32(at.Unix()))
 	s.serialGen, s.serial = gen, next
+	s.recordVersion(ix, next)
 	return next
 }

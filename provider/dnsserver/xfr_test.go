@@ -1,12 +1,19 @@
 package dnsserver
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbdns/lbdns/internal/testnet"
+	"github.com/lbdns/lbdns/internal/testsnap"
+	"github.com/lbdns/lbdns/internal/testwait"
 )
 
 const testSecret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="
@@ -92,4 +99,80 @@ func TestSignedQueryGetsSignedAnswer(t *testing.T) {
 			t.Fatalf("%s: %v %v", network, r, err)
 		}
 	}
+}
+
+// An IXFR from the serial a secondary holds gets only what changed since
+// (RFC 1995), from a secondary further behind the whole zone.
+func TestIncrementalTransfer(t *testing.T) {
+	feed := testsnap.NewFeed(testsnap.Build(1, map[string][]string{"app.example.com": {"192.0.2.1", "192.0.2.2"}, "b.example.com": {"192.0.2.9"}}))
+	s := New(feed, Options{Zones: []string{"example.com"}, Transfer: Transfer{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+	pc, ln := testnet.UDPAndTCP(t, "127.0.0.1")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, pc, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := pc.LocalAddr().String()
+	testwait.For(t, "the server answering", func() bool { _, err := query(addr, "tcp", "example.com", dns.TypeSOA, false); return err == nil })
+	first := soaSerialOf(t, addr)
+	feed.Set(testsnap.Build(2, map[string][]string{"app.example.com": {"192.0.2.1", "192.0.2.3"}, "b.example.com": {"192.0.2.9"}}))
+	second := soaSerialOf(t, addr)
+	if second <= first {
+		t.Fatalf("serial %d -> %d", first, second)
+	}
+	rrs, err := ixfr(addr, "example.com", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rr := range rrs {
+		switch rr := rr.(type) {
+		case *dns.SOA:
+			got = append(got, fmt.Sprint("SOA ", rr.Serial))
+		case *dns.A:
+			got = append(got, rr.A.String())
+		}
+	}
+	want := []string{fmt.Sprint("SOA ", second), fmt.Sprint("SOA ", first), "192.0.2.2", fmt.Sprint("SOA ", second), "192.0.2.3", fmt.Sprint("SOA ", second)}
+	if !slices.Equal(got, want) {
+		t.Fatalf("IXFR from %d: %v, want %v", first, got, want)
+	}
+	if rrs, err := ixfr(addr, "example.com", first-100); err != nil || len(rrs) < 5 || countA(rrs) != 3 {
+		t.Fatalf("IXFR from an unknown serial: want the whole zone, got %v %v", rrs, err)
+	}
+}
+
+func soaSerialOf(t *testing.T, addr string) uint32 {
+	t.Helper()
+	r, err := query(addr, "tcp", "example.com", dns.TypeSOA, false)
+	if err != nil || len(r.Answer) != 1 {
+		t.Fatalf("SOA: %v %v", r, err)
+	}
+	return r.Answer[0].(*dns.SOA).Serial
+}
+
+func ixfr(addr, zone string, serial uint32) ([]dns.RR, error) {
+	m := new(dns.Msg)
+	m.SetIxfr(dns.Fqdn(zone), serial, "ns1."+zone+".", "hostmaster."+zone+".")
+	envs, err := (&dns.Transfer{DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second}).In(m, addr)
+	if err != nil {
+		return nil, err
+	}
+	var rrs []dns.RR
+	for e := range envs {
+		if e.Error != nil {
+			return nil, e.Error
+		}
+		rrs = append(rrs, e.RR...)
+	}
+	return rrs, nil
+}
+
+func countA(rrs []dns.RR) int {
+	n := 0
+	for _, rr := range rrs {
+		if _, ok := rr.(*dns.A); ok {
+			n++
+		}
+	}
+	return n
 }
