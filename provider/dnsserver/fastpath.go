@@ -26,7 +26,8 @@ type fastQuery struct {
 	question []byte // the question as sent (name, type, class)
 	qtype    uint16
 	edns     bool
-	udpSize  int // the largest answer the client takes
+	do       bool // the DNSSEC OK bit, which the answer copies (RFC 3225)
+	udpSize  int  // the largest answer the client takes
 }
 
 // fastAnswer answers the common query straight from the datagram into buf,
@@ -118,11 +119,15 @@ func (s *Server) writeFastAnswer(b, raw []byte, q fastQuery, a *answer, truncate
 			b = append(b, a.raw[i]...)
 		}
 	}
-	if q.edns { // root owner, type OPT, class = our UDP size, no flags, no options
+	if q.edns { // root owner, type OPT, class = our UDP size, the DO bit copied, no options
 		b = append(b, 0)
 		b = binary.BigEndian.AppendUint16(b, dns.TypeOPT)
 		b = binary.BigEndian.AppendUint16(b, maxUDPSize)
-		b = append(b, 0, 0, 0, 0, 0, 0)
+		do := byte(0)
+		if q.do {
+			do = 0x80
+		}
+		b = append(b, 0, 0, do, 0, 0, 0)
 	}
 	return b
 }
@@ -184,7 +189,7 @@ func parseFastQuery(raw, name []byte) (fastQuery, []byte, bool) {
 			off+optLen+int(binary.BigEndian.Uint16(raw[off+9:])) != len(raw) || !plainOptions(raw[off+optLen:]) {
 			return q, nil, false
 		}
-		q.edns = true
+		q.edns, q.do = true, raw[off+7]&0x80 != 0
 		q.udpSize = max(classicUDPSize, min(int(binary.BigEndian.Uint16(raw[off+3:])), maxUDPSize))
 		off = len(raw)
 	}

@@ -237,7 +237,11 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	size := classicUDPSize
 	if opt := req.IsEdns0(); opt != nil {
 		size = max(classicUDPSize, min(int(opt.UDPSize()), maxUDPSize))
-		resp.SetEdns0(maxUDPSize, false)
+		if opt.Version() != 0 { // RFC 6891 6.1.3: BADVERS, saying the version it speaks (0)
+			resp = new(dns.Msg)
+			resp.SetRcode(req, dns.RcodeBadVers)
+		}
+		resp.SetEdns0(maxUDPSize, opt.Do()) // RFC 3225: the DO bit is copied
 	}
 	if t := req.IsTsig(); t != nil && s.opts.Transfer.TSIG != nil && w.TsigStatus() == nil {
 		resp.SetTsig(t.Hdr.Name, t.Algorithm, 300, time.Now().Unix()) // signed when written

@@ -517,3 +517,22 @@ func TestMaxAnswers(t *testing.T) {
 		t.Errorf("50 answers of 3 out of 100 IPs named only %d IPs: not a fresh choice per query", len(seen))
 	}
 }
+
+// EDNS version 1 gets BADVERS with an OPT of version 0 (RFC 6891), over UDP
+// and TCP.
+func TestEDNSVersionBadVers(t *testing.T) {
+	addr := start(t, testSnapshot(), nil)
+	for _, network := range []string{"udp", "tcp"} {
+		m := new(dns.Msg)
+		m.SetQuestion("app.example.com.", dns.TypeA)
+		m.SetEdns0(1232, false)
+		m.IsEdns0().SetVersion(1)
+		r, _, err := (&dns.Client{Net: network, Timeout: 2 * time.Second}).Exchange(m, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rcode != dns.RcodeBadVers || r.IsEdns0() == nil || r.IsEdns0().Version() != 0 || len(r.Answer) != 0 {
+			t.Fatalf("%s: rcode %s, OPT %v, answers %v", network, dns.RcodeToString[r.Rcode], r.IsEdns0(), r.Answer)
+		}
+	}
+}
