@@ -176,3 +176,37 @@ func countA(rrs []dns.RR) int {
 	}
 	return n
 }
+
+// At 1,000 names, the IXFR of one withdrawal is a few records where the
+// AXFR is the whole zone.
+func TestIncrementalTransferSize(t *testing.T) {
+	hosts := map[string][]string{}
+	for i := range 1000 {
+		hosts[fmt.Sprintf("n%d.example.com", i)] = []string{fmt.Sprintf("10.%d.%d.1", i/250, i%250), fmt.Sprintf("10.%d.%d.2", i/250, i%250)}
+	}
+	feed := testsnap.NewFeed(testsnap.Build(1, hosts))
+	s := New(feed, Options{Zones: []string{"example.com"}, Transfer: Transfer{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+	pc, ln := testnet.UDPAndTCP(t, "127.0.0.1")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, pc, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := pc.LocalAddr().String()
+	testwait.For(t, "the server answering", func() bool { _, err := query(addr, "tcp", "example.com", dns.TypeSOA, false); return err == nil })
+	first := soaSerialOf(t, addr)
+	hosts["n7.example.com"] = hosts["n7.example.com"][:1] // one IP withdrawn
+	feed.Set(testsnap.Build(2, hosts))
+	soaSerialOf(t, addr)
+	inc, err := ixfr(addr, "example.com", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := transfer(addr, "example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inc) != 5 || len(full) != 2002 { // SOA, NS, 1,999 A, SOA
+		t.Fatalf("IXFR %d records, AXFR %d; want 5 and 2002", len(inc), len(full))
+	}
+	t.Logf("1,000 names x 2 IPs, one withdrawn: IXFR %d records, AXFR %d", len(inc), len(full))
+}
