@@ -32,45 +32,16 @@ const transferChunk = 200
 // serveTransfer answers an AXFR or IXFR over TCP: refused over UDP and from
 // networks not allowed, NOTAUTH without the key when one is set.
 func (s *Server) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
-	q := req.Question[0]
-	zone := dns.CanonicalName(q.Name)
-	refuse := func(rcode int, result string) {
+	zone := dns.CanonicalName(req.Question[0].Name)
+	client := remoteIP(w.RemoteAddr())
+	if rcode, result := s.admitTransfer(w, req, zone, client); rcode != dns.RcodeSuccess {
 		resp := new(dns.Msg)
 		resp.SetRcode(req, rcode)
 		_ = w.WriteMsg(resp)
 		s.countTransfer(result)
-	}
-	client := remoteIP(w.RemoteAddr())
-	switch {
-	case w.RemoteAddr().Network() != "tcp":
-		refuse(dns.RcodeRefused, "refused")
-		return
-	case !slices.ContainsFunc(s.opts.Transfer.Allow, func(p netip.Prefix) bool { return p.Contains(client) }):
-		s.opts.Logger.Debug("zone transfer refused: network not allowed", "client", client.String(), "zone", zone)
-		refuse(dns.RcodeRefused, "refused")
-		return
-	case s.opts.Transfer.TSIG != nil && (req.IsTsig() == nil || w.TsigStatus() != nil):
-		s.opts.Logger.Debug("zone transfer refused: no valid TSIG", "client", client.String(), "zone", zone)
-		refuse(dns.RcodeNotAuth, "unsigned")
-		return
-	case !slices.Contains(s.zones, zone):
-		refuse(dns.RcodeNotAuth, "refused")
-		return
-	case s.opts.Ready != nil && !s.opts.Ready():
-		refuse(dns.RcodeServerFailure, "not_ready")
 		return
 	}
-	ix := s.index()
-	soa := s.soaOf(zone, ix)
-	rrs, incremental := []dns.RR(nil), false
-	if q.Qtype == dns.TypeIXFR && len(req.Ns) == 1 {
-		if theirs, ok := req.Ns[0].(*dns.SOA); ok {
-			rrs, incremental = s.incremental(zone, theirs.Serial, soa)
-		}
-	}
-	if !incremental {
-		rrs = s.zoneRecords(ix, zone, soa)
-	}
+	rrs, incremental := s.transferRecords(req, zone)
 	ch := make(chan *dns.Envelope)
 	go func() {
 		defer close(ch)
@@ -80,8 +51,7 @@ func (s *Server) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
 			rrs = rrs[n:]
 		}
 	}()
-	tr := new(dns.Transfer)
-	if err := tr.Out(w, req, ch); err != nil {
+	if err := new(dns.Transfer).Out(w, req, ch); err != nil {
 		for range ch { // let the producer end
 		}
 		s.opts.Logger.Debug("zone transfer cut", "client", client.String(), "zone", zone, "err", err)
@@ -93,6 +63,41 @@ func (s *Server) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
 	} else {
 		s.countTransfer("served")
 	}
+}
+
+// admitTransfer says whether the transfer may go ahead (NOERROR), or the
+// rcode that refuses it and the result to count.
+func (s *Server) admitTransfer(w dns.ResponseWriter, req *dns.Msg, zone string, client netip.Addr) (int, string) {
+	switch {
+	case w.RemoteAddr().Network() != "tcp":
+		return dns.RcodeRefused, "refused"
+	case !slices.ContainsFunc(s.opts.Transfer.Allow, func(p netip.Prefix) bool { return p.Contains(client) }):
+		s.opts.Logger.Debug("zone transfer refused: network not allowed", "client", client.String(), "zone", zone)
+		return dns.RcodeRefused, "refused"
+	case s.opts.Transfer.TSIG != nil && (req.IsTsig() == nil || w.TsigStatus() != nil):
+		s.opts.Logger.Debug("zone transfer refused: no valid TSIG", "client", client.String(), "zone", zone)
+		return dns.RcodeNotAuth, "unsigned"
+	case !slices.Contains(s.zones, zone):
+		return dns.RcodeNotAuth, "refused"
+	case s.opts.Ready != nil && !s.opts.Ready():
+		return dns.RcodeServerFailure, "not_ready"
+	}
+	return dns.RcodeSuccess, ""
+}
+
+// transferRecords are the records of the transfer, from one snapshot: only
+// the changes for an IXFR whose serial the history holds, else the zone.
+func (s *Server) transferRecords(req *dns.Msg, zone string) ([]dns.RR, bool) {
+	ix := s.index()
+	soa := s.soaOf(zone, ix)
+	if req.Question[0].Qtype == dns.TypeIXFR && len(req.Ns) == 1 {
+		if theirs, ok := req.Ns[0].(*dns.SOA); ok {
+			if rrs, ok := s.incremental(zone, theirs.Serial, soa); ok {
+				return rrs, true
+			}
+		}
+	}
+	return s.zoneRecords(ix, zone, soa), false
 }
 
 // zoneRecords is the whole zone, from one snapshot: SOA, NS, every published
