@@ -56,7 +56,8 @@ var chartModes = map[string]chartMode{
 	"embedded_dns_primary": {
 		set: []string{"dns.enabled=true", "dns.zones={lb.example.com}", "dns.ns=ns1.example.net\\,ns2.example.net",
 			"dns.transfer.allow={192.0.2.0/24}", "dns.transfer.notify={192.0.2.53:53}", "dns.transfer.tsig.name=xfr",
-			"dns.transfer.tsig.existingSecret=lbdns-dns-tsig"},
+			"dns.transfer.tsig.existingSecret=lbdns-dns-tsig", "dns.extraServices[0].name=b",
+			"dns.extraServices[0].annotations.cloud\\.ionos\\.com/node-selector=lb-pool=b"},
 		want: map[string]string{"LBDNS_DNS_NS": "ns1.example.net,ns2.example.net", "LBDNS_DNS_TRANSFER_ALLOW": "192.0.2.0/24",
 			"LBDNS_DNS_NOTIFY": "192.0.2.53:53", "LBDNS_DNS_TSIG_NAME": "xfr"},
 	},
