@@ -36,11 +36,16 @@ func TestSecondaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nsdPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	secondary := fmt.Sprintf("127.0.0.1:%d", secondaryPort)
 	knot := fmt.Sprintf("127.0.0.1:%d", knotPort)
+	nsd := fmt.Sprintf("127.0.0.1:%d", nsdPort)
 	l, err := e.newLbdns("lbdns-primary", "LBDNS_ANNOTATION_PREFIX="+prefix, "LBDNS_DNS_ADDR="+primary, "LBDNS_DNS_ZONES="+zoneXfr,
 		"LBDNS_DNS_NS=ns1."+zoneXfr+",ns2."+zoneXfr, "LBDNS_DNS_RRL_EXEMPT=127.0.0.0/8", "LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8",
-		"LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret, "LBDNS_DNS_NOTIFY="+secondary+","+knot)
+		"LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret, "LBDNS_DNS_NOTIFY="+secondary+","+knot+","+nsd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +61,11 @@ func TestSecondaries(t *testing.T) {
 
 	startSecondaryBind(t, e, secondaryPort, primaryPort)
 	startSecondaryKnot(t, e, knotPort, primaryPort)
+	startSecondaryNSD(t, e, nsdPort, primaryPort)
 	start := time.Now()
 	waitAnswerFrom(t, secondary, host, a.ip.String(), b.ip.String())
 	waitAnswerFrom(t, knot, host, a.ip.String(), b.ip.String())
+	waitAnswerFrom(t, nsd, host, a.ip.String(), b.ip.String())
 	first := time.Since(start)
 
 	withdraw := func() (primaryAt, secondaryAfter time.Duration) {
@@ -69,10 +76,12 @@ func TestSecondaries(t *testing.T) {
 		changed := time.Now()
 		waitAnswerFrom(t, secondary, host, b.ip.String())
 		waitAnswerFrom(t, knot, host, b.ip.String())
+		waitAnswerFrom(t, nsd, host, b.ip.String())
 		secondaryAfter = time.Since(changed)
 		a.start(t)
 		waitAnswerFrom(t, secondary, host, a.ip.String(), b.ip.String())
 		waitAnswerFrom(t, knot, host, a.ip.String(), b.ip.String())
+		waitAnswerFrom(t, nsd, host, a.ip.String(), b.ip.String())
 		return primaryAt, secondaryAfter
 	}
 	p1, s1 := withdraw()
@@ -106,7 +115,7 @@ func TestSecondaries(t *testing.T) {
 	if rrs, err := zoneTransferFrom(primary, zoneXfr, e.tsigSecret); err != nil || len(rrs) < 5 {
 		t.Fatalf("a signed transfer: %d records, %v", len(rrs), err)
 	}
-	record(t, "PASS BIND 9 and Knot secondaries over TSIG (Knot takes signed NOTIFYs only): first transfer %.2fs; withdrawal on the primary %.2fs after the backend stopped, on both secondaries %.2fs later (NOTIFY + transfer); "+
+	record(t, "PASS BIND 9, Knot and NSD secondaries over TSIG (Knot and NSD take signed NOTIFYs only): first transfer %.2fs; withdrawal on the primary %.2fs after the backend stopped, on all three secondaries %.2fs later (NOTIFY + transfer); "+
 		"%v IXFRs answered incrementally; after an lbdns restart (LBDNS_DNS_MAX_ANSWERS=1: one answer from lbdns, both from the secondaries) %.2fs / %.2fs, the serial still moving forward; an unsigned transfer refused",
 		first.Seconds(), p1.Seconds(), s1.Seconds(), incremental, p2.Seconds(), s2.Seconds())
 }
@@ -192,6 +201,53 @@ zone:
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("knot-secondary:\n%s", p.tail(30))
+		}
+		p.stop()
+	})
+}
+
+// startSecondaryNSD runs NSD, secondary of zoneXfr from lbdns on
+// primaryPort over TSIG, taking NOTIFYs only when signed with the key.
+func startSecondaryNSD(t *testing.T, e *env, port, primaryPort int) {
+	t.Helper()
+	dir := filepath.Join(e.dir, "nsd-secondary")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`server:
+  ip-address: 127.0.0.1
+  port: %[4]d
+  zonesdir: "%[3]s"
+  database: ""
+  pidfile: "%[3]s/nsd.pid"
+  xfrdfile: "%[3]s/xfrd.state"
+  zonelistfile: "%[3]s/zone.list"
+  username: ""
+  chroot: ""
+  verbosity: 2
+remote-control:
+  control-enable: no
+key:
+  name: "%[1]s"
+  algorithm: hmac-sha256
+  secret: "%[2]s"
+zone:
+  name: "%[5]s"
+  zonefile: "%[5]s.zone"
+  request-xfr: 127.0.0.1@%[6]d %[1]s
+  allow-notify: 127.0.0.1 %[1]s
+`, tsigKeyName, e.tsigSecret, dir, port, zoneXfr, primaryPort)
+	path := filepath.Join(dir, "nsd.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := startProc(e.dir, "nsd-secondary", nil, "nsd", "-d", "-c", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("nsd-secondary:\n%s", p.tail(30))
 		}
 		p.stop()
 	})

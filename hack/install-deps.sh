@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install-deps.sh: install the Debian packages the demo, the local run and the
-# e2e suite and make image need (etcd, BIND9 with dig/nsupdate/tsig-keygen, Knot, Chromium, dnsperf, skopeo, umoci;
+# e2e suite and make image need (etcd, BIND9 with dig/nsupdate/tsig-keygen, Knot, NSD, Chromium, dnsperf, skopeo, umoci;
 # kubectl is expected on the image), only when missing.
 set -euo pipefail
 need=()
@@ -17,6 +17,7 @@ command -v ip >/dev/null || need+=(iproute2)         # the e2e suite's nodes: ne
 command -v nft >/dev/null || need+=(nftables)        # kube-proxy in nftables mode on one of them
 command -v conntrack >/dev/null || need+=(conntrack) # kube-proxy clears conntrack entries of its Services
 command -v knotd >/dev/null || need+=(knot)           # a Knot DNS secondary of the embedded DNS (e2e)
+command -v nsd >/dev/null || need+=(nsd)              # an NSD secondary of the embedded DNS (e2e)
 command -v promtool >/dev/null || need+=(prometheus) # promtool checks and unit-tests the alert rules
 command -v skopeo >/dev/null || need+=(skopeo)       # make image: inspect and push the image tarball
 command -v umoci >/dev/null || need+=(umoci)         # make image: unpack it as a runtime would
