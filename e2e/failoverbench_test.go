@@ -44,7 +44,10 @@ func (o *failoverOutput) stop() {
 	o.lbdns.stop()
 }
 
-const failoverZone = "failover.test" // served by the embedded DNS instances
+const (
+	failoverZone          = "failover.test"     // served by the embedded DNS instances
+	failoverSecondaryZone = "failover-sec.test" // served by an embedded DNS, transferred by a BIND secondary
+)
 
 // BenchmarkFailover is part of make failbench: a backend behind one of two
 // Services of a hostname is stopped and started again, rounds times per probe
@@ -104,7 +107,7 @@ func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		b.Fatal(err)
 	}
-	outputs, err := e.startFailoverOutputs(p, ns)
+	outputs, err := e.startFailoverOutputs(b, p, ns)
 	for _, o := range outputs {
 		defer o.stop()
 	}
@@ -142,7 +145,7 @@ func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*
 // startFailoverOutputs starts one lbdns instance per output with the
 // profile's probes, and external-dns where the output needs it. It returns
 // what it started, also on error, so that the caller stops it.
-func (e *env) startFailoverOutputs(p failoverProfile, ns string) ([]*failoverOutput, error) {
+func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) ([]*failoverOutput, error) {
 	probes := []string{"LBDNS_NAMESPACE=" + ns, "LBDNS_LOG_LEVEL=info",
 		"LBDNS_PROBE_INTERVAL=" + p.interval.String(), "LBDNS_PROBE_TIMEOUT=" + min(time.Second, p.interval/2).String(),
 		"LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2", "LBDNS_PROBE_FAST_INTERVAL=" + p.fast.String(),
@@ -174,7 +177,7 @@ func (e *env) startFailoverOutputs(p failoverProfile, ns string) ([]*failoverOut
 		})
 		return err
 	}
-	ports := make([]int, 3)
+	ports := make([]int, 5)
 	for i := range ports {
 		var err error
 		if ports[i], err = freePort(); err != nil {
@@ -193,6 +196,18 @@ func (e *env) startFailoverOutputs(p failoverProfile, ns string) ([]*failoverOut
 				fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", ports[1]), "LBDNS_DNS_ZONES="+failoverZone, "LBDNS_DNS_RRL_RATE=0",
 				"LBDNS_PROBE_FAST_INTERVAL="+p.interval.String())
 			o.lbdns.dns = o.dns
+			return err
+		},
+		func() error {
+			// The hidden primary: a real BIND secondary, told by NOTIFY, answers.
+			secondary := fmt.Sprintf("127.0.0.1:%d", ports[4])
+			_, err := start("embedded DNS -> BIND secondary (NOTIFY + IXFR)", secondary, failoverSecondaryZone,
+				fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", ports[3]), "LBDNS_DNS_ZONES="+failoverSecondaryZone, "LBDNS_DNS_RRL_RATE=0",
+				"LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8", "LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret,
+				"LBDNS_DNS_NOTIFY="+secondary)
+			if err == nil {
+				startSecondaryBind(b, e, ports[4], ports[3], failoverSecondaryZone, "bind-secondary-"+ns)
+			}
 			return err
 		},
 		func() error {

@@ -59,7 +59,7 @@ func TestSecondaries(t *testing.T) {
 	t.Cleanup(func() { l.stop() })
 	waitAnswerFrom(t, primary, host, a.ip.String(), b.ip.String())
 
-	startSecondaryBind(t, e, secondaryPort, primaryPort)
+	startSecondaryBind(t, e, secondaryPort, primaryPort, zoneXfr, "bind-secondary")
 	startSecondaryKnot(t, e, knotPort, primaryPort)
 	startSecondaryNSD(t, e, nsdPort, primaryPort)
 	start := time.Now()
@@ -120,11 +120,11 @@ func TestSecondaries(t *testing.T) {
 		first.Seconds(), p1.Seconds(), s1.Seconds(), incremental, p2.Seconds(), s2.Seconds())
 }
 
-// startSecondaryBind runs a second named, secondary of zoneXfr from lbdns on
-// primaryPort, signing its transfers with the suite's key.
-func startSecondaryBind(t *testing.T, e *env, port, primaryPort int) {
+// startSecondaryBind runs another named (in e.dir/name), secondary of zone
+// from lbdns on primaryPort, signing its transfers with the suite's key.
+func startSecondaryBind(t testing.TB, e *env, port, primaryPort int, zone, name string) {
 	t.Helper()
-	dir := filepath.Join(e.dir, "bind-secondary")
+	dir := filepath.Join(e.dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ options { directory "%[3]s"; listen-on port %[4]d { 127.0.0.1; }; listen-on-v6 {
   pid-file "%[3]s/named.pid"; recursion no; dnssec-validation no; notify no; };
 controls { };
 zone "%[5]s" { type secondary; primaries port %[6]d { 127.0.0.1 key "%[1]s"; }; file "%[3]s/%[5]s.db"; allow-notify { 127.0.0.1; }; };
-`, tsigKeyName, e.tsigSecret, dir, port, zoneXfr, primaryPort)
+`, tsigKeyName, e.tsigSecret, dir, port, zone, primaryPort)
 	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -141,13 +141,13 @@ zone "%[5]s" { type secondary; primaries port %[6]d { 127.0.0.1 key "%[1]s"; }; 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := startProc(e.dir, "named-secondary", nil, "named", "-g", "-c", filepath.Join(dir, "named.conf"), "-u", u.Username)
+	p, err := startProc(e.dir, name, nil, "named", "-g", "-c", filepath.Join(dir, "named.conf"), "-u", u.Username)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("named-secondary:\n%s", p.tail(30))
+			t.Logf("%s:\n%s", name, p.tail(30))
 		}
 		p.stop()
 	})
