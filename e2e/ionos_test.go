@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/base64"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,6 +27,12 @@ const (
 // empty; after, never. LBDNS_E2E_IONOS_CYCLES sets the cycles (default 10).
 func TestIONOSWebhook(t *testing.T) {
 	e := suite
+	if shared := filepath.Join(e.root, "../shared/third_party/external-dns-ionos-webhook"); dirExists(shared) {
+		// The copy the webhook is built from must be the one the project was given.
+		if out, err := exec.Command("diff", "-r", shared, filepath.Join(e.root, "e2e/testdata/external-dns-ionos-webhook")).CombinedOutput(); err != nil {
+			t.Fatalf("e2e/testdata/external-dns-ionos-webhook differs from %s:\n%s", shared, out)
+		}
+	}
 	api := newIONOSAPI(t, zoneIONOS)
 	webhook := startIONOSWebhook(t, e, api)
 	cycles := envInt("LBDNS_E2E_IONOS_CYCLES", 10)

@@ -30,12 +30,12 @@ case " $want " in *" kube-proxy "*) build kube-apiserver/kube-proxy kube-proxy-v
 case " $want " in *" external-dns "*) build external-dns external-dns-v0.22.0 ;; esac
 case " $want " in *" helm "*) install helm.sh/helm/v3/cmd/helm v3.22.0 helm-v3.22.0 ;; esac
 case " $want " in *" crane "*) install github.com/google/go-containerregistry/cmd/crane v0.22.1 crane-v0.22.1 ;; esac
-# The IONOS external-dns webhook v0.13.0, from its unchanged source beside the project (the module proxy does
-# not serve it): make test's IONOS scenario runs it in front of a stand-in of the IONOS Cloud DNS API.
+# The IONOS external-dns webhook v0.13.0, from its unchanged source in e2e/testdata (the module proxy does not
+# serve it): make test's IONOS scenario runs it in front of a stand-in of the IONOS Cloud DNS API.
 case " $want " in *" ionos-webhook "*)
   if [ ! -x "$CACHE/ionos-webhook-v0.13.0" ]; then
     echo "== building ionos-webhook-v0.13.0 (first run only, a few minutes)" >&2
-    (cd "$ROOT/../shared/third_party/external-dns-ionos-webhook" && CGO_ENABLED=0 go build -trimpath -o "$CACHE/ionos-webhook-v0.13.0.tmp" ./cmd/webhook) &&
+    (cd "$ROOT/e2e/testdata/external-dns-ionos-webhook" && CGO_ENABLED=0 go build -trimpath -o "$CACHE/ionos-webhook-v0.13.0.tmp" ./cmd/webhook) &&
       mv "$CACHE/ionos-webhook-v0.13.0.tmp" "$CACHE/ionos-webhook-v0.13.0"
   fi ;;
 esac
