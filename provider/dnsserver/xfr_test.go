@@ -21,6 +21,12 @@ const testSecret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="
 func transfer(addr, zone string, key *TSIG) ([]dns.RR, error) {
 	m := new(dns.Msg)
 	m.SetAxfr(dns.Fqdn(zone))
+	return receive(m, addr, key)
+}
+
+// receive sends a transfer request (signed with key unless nil) and returns
+// every record of the answer, or the first error.
+func receive(m *dns.Msg, addr string, key *TSIG) ([]dns.RR, error) {
 	t := &dns.Transfer{DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second}
 	if key != nil {
 		m.SetTsig(dns.Fqdn(key.Name), key.Algorithm, 300, time.Now().Unix())
@@ -31,11 +37,15 @@ func transfer(addr, zone string, key *TSIG) ([]dns.RR, error) {
 		return nil, err
 	}
 	var rrs []dns.RR
-	for e := range envs {
-		if e.Error != nil {
-			return nil, e.Error
+	var failed error
+	for e := range envs { // drain: In's goroutine ends only when the channel does
+		if e.Error != nil && failed == nil {
+			failed = e.Error
 		}
 		rrs = append(rrs, e.RR...)
+	}
+	if failed != nil {
+		return nil, failed
 	}
 	return rrs, nil
 }
@@ -153,18 +163,7 @@ func soaSerialOf(t *testing.T, addr string) uint32 {
 func ixfr(addr, zone string, serial uint32) ([]dns.RR, error) {
 	m := new(dns.Msg)
 	m.SetIxfr(dns.Fqdn(zone), serial, "ns1."+zone+".", "hostmaster."+zone+".")
-	envs, err := (&dns.Transfer{DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second}).In(m, addr)
-	if err != nil {
-		return nil, err
-	}
-	var rrs []dns.RR
-	for e := range envs {
-		if e.Error != nil {
-			return nil, e.Error
-		}
-		rrs = append(rrs, e.RR...)
-	}
-	return rrs, nil
+	return receive(m, addr, nil)
 }
 
 func countA(rrs []dns.RR) int {
