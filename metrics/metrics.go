@@ -35,6 +35,7 @@ type Metrics struct {
 	UpdateConflicts      *prometheus.CounterVec
 	DNSTransfers         *prometheus.CounterVec
 	DNSNotifies          *prometheus.CounterVec
+	DNSZoneSerial        *prometheus.GaugeVec
 
 	reg prometheus.Registerer
 }
@@ -81,6 +82,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"result"),
 		DNSNotifies: r.counterVec("lbdns_dns_notifies_total",
 			"NOTIFYs of the embedded DNS server to its secondaries, by result: acknowledged or failed (never acknowledged after the retries).", "result"),
+		DNSZoneSerial: r.gaugeVec("lbdns_dns_zone_serial",
+			"SOA serial the embedded DNS server gives out for each zone, with transfers on: replicas that agree (LBDNS_LEADER_ELECT) show the same serial for the same data.", "zone"),
 		UpdateConflicts: r.counterVec("lbdns_update_conflicts_total",
 			"RFC 2136 UPDATEs of one hostname the DNS server refused because their prerequisites failed: the zone changed since lbdns read it (another writer, or a stale leader); nothing of that hostname changed, the next sync reads again. By output.",
 			"output"),

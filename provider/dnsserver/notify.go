@@ -15,38 +15,53 @@ const (
 	notifyTimeout = 2 * time.Second
 )
 
-// notifyLoop tells the secondaries of every new generation of the published
-// data (RFC 1996), once lbdns is ready.
-func (s *Server) notifyLoop(ctx context.Context) {
-	var told uint64
+// versionLoop keeps the zones' serials current once lbdns is ready (so no
+// query waits while a version is made), adopts the serials the replicas
+// agreed on, and tells the secondaries of every new serial of a zone
+// (RFC 1996).
+func (s *Server) versionLoop(ctx context.Context) {
+	told := map[string]uint32{}
 	for {
 		changed := s.snaps.Changed()
-		snap := s.snaps.Snapshot()
-		if snap.Generation > told && (s.opts.Ready == nil || s.opts.Ready()) {
-			told = snap.Generation
-			serial := s.serialOf(s.index())
-			s.notifyAll(ctx, told, serial)
+		var agreed <-chan struct{}
+		if b := s.opts.Serials; b != nil {
+			agreed = b.Changed()
+		}
+		ready := s.opts.Ready == nil || s.opts.Ready()
+		if ready && len(s.zones) > 0 {
+			ix := s.index()
+			s.serialOf(ix, s.zones[0]) // makes the versions of every zone
+			s.adoptAgreed()
+			for _, zone := range s.zones {
+				if serial := s.serialOf(ix, zone); serial != told[zone] {
+					told[zone] = serial
+					s.notifyZone(ctx, zone, serial)
+				}
+			}
+		}
+		var poll <-chan time.Time
+		if !ready {
+			poll = time.After(time.Second) // readiness has no channel: look again
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
-		case <-time.After(time.Second): // readiness has no channel: look again
+		case <-agreed:
+		case <-poll:
 		}
 	}
 }
 
-// notifyAll sends a NOTIFY of every zone to every secondary, each until it
-// is acknowledged, given up, or a newer generation supersedes it.
-func (s *Server) notifyAll(ctx context.Context, gen uint64, serial uint32) {
+// notifyZone sends a NOTIFY of the zone to every secondary, each until it
+// is acknowledged, given up, or a newer serial supersedes it.
+func (s *Server) notifyZone(ctx context.Context, zone string, serial uint32) {
 	for _, target := range s.opts.Transfer.Notify {
-		for _, zone := range s.zones {
-			go s.notifyOne(ctx, gen, target, zone, serial) // the next change does not wait for slow secondaries
-		}
+		go s.notifyOne(ctx, target, zone, serial) // the next change does not wait for slow secondaries
 	}
 }
 
-func (s *Server) notifyOne(ctx context.Context, gen uint64, target, zone string, serial uint32) {
+func (s *Server) notifyOne(ctx context.Context, target, zone string, serial uint32) {
 	wait := notifyBackoff
 	for try := 1; try <= notifyTries; try++ {
 		err := s.sendNotify(ctx, target, zone, serial)
@@ -60,7 +75,7 @@ func (s *Server) notifyOne(ctx context.Context, gen uint64, target, zone string,
 			return
 		case <-time.After(wait):
 		}
-		if s.snaps.Snapshot().Generation != gen {
+		if s.currentSerial(zone) != serial {
 			return // a newer NOTIFY is on its way
 		}
 		wait *= 2

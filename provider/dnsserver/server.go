@@ -44,6 +44,9 @@ type Options struct {
 	NS []string
 	// Transfer says who may transfer the zones and whom to NOTIFY.
 	Transfer Transfer
+	// Serials, if set, is where replicas agree on the serials of the same
+	// data (used with transfers on).
+	Serials SerialBoard
 	// Hostmaster is the SOA mailbox; empty: "hostmaster.<zone>".
 	Hostmaster string
 	// Ready, if set, reports whether lbdns is ready; before that every
@@ -112,10 +115,10 @@ type Server struct {
 	reflected *provider.SyncObserver
 	limiter   *limiter // nil: no response rate limiting
 
-	serialMu  sync.Mutex
-	serialGen uint64 // the snapshot generation serial is for
-	serial    uint32
-	history   map[string]*zoneHistory // by zone, for IXFR; guarded by serialMu
+	serialMu   sync.Mutex
+	versionGen uint64                  // the snapshot generation serial and versions are of
+	serial     uint32                  // without transfers: every zone's
+	versions   map[string]*zoneVersion // by zone, with transfers on
 }
 
 // New returns a server for the zones; nothing is answered until Serve.
@@ -167,8 +170,8 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	if k := s.opts.Transfer.TSIG; k != nil {
 		tcp.TsigSecret = map[string]string{dns.Fqdn(k.Name): k.Secret}
 	}
-	if len(s.opts.Transfer.Notify) > 0 {
-		go s.notifyLoop(ctx)
+	if s.transfersOn() || len(s.opts.Transfer.Notify) > 0 {
+		go s.versionLoop(ctx)
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- tcp.ActivateAndServe() }()
@@ -416,13 +419,17 @@ func (s *Server) nsNames(zone string) []string {
 
 // soaOf is the zone's SOA, with the serial of the index's snapshot.
 func (s *Server) soaOf(zone string, ix *index) *dns.SOA {
+	return s.soa(zone, s.serialOf(ix, zone))
+}
+
+func (s *Server) soa(zone string, serial uint32) *dns.SOA {
 	mbox := "hostmaster." + zone
 	if s.opts.Hostmaster != "" {
 		mbox = dns.Fqdn(strings.Replace(s.opts.Hostmaster, "@", ".", 1))
 	}
 	return &dns.SOA{
 		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: negativeTTL},
-		Ns:  s.nsNames(zone)[0], Mbox: mbox, Serial: s.serialOf(ix),
+		Ns:  s.nsNames(zone)[0], Mbox: mbox, Serial: serial,
 		Refresh: 3600, Retry: 600, Expire: 86400, Minttl: negativeTTL,
 	}
 }

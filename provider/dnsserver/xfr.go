@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -85,28 +84,23 @@ func (s *Server) admitTransfer(w dns.ResponseWriter, req *dns.Msg, zone string, 
 	return dns.RcodeSuccess, ""
 }
 
-// transferRecords are the records of the transfer, from one snapshot: only
-// the changes for an IXFR whose serial the history holds, else the zone.
+// transferRecords are the records of the transfer, all from the zone's
+// current version: only the changes for an IXFR whose serial the history
+// holds, else the zone.
 func (s *Server) transferRecords(req *dns.Msg, zone string) ([]dns.RR, bool) {
-	ix := s.index()
-	soa := s.soaOf(zone, ix)
+	v := s.versionOf(s.index(), zone)
+	soa := s.soa(zone, v.serial)
 	if req.Question[0].Qtype == dns.TypeIXFR && len(req.Ns) == 1 {
 		if theirs, ok := req.Ns[0].(*dns.SOA); ok {
-			if rrs, ok := s.incremental(zone, theirs.Serial, soa); ok {
+			if rrs, ok := s.incremental(v, zone, theirs.Serial, soa); ok {
 				return rrs, true
 			}
 		}
 	}
-	return s.zoneRecords(ix, zone, soa), false
-}
-
-// zoneRecords is the whole zone, from one snapshot: SOA, NS, every published
-// address, SOA again.
-func (s *Server) zoneRecords(ix *index, zone string, soa *dns.SOA) []dns.RR {
 	out := []dns.RR{soa}
 	out = append(out, s.nsRecords(zone)...)
-	out = append(out, s.addressRecords(ix, zone)...)
-	return append(out, soa)
+	out = append(out, v.rrs...)
+	return append(out, soa), false
 }
 
 // addressRecords are every published address of the zone, sorted by name.
@@ -141,26 +135,4 @@ func remoteIP(a net.Addr) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
-}
-
-// serialOf is the zones' serial for the index's snapshot: the time of its
-// generation in Unix seconds, and always one more than the last when two
-// generations fall in one second, so that it only moves forward, also
-// across restarts (as long as changes come slower than one a second on
-// average).
-func (s *Server) serialOf(ix *index) uint32 {
-	s.serialMu.Lock()
-	defer s.serialMu.Unlock()
-	gen := ix.snap.Generation
-	if gen == s.serialGen && s.serial != 0 {
-		return s.serial
-	}
-	at := time.Now()
-	if c := ix.snap.Changes; len(c) > 0 {
-		at = c[len(c)-1].At
-	}
-	next := max(s.serial+1, uint32(at.Unix()))
-	s.serialGen, s.serial = gen, next
-	s.recordVersion(ix, next)
-	return next
 }
