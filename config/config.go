@@ -482,6 +482,17 @@ func (c Config) RRLExempt() ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// DNSTransfersOn reports whether the embedded DNS serves zone transfers:
+// then its replicas agree on serials, through the Lease holder.
+func (c Config) DNSTransfersOn() bool {
+	allow, err := c.DNSTransferAllowed()
+	return c.DNSAddr != "" && err == nil && len(allow) > 0
+}
+
+// NeedsLease reports whether this replica campaigns for the Lease: with
+// leader election, for the writers and for the embedded DNS's serials.
+func (c Config) NeedsLease() bool { return c.LeaderElect && (c.HasWriters() || c.DNSTransfersOn()) }
+
 // HasWriters reports whether any output that writes (standalone,
 // DNSEndpoint) is on.
 func (c Config) HasWriters() bool { return c.Provider != "" || c.CRDNamespace != "" }

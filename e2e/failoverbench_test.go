@@ -206,7 +206,7 @@ func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) (
 				"LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8", "LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret,
 				"LBDNS_DNS_NOTIFY="+secondary)
 			if err == nil {
-				startSecondaryBind(b, e, ports[4], ports[3], failoverSecondaryZone, "bind-secondary-"+ns)
+				startSecondaryBind(b, e, ports[4], []int{ports[3]}, failoverSecondaryZone, "bind-secondary-"+ns)
 			}
 			return err
 		},

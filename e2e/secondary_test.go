@@ -59,7 +59,7 @@ func TestSecondaries(t *testing.T) {
 	t.Cleanup(func() { l.stop() })
 	waitAnswerFrom(t, primary, host, a.ip.String(), b.ip.String())
 
-	startSecondaryBind(t, e, secondaryPort, primaryPort, zoneXfr, "bind-secondary")
+	startSecondaryBind(t, e, secondaryPort, []int{primaryPort}, zoneXfr, "bind-secondary")
 	startSecondaryKnot(t, e, knotPort, primaryPort)
 	startSecondaryNSD(t, e, nsdPort, primaryPort)
 	start := time.Now()
@@ -121,9 +121,14 @@ func TestSecondaries(t *testing.T) {
 }
 
 // startSecondaryBind runs another named (in e.dir/name), secondary of zone
-// from lbdns on primaryPort, signing its transfers with the suite's key.
-func startSecondaryBind(t testing.TB, e *env, port, primaryPort int, zone, name string) {
+// from lbdns on primaryPorts (tried in order), signing its transfers with
+// the suite's key.
+func startSecondaryBind(t testing.TB, e *env, port int, primaryPorts []int, zone, name string) {
 	t.Helper()
+	var primaries strings.Builder
+	for _, p := range primaryPorts {
+		fmt.Fprintf(&primaries, "127.0.0.1 port %d key \"%s\"; ", p, tsigKeyName)
+	}
 	dir := filepath.Join(e.dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -132,8 +137,8 @@ func startSecondaryBind(t testing.TB, e *env, port, primaryPort int, zone, name 
 options { directory "%[3]s"; listen-on port %[4]d { 127.0.0.1; }; listen-on-v6 { none; };
   pid-file "%[3]s/named.pid"; recursion no; dnssec-validation no; notify no; };
 controls { };
-zone "%[5]s" { type secondary; primaries port %[6]d { 127.0.0.1 key "%[1]s"; }; file "%[3]s/%[5]s.db"; allow-notify { 127.0.0.1; }; };
-`, tsigKeyName, e.tsigSecret, dir, port, zone, primaryPort)
+zone "%[5]s" { type secondary; primaries { %[6]s}; file "%[3]s/%[5]s.db"; allow-notify { 127.0.0.1; }; };
+`, tsigKeyName, e.tsigSecret, dir, port, zone, primaries.String())
 	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +152,7 @@ zone "%[5]s" { type secondary; primaries port %[6]d { 127.0.0.1 key "%[1]s"; }; 
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s:\n%s", name, p.tail(30))
+			t.Logf("%s:\n%s", name, p.tail(120))
 		}
 		p.stop()
 	})

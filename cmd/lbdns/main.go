@@ -183,8 +183,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// leading is set while this replica may write and send events: always
 	// without leader election, else while it holds the Lease, so that N
 	// replicas do not put N copies of every event on a Service.
+	var lease *heldLease
+	if cfg.NeedsLease() {
+		lease = newLease(cfg, client)
+	}
 	leading := &atomic.Bool{}
-	leading.Store(!(cfg.LeaderElect && cfg.HasWriters()))
+	leading.Store(lease == nil)
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
@@ -221,12 +225,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	agents := startAgents(g, cfg, clusters, ctl, reg, log)
 	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Clusters: clusterStatuses(cfg, clusters),
 		Agents: agents, Gatherer: reg, Pprof: cfg.Pprof, TXTOwnerID: cfg.TXTOwnerID}, cfg, m)
-	serveReaders(g, cfg, ls, ctl, outputs, log)
+	serveReaders(g, cfg, ls, ctl, outputs, serialBoard(g, cfg, client, lease, log), log)
 	runClusters(g, clusters)
 	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready()) })
 	g.Go(func(ctx context.Context) error { return runController(ctx, ctl, conn, cfg) })
 	w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, outputs: outputs, leading: leading, migrateFrom: migrateFrom}
-	g.Go(func(ctx context.Context) error { return runWriters(ctx, w, client) })
+	g.Go(func(ctx context.Context) error { return runWriters(ctx, w, lease) })
 	return g.Wait(log)
 }
 
@@ -258,7 +262,8 @@ func releaseStartupMemory(ctx context.Context, ready <-chan struct{}) error {
 
 // serveReaders starts the outputs every replica serves: the connector and
 // the embedded DNS server, each when its listener is open.
-func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Controller, outputs *provider.Outputs, log *slog.Logger) {
+func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Controller, outputs *provider.Outputs,
+	serials dnsserver.SerialBoard, log *slog.Logger) {
 	if ls.connector != nil {
 		srv := connector.New(ctl, ctl, connector.Options{Logger: log, Observer: outputs.Observer(connector.Output), Metrics: outputs.Metrics})
 		g.Go(func(ctx context.Context) error {
@@ -273,7 +278,7 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, Hostmaster: cfg.DNSHostmaster,
 			RRL: dnsserver.RRL{Rate: cfg.DNSRRLRate, Slip: cfg.DNSRRLSlip, Exempt: exempt}, WeightByNode: cfg.DNSWeightByNode,
 			TCP:        dnsserver.TCPLimits{MaxConns: cfg.DNSTCPMaxConns, MaxConnsPerNetwork: cfg.DNSTCPMaxConnsPerNetwork, IdleTimeout: cfg.DNSTCPIdleTimeout},
-			MaxAnswers: cfg.DNSMaxAnswers, Transfer: dnsTransfer(cfg),
+			MaxAnswers: cfg.DNSMaxAnswers, Transfer: dnsTransfer(cfg), Serials: serials,
 			Ready: ctl.IsReady, Logger: log, Observer: outputs.Observer(dnsserver.Output), Metrics: outputs.Metrics})
 		g.Go(func(ctx context.Context) error {
 			if err := srv.Serve(ctx, ls.dnsUDP, ls.dnsTCP); err != nil {

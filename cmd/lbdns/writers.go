@@ -95,18 +95,17 @@ func standaloneOptions(cfg config.Config, log *slog.Logger) standalone.Options {
 	}
 }
 
-// runWriters runs the writers directly, or only while this replica holds the
-// Lease when leader election is on. Readers (connector) never wait for it.
-func runWriters(ctx context.Context, w writers, client kubernetes.Interface) error {
-	if !w.cfg.HasWriters() {
+// runWriters runs the writers directly, or, when this replica campaigns for
+// the Lease (lease set), only while it holds it. Readers (connector, DNS)
+// never wait for it.
+func runWriters(ctx context.Context, w writers, lease *heldLease) error {
+	if lease == nil && !w.cfg.HasWriters() {
 		return nil
 	}
 	// Every write waits for a current view; with leader election also for
 	// a Lease this replica surely holds.
-	var lease *heldLease
 	fence := w.ctl.Fresh
-	if w.cfg.LeaderElect {
-		lease = w.newLease(client)
+	if lease != nil {
 		fence = func() error {
 			if err := lease.Held(); err != nil {
 				return err
@@ -124,8 +123,9 @@ func runWriters(ctx context.Context, w writers, client kubernetes.Interface) err
 			wg.Go(func() { l.Run(ctx) })
 		}
 		wg.Wait()
+		<-ctx.Done() // no writers: holding the Lease is the job (the DNS serials)
 	}
-	if !w.cfg.LeaderElect {
+	if lease == nil {
 		w.m.Leader.Set(1)
 		run(ctx)
 		return nil
@@ -136,11 +136,11 @@ func runWriters(ctx context.Context, w writers, client kubernetes.Interface) err
 // newLease returns the Lease lock of this replica; writes are allowed for
 // the renew deadline after each renewal (client-go's leader gives up after
 // it, and no other replica can take over before the lease duration).
-func (w writers) newLease(client kubernetes.Interface) *heldLease {
+func newLease(cfg config.Config, client kubernetes.Interface) *heldLease {
 	host, _ := os.Hostname()
 	id := fmt.Sprintf("%s_%d_%d", host, os.Getpid(), time.Now().UnixNano())
-	return &heldLease{valid: w.cfg.RenewDeadline, Interface: &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: w.cfg.LeaderElectName, Namespace: w.cfg.LeaderElectNamespace},
+	return &heldLease{valid: cfg.RenewDeadline, Interface: &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: cfg.LeaderElectName, Namespace: cfg.LeaderElectNamespace},
 		Client:     client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}}

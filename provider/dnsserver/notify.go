@@ -31,7 +31,7 @@ func (s *Server) versionLoop(ctx context.Context) {
 		if ready && len(s.zones) > 0 {
 			ix := s.index()
 			s.serialOf(ix, s.zones[0]) // makes the versions of every zone
-			s.adoptAgreed()
+			s.agree()
 			for _, zone := range s.zones {
 				if serial := s.serialOf(ix, zone); serial != told[zone] {
 					told[zone] = serial

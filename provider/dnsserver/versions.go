@@ -151,13 +151,25 @@ func (s *Server) nextSerial(zone, digest string, last uint32, at time.Time) uint
 	if announced, ok := b.Announce(zone, digest, next); ok {
 		return announced
 	}
-	return next
+	// Not the Lease holder, and the data not announced (yet): a serial of
+	// its own, behind its clock, so that the holder's serial for the same
+	// data, when it comes, is above it and replaces it.
+	return max(last+1, uint32(at.Add(-ownSerialLag).Unix()))
 }
 
-// adoptAgreed moves every zone whose data has an announced serial above its
-// own to that serial (the data are the same: a step that changes nothing),
-// and reports whether any zone moved.
-func (s *Server) adoptAgreed() bool {
+// ownSerialLag is how far behind the time of a change a replica that does
+// not hold the Lease puts its own serial: more than replicas' views of one
+// change differ (probe interval x fall + timeout) plus the time an
+// announcement takes to reach them.
+const ownSerialLag = 10 * time.Second
+
+// agree brings every zone's serial in line with the board: a serial
+// announced for its data above its own is adopted (the data are the same: a
+// step that changes nothing); data not announced with its serial are
+// announced when this replica may (it just took the Lease, or saw the
+// change while nobody held it), which may move its serial above every one
+// announced before. It reports whether any zone's serial moved.
+func (s *Server) agree() bool {
 	b := s.opts.Serials
 	if b == nil {
 		return false
@@ -167,8 +179,14 @@ func (s *Server) adoptAgreed() bool {
 	moved := false
 	for zone, old := range s.versions {
 		agreed, ok := b.Agreed(zone, old.digest)
-		if !ok || agreed <= old.serial {
+		switch {
+		case ok && agreed == old.serial:
 			continue
+		case ok && agreed > old.serial:
+		default: // above the own serials the others gave it meanwhile, made behind their clocks
+			if agreed, ok = b.Announce(zone, old.digest, max(old.serial, uint32(time.Now().Unix()))); !ok || agreed == old.serial {
+				continue
+			}
 		}
 		v := *old
 		v.serial = agreed

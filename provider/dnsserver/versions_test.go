@@ -28,11 +28,14 @@ type memBoard struct {
 	leading bool
 }
 
+// leaderless is a board view that never announces.
+func leaderless(state *boardState) *memBoard { return &memBoard{state: state} }
+
 func newBoardState() *boardState {
 	return &boardState{entries: map[string][]boardEntry{}, changed: make(chan struct{})}
 }
 
-func (b memBoard) Agreed(zone, digest string) (uint32, bool) {
+func (b *memBoard) Agreed(zone, digest string) (uint32, bool) {
 	b.state.mu.Lock()
 	defer b.state.mu.Unlock()
 	es := b.state.entries[zone]
@@ -44,7 +47,7 @@ func (b memBoard) Agreed(zone, digest string) (uint32, bool) {
 	return 0, false
 }
 
-func (b memBoard) DigestOf(zone string, serial uint32) (string, bool) {
+func (b *memBoard) DigestOf(zone string, serial uint32) (string, bool) {
 	b.state.mu.Lock()
 	defer b.state.mu.Unlock()
 	for _, e := range b.state.entries[zone] {
@@ -55,7 +58,7 @@ func (b memBoard) DigestOf(zone string, serial uint32) (string, bool) {
 	return "", false
 }
 
-func (b memBoard) Announce(zone, digest string, serial uint32) (uint32, bool) {
+func (b *memBoard) Announce(zone, digest string, serial uint32) (uint32, bool) {
 	if !b.leading {
 		return serial, false
 	}
@@ -71,7 +74,7 @@ func (b memBoard) Announce(zone, digest string, serial uint32) (uint32, bool) {
 	return serial, true
 }
 
-func (b memBoard) Changed() <-chan struct{} {
+func (b *memBoard) Changed() <-chan struct{} {
 	b.state.mu.Lock()
 	defer b.state.mu.Unlock()
 	return b.state.changed
@@ -101,8 +104,8 @@ func at(gen uint64, sec int64, hosts map[string][]string) *health.Snapshot {
 func TestReplicasAgreeOnSerials(t *testing.T) {
 	state := newBoardState()
 	before := map[string][]string{"app.example.com": {"192.0.2.1", "192.0.2.2"}, "x.other.test": {"192.0.2.7"}}
-	leader, leaderFeed := replica(memBoard{state, true}, before)
-	follower, followerFeed := replica(memBoard{state, false}, before)
+	leader, leaderFeed := replica(&memBoard{state, true}, before)
+	follower, followerFeed := replica(&memBoard{state, false}, before)
 	const zone, other = "example.com.", "other.test."
 
 	first := serialNow(leader, zone)
@@ -125,7 +128,7 @@ func TestReplicasAgreeOnSerials(t *testing.T) {
 	// The leader sees it, announces; the follower adopts.
 	leaderFeed.Set(at(2, t0+1, after))
 	agreed := serialNow(leader, zone)
-	if !follower.adoptAgreed() || agreed <= own {
+	if !follower.agree() || agreed <= own {
 		t.Fatalf("the follower did not move to the leader's serial %d from its own %d", agreed, own)
 	}
 	if got := serialNow(follower, zone); got != agreed {
@@ -154,7 +157,7 @@ func TestReplicasAgreeOnSerials(t *testing.T) {
 	}
 
 	// A replica that starts later with the same data takes the agreed serial.
-	late, _ := replica(memBoard{state, false}, before)
+	late, _ := replica(&memBoard{state, false}, before)
 	if got := serialNow(late, zone); got != restored {
 		t.Errorf("a new replica serves %d for the data agreed as %d", got, restored)
 	}
@@ -175,5 +178,33 @@ func TestSerialsFollowDataPerZone(t *testing.T) {
 	}
 	if got := serialNow(s, "other.test."); got != b {
 		t.Errorf("other.test.: %d -> %d without a change", b, got)
+	}
+}
+
+// Changes seen while nobody holds the Lease get serials of their own on each
+// replica, which may differ; the replica that takes the Lease announces its
+// data above them all, and the others adopt that serial.
+func TestNewLeaderSettlesSerialsGivenWithoutOne(t *testing.T) {
+	state := newBoardState()
+	before := map[string][]string{"app.example.com": {"192.0.2.1", "192.0.2.2"}}
+	after := map[string][]string{"app.example.com": {"192.0.2.1"}}
+	b1, b2 := leaderless(state), leaderless(state)
+	r1, feed1 := replica(b1, before)
+	r2, feed2 := replica(b2, before)
+	const zone = "example.com."
+	now := time.Now().Unix()
+	feed1.Set(at(2, now-3, after))
+	feed2.Set(at(2, now-1, after))
+	s1, s2 := serialNow(r1, zone), serialNow(r2, zone)
+	if s1 == 0 || s2 == 0 {
+		t.Fatal("no serials")
+	}
+	b2.leading = true // r2 takes the Lease
+	if !r2.agree() {
+		t.Fatal("the new Lease holder did not announce its data")
+	}
+	r1.agree()
+	if a, b := serialNow(r1, zone), serialNow(r2, zone); a != b || a <= max(s1, s2) {
+		t.Fatalf("after the new holder announced: %d and %d (before %d and %d)", a, b, s1, s2)
 	}
 }
