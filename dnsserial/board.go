@@ -219,7 +219,7 @@ func (b *Board) writePending(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.seen = Parse(cm.Data) // what was written is agreed now, before the watch tells
+	b.seen = Parse(cm.Data)         // what was written is agreed now, before the watch tells
 	for zone, es := range pending { // keep what was announced while writing
 		b.pending[zone] = slices.DeleteFunc(b.pending[zone], func(e Entry) bool { return slices.Contains(es, e) })
 		if len(b.pending[zone]) == 0 {
