@@ -94,6 +94,7 @@ type Config struct {
 	DNSAddr                  string        `env:"DNS_ADDR" help:"embedded authoritative DNS server, UDP and TCP, e.g. 127.0.0.1:5353; empty = off"`
 	DNSZones                 []string      `env:"DNS_ZONES" envSeparator:"," help:"zones the embedded DNS server answers for, comma-separated"`
 	DNSNS                    []string      `env:"DNS_NS" envSeparator:"," help:"name servers of the zones (NS records), comma-separated; the first is the SOA's MNAME; empty = ns1.<zone>"`
+	DNSNSAddresses           []string      `env:"DNS_NS_ADDRESSES" envSeparator:"," help:"addresses of name servers inside the zones, name=IP, comma-separated, a name once per address: answered for those names and given as glue with the NS records and in transfers, e.g. ns1.lb.example.com=192.0.2.10,ns1.lb.example.com=2001:db8::10"`
 	DNSTransferAllow         []string      `env:"DNS_TRANSFER_ALLOW" envSeparator:"," help:"client networks (CIDR, comma-separated) that may transfer the zones (AXFR; IXFR answered whole) over TCP; empty = none"`
 	DNSTSIGName              string        `env:"DNS_TSIG_NAME" help:"TSIG key required on every zone transfer and signing every NOTIFY; empty = none"`
 	DNSTSIGSecret            string        `env:"DNS_TSIG_SECRET" help:"its secret (base64); never logged" secret:"true"`
@@ -109,7 +110,7 @@ type Config struct {
 	DNSWeightByNode          bool          `env:"WEIGHT_BY_NODE" envDefault:"false" help:"embedded DNS: make the node, not the IP, the unit of the weighted order (the weights of a hostname's IPs on one node are split among them)"`
 	DNSRRLExempt             []string      `env:"DNS_RRL_EXEMPT" envSeparator:"," help:"response rate limiting: client networks (CIDR, comma-separated) never limited"`
 
-	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"false" help:"only the holder of the Lease lbdns writes (standalone, DNSEndpoint)"`
+	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"false" help:"only the holder of the Lease lbdns writes (standalone, DNSEndpoint) and, with zone transfers on, gives the embedded DNS's zones their serials (ConfigMap <LBDNS_LEADER_ELECT_NAME>-dns-serials)"`
 	LeaderElectNamespace string        `env:"LEADER_ELECT_NAMESPACE" envDefault:"lbdns" help:"namespace of the Lease"`
 	LeaderElectName      string        `env:"LEADER_ELECT_NAME" envDefault:"lbdns" help:"name of the Lease: give each lbdns installation that shares a namespace its own"`
 	LeaseDuration        time.Duration `env:"LEADER_ELECT_LEASE_DURATION" envDefault:"15s" help:"how long a lost leader's lease blocks a new one"`

@@ -2,8 +2,10 @@ package config
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -42,7 +44,38 @@ func (c Config) validateDNSTransfers() []error {
 			p.bad("DNS_NS", "%q is not a domain name", ns)
 		}
 	}
+	if _, err := c.DNSNameServerAddresses(); err != nil {
+		p.bad("DNS_NS_ADDRESSES", "%v", err)
+	}
 	return p
+}
+
+// DNSNameServerAddresses returns LBDNS_DNS_NS_ADDRESSES by canonical name:
+// only names of LBDNS_DNS_NS inside one of LBDNS_DNS_ZONES (out-of-zone
+// name servers are answered by their own zones; glue for them would be
+// ignored by resolvers).
+func (c Config) DNSNameServerAddresses() (map[string][]netip.Addr, error) {
+	out := map[string][]netip.Addr{}
+	for _, v := range c.DNSNSAddresses {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		name, ip, ok := strings.Cut(v, "=")
+		addr, err := netip.ParseAddr(strings.TrimSpace(ip))
+		if !ok || err != nil {
+			return nil, fmt.Errorf("%q is not name=IP", v)
+		}
+		name = dns.CanonicalName(strings.TrimSpace(name))
+		if !slices.ContainsFunc(c.DNSNS, func(ns string) bool { return dns.CanonicalName(strings.TrimSpace(ns)) == name }) {
+			return nil, fmt.Errorf("%s is not one of LBDNS_DNS_NS", name)
+		}
+		if !slices.ContainsFunc(c.DNSZones, func(z string) bool { return dns.IsSubDomain(dns.CanonicalName(z), name) }) {
+			return nil, fmt.Errorf("%s is in none of LBDNS_DNS_ZONES: its own zone answers for it", name)
+		}
+		out[name] = append(out[name], addr.Unmap())
+	}
+	return out, nil
 }
 
 // DNSTransferAllowed returns LBDNS_DNS_TRANSFER_ALLOW, parsed.

@@ -61,6 +61,12 @@ var chartModes = map[string]chartMode{
 		want: map[string]string{"LBDNS_DNS_NS": "ns1.example.net,ns2.example.net", "LBDNS_DNS_TRANSFER_ALLOW": "192.0.2.0/24",
 			"LBDNS_DNS_NOTIFY": "192.0.2.53:53", "LBDNS_DNS_TSIG_NAME": "xfr"},
 	},
+	// Several name servers of lbdns itself, inside the zone, with glue.
+	"embedded_dns_own_name_servers": {
+		set: []string{"dns.enabled=true", "dns.zones={lb.example.com}", "dns.ns=ns1.lb.example.com\\,ns2.lb.example.com",
+			"dns.nsAddresses={ns1.lb.example.com=192.0.2.10,ns2.lb.example.com=192.0.2.11,ns2.lb.example.com=2001:db8::11}"},
+		want: map[string]string{"LBDNS_DNS_NS_ADDRESSES": "ns1.lb.example.com=192.0.2.10,ns2.lb.example.com=192.0.2.11,ns2.lb.example.com=2001:db8::11"},
+	},
 	// A remote cluster's kubeconfig from a Secret.
 	"several_clusters": {
 		set: []string{"clusters[0].name=eu-west", "clusters[0].secret=lbdns-cluster-eu-west", "clusterName=eu-central"},

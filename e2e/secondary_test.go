@@ -44,7 +44,8 @@ func TestSecondaries(t *testing.T) {
 	knot := fmt.Sprintf("127.0.0.1:%d", knotPort)
 	nsd := fmt.Sprintf("127.0.0.1:%d", nsdPort)
 	l, err := e.newLbdns("lbdns-primary", "LBDNS_ANNOTATION_PREFIX="+prefix, "LBDNS_DNS_ADDR="+primary, "LBDNS_DNS_ZONES="+zoneXfr,
-		"LBDNS_DNS_NS=ns1."+zoneXfr+",ns2."+zoneXfr, "LBDNS_DNS_RRL_EXEMPT=127.0.0.0/8", "LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8",
+		"LBDNS_DNS_NS=ns1."+zoneXfr+",ns2."+zoneXfr, "LBDNS_DNS_NS_ADDRESSES=ns1."+zoneXfr+"=127.0.0.1,ns2."+zoneXfr+"=127.0.0.2",
+		"LBDNS_DNS_RRL_EXEMPT=127.0.0.0/8", "LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8",
 		"LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret, "LBDNS_DNS_NOTIFY="+secondary+","+knot+","+nsd)
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +68,9 @@ func TestSecondaries(t *testing.T) {
 	waitAnswerFrom(t, knot, host, a.ip.String(), b.ip.String())
 	waitAnswerFrom(t, nsd, host, a.ip.String(), b.ip.String())
 	first := time.Since(start)
+	for _, server := range []string{secondary, knot, nsd} { // the name servers' glue came with the zone
+		waitAnswerFrom(t, server, "ns2."+zoneXfr, "127.0.0.2")
+	}
 
 	withdraw := func() (primaryAt, secondaryAfter time.Duration) {
 		a.stop()
@@ -115,7 +119,7 @@ func TestSecondaries(t *testing.T) {
 	if rrs, err := zoneTransferFrom(primary, zoneXfr, e.tsigSecret); err != nil || len(rrs) < 5 {
 		t.Fatalf("a signed transfer: %d records, %v", len(rrs), err)
 	}
-	record(t, "PASS BIND 9, Knot and NSD secondaries over TSIG (Knot and NSD take signed NOTIFYs only): first transfer %.2fs; withdrawal on the primary %.2fs after the backend stopped, on all three secondaries %.2fs later (NOTIFY + transfer); "+
+	record(t, "PASS BIND 9, Knot and NSD secondaries over TSIG (Knot and NSD take signed NOTIFYs only): first transfer %.2fs, in-zone name servers' glue included; withdrawal on the primary %.2fs after the backend stopped, on all three secondaries %.2fs later (NOTIFY + transfer); "+
 		"%v IXFRs answered incrementally; after an lbdns restart (LBDNS_DNS_MAX_ANSWERS=1: one answer from lbdns, both from the secondaries) %.2fs / %.2fs, the serial still moving forward; an unsigned transfer refused",
 		first.Seconds(), p1.Seconds(), s1.Seconds(), incremental, p2.Seconds(), s2.Seconds())
 }

@@ -275,7 +275,8 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 	}
 	if ls.dnsUDP != nil {
 		exempt, _ := cfg.RRLExempt() // validated with the configuration
-		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, Hostmaster: cfg.DNSHostmaster,
+		nsAddrs, _ := cfg.DNSNameServerAddresses() // validated with the configuration
+		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, NSAddresses: nsAddrs, Hostmaster: cfg.DNSHostmaster,
 			RRL: dnsserver.RRL{Rate: cfg.DNSRRLRate, Slip: cfg.DNSRRLSlip, Exempt: exempt}, WeightByNode: cfg.DNSWeightByNode,
 			TCP:        dnsserver.TCPLimits{MaxConns: cfg.DNSTCPMaxConns, MaxConnsPerNetwork: cfg.DNSTCPMaxConnsPerNetwork, IdleTimeout: cfg.DNSTCPIdleTimeout},
 			MaxAnswers: cfg.DNSMaxAnswers, Transfer: dnsTransfer(cfg), Serials: serials,

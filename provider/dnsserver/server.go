@@ -42,6 +42,10 @@ type Options struct {
 	// NS holds the name servers of every zone, the first the SOA's MNAME;
 	// empty: "ns1.<zone>".
 	NS []string
+	// NSAddresses are the addresses of the name servers inside the zones,
+	// by canonical name: answered, and given as glue with NS answers and in
+	// transfers.
+	NSAddresses map[string][]netip.Addr
 	// Transfer says who may transfer the zones and whom to NOTIFY.
 	Transfer Transfer
 	// Serials, if set, is where replicas agree on the serials of the same
@@ -317,6 +321,13 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 	name := dns.CanonicalName(q.Name)
 	ix := s.index()
 	soa := s.soaOf(zone, ix)
+	if addrs, ok := s.opts.NSAddresses[name]; ok { // a name server's name: reserved, never a published hostname
+		resp.Answer = addressRecordsOf(q.Name, q.Qtype, addrs)
+		if len(resp.Answer) == 0 {
+			resp.Ns = []dns.RR{soa}
+		}
+		return resp
+	}
 	n, exists := ix.lookup(name)
 	apex := name == zone
 	if !exists && !apex {
@@ -331,7 +342,7 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 		}
 	case dns.TypeNS:
 		if apex {
-			resp.Answer = s.nsRecords(zone)
+			resp.Answer, resp.Extra = s.nsRecords(zone), s.glue(zone)
 		}
 	case dns.TypeA:
 		if n != nil {
@@ -438,6 +449,35 @@ func (s *Server) nsRecords(zone string) []dns.RR {
 	var out []dns.RR
 	for _, n := range s.nsNames(zone) {
 		out = append(out, &dns.NS{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 3600}, Ns: n})
+	}
+	return out
+}
+
+// glue is the addresses of the zone's name servers inside it (RFC 1034
+// additional section processing:
+// sent with the NS records, and part of the zone in transfers).
+func (s *Server) glue(zone string) []dns.RR {
+	var out []dns.RR
+	for _, n := range s.nsNames(zone) {
+		if addrs, ok := s.opts.NSAddresses[dns.CanonicalName(n)]; ok && s.zoneOf(dns.CanonicalName(n)) == zone {
+			out = append(out, addressRecordsOf(n, dns.TypeA, addrs)...)
+			out = append(out, addressRecordsOf(n, dns.TypeAAAA, addrs)...)
+		}
+	}
+	return out
+}
+
+// addressRecordsOf are the A (or AAAA) records of owner among addrs.
+func addressRecordsOf(owner string, qtype uint16, addrs []netip.Addr) []dns.RR {
+	var out []dns.RR
+	for _, a := range addrs {
+		hdr := dns.RR_Header{Name: owner, Rrtype: qtype, Class: dns.ClassINET, Ttl: 3600}
+		switch {
+		case qtype == dns.TypeA && a.Is4():
+			out = append(out, &dns.A{Hdr: hdr, A: a.AsSlice()})
+		case qtype == dns.TypeAAAA && a.Is6():
+			out = append(out, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
+		}
 	}
 	return out
 }

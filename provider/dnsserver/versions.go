@@ -219,12 +219,13 @@ func diffOf(old, v *zoneVersion) zoneDiff {
 	return d
 }
 
-// digest names a zone's data: its name servers and every address record.
+// digest names a zone's data: its name servers, their glue and every
+// address record.
 // Replicas with the same configuration and the same published sets compute
 // the same digest.
 func (s *Server) digest(zone string, texts []string) string {
 	h := sha256.New()
-	for _, rr := range s.nsRecords(zone) {
+	for _, rr := range append(s.nsRecords(zone), s.glue(zone)...) {
 		h.Write([]byte(rr.String() + "\n"))
 	}
 	for _, t := range texts {

@@ -99,6 +99,7 @@ func (s *Server) transferRecords(req *dns.Msg, zone string) ([]dns.RR, bool) {
 	}
 	out := []dns.RR{soa}
 	out = append(out, s.nsRecords(zone)...)
+	out = append(out, s.glue(zone)...)
 	out = append(out, v.rrs...)
 	return append(out, soa), false
 }

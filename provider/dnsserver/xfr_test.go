@@ -209,3 +209,38 @@ func TestIncrementalTransferSize(t *testing.T) {
 	}
 	t.Logf("1,000 names x 2 IPs, one withdrawn: IXFR %d records, AXFR %d", len(inc), len(full))
 }
+
+// A name server inside the zone is answered with its addresses, comes as
+// glue with the NS records, and is part of a transfer; one outside it is
+// only named.
+func TestNameServerGlue(t *testing.T) {
+	addrs := []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("2001:db8::53")}
+	addr := startWith(t, testSnapshot(), Options{NS: []string{"NS1.example.com", "ns2.example.net"},
+		NSAddresses: map[string][]netip.Addr{"ns1.example.com.": addrs},
+		Transfer:    Transfer{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+	r, err := query(addr, "udp", "ns1.example.com", dns.TypeA, false)
+	if err != nil || !r.Authoritative || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.53" {
+		t.Fatalf("A of ns1: %v %v", r, err)
+	}
+	r, err = query(addr, "udp", "ns1.example.com", dns.TypeTXT, false)
+	if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 || len(r.Ns) != 1 {
+		t.Fatalf("TXT of ns1: want NODATA, got %v %v", r, err)
+	}
+	r, err = query(addr, "udp", "example.com", dns.TypeNS, false)
+	if err != nil || len(r.Answer) != 2 || len(r.Extra) != 2 {
+		t.Fatalf("NS: want 2 NS and the 2 addresses of ns1 as glue, got %v %v", r, err)
+	}
+	rrs, err := transfer(addr, "example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var glue int
+	for _, rr := range rrs {
+		if rr.Header().Name == "NS1.example.com." || rr.Header().Name == "ns1.example.com." {
+			glue++
+		}
+	}
+	if glue != 2 {
+		t.Fatalf("the transfer holds %d records of ns1, want its 2 addresses", glue)
+	}
+}

@@ -53,6 +53,9 @@
 {{- with $v.dns.ns }}
 - {name: LBDNS_DNS_NS, value: {{ . | quote }}}
 {{- end }}
+{{- with $v.dns.nsAddresses }}
+- {name: LBDNS_DNS_NS_ADDRESSES, value: {{ join "," . | quote }}}
+{{- end }}
 {{- with $v.dns.hostmaster }}
 - {name: LBDNS_DNS_HOSTMASTER, value: {{ . | quote }}}
 {{- end }}
