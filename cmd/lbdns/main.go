@@ -274,7 +274,7 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 		})
 	}
 	if ls.dnsUDP != nil {
-		exempt, _ := cfg.RRLExempt() // validated with the configuration
+		exempt, _ := cfg.RRLExempt()               // validated with the configuration
 		nsAddrs, _ := cfg.DNSNameServerAddresses() // validated with the configuration
 		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, NSAddresses: nsAddrs, Hostmaster: cfg.DNSHostmaster,
 			RRL: dnsserver.RRL{Rate: cfg.DNSRRLRate, Slip: cfg.DNSRRLSlip, Exempt: exempt}, WeightByNode: cfg.DNSWeightByNode,
