@@ -103,7 +103,7 @@ func setup(ctx context.Context, full bool) (*env, error) {
 		return nil, err
 	}
 	e := &env{root: root, dir: dir}
-	for _, bin := range []string{"etcd", "named", "tsig-keygen", "kubectl", "chromium", "iptables", "promtool"} {
+	for _, bin := range []string{"etcd", "named", "tsig-keygen", "kubectl", "chromium", "iptables", "promtool", "dnsviz"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return e, fmt.Errorf("%s is not installed: run hack/install-deps.sh (make test does)", bin)
 		}

@@ -18,6 +18,7 @@ command -v nft >/dev/null || need+=(nftables)        # kube-proxy in nftables mo
 command -v conntrack >/dev/null || need+=(conntrack) # kube-proxy clears conntrack entries of its Services
 command -v knotd >/dev/null || need+=(knot)           # a Knot DNS secondary of the embedded DNS (e2e)
 command -v nsd >/dev/null || need+=(nsd)              # an NSD secondary of the embedded DNS (e2e)
+command -v dnsviz >/dev/null || need+=(dnsviz)        # DNSViz analyses the embedded DNS (e2e)
 command -v promtool >/dev/null || need+=(prometheus) # promtool checks and unit-tests the alert rules
 command -v skopeo >/dev/null || need+=(skopeo)       # make image: inspect and push the image tarball
 command -v umoci >/dev/null || need+=(umoci)         # make image: unpack it as a runtime would
