@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 VERSION := $(VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build static image deps demo run-local test unit e2e lint bench scalebench dnsbench failbench fuzz clean
+.PHONY: all build static image deps demo run-local test unit e2e lint docs bench scalebench dnsbench failbench fuzz clean
 
 all: build
 
@@ -50,6 +50,10 @@ lint:
 
 unit:
 	go test -race -count=1 ./...
+
+# docs/configuration.md and docs/metrics.md, generated from the code (a unit test fails when they drift).
+docs:
+	LBDNS_UPDATE_DOCS=1 go test -count=1 -run TestDocsAreCurrent ./cmd/lbdns
 
 # Real etcd, kube-apiserver, BIND9 and external-dns v0.22.0 (installed or built on first use).
 e2e: deps

@@ -49,6 +49,13 @@ var (
 	nodeAnnotations = []string{AnnotationBandwidth}
 )
 
+// ServiceAnnotations are the annotations lbdns reads on Services (after its
+// prefix); the docs list each.
+func ServiceAnnotations() []string { return slices.Clone(serviceAnnotations) }
+
+// NodeAnnotations are the annotations lbdns reads on Nodes.
+func NodeAnnotations() []string { return slices.Clone(nodeAnnotations) }
+
 // maxKeptValue bounds a kept annotation value. The API server allows 256 KB
 // of annotations per object; what lbdns reads fits in far less (1,000
 // hostnames of 64 characters), and longer values are cut.
