@@ -85,7 +85,7 @@ func (c *Controller) capacityLowEvents(d health.Decision) {
 	}
 	why := ""
 	if cp.Unmapped > 0 {
-		why = fmt.Sprintf("; %d published IPs sit on no known node and count nothing (see the README: where an IP sits)", cp.Unmapped)
+		why = fmt.Sprintf("; %d published IPs sit on no known node and count nothing (see docs/annotations.md: where an IP sits)", cp.Unmapped)
 	}
 	c.log.Warn("capacity below its floor", "hostname", d.Hostname, "capacity", have, "floor", want, "unmapped", cp.Unmapped)
 	for _, svc := range c.servicesOf(d.Targets) {

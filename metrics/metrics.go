@@ -1,6 +1,6 @@
 // Package metrics defines lbdns's Prometheus metrics on a registry that the
-// caller owns. Names are part of the product contract: the README lists them
-// (a test checks it does), and dashboards and alerts use them.
+// caller owns. Names are part of the product contract: docs/metrics.md is
+// generated from them (make docs), and dashboards and alerts use them.
 package metrics
 
 import (
