@@ -156,14 +156,16 @@ func describe(t *testing.T, d *prometheus.Desc) described {
 	return described{name: m[1], help: strings.ReplaceAll(m[2], `\"`, `"`), labels: strings.Join(labels, ", ")}
 }
 
-// kindOf names a collector's metric type, from its Go type.
+// kindOf names a collector's metric type, from its Go type; collectors of
+// their own (gauge funcs, the snapshot gauges, the agents' collector) by the
+// name: counters end in _total.
 func kindOf(c prometheus.Collector, name string) string {
 	switch c.(type) {
-	case prometheus.Counter, *prometheus.CounterVec:
+	case *prometheus.CounterVec:
 		return "counter"
-	case prometheus.Histogram, *prometheus.HistogramVec:
+	case *prometheus.HistogramVec, prometheus.Histogram:
 		return "histogram"
-	case prometheus.Gauge, *prometheus.GaugeVec, prometheus.GaugeFunc:
+	case *prometheus.GaugeVec, prometheus.Gauge:
 		return "gauge"
 	}
 	if strings.HasSuffix(name, "_total") {
