@@ -1,7 +1,9 @@
 package dnsserver
 
 import (
+	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -148,4 +150,36 @@ func responseKind(req, resp *dns.Msg, zone string) string {
 	}
 	q := req.Question[0]
 	return dns.TypeToString[q.Qtype] + "/" + strings.ToLower(q.Name)
+}
+
+// limit applies response rate limiting to a UDP response.
+func (s *Server) limit(w dns.ResponseWriter, req, resp *dns.Msg, now time.Time) rrlVerdict {
+	if s.limiter == nil {
+		return rrlSend
+	}
+	addr, ok := w.RemoteAddr().(*net.UDPAddr)
+	if !ok {
+		return rrlSend
+	}
+	client, _ := netip.AddrFromSlice(addr.IP)
+	zone := ""
+	if len(req.Question) == 1 {
+		zone = s.zoneOf(dns.CanonicalName(req.Question[0].Name))
+	}
+	return s.limiter.verdict(client, responseKind(req, resp, zone), now)
+}
+
+// truncated is resp emptied with TC set: a real resolver retries over TCP.
+func truncated(resp *dns.Msg) *dns.Msg {
+	tc := resp.Copy()
+	tc.Truncated = true
+	tc.Answer, tc.Ns = nil, nil
+	tc.Extra = slices.DeleteFunc(tc.Extra, func(rr dns.RR) bool { return rr.Header().Rrtype != dns.TypeOPT })
+	return tc
+}
+
+func (s *Server) countLimited(v rrlVerdict) {
+	if m := s.opts.Metrics; m != nil {
+		m.DNSRateLimited.WithLabelValues(v.String()).Inc()
+	}
 }
