@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,7 +105,7 @@ type Config struct {
 	DNSTCPMaxConns           int           `env:"DNS_TCP_MAX_CONNS" envDefault:"1000" help:"embedded DNS: TCP connections held at once; more are closed at accept"`
 	DNSTCPMaxConnsPerNetwork int           `env:"DNS_TCP_MAX_CONNS_PER_NETWORK" envDefault:"50" help:"embedded DNS: TCP connections one client network (/24, /56) may hold at once"`
 	DNSTCPIdleTimeout        time.Duration `env:"DNS_TCP_IDLE_TIMEOUT" envDefault:"10s" help:"embedded DNS: time a TCP client may take to send a whole query, the first or the next (RFC 7766)"`
-	DNSWeightByNode          bool          `env:"WEIGHT_BY_NODE" envDefault:"false" help:"embedded DNS: make the node, not the IP, the unit of the weighted order (the weights of a hostname's IPs on one node are split among them)"`
+	DNSWeightByNode          bool          `env:"DNS_WEIGHT_BY_NODE" envDefault:"false" help:"embedded DNS: make the node, not the IP, the unit of the weighted order (the weights of a hostname's IPs on one node are split among them); LBDNS_WEIGHT_BY_NODE, its old name, still works"`
 	DNSRRLExempt             []string      `env:"DNS_RRL_EXEMPT" envSeparator:"," help:"response rate limiting: client networks (CIDR, comma-separated) never limited"`
 
 	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"false" help:"only the holder of the Lease lbdns writes (standalone, DNSEndpoint) and, with zone transfers on, gives the embedded DNS's zones their serials (ConfigMap <LBDNS_LEADER_ELECT_NAME>-dns-serials)"`
@@ -126,10 +127,36 @@ const (
 func Load(environ []string) (Config, error) {
 	var cfg Config
 	vars := toMap(environ)
+	for old, name := range renamed {
+		if v, ok := vars[old]; ok {
+			if _, set := vars[name]; !set {
+				vars[name] = v
+			}
+		}
+	}
 	if err := env.ParseWithOptions(&cfg, env.Options{Prefix: Prefix, Environment: vars}); err != nil {
 		return Config{}, explainParseError(err, vars)
 	}
 	return cfg, cfg.Validate()
+}
+
+// renamed maps old variable names, still read, to their new ones.
+var renamed = map[string]string{
+	Prefix + "WEIGHT_BY_NODE": Prefix + "DNS_WEIGHT_BY_NODE",
+}
+
+// Deprecated lists what environ sets under an old name, each with the name to
+// use instead, for a warning at start.
+func Deprecated(environ []string) []string {
+	vars := toMap(environ)
+	var out []string
+	for old, name := range renamed {
+		if _, ok := vars[old]; ok {
+			out = append(out, fmt.Sprintf("%s is deprecated: use %s", old, name))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // explainParseError rewrites the env library's errors, which name struct

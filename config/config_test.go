@@ -163,3 +163,19 @@ func assertLoadError(t *testing.T, env []string, want ...string) {
 		}
 	}
 }
+
+// The old name of a renamed variable still works, with a warning; the new
+// name wins when both are set.
+func TestRenamedVariable(t *testing.T) {
+	cfg, err := Load([]string{"LBDNS_WEIGHT_BY_NODE=true"})
+	if err != nil || !cfg.DNSWeightByNode {
+		t.Fatalf("old name: %v, %v", cfg.DNSWeightByNode, err)
+	}
+	if d := Deprecated([]string{"LBDNS_WEIGHT_BY_NODE=true"}); len(d) != 1 || !strings.Contains(d[0], "LBDNS_DNS_WEIGHT_BY_NODE") {
+		t.Fatalf("deprecation: %v", d)
+	}
+	cfg, err = Load([]string{"LBDNS_WEIGHT_BY_NODE=true", "LBDNS_DNS_WEIGHT_BY_NODE=false"})
+	if err != nil || cfg.DNSWeightByNode {
+		t.Fatalf("both names: %v, %v", cfg.DNSWeightByNode, err)
+	}
+}

@@ -283,7 +283,7 @@ func (e *env) waitEvent(t *testing.T, before eventTally, svc, reason, kind strin
 	}
 }
 
-// firstByNode asks the embedded DNS (LBDNS_WEIGHT_BY_NODE=true) 2,000 times
+// firstByNode asks the embedded DNS (LBDNS_DNS_WEIGHT_BY_NODE=true) 2,000 times
 // for name, whose IP alone sits on one node and IPs shared and shared2 on
 // another, all of weight 100: each node should come first in half of the
 // answers (weighting by IP would give the lone IP a third).

@@ -25,7 +25,7 @@ func (e *env) startEmbeddedDNS() error {
 	// The scenarios query from 127.0.0.1, thousands of times: exempt it from
 	// rate limiting; the RRL scenario floods from other networks.
 	if e.dnsInstance, err = e.newLbdns("lbdns-dns", "LBDNS_DNS_ADDR="+e.embeddedDNS, "LBDNS_DNS_ZONES="+zoneEmbedded,
-		"LBDNS_DNS_RRL_EXEMPT=127.0.0.1/32", "LBDNS_WEIGHT_BY_NODE=true"); err != nil {
+		"LBDNS_DNS_RRL_EXEMPT=127.0.0.1/32", "LBDNS_DNS_WEIGHT_BY_NODE=true"); err != nil {
 		return err
 	}
 	return e.dnsInstance.run(e)

@@ -79,10 +79,16 @@ func run(args, environ []string, stdout io.Writer) error {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	if *checkConfig {
+		for _, d := range config.Deprecated(environ) {
+			fmt.Fprintln(stdout, "warning:", d)
+		}
 		printSettings(stdout, cfg)
 		return nil
 	}
 	log := newLogger(cfg)
+	for _, d := range config.Deprecated(environ) {
+		log.Warn(d)
+	}
 	configureLogrus(cfg)
 	if soft := setMemoryLimit(os.Getenv, cgroupMemoryFiles); soft > 0 {
 		log.Info("Go memory limit set from the container's", "bytes", soft)
