@@ -66,15 +66,16 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		wrapped := &conn{Conn: c, l: l, network: l.networkOf(c.RemoteAddr())}
 		victim, reason := l.admit(wrapped)
+		// Counted before the close: whoever sees the close sees the count.
 		if victim != nil {
-			_ = victim.Conn.Close() // its slot is already given to c
 			l.refused("evicted")
+			_ = victim.Conn.Close() // its slot is already given to c
 		}
 		if reason == "" {
 			return wrapped, nil
 		}
-		_ = c.Close()
 		l.refused(reason)
+		_ = c.Close()
 	}
 }
 
