@@ -146,9 +146,8 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		damped:       map[health.Key]time.Time{},
 	}
 	popts := opts.Probe
-	popts.OnChange = func(k any) { c.dirt.addKey(k.(health.Key)); c.Trigger() }
 	popts.Logger = opts.Logger
-	c.probes = probe.NewScheduler[health.Key](popts)
+	c.probes = probe.NewScheduler(popts, func(k health.Key) { c.dirt.addKey(k); c.Trigger() })
 	c.recheck = time.AfterFunc(time.Hour, func() { c.dirt.setRecheck(); c.Trigger() })
 	c.recheck.Stop()
 	if cluster != nil {

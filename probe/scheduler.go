@@ -37,11 +37,7 @@ type Options struct {
 	// target's run of the same check.
 	Observe func(kind Kind, err error, took time.Duration)
 	Shared  func(kind Kind)
-	// OnChange, if set, is called with the key of a target that changed
-	// state, outside the scheduler's lock. (The key's type is the
-	// scheduler's; Options holds it as any.)
-	OnChange func(key any)
-	Logger   *slog.Logger
+	Logger *slog.Logger
 }
 
 // Target is what to probe: an IP and its checks.
@@ -60,6 +56,9 @@ type Target struct {
 // goroutine so that at most one probe per target is in flight.
 type Scheduler[K comparable] struct {
 	opts Options
+	// onChange, if set, is called with the key of a target that changed
+	// state, outside the scheduler's lock.
+	onChange func(key K)
 	// The pools, by the state of the targets that use them.
 	pools map[State]*pool
 
@@ -78,8 +77,10 @@ type entry struct {
 	last    []uint64 // per check, the shared run whose result it used last (its loop's alone)
 }
 
-// NewScheduler returns a scheduler that probes nothing until Update.
-func NewScheduler[K comparable](opts Options) *Scheduler[K] {
+// NewScheduler returns a scheduler that probes nothing until Update, and
+// calls onChange (if not nil) with the key of every target whose state
+// changed.
+func NewScheduler[K comparable](opts Options, onChange func(key K)) *Scheduler[K] {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,7 +93,7 @@ func NewScheduler[K comparable](opts Options) *Scheduler[K] {
 	if opts.FastInterval <= 0 {
 		opts.FastInterval = opts.Interval
 	}
-	s := &Scheduler[K]{opts: opts, entries: map[K]*entry{}, pools: map[State]*pool{}, shared: newSharedRuns()}
+	s := &Scheduler[K]{opts: opts, onChange: onChange, entries: map[K]*entry{}, pools: map[State]*pool{}, shared: newSharedRuns()}
 	for _, st := range []State{Unknown, Up, Down} {
 		s.pools[st] = newPool(opts.Concurrency)
 	}
@@ -240,8 +241,8 @@ func (s *Scheduler[K]) record(k K, e *entry, err error) Status {
 	s.mu.Unlock()
 	if changed {
 		s.opts.Logger.Debug("probe state changed", "target", k, "ip", e.target.IP, "state", st.State, "err", st.LastError)
-		if s.opts.OnChange != nil {
-			s.opts.OnChange(k)
+		if s.onChange != nil {
+			s.onChange(k)
 		}
 	}
 	return st

@@ -19,8 +19,8 @@ func TestSchedulerFollowsARealListener(t *testing.T) {
 	var changes atomic.Int32
 	s := NewScheduler[string](Options{
 		Interval: 20 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2,
-		Jitter: 0.2, Concurrency: 4, Funcs: Funcs(), OnChange: func(any) { changes.Add(1) },
-	})
+		Jitter: 0.2, Concurrency: 4, Funcs: Funcs(),
+	}, func(string) { changes.Add(1) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 
@@ -94,7 +94,7 @@ func TestSchedulerOneProbeInFlightAndBounded(t *testing.T) {
 	s := NewScheduler[int](Options{
 		Interval: time.Millisecond, Timeout: time.Second, Rise: 1, Fall: 1, Concurrency: bound,
 		Funcs: map[Kind]Func{TCP: slow},
-	})
+	}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	desired := map[int]Target{}
 	for i := range targets {
@@ -115,7 +115,7 @@ func TestSchedulerOneProbeInFlightAndBounded(t *testing.T) {
 func TestSchedulerSpecChangeKeepsStatus(t *testing.T) {
 	ln, ip, port := listen(t)
 	acceptForever(ln)
-	s := NewScheduler[string](Options{Interval: 10 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2, Concurrency: 1, Funcs: Funcs()})
+	s := NewScheduler[string](Options{Interval: 10 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2, Concurrency: 1, Funcs: Funcs()}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 	s.Update(ctx, map[string]Target{"a": {IP: ip, Spec: Spec{Checks: []Check{{Kind: TCP, Port: port}}}}}, nil)
@@ -143,7 +143,7 @@ func TestSchedulerDeadTargetsDoNotStarveLiveOnes(t *testing.T) {
 	}
 	const interval = 20 * time.Millisecond
 	s := NewScheduler[int](Options{Interval: interval, Timeout: 200 * time.Millisecond, Rise: 1, Fall: 1, Concurrency: 4,
-		Funcs: map[Kind]Func{TCP: probe}})
+		Funcs: map[Kind]Func{TCP: probe}}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 	check := Spec{Checks: []Check{{Kind: TCP, Port: 1}}}
@@ -199,7 +199,7 @@ func TestSchedulerFastIntervalWhileTheStateChanges(t *testing.T) {
 	}
 	const interval, fast = 400 * time.Millisecond, 20 * time.Millisecond
 	s := NewScheduler[string](Options{Interval: interval, FastInterval: fast, Timeout: 100 * time.Millisecond, Rise: 2, Fall: 3,
-		Concurrency: 1, Funcs: map[Kind]Func{TCP: check}})
+		Concurrency: 1, Funcs: map[Kind]Func{TCP: check}}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 	s.Update(ctx, map[string]Target{"a": {IP: netip.MustParseAddr("127.0.0.1"), Spec: Spec{Checks: []Check{{Kind: TCP, Port: 1}}}}}, nil)
@@ -239,7 +239,7 @@ func TestSchedulerRestoreIsNotQueuedBehindDeadTargets(t *testing.T) {
 		return ctx.Err()
 	}
 	s := NewScheduler[int](Options{Interval: 20 * time.Millisecond, Timeout: 200 * time.Millisecond, Rise: 2, Fall: 1, Concurrency: 4,
-		Funcs: map[Kind]Func{TCP: probe}})
+		Funcs: map[Kind]Func{TCP: probe}}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 	check := Spec{Checks: []Check{{Kind: TCP, Port: 1}}}

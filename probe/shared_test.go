@@ -54,7 +54,7 @@ func TestSchedulerSharesIdenticalChecks(t *testing.T) {
 	c := newCounting()
 	var taken atomic.Int32
 	s := NewScheduler[string](Options{Interval: 40 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2, Jitter: 0.1,
-		Concurrency: 16, Funcs: map[Kind]Func{TCP: c.probe, KubeProxy: c.probe}, Shared: func(Kind) { taken.Add(1) }})
+		Concurrency: 16, Funcs: map[Kind]Func{TCP: c.probe, KubeProxy: c.probe}, Shared: func(Kind) { taken.Add(1) }}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 	same := Target{IP: netip.MustParseAddr("192.0.2.1"), Spec: Spec{Checks: []Check{{Kind: TCP, Port: 80}}}}
@@ -110,14 +110,13 @@ func TestSharedFailuresCountOnce(t *testing.T) {
 	var mu sync.Mutex
 	var s *Scheduler[string]
 	s = NewScheduler[string](Options{Interval: 30 * time.Millisecond, FastInterval: 5 * time.Millisecond, Timeout: time.Second,
-		Rise: 1, Fall: fall, Concurrency: 16, Funcs: map[Kind]Func{TCP: c.probe},
-		OnChange: func(k any) {
-			if st, _ := s.Status(k.(string)); st.State == Down {
+		Rise: 1, Fall: fall, Concurrency: 16, Funcs: map[Kind]Func{TCP: c.probe}}, func(k string) {
+			if st, _ := s.Status(k); st.State == Down {
 				mu.Lock()
 				atDown = append(atDown, c.count(TCP))
 				mu.Unlock()
 			}
-		}})
+		})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 	target := Target{IP: netip.MustParseAddr("192.0.2.1"), Spec: Spec{Checks: []Check{{Kind: TCP, Port: 80}}}}
