@@ -37,7 +37,7 @@ type Options struct {
 	// target's run of the same check.
 	Observe func(kind Kind, err error, took time.Duration)
 	Shared  func(kind Kind)
-	Logger *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Target is what to probe: an IP and its checks.

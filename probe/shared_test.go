@@ -111,12 +111,12 @@ func TestSharedFailuresCountOnce(t *testing.T) {
 	var s *Scheduler[string]
 	s = NewScheduler[string](Options{Interval: 30 * time.Millisecond, FastInterval: 5 * time.Millisecond, Timeout: time.Second,
 		Rise: 1, Fall: fall, Concurrency: 16, Funcs: map[Kind]Func{TCP: c.probe}}, func(k string) {
-			if st, _ := s.Status(k); st.State == Down {
-				mu.Lock()
-				atDown = append(atDown, c.count(TCP))
-				mu.Unlock()
-			}
-		})
+		if st, _ := s.Status(k); st.State == Down {
+			mu.Lock()
+			atDown = append(atDown, c.count(TCP))
+			mu.Unlock()
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 	target := Target{IP: netip.MustParseAddr("192.0.2.1"), Spec: Spec{Checks: []Check{{Kind: TCP, Port: 80}}}}
