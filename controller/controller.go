@@ -84,6 +84,8 @@ type clusterView struct {
 type Controller struct {
 	opts Options
 	log  *slog.Logger
+	// passes counts the decision passes published (health.Decision.Pass).
+	passes uint64
 	// views holds every cluster's part by name, and order the same sorted
 	// by name, the local cluster ("") first.
 	views   map[string]*clusterView

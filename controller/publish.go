@@ -17,6 +17,10 @@ const recentTransitions = 50
 // their previous decisions (before) and every other hostname is the previous
 // snapshot's, and wakes the outputs when a published set changed.
 func (c *Controller) publish(prev *health.Snapshot, hostnames []string, before, decisions []health.Decision, changed []targetChange, at time.Time) {
+	c.passes++
+	for i := range decisions {
+		decisions[i].Pass = c.passes
+	}
 	next := &health.Snapshot{Generation: prev.Generation, Changes: prev.Changes, Taken: at,
 		Hostnames: merge(prev.Hostnames, hostnames, decisions), Transitions: appendTransitions(prev.Transitions, changed, at)}
 	if !samePublished(before, decisions) || prev.Generation == 0 {

@@ -215,7 +215,12 @@ func (t TargetDecision) Health() Health {
 // Decision is the verdict on one hostname.
 type Decision struct {
 	Hostname string
-	TTL      int64
+	// Pass numbers the decision pass that made this decision; a snapshot
+	// carries the decisions of hostnames not decided anew over from the
+	// previous one, pass and all. An output keeping per-hostname work
+	// redoes it only when the pass changed. 0: not numbered (always redo).
+	Pass uint64
+	TTL  int64
 	// FailOpen is set when no target was healthy and every target with a
 	// weight above 0 is published anyway.
 	FailOpen bool

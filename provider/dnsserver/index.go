@@ -191,10 +191,9 @@ func (ix *index) nodeOfBytes(name []byte) *node {
 func (ix *index) exists(name string) bool { return ix.shards[shardOf(name)].names[name] > 0 }
 
 // sameDecision reports whether two decisions are one: the same hostname
-// with the same targets array (a decision made anew has a new one).
+// decided in the same numbered pass (health.Decision.Pass).
 func sameDecision(a, b health.Decision) bool {
-	return a.Hostname == b.Hostname && a.TTL == b.TTL && len(a.Targets) == len(b.Targets) && len(a.Targets) > 0 &&
-		&a.Targets[0] == &b.Targets[0]
+	return a.Hostname == b.Hostname && a.Pass != 0 && a.Pass == b.Pass
 }
 
 // newNode builds the answers of one hostname: its published IPs by family,

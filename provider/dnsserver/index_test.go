@@ -18,7 +18,7 @@ import (
 func BenchmarkNewIndexOneChange(b *testing.B) {
 	snap := &health.Snapshot{}
 	for h := range 1000 {
-		d := health.Decision{Hostname: fmt.Sprintf("h%04d.example.com", h), TTL: 30}
+		d := health.Decision{Hostname: fmt.Sprintf("h%04d.example.com", h), TTL: 30, Pass: 1}
 		for i := range 10 {
 			d.Targets = append(d.Targets, target(fmt.Sprintf("s%d", i), fmt.Sprintf("10.%d.%d.%d", h/250, h%250, i+1), 100, true))
 		}
@@ -29,6 +29,7 @@ func BenchmarkNewIndexOneChange(b *testing.B) {
 	next := *snap
 	next.Hostnames = slices.Clone(snap.Hostnames)
 	next.Hostnames[500].Targets = slices.Clone(next.Hostnames[500].Targets)
+	next.Hostnames[500].Pass = 2
 	snaps := []*health.Snapshot{snap, &next}
 	prev := newIndex(snap, nil, false)
 	b.ReportAllocs()
@@ -62,7 +63,7 @@ func TestIndexIncrementalMatchesFull(t *testing.T) {
 				}
 			}
 			if d.Hostname == "" {
-				d = health.Decision{Hostname: n, TTL: 30}
+				d = health.Decision{Hostname: n, TTL: 30, Pass: uint64(step + 1)}
 				for j := range rnd.IntN(3) {
 					d.Targets = append(d.Targets, target(fmt.Sprintf("s%d", j), fmt.Sprintf("192.0.2.%d", 10*i+j+1), 100, rnd.IntN(4) > 0))
 				}
