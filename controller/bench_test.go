@@ -3,7 +3,9 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,14 +17,45 @@ import (
 	"github.com/lbdns/lbdns/source"
 )
 
+// clusterState is a prepared state of a cluster.
+type clusterState struct {
+	Services []*corev1.Service
+	// Slices holds the EndpointSlices of each Service.
+	Slices map[types.NamespacedName][]*discoveryv1.EndpointSlice
+	// Nodes maps each address in a Node's status.addresses to the Node.
+	Nodes map[netip.Addr]*corev1.Node
+}
+
 // fixedCluster is a ClusterReader of one prepared state.
 type fixedCluster struct {
-	source.Cluster
+	clusterState
 	byName map[types.NamespacedName]*corev1.Service
 }
 
-func newFixedCluster(c source.Cluster) fixedCluster {
-	f := fixedCluster{Cluster: c, byName: map[types.NamespacedName]*corev1.Service{}}
+func (f fixedCluster) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice {
+	return f.Slices[service]
+}
+
+func (f fixedCluster) NodeOf(ip netip.Addr) (*corev1.Node, source.MappedBy) {
+	if n := f.Nodes[ip]; n != nil {
+		return n, source.MappedByNodeAddress
+	}
+	return nil, ""
+}
+
+func (f fixedCluster) IPsOf(n *corev1.Node) []netip.Addr { return source.NodeIPs(n) }
+
+// AllNodes returns each Node once (Nodes holds one per address).
+func (f fixedCluster) AllNodes() []*corev1.Node {
+	byName := map[string]*corev1.Node{}
+	for _, n := range f.Nodes {
+		byName[n.Name] = n
+	}
+	return slices.Collect(maps.Values(byName))
+}
+
+func newFixedCluster(c clusterState) fixedCluster {
+	f := fixedCluster{clusterState: c, byName: map[types.NamespacedName]*corev1.Service{}}
 	for _, s := range c.Services {
 		f.byName[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
 	}
@@ -43,7 +76,7 @@ func (f fixedCluster) ServiceNames() []types.NamespacedName {
 // hostnames on 100 Nodes, unprobed (lbdns.io/probe: none, node probes off)
 // so that no probe runs during a benchmark.
 func benchController(b *testing.B) (*Controller, fixedCluster) {
-	c := source.Cluster{Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{}, Nodes: map[netip.Addr]*corev1.Node{}}
+	c := clusterState{Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{}, Nodes: map[netip.Addr]*corev1.Node{}}
 	ready := true
 	for i := range 10000 {
 		name := fmt.Sprintf("svc-%d", i)

@@ -30,7 +30,7 @@ func oneServiceCluster(ip string, nodeReady bool, minNodes string) fixedCluster 
 		Spec:   corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 80}}},
 		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: ip}}}},
 	}
-	return newFixedCluster(source.Cluster{Services: []*corev1.Service{svc},
+	return newFixedCluster(clusterState{Services: []*corev1.Service{svc},
 		Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{{Namespace: "default", Name: "web"}: {{
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.200.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}, NodeName: &node}},
 		}}},

@@ -112,7 +112,7 @@ func newHarnessWith(t *testing.T, configure func(*Options), objs ...any) *harnes
 	}
 	configure(&o)
 	h.ctl = New(reader, o)
-	if err := h.ctl.AddEventHandlers(svc.Informer(), eps.Informer(), nodes.Informer()); err != nil {
+	if err := h.ctl.AddClusterEventHandlers("", svc.Informer(), eps.Informer(), nodes.Informer()); err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range objs {

@@ -32,13 +32,6 @@ func (c *Controller) NodesMoved(ips []netip.Addr) {
 	c.Trigger()
 }
 
-// AddEventHandlers makes every change of a Service, EndpointSlice or Node of
-// the local cluster mark what it touches and trigger a reconcile; see
-// AddClusterEventHandlers.
-func (c *Controller) AddEventHandlers(services, slices, nodes cache.SharedIndexInformer) error {
-	return c.AddClusterEventHandlers("", services, slices, nodes)
-}
-
 // AddClusterEventHandlers makes every change of a Service, EndpointSlice or
 // Node of a cluster (AddCluster) mark what it touches and trigger a
 // reconcile, and tells the controller which IPs a deleted Node held. Run

@@ -19,7 +19,7 @@ import (
 // carries the others over as they were (their targets are the same array).
 func TestReconcileSharesUntouchedHostnames(t *testing.T) {
 	ready := true
-	c := source.Cluster{Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{}, Nodes: map[netip.Addr]*corev1.Node{}}
+	c := clusterState{Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{}, Nodes: map[netip.Addr]*corev1.Node{}}
 	for i := range 3 {
 		name := fmt.Sprintf("svc-%d", i)
 		c.Services = append(c.Services, &corev1.Service{

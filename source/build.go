@@ -36,15 +36,6 @@ const (
 // (v0.22's and the older alpha one).
 var externalDNSHostnameAnnotations = []string{"external-dns.kubernetes.io/hostname", "external-dns.alpha.kubernetes.io/hostname"}
 
-// Cluster is the part of the cluster state that Build reads.
-type Cluster struct {
-	Services []*corev1.Service
-	// Slices holds the EndpointSlices of each Service.
-	Slices map[types.NamespacedName][]*discoveryv1.EndpointSlice
-	// Nodes maps each address in a Node's status.addresses to the Node.
-	Nodes map[netip.Addr]*corev1.Node
-}
-
 // Options are the global settings Build needs.
 type Options struct {
 	// Cluster names the cluster of the Services (Key.Cluster): empty for

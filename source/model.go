@@ -3,7 +3,6 @@ package source
 import (
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -170,25 +169,6 @@ func (m *Model) Claims(hostname string) []Claim {
 	return out
 }
 
-// Group returns the group of a hostname with every Service that names it
-// (no tenancy), its targets sorted by namespace, Service and IP; false when
-// no Service asks for it.
-func (m *Model) Group(hostname string) (health.Group, bool) {
-	claims := m.Claims(hostname)
-	if len(claims) == 0 {
-		return health.Group{}, false
-	}
-	g := health.Group{Hostname: hostname}
-	for _, c := range claims {
-		g.Add(c.Targets, c.Floor)
-		if c.ExternalDNSConflict {
-			g.ExternalDNSConflicts = append(g.ExternalDNSConflicts, c.Service.String())
-		}
-	}
-	g.Sort()
-	return g, true
-}
-
 // NodeSelectorServices returns the Services with an IONOS node-selector,
 // whose check reads every Node.
 func (m *Model) NodeSelectorServices() []types.NamespacedName {
@@ -239,63 +219,5 @@ func (m *Model) ServicesOn(ip netip.Addr) []types.NamespacedName {
 	return slices.Clone(m.ips[ip])
 }
 
-// KeysOn returns the targets' keys on ip.
-func (m *Model) KeysOn(ip netip.Addr) []health.Key {
-	var out []health.Key
-	for _, n := range m.ips[ip] {
-		for _, t := range m.services[n].targets {
-			if t.IP == ip {
-				out = append(out, t.Key)
-			}
-		}
-	}
-	return out
-}
-
 // Size returns how many hostnames and targets the model holds.
 func (m *Model) Size() (hostnames, targets int) { return len(m.hosts), m.targets }
-
-// Build groups the opted-in LoadBalancer Services of c by hostname. Groups
-// are sorted by hostname, their targets by namespace, Service and IP.
-func Build(c Cluster, o Options) ([]health.Group, []Warning) {
-	m := NewModel(o)
-	var warnings []Warning
-	for _, svc := range c.Services {
-		_, _, w := m.Update(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}, svc, c)
-		warnings = append(warnings, w...)
-	}
-	groups := make([]health.Group, 0, len(m.hosts))
-	for _, h := range m.Hostnames() {
-		g, _ := m.Group(h)
-		groups = append(groups, g)
-	}
-	slices.SortFunc(groups, func(a, b health.Group) int { return strings.Compare(a.Hostname, b.Hostname) })
-	return groups, warnings
-}
-
-// SlicesOf implements Lookup.
-func (c Cluster) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice {
-	return c.Slices[service]
-}
-
-// NodeOf implements Lookup.
-func (c Cluster) NodeOf(ip netip.Addr) (*corev1.Node, MappedBy) {
-	if n := c.Nodes[ip]; n != nil {
-		return n, MappedByNodeAddress
-	}
-	return nil, ""
-}
-
-// IPsOf returns the addresses of a Node.
-func (c Cluster) IPsOf(n *corev1.Node) []netip.Addr { return NodeIPs(n) }
-
-// AllNodes implements Lookup: the Nodes that hold an address, each once.
-func (c Cluster) AllNodes() []*corev1.Node {
-	var out []*corev1.Node
-	for _, n := range c.Nodes {
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}

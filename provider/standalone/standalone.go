@@ -83,11 +83,6 @@ func (w *Writer) Ping(ctx context.Context) error {
 	return w.ping(ctx)
 }
 
-// NewForRegistry returns a writer over a registry that is already set up.
-func NewForRegistry(reg registry.Registry, policy plan.Policy, log *slog.Logger) *Writer {
-	return newWriter(reg, policy, log)
-}
-
 func newWriter(reg registry.Registry, policy plan.Policy, log *slog.Logger) *Writer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -76,7 +76,7 @@ func has(lines []string, want string) bool { return slices.Contains(lines, want)
 
 func TestSyncWritesOnlyWhatItOwns(t *testing.T) {
 	p, reg := newZone(t)
-	w := loopOver(NewForRegistry(reg, &plan.SyncPolicy{}, nil))
+	w := loopOver(newWriter(reg, &plan.SyncPolicy{}, nil))
 	ctx := context.Background()
 	app := "app." + zone
 
@@ -115,7 +115,7 @@ func TestSyncWritesOnlyWhatItOwns(t *testing.T) {
 func TestDomainFilterThatCannotOwnIsAnError(t *testing.T) {
 	p, reg := newZone(t)
 	app, sub := "app."+zone, "x.app."+zone
-	w := provider.NewWriteLoop(nil, nil, NewForRegistry(reg, &plan.SyncPolicy{}, nil),
+	w := provider.NewWriteLoop(nil, nil, newWriter(reg, &plan.SyncPolicy{}, nil),
 		provider.LoopOptions{Output: "test", DomainFilter: endpoint.NewDomainFilter([]string{app})})
 	err := w.Sync(context.Background(), snapshot(1, map[string][]string{app: {"192.0.2.1"}, sub: {"192.0.2.2"}}))
 	if err == nil || !strings.Contains(err.Error(), "LBDNS_DOMAIN_FILTER") || !strings.Contains(err.Error(), "a-"+app) {
@@ -129,7 +129,7 @@ func TestDomainFilterThatCannotOwnIsAnError(t *testing.T) {
 
 func TestUpsertOnlyNeverDeletes(t *testing.T) {
 	p, reg := newZone(t)
-	w := loopOver(NewForRegistry(reg, &plan.UpsertOnlyPolicy{}, nil))
+	w := loopOver(newWriter(reg, &plan.UpsertOnlyPolicy{}, nil))
 	ctx := context.Background()
 	app := "app." + zone
 	if err := w.Sync(ctx, snapshot(1, map[string][]string{app: {"192.0.2.1"}})); err != nil {
@@ -180,7 +180,7 @@ func TestRunRetriesAndFollowsChanges(t *testing.T) {
 	m := metrics.New(prometheus.NewRegistry())
 	app := "app." + zone
 	s := testsnap.NewFeed(snapshot(1, map[string][]string{app: {"192.0.2.1"}}))
-	w := provider.NewWriteLoop(s, s, NewForRegistry(f, nil, nil), provider.LoopOptions{Output: "test", SyncInterval: time.Hour,
+	w := provider.NewWriteLoop(s, s, newWriter(f, nil, nil), provider.LoopOptions{Output: "test", SyncInterval: time.Hour,
 		MinBackoff: 10 * time.Millisecond, Debounce: 10 * time.Millisecond, Metrics: m})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
