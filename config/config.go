@@ -34,9 +34,9 @@ type Config struct {
 	Pprof                 bool   `env:"PPROF" envDefault:"false" help:"serve Go's profiles at /debug/pprof/ on LBDNS_HTTP_ADDR"`
 	ConnectorAddr         string `env:"CONNECTOR_ADDR" envDefault:"127.0.0.1:7980" help:"address external-dns --source=connector reads from (pass it as --connector-source-server); 'off' disables it"`
 
-	ClusterName  string   `env:"CLUSTER_NAME" envDefault:"local" help:"name of the cluster lbdns runs in, in the cluster label of metrics, /status and logs"`
-	Clusters     []string `env:"CLUSTERS" envSeparator:"," help:"remote clusters whose Services join the same hostnames: kubeconfig files, comma-separated, each name=path or a path whose base name (without extension) is the cluster's name"`
-	LocalCluster bool     `env:"LOCAL_CLUSTER" envDefault:"true" help:"also watch the Services of the cluster lbdns runs in (false: only LBDNS_CLUSTERS; the Lease, events and DNSEndpoints still use it)"`
+	ClusterName       string   `env:"CLUSTER_NAME" envDefault:"local" help:"name of the cluster lbdns runs in, in the cluster label of metrics, /status and logs"`
+	Clusters          []string `env:"CLUSTERS" envSeparator:"," help:"remote clusters whose Services join the same hostnames: kubeconfig files, comma-separated, each name=path or a path whose base name (without extension) is the cluster's name"`
+	WatchLocalCluster bool     `env:"LOCAL_CLUSTER" envDefault:"true" help:"also watch the Services of the cluster lbdns runs in (false: only LBDNS_CLUSTERS; the Lease, events and DNSEndpoints still use it)"`
 
 	AnnotationPrefix    string                  `env:"ANNOTATION_PREFIX" envDefault:"lbdns.io/" help:"prefix of the Service annotations lbdns reads"`
 	MaxHostnames        int                     `env:"MAX_HOSTNAMES_PER_SERVICE" envDefault:"20" help:"hostnames one Service may ask for; further ones are ignored with a warning"`

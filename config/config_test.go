@@ -84,8 +84,8 @@ func TestRemoteClusters(t *testing.T) {
 	}
 	got := cfg.RemoteClusters()
 	want := []RemoteCluster{{"eu-west", "/etc/lbdns/clusters/eu-west.kubeconfig"}, {"us", "/etc/lbdns/us/config"}}
-	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || !cfg.LocalCluster {
-		t.Errorf("remote clusters %+v, local %v", got, cfg.LocalCluster)
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || !cfg.WatchLocalCluster {
+		t.Errorf("remote clusters %+v, local %v", got, cfg.WatchLocalCluster)
 	}
 }
 

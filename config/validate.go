@@ -29,7 +29,7 @@ func (c Config) validateClusters() []error {
 		}
 		seen[r.Name] = true
 	}
-	if !c.LocalCluster && len(c.RemoteClusters()) == 0 {
+	if !c.WatchLocalCluster && len(c.RemoteClusters()) == 0 {
 		p.bad("LOCAL_CLUSTER", "false leaves no cluster to watch: set LBDNS_CLUSTERS")
 	}
 	return p

@@ -62,12 +62,12 @@ type Options struct {
 	// CacheSyncTimeout bounds the wait for the informer caches in Run; 0
 	// waits as long as the context lives.
 	CacheSyncTimeout time.Duration
-	// LocalCluster names the cluster lbdns runs in, in logs (its keys
+	// LocalClusterName names the cluster lbdns runs in, in logs (its keys
 	// have an empty Cluster).
-	LocalCluster string
-	Logger       *slog.Logger
-	Recorder     record.EventRecorder
-	Metrics      *metrics.Metrics
+	LocalClusterName string
+	Logger           *slog.Logger
+	Recorder         record.EventRecorder
+	Metrics          *metrics.Metrics
 }
 
 // clusterView is one cluster's part: its cached objects, the model of its

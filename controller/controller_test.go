@@ -96,12 +96,12 @@ func newHarnessWith(t *testing.T, configure func(*Options), objs ...any) *harnes
 	ctx, cancel := context.WithCancel(context.Background())
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(source.Trimmer{AnnotationPrefix: "lbdns.io/"}.Transform))
 	svc, eps, nodes := factory.Core().V1().Services(), factory.Discovery().V1().EndpointSlices(), factory.Core().V1().Nodes()
-	reader, err := source.NewClusterReader(svc.Informer(), eps.Informer(), nodes.Informer())
+	reader, err := source.NewCacheReader(svc.Informer(), eps.Informer(), nodes.Informer())
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, client: client, events: record.NewFakeRecorder(1000), metrics: metrics.New(prometheus.NewRegistry())}
-	h.metrics.Snapshot.LocalCluster = "local"
+	h.metrics.Snapshot.LocalClusterName = "local"
 	o := Options{
 		Build:    source.Options{AnnotationPrefix: "lbdns.io/", DefaultTTL: 30, KubeProxyHealthPort: 10256},
 		FailOpen: true,

@@ -157,10 +157,10 @@ func (c *Controller) joinLate(ctx context.Context, v *clusterView) {
 }
 
 // clusterName is how logs and labels name a cluster: the local one by
-// Options.LocalCluster.
+// Options.LocalClusterName.
 func (c *Controller) clusterName(name string) string {
 	if name == "" {
-		return cmp.Or(c.opts.LocalCluster, "local")
+		return cmp.Or(c.opts.LocalClusterName, "local")
 	}
 	return name
 }

@@ -16,9 +16,9 @@ import (
 // would otherwise hold 20,000 series in memory and cost an update per
 // change, and a vanished target could never leave a stale series behind.
 type SnapshotGauges struct {
-	// LocalCluster names the cluster lbdns runs in in the cluster label
+	// LocalClusterName names the cluster lbdns runs in in the cluster label
 	// (Key.Cluster is empty for it). Set it before the first scrape.
-	LocalCluster               string
+	LocalClusterName           string
 	snapshot                   atomic.Pointer[func() *health.Snapshot]
 	healthy, published, failOp *prometheus.Desc
 	nodes, capacity, low       *prometheus.Desc
@@ -86,7 +86,7 @@ func (g *SnapshotGauges) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		for _, t := range d.Targets {
-			ip, cluster := t.IP.String(), cmp.Or(t.Cluster, g.LocalCluster)
+			ip, cluster := t.IP.String(), cmp.Or(t.Cluster, g.LocalClusterName)
 			ch <- prometheus.MustNewConstMetric(g.healthy, prometheus.GaugeValue, b2f(t.Healthy), cluster, d.Hostname, t.Namespace, t.Service, ip)
 			ch <- prometheus.MustNewConstMetric(g.published, prometheus.GaugeValue, b2f(t.Published), cluster, d.Hostname, t.Namespace, t.Service, ip)
 		}

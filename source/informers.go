@@ -15,11 +15,11 @@ const (
 	byIPIndex      = "lbdns-by-ip"
 )
 
-// ClusterReader reads Services, their EndpointSlices and Nodes by IP from
+// CacheReader reads Services, their EndpointSlices and Nodes by IP from
 // informer caches whose transform is a Trimmer. The objects it returns are
 // made from the cached ones on each call, except Nodes, which belong to the
 // cache: do not modify them.
-type ClusterReader struct {
+type CacheReader struct {
 	services, slices, nodes cache.Indexer
 	placement               Placement
 }
@@ -41,12 +41,12 @@ type Placement interface {
 
 // SetPlacement makes the agents' map win over Node addresses; call it
 // before the informers start.
-func (r *ClusterReader) SetPlacement(p Placement) { r.placement = p }
+func (r *CacheReader) SetPlacement(p Placement) { r.placement = p }
 
-// NewClusterReader wires listers over the informers of Services,
+// NewCacheReader wires listers over the informers of Services,
 // EndpointSlices and Nodes; call it before they start, since it adds indexes
 // (EndpointSlices by Service, Nodes by IP).
-func NewClusterReader(services, slices, nodes cache.SharedIndexInformer) (*ClusterReader, error) {
+func NewCacheReader(services, slices, nodes cache.SharedIndexInformer) (*CacheReader, error) {
 	err := slices.AddIndexers(cache.Indexers{byServiceIndex: func(obj any) ([]string, error) {
 		if name, ok := ServiceOf(obj); ok {
 			return []string{name.String()}, nil
@@ -70,11 +70,11 @@ func NewClusterReader(services, slices, nodes cache.SharedIndexInformer) (*Clust
 	if err != nil {
 		return nil, fmt.Errorf("adding Node index: %w", err)
 	}
-	return &ClusterReader{services: services.GetIndexer(), slices: slices.GetIndexer(), nodes: nodes.GetIndexer()}, nil
+	return &CacheReader{services: services.GetIndexer(), slices: slices.GetIndexer(), nodes: nodes.GetIndexer()}, nil
 }
 
 // Service returns a cached Service, or nil.
-func (r *ClusterReader) Service(name types.NamespacedName) *corev1.Service {
+func (r *CacheReader) Service(name types.NamespacedName) *corev1.Service {
 	obj, _, _ := r.services.GetByKey(name.String()) // an indexer's get does not fail
 	if s, ok := obj.(*cachedService); ok {
 		return s.Service()
@@ -85,7 +85,7 @@ func (r *ClusterReader) Service(name types.NamespacedName) *corev1.Service {
 // ServiceNames returns the names of the cached Services that may matter:
 // LoadBalancers and any Service with annotations (Build warns about a
 // non-LoadBalancer that asks for a hostname).
-func (r *ClusterReader) ServiceNames() []types.NamespacedName {
+func (r *CacheReader) ServiceNames() []types.NamespacedName {
 	objs := r.services.List()
 	out := make([]types.NamespacedName, 0, len(objs))
 	for _, o := range objs {
@@ -97,7 +97,7 @@ func (r *ClusterReader) ServiceNames() []types.NamespacedName {
 }
 
 // SlicesOf implements Lookup.
-func (r *ClusterReader) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice {
+func (r *CacheReader) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice {
 	objs, _ := r.slices.ByIndex(byServiceIndex, service.String()) // the index exists
 	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
 	for _, o := range objs {
@@ -110,7 +110,7 @@ func (r *ClusterReader) SlicesOf(service types.NamespacedName) []*discoveryv1.En
 
 // NodeOf implements Lookup: the Node whose agent reports ip, else the Node
 // whose status.addresses hold it.
-func (r *ClusterReader) NodeOf(ip netip.Addr) (*corev1.Node, MappedBy) {
+func (r *CacheReader) NodeOf(ip netip.Addr) (*corev1.Node, MappedBy) {
 	if r.placement != nil {
 		if name, ok := r.placement.NodeOf(ip); ok {
 			if obj, ok, _ := r.nodes.GetByKey(name); ok {
@@ -131,7 +131,7 @@ func (r *ClusterReader) NodeOf(ip netip.Addr) (*corev1.Node, MappedBy) {
 
 // IPsOf returns the IPs a Node holds: its status.addresses and those its
 // agent reports.
-func (r *ClusterReader) IPsOf(n *corev1.Node) []netip.Addr {
+func (r *CacheReader) IPsOf(n *corev1.Node) []netip.Addr {
 	ips := NodeIPs(n)
 	if r.placement != nil {
 		ips = append(ips, r.placement.IPsOf(n.Name)...)
@@ -140,7 +140,7 @@ func (r *ClusterReader) IPsOf(n *corev1.Node) []netip.Addr {
 }
 
 // AllNodes implements Lookup.
-func (r *ClusterReader) AllNodes() []*corev1.Node {
+func (r *CacheReader) AllNodes() []*corev1.Node {
 	objs := r.nodes.List()
 	out := make([]*corev1.Node, 0, len(objs))
 	for _, o := range objs {

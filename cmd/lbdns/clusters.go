@@ -42,7 +42,7 @@ func watchClusters(ctx context.Context, cfg config.Config, local kubernetes.Inte
 			s()
 		}
 	}
-	if cfg.LocalCluster {
+	if cfg.WatchLocalCluster {
 		inf, err := newInformers(local, cfg, localConn)
 		if err != nil {
 			return nil, stop, err

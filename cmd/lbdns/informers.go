@@ -22,7 +22,7 @@ import (
 // resume at once when the API server returns after an outage.
 type clusterInformers struct {
 	services, slices, nodes cache.SharedIndexInformer
-	reader                  *source.ClusterReader
+	reader                  *source.CacheReader
 	conn                    *apiwatch.Connection
 	trim                    source.Trimmer
 }
@@ -46,7 +46,7 @@ func newInformers(client kubernetes.Interface, cfg config.Config, conn *apiwatch
 	if inf.nodes, err = inf.informer(core, "nodes", "", "", &corev1.Node{}); err != nil {
 		return nil, err
 	}
-	if inf.reader, err = source.NewClusterReader(inf.services, inf.slices, inf.nodes); err != nil {
+	if inf.reader, err = source.NewCacheReader(inf.services, inf.slices, inf.nodes); err != nil {
 		return nil, err
 	}
 	return inf, nil

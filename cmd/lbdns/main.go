@@ -300,7 +300,7 @@ func newMetrics() (*prometheus.Registry, *metrics.Metrics) {
 
 // newController returns the controller; the clusters are added after.
 func newController(cfg config.Config, log *slog.Logger, m *metrics.Metrics) *controller.Controller {
-	m.Snapshot.LocalCluster = cfg.ClusterName
+	m.Snapshot.LocalClusterName = cfg.ClusterName
 	return controller.New(nil, controller.Options{
 		Build: source.Options{
 			AnnotationPrefix:    cfg.AnnotationPrefix,
@@ -329,8 +329,8 @@ func newController(cfg config.Config, log *slog.Logger, m *metrics.Metrics) *con
 			},
 			Shared: func(kind probe.Kind) { m.ProbesShared.WithLabelValues(string(kind)).Inc() },
 		},
-		LocalCluster: cfg.ClusterName,
-		Logger:       log,
-		Metrics:      m,
+		LocalClusterName: cfg.ClusterName,
+		Logger:           log,
+		Metrics:          m,
 	})
 }
