@@ -66,12 +66,12 @@ func (g *goneNodes) Forget(ip health.ClusterIP) {
 	delete(g.ips, ip)
 }
 
-// View weighs the remembered IPs among targets (the IPs whose hostnames are
+// Weigh weighs the remembered IPs among targets (the IPs whose hostnames are
 // being decided, with their targets) and returns those that still count as
 // on a deleted Node, with the name of that Node. It forgets IPs a Node holds
 // again (held) and IPs whose probes passed rise times since; IPs not in
 // targets are left for a pass that decides them.
-func (g *goneNodes) View(held func(health.ClusterIP) bool, targets map[health.ClusterIP][]health.Key,
+func (g *goneNodes) Weigh(held func(health.ClusterIP) bool, targets map[health.ClusterIP][]health.Key,
 	probes map[health.Key]probe.Status) map[health.ClusterIP]string {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -21,30 +21,30 @@ func TestGoneNodes(t *testing.T) {
 
 	// Up and passing since long before the deletion: still withdrawn.
 	probes := map[health.Key]probe.Status{k: {State: probe.Up, Successes: 40, Rounds: 40}}
-	if got := g.View(none, targets, probes); got[ip] != "n1" || got[other] != "n1" {
+	if got := g.Weigh(none, targets, probes); got[ip] != "n1" || got[other] != "n1" {
 		t.Fatalf("right after the deletion: %v", got)
 	}
 	// One more success is not rise (2) successes after the deletion.
 	probes[k] = probe.Status{State: probe.Up, Successes: 41, Rounds: 41}
-	if got := g.View(none, targets, probes); got[ip] != "n1" {
+	if got := g.Weigh(none, targets, probes); got[ip] != "n1" {
 		t.Fatalf("after one success: %v", got)
 	}
 	// A failure, then two successes: rise successes after the deletion.
 	probes[k] = probe.Status{State: probe.Up, Successes: 2, Rounds: 44}
-	if got := g.View(none, targets, probes); got[ip] != "" {
+	if got := g.Weigh(none, targets, probes); got[ip] != "" {
 		t.Fatalf("after rise successes: %v, want the IP released", got)
 	}
 	// other is not probed: it waits for a Node to hold it, or for its
 	// target to go.
-	if got := g.View(none, targets, probes); got[other] != "n1" {
+	if got := g.Weigh(none, targets, probes); got[other] != "n1" {
 		t.Fatalf("unprobed IP released: %v", got)
 	}
-	if got := g.View(func(ip health.ClusterIP) bool { return ip == other }, targets, probes); len(got) != 0 {
+	if got := g.Weigh(func(ip health.ClusterIP) bool { return ip == other }, targets, probes); len(got) != 0 {
 		t.Fatalf("an IP a Node holds again is still withdrawn: %v", got)
 	}
 
 	g.Add("", "n2", []netip.Addr{ipAddr})
-	if got := g.View(none, nil, probes); len(got) != 0 || g.Len() != 1 {
+	if got := g.Weigh(none, nil, probes); len(got) != 0 || g.Len() != 1 {
 		t.Fatalf("an IP outside the pass is weighed (%v) or forgotten (%d left)", got, g.Len())
 	}
 	g.Forget(ip)
@@ -52,19 +52,19 @@ func TestGoneNodes(t *testing.T) {
 		t.Fatal("Forget kept the IP")
 	}
 	g.Add("", "n2", []netip.Addr{ipAddr})
-	g.View(none, targets, probes)
+	g.Weigh(none, targets, probes)
 	// The prober restarted (the target went and came back): new baseline.
 	probes[k] = probe.Status{State: probe.Up, Successes: 2, Rounds: 2}
-	if got := g.View(none, targets, probes); got[ip] != "n2" {
+	if got := g.Weigh(none, targets, probes); got[ip] != "n2" {
 		t.Fatalf("a restarted prober released the IP at once: %v", got)
 	}
 	probes[k] = probe.Status{State: probe.Up, Successes: 4, Rounds: 4}
-	if got := g.View(none, targets, probes); len(got) != 0 {
+	if got := g.Weigh(none, targets, probes); len(got) != 0 {
 		t.Fatalf("after rise successes of the new prober: %v", got)
 	}
 	// The same IP in another cluster is another IP.
 	g.Add("b", "n3", []netip.Addr{ipAddr})
-	if got := g.View(none, targets, probes); len(got) != 0 || g.Len() != 1 {
+	if got := g.Weigh(none, targets, probes); len(got) != 0 || g.Len() != 1 {
 		t.Fatalf("a Node deleted in cluster b withdrew the local IP: %v", got)
 	}
 }

@@ -31,7 +31,9 @@ func (c *Controller) reconcile(ctx context.Context) {
 	prev := c.snap.Load()
 	before := decisionsOf(prev, hostnames)
 	groups := c.groups(hostnames)
+	c.forgetGoneIPs()
 	facts := c.facts(groups, priorOf(before), start)
+	c.scheduleRecheck(facts)
 	decisions := decide(groups, facts, c.opts.FailOpen)
 	ch := diff(before, facts.Prior, decisions, c.everHealthy)
 	c.report(ch, decisions, before, first)
@@ -166,7 +168,8 @@ func decisionOf(snap *health.Snapshot, hostname string) (health.Decision, bool) 
 }
 
 // facts reads the probe statuses of the groups' targets once, and weighs
-// the deleted Nodes of their IPs against them.
+// the deleted Nodes of their IPs against them. It changes nothing but the
+// deleted-node memory's own bookkeeping (goneNodes.Weigh).
 func (c *Controller) facts(groups []health.Group, prior map[health.Key]health.Prior, now time.Time) health.Facts {
 	var keys []health.Key
 	for _, g := range groups {
@@ -179,19 +182,21 @@ func (c *Controller) facts(groups []health.Group, prior map[health.Key]health.Pr
 	if c.gone.Len() > 0 { // the usual case is none
 		gone = c.goneView(keys, statuses)
 	}
-	c.scheduleRecheck(c.gone.Len() > 0, statuses, now)
 	return health.Facts{Probes: statuses, GoneNodes: gone, Prior: prior, Now: now}
 }
 
-// goneView weighs the deleted Nodes' IPs that targets of this pass have, and
-// forgets those no target has any more.
-func (c *Controller) goneView(keys []health.Key, statuses map[health.Key]probe.Status) map[health.ClusterIP]string {
-	inPass := map[health.ClusterIP][]health.Key{}
+// forgetGoneIPs forgets the deleted Nodes' IPs that no Service has any more.
+func (c *Controller) forgetGoneIPs() {
 	for _, cip := range c.gone.IPs() {
 		if v := c.views[cip.Cluster]; v == nil || len(v.model.ServicesOn(cip.IP)) == 0 {
 			c.gone.Forget(cip)
 		}
 	}
+}
+
+// goneView weighs the deleted Nodes' IPs that targets of this pass have.
+func (c *Controller) goneView(keys []health.Key, statuses map[health.Key]probe.Status) map[health.ClusterIP]string {
+	inPass := map[health.ClusterIP][]health.Key{}
 	for _, k := range keys {
 		inPass[k.ClusterIP()] = append(inPass[k.ClusterIP()], k)
 	}
@@ -203,26 +208,26 @@ func (c *Controller) goneView(keys []health.Key, statuses map[health.Key]probe.S
 		n, _ := v.reader.NodeOf(cip.IP)
 		return n != nil
 	}
-	return c.gone.View(held, inPass, statuses)
+	return c.gone.Weigh(held, inPass, statuses)
 }
 
 // scheduleRecheck asks for a reconcile when a hold may end without any
 // state change to trigger one: a deleted Node's hold ends with probe
 // results (look again soon), a flap damping hold at a known time.
-func (c *Controller) scheduleRecheck(goneNodes bool, statuses map[health.Key]probe.Status, now time.Time) {
-	for k, st := range statuses {
-		if st.Damped(now) {
+func (c *Controller) scheduleRecheck(f health.Facts) {
+	for k, st := range f.Probes {
+		if st.Damped(f.Now) {
 			c.damped[k] = st.DampedUntil
 		} else {
 			delete(c.damped, k)
 		}
 	}
 	var wait time.Duration
-	if goneNodes {
+	if c.gone.Len() > 0 {
 		wait = max(c.opts.Probe.Interval/2, 50*time.Millisecond)
 	}
 	for _, until := range c.damped {
-		if d := until.Sub(now) + 10*time.Millisecond; wait == 0 || d < wait {
+		if d := until.Sub(f.Now) + 10*time.Millisecond; wait == 0 || d < wait {
 			wait = max(d, 10*time.Millisecond)
 		}
 	}
