@@ -71,7 +71,8 @@ func (f *freshness) settle(jumpedAt time.Time) {
 
 // Fresh returns nil when the published sets rest on a current view, and an
 // error wrapping ErrStaleView while a time jump awaits a fresh probe round.
-// Writers call it right before they write.
+// Writers call it right before they write (composed with the Lease's fence
+// in cmd/lbdns); it changes nothing but the memory of the jump.
 func (c *Controller) Fresh() error {
 	jumpedAt, err := c.fresh.pending(time.Now())
 	if err != nil || jumpedAt.IsZero() {
@@ -86,9 +87,7 @@ func (c *Controller) Fresh() error {
 			}
 		}
 	}
-	if !snap.Taken.After(jumpedAt) || stale > 0 {
-		c.dirt.setRedecide() // probe results that change no state trigger no reconcile
-		c.Trigger()
+	if !snap.Taken.After(jumpedAt) || stale > 0 { // watchClock has the loop decide again meanwhile
 		return fmt.Errorf("%w at %s: waiting for a fresh probe round (%d published targets not probed since)",
 			ErrStaleView, jumpedAt.Format(time.RFC3339), stale)
 	}
@@ -97,19 +96,30 @@ func (c *Controller) Fresh() error {
 	return nil
 }
 
-// watchClock notes the time every clockTick until done, and says when it
-// jumped.
+// redecideAfterJump spaces the passes that decide everything again while a
+// time jump awaits a fresh probe round.
+const redecideAfterJump = 250 * time.Millisecond
+
+// watchClock notes the time every clockTick until done, says when it
+// jumped, and, until a fresh probe round settled the jump, has the loop
+// decide everything again now and then: probe results that change no state
+// trigger no reconcile, yet the writers wait for a snapshot made of them.
 func (c *Controller) watchClock(done <-chan struct{}) {
 	c.fresh.tick(time.Now())
 	t := time.NewTicker(clockTick)
 	defer t.Stop()
+	var redecided time.Time
 	for {
 		select {
 		case <-done:
 			return
-		case <-t.C:
-			if gap := c.fresh.tick(time.Now()); gap > 0 {
+		case now := <-t.C:
+			if gap := c.fresh.tick(now); gap > 0 {
 				c.log.Warn("time jump: writes wait for a fresh probe round", "gap", gap.Round(time.Millisecond).String())
+			}
+			// Fresh settles the jump once the snapshot is fresh, writers or not.
+			if jumpedAt, _ := c.fresh.pending(now); !jumpedAt.IsZero() && c.Fresh() != nil && now.Sub(redecided) >= redecideAfterJump {
+				redecided = now
 				c.dirt.setRedecide()
 				c.Trigger()
 			}
