@@ -105,18 +105,9 @@ type Controller struct {
 
 	// Owned by the loop goroutine.
 	everHealthy map[health.Key]bool
-	// failOpenTold holds the hostnames whose FailOpen event was sent.
-	failOpenTold map[string]bool
-	// sharedTold holds, per hostname, the shared nodes its Services were
-	// warned about (SharedNode), so that each sharing is told once.
-	sharedTold map[string]string
-	// lowTold holds, per hostname below its capacity floor, the capacity
-	// its Services were warned about (CapacityLow).
-	lowTold map[string]string
-	// refusedTold holds, per hostname, the Services told they may not
-	// publish it and what they were told (tenancy).
-	refusedTold map[string]map[serviceRef]string
-	warned      map[serviceRef]warned
+	// told is what the Services of each hostname were told of its episodes.
+	told   *told
+	warned map[serviceRef]warned
 	// damped holds the targets held withdrawn by flap damping, until when.
 	damped     map[health.Key]time.Time
 	readyAfter time.Time   // when readiness stops waiting for first probes
@@ -130,22 +121,19 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Controller{
-		opts:         opts,
-		log:          opts.Logger,
-		views:        map[string]*clusterView{},
-		dirt:         newDirt(),
-		gone:         newGoneNodes(opts.Probe.Rise),
-		fresh:        newFreshness(max(opts.Probe.Interval, minJumpGap)),
-		trigger:      make(chan struct{}, 1),
-		ready:        make(chan struct{}),
-		changed:      make(chan struct{}),
-		everHealthy:  map[health.Key]bool{},
-		failOpenTold: map[string]bool{},
-		sharedTold:   map[string]string{},
-		lowTold:      map[string]string{},
-		refusedTold:  map[string]map[serviceRef]string{},
-		warned:       map[serviceRef]warned{},
-		damped:       map[health.Key]time.Time{},
+		opts:        opts,
+		log:         opts.Logger,
+		views:       map[string]*clusterView{},
+		dirt:        newDirt(),
+		gone:        newGoneNodes(opts.Probe.Rise),
+		fresh:       newFreshness(max(opts.Probe.Interval, minJumpGap)),
+		trigger:     make(chan struct{}, 1),
+		ready:       make(chan struct{}),
+		changed:     make(chan struct{}),
+		everHealthy: map[health.Key]bool{},
+		told:        newTold(),
+		warned:      map[serviceRef]warned{},
+		damped:      map[health.Key]time.Time{},
 	}
 	popts := opts.Probe
 	popts.Logger = opts.Logger

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,59 +33,39 @@ func (c *Controller) report(ch changes, decisions, before []health.Decision, bas
 		c.targetEvents(ch.Targets)
 		c.countTransitions(ch.Targets)
 	}
-	c.failOpenEvents(ch.FailOpen)
-	c.forgetGone(before, decisions)
-	c.capacityEvents(decisions, before)
-	c.refusalEvents(before, decisions)
+	c.forgetGoneSeries(before, decisions)
+	c.tell(c.told.news(ch.FailOpen, before, decisions))
 }
 
-// refusalEvents warns each Service refused a hostname (tenancy), once per
-// episode: again only when the refusal changed (another owner, another
-// reason) or after it ended.
-func (c *Controller) refusalEvents(before, decisions []health.Decision) {
-	for _, d := range before {
-		if _, still := slices.BinarySearchFunc(decisions, d.Hostname, func(d health.Decision, h string) int {
-			return strings.Compare(d.Hostname, h)
-		}); !still {
-			delete(c.refusedTold, d.Hostname)
-		}
-	}
-	for _, d := range decisions {
-		told := c.refusedTold[d.Hostname]
-		if len(d.Refused) == 0 {
-			delete(c.refusedTold, d.Hostname)
-			continue
-		}
-		now := make(map[serviceRef]string, len(d.Refused))
-		for _, r := range d.Refused {
-			ref := serviceRef{r.Cluster, types.NamespacedName{Namespace: r.Namespace, Name: r.Service}}
-			now[ref] = r.Reason + ": " + r.Detail
-			if told[ref] == now[ref] {
-				continue
+// tell sends the notices as events, and logs each distinct one once.
+func (c *Controller) tell(notices []notice) {
+	logged := map[string]bool{}
+	for _, n := range notices {
+		if key := n.reason + n.message; !logged[key] {
+			logged[key] = true
+			log := c.log.Info
+			if n.kind == corev1.EventTypeWarning {
+				log = c.log.Warn
 			}
-			c.log.Warn("hostname refused to a Service", "hostname", d.Hostname, "cluster", c.clusterName(r.Cluster),
-				"service", ref.NamespacedName.String(), "reason", r.Reason, "detail", r.Detail)
-			c.event(ref, corev1.EventTypeWarning, r.Reason, "%s", r.Detail)
+			log("told the Services of a hostname", "reason", n.reason, "hostname", n.hostname, "message", n.message)
 		}
-		c.refusedTold[d.Hostname] = now
+		c.event(n.svc, n.kind, n.reason, "%s", n.message)
 	}
 }
 
-// forgetGone drops what lbdns keeps of hostnames that no longer exist: the
-// FailOpen events told, and their series of lbdns_target_transitions_total
-// (a tenant who creates and deletes thousands of names must not grow the
-// registry forever).
-func (c *Controller) forgetGone(before, decisions []health.Decision) {
+// forgetGoneSeries drops the series of lbdns_target_transitions_total of
+// hostnames that no longer exist (a tenant who creates and deletes
+// thousands of names must not grow the registry forever).
+func (c *Controller) forgetGoneSeries(before, decisions []health.Decision) {
+	if c.opts.Metrics == nil {
+		return
+	}
 	exists := make(map[string]bool, len(decisions))
 	for _, d := range decisions {
 		exists[d.Hostname] = true
 	}
 	for _, d := range before {
-		if exists[d.Hostname] {
-			continue
-		}
-		delete(c.failOpenTold, d.Hostname)
-		if c.opts.Metrics != nil {
+		if !exists[d.Hostname] {
 			c.opts.Metrics.TargetTransitions.DeletePartialMatch(prometheus.Labels{"hostname": d.Hostname})
 		}
 	}
@@ -133,30 +112,6 @@ func (c *Controller) targetEvents(targets []targetChange) {
 			c.event(svc, corev1.EventTypeWarning, EventTargetWithdrawn, "%s withdrawn from %s: %s (%s)", t.Key.IP, hosts, t.Reason, t.Detail)
 		} else {
 			c.event(svc, corev1.EventTypeNormal, EventTargetRestored, "%s restored to %s", t.Key.IP, hosts)
-		}
-	}
-}
-
-// failOpenEvents tells every Service of a hostname that it started or
-// stopped failing open: a hostname that had been healthy, and its end only
-// when its start was told.
-func (c *Controller) failOpenEvents(changes []failOpenChange) {
-	for _, f := range changes {
-		kind, reason, msg := corev1.EventTypeWarning, EventFailOpen,
-			"no target of %s is healthy: publishing all %d with weight > 0 (fail open)"
-		if !f.On {
-			kind, reason, msg = corev1.EventTypeNormal, EventFailOpenEnded, "%s has healthy targets again (%d published)"
-		}
-		if f.On && !f.WasHealthy || !f.On && !c.failOpenTold[f.Hostname] {
-			continue
-		}
-		if f.On {
-			c.failOpenTold[f.Hostname] = true
-		} else {
-			delete(c.failOpenTold, f.Hostname)
-		}
-		for _, svc := range c.servicesOf(f.Targets) {
-			c.event(svc, kind, reason, msg, f.Hostname, f.Published)
 		}
 	}
 }
@@ -228,15 +183,4 @@ func (c *Controller) optedIn(ref serviceRef) *corev1.Service {
 		return nil
 	}
 	return v.reader.Service(ref.NamespacedName)
-}
-
-// servicesOf returns the Services of the targets, each once.
-func (c *Controller) servicesOf(targets []health.TargetDecision) []serviceRef {
-	var out []serviceRef
-	for _, t := range targets {
-		if ref := refOf(t.Key); !slices.Contains(out, ref) {
-			out = append(out, ref)
-		}
-	}
-	return out
 }
