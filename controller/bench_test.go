@@ -10,9 +10,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/lbdns/lbdns/internal/testkube"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
 )
@@ -77,22 +77,16 @@ func (f fixedCluster) ServiceNames() []types.NamespacedName {
 // so that no probe runs during a benchmark.
 func benchController(b *testing.B) (*Controller, fixedCluster) {
 	c := clusterState{Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{}, Nodes: map[netip.Addr]*corev1.Node{}}
-	ready := true
 	for i := range 10000 {
 		name := fmt.Sprintf("svc-%d", i)
 		ip := fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255)
 		node := fmt.Sprintf("node-%d", i%100)
-		c.Services = append(c.Services, &corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, Annotations: map[string]string{
-				"lbdns.io/hostname": fmt.Sprintf("h%d.example.com", i%1000), "lbdns.io/probe": "none", "lbdns.io/node-probe": "off"}},
-			Spec:   corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 80}}},
-			Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: ip}}}},
-		})
-		c.Slices[types.NamespacedName{Namespace: "default", Name: name}] = []*discoveryv1.EndpointSlice{{
-			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.200.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}, NodeName: &node}},
-		}}
-		c.Nodes[netip.MustParseAddr(ip)] = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node},
-			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
+		c.Services = append(c.Services, testkube.LoadBalancer("default", name, map[string]string{
+			"lbdns.io/hostname": fmt.Sprintf("h%d.example.com", i%1000), "lbdns.io/probe": "none", "lbdns.io/node-probe": "off"},
+			[]corev1.ServicePort{{Port: 80}}, ip))
+		c.Slices[types.NamespacedName{Namespace: "default", Name: name}] = []*discoveryv1.EndpointSlice{
+			testkube.EndpointSlice("default", name, true, node)}
+		c.Nodes[netip.MustParseAddr(ip)] = testkube.Node(node, ip, true)
 	}
 	f := newFixedCluster(c)
 	ctl := New(f, Options{

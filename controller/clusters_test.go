@@ -7,11 +7,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/internal/testkube"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
 )
@@ -19,23 +19,12 @@ import (
 // oneServiceCluster is a cluster with one unprobed Service "web" for
 // app.example.com on ip, whose Node is Ready or not.
 func oneServiceCluster(ip string, nodeReady bool, minNodes string) fixedCluster {
-	ready, node := true, "node-1"
-	status := corev1.ConditionTrue
-	if !nodeReady {
-		status = corev1.ConditionFalse
-	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", Annotations: map[string]string{
-			"lbdns.io/hostname": "app.example.com", "lbdns.io/probe": "none", "lbdns.io/min-nodes": minNodes}},
-		Spec:   corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 80}}},
-		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: ip}}}},
-	}
+	svc := testkube.LoadBalancer("default", "web", map[string]string{
+		"lbdns.io/hostname": "app.example.com", "lbdns.io/probe": "none", "lbdns.io/min-nodes": minNodes},
+		[]corev1.ServicePort{{Port: 80}}, ip)
 	return newFixedCluster(clusterState{Services: []*corev1.Service{svc},
-		Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{{Namespace: "default", Name: "web"}: {{
-			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.200.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}, NodeName: &node}},
-		}}},
-		Nodes: map[netip.Addr]*corev1.Node{netip.MustParseAddr(ip): {ObjectMeta: metav1.ObjectMeta{Name: node},
-			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}}}}},
+		Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{{Namespace: "default", Name: "web"}: {testkube.EndpointSlice("default", "web", true, "node-1")}},
+		Nodes:  map[netip.Addr]*corev1.Node{netip.MustParseAddr(ip): testkube.Node("node-1", ip, nodeReady)},
 	})
 }
 

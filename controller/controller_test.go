@@ -15,12 +15,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/internal/testkube"
 	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/probe"
@@ -61,20 +61,11 @@ func service(name string, b *backend, annotations map[string]string) *corev1.Ser
 	for k, v := range annotations {
 		ann[k] = v
 	}
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name), Annotations: ann},
-		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Name: "tcp", Port: b.port}}},
-		Status:     corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: b.ip.String()}}}},
-	}
+	return testkube.LoadBalancer("default", name, ann, []corev1.ServicePort{{Name: "tcp", Port: b.port}}, b.ip.String())
 }
 
 func endpointSlice(service string, ready bool) *discoveryv1.EndpointSlice {
-	node := "node-" + service
-	return &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: "default", Name: service + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: service}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}, NodeName: &node}},
-	}
+	return testkube.EndpointSlice("default", service, ready, "node-"+service)
 }
 
 type harness struct {

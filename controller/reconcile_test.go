@@ -8,9 +8,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/lbdns/lbdns/internal/testkube"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
 )
@@ -22,12 +22,9 @@ func TestReconcileSharesUntouchedHostnames(t *testing.T) {
 	c := clusterState{Slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{}, Nodes: map[netip.Addr]*corev1.Node{}}
 	for i := range 3 {
 		name := fmt.Sprintf("svc-%d", i)
-		c.Services = append(c.Services, &corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, Annotations: map[string]string{
-				"lbdns.io/hostname": fmt.Sprintf("h%d.example.com", i), "lbdns.io/probe": "none"}},
-			Spec:   corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 80}}},
-			Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: fmt.Sprintf("10.0.0.%d", i+1)}}}},
-		})
+		c.Services = append(c.Services, testkube.LoadBalancer("default", name, map[string]string{
+			"lbdns.io/hostname": fmt.Sprintf("h%d.example.com", i), "lbdns.io/probe": "none"},
+			[]corev1.ServicePort{{Port: 80}}, fmt.Sprintf("10.0.0.%d", i+1)))
 		c.Slices[types.NamespacedName{Namespace: "default", Name: name}] = []*discoveryv1.EndpointSlice{{
 			Endpoints: []discoveryv1.Endpoint{{Conditions: discoveryv1.EndpointConditions{Ready: &ready}}}}}
 	}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/internal/testkube"
 	"github.com/lbdns/lbdns/probe"
 )
 
@@ -22,15 +23,8 @@ var opts = Options{AnnotationPrefix: prefix, DefaultTTL: 30, KubeProxyHealthPort
 type svcOpt func(*corev1.Service)
 
 func svc(name, hostname string, ips []string, o ...svcOpt) *corev1.Service {
-	s := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name),
-			Annotations: map[string]string{prefix + "hostname": hostname}},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
-			Ports: []corev1.ServicePort{{Name: "http", Port: 80}, {Name: "admin", Port: 9000}}},
-	}
-	for _, ip := range ips {
-		s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: ip})
-	}
+	s := testkube.LoadBalancer("default", name, map[string]string{prefix + "hostname": hostname},
+		[]corev1.ServicePort{{Name: "http", Port: 80}, {Name: "admin", Port: 9000}}, ips...)
 	for _, f := range o {
 		f(s)
 	}
@@ -53,29 +47,13 @@ func local(hcnp int32) svcOpt {
 	}
 }
 
-// slice returns a ready EndpointSlice for the Service with endpoints on nodes.
+// slice returns an EndpointSlice for the Service with endpoints on nodes.
 func slice(service string, ready bool, nodes ...string) *discoveryv1.EndpointSlice {
-	es := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: service + "-x",
-		Labels: map[string]string{discoveryv1.LabelServiceName: service}}}
-	for i, n := range nodes {
-		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{
-			Addresses:  []string{fmt.Sprintf("10.0.0.%d", i+1)},
-			Conditions: discoveryv1.EndpointConditions{Ready: &ready},
-			NodeName:   &n,
-		})
-	}
-	return es
+	return testkube.EndpointSlice("default", service, ready, nodes...)
 }
 
 func node(name, ip string, ready bool, o ...func(*corev1.Node)) *corev1.Node {
-	status := corev1.ConditionTrue
-	if !ready {
-		status = corev1.ConditionFalse
-	}
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{
-		Addresses:  []corev1.NodeAddress{{Type: corev1.NodeExternalIP, Address: ip}},
-		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}},
-	}}
+	n := testkube.Node(name, ip, ready)
 	for _, f := range o {
 		f(n)
 	}
