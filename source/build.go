@@ -1,7 +1,10 @@
-// Package source turns Kubernetes objects into hostname groups of targets:
-// which Services ask for which hostnames, with which IPs, weights, TTLs and
-// probes, and which targets Kubernetes already says to withdraw. Build is a
-// pure function; informers.go feeds it from informer caches.
+// Package source turns Kubernetes objects into hostname claims: which
+// Services ask for which hostnames, with which IPs, weights, TTLs and
+// probes, and which targets Kubernetes already says to withdraw. The pure
+// part is Model (model.go, kept up to date one Service at a time),
+// build.go, annotations.go and nodeselector.go; the informer side is
+// informers.go (CacheReader, what Model reads), trim.go and cached.go (what
+// the informer caches keep, and how small).
 package source
 
 import (
