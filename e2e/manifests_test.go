@@ -181,10 +181,12 @@ func metricsOfDashboardAndAlerts(t *testing.T, e *env) {
 		}
 	}
 	// Counters with labels appear after their first use: ask the embedded
-	// DNS one question so this check does not depend on the test order.
+	// DNS one question, and too many from one network for its rate limit,
+	// so this check does not depend on the test order.
 	if _, err := lookup(e.embeddedDNS, "metrics-check."+zoneEmbedded, "A"); err != nil {
 		t.Fatal(err)
 	}
+	floodDNS(t, e.embeddedDNS, "127.0.29.1", "metrics-check."+zoneEmbedded, 100)
 	// A hostname below its floor makes lbdns_hostname_capacity_low appear.
 	floor := newBackend(t, "127.0.28.1")
 	e.createService(t, lbService{name: "metrics-floor", hostname: fqdn("metrics-floor"), backend: floor,
