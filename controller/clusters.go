@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"slices"
 
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/source"
 	"github.com/lbdns/lbdns/tenancy"
 )
@@ -38,8 +38,8 @@ func (c *Controller) size() (hostnames, targets int) {
 
 // groups returns the groups of the hostnames that still exist, each the
 // union of its groups in every cluster: one hostname, one record set.
-func (c *Controller) groups(hostnames []string) []health.Group {
-	out := make([]health.Group, 0, len(hostnames))
+func (c *Controller) groups(hostnames []string) []model.Group {
+	out := make([]model.Group, 0, len(hostnames))
 	for _, h := range hostnames {
 		if g, ok := c.group(h); ok {
 			out = append(out, g)
@@ -51,7 +51,7 @@ func (c *Controller) groups(hostnames []string) []health.Group {
 // group gathers the Services that name a hostname in every cluster, lets
 // the tenancy policy decide which may publish it, and returns the group of
 // those, with the others as refusals.
-func (c *Controller) group(hostname string) (health.Group, bool) {
+func (c *Controller) group(hostname string) (model.Group, bool) {
 	var claims []tenancy.Claim
 	var parts []source.Claim
 	var clusters []string
@@ -64,13 +64,13 @@ func (c *Controller) group(hostname string) (health.Group, bool) {
 		}
 	}
 	if len(claims) == 0 {
-		return health.Group{}, false
+		return model.Group{}, false
 	}
 	owner, verdicts := c.opts.Tenancy.Resolve(hostname, claims)
-	g := health.Group{Hostname: hostname, Owner: owner}
+	g := model.Group{Hostname: hostname, Owner: owner}
 	for i, v := range verdicts {
 		if !v.Allowed {
-			g.Refused = append(g.Refused, health.Refusal{Cluster: clusters[i], Namespace: claims[i].Namespace, Service: claims[i].Name,
+			g.Refused = append(g.Refused, model.Refusal{Cluster: clusters[i], Namespace: claims[i].Namespace, Service: claims[i].Name,
 				Reason: string(v.Reason), Detail: v.Detail})
 			continue
 		}
@@ -80,7 +80,7 @@ func (c *Controller) group(hostname string) (health.Group, bool) {
 		}
 	}
 	g.Sort()
-	slices.SortFunc(g.Refused, func(a, b health.Refusal) int {
+	slices.SortFunc(g.Refused, func(a, b model.Refusal) int {
 		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service))
 	})
 	return g, true

@@ -10,8 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/internal/testkube"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
 )
@@ -46,7 +46,7 @@ func TestClustersFormOneGroup(t *testing.T) {
 		t.Fatalf("decision %+v", d)
 	}
 	home, b := d.Targets[0], d.Targets[1] // the local cluster ("") sorts first
-	if home.Cluster != "" || !home.Published || b.Cluster != "b" || b.Published || b.Reason != health.NodeNotReady {
+	if home.Cluster != "" || !home.Published || b.Cluster != "b" || b.Published || b.Reason != model.NodeNotReady {
 		t.Errorf("targets: local %+v; b %+v", home, b)
 	}
 	if h, tg := ctl.size(); h != 1 || tg != 2 {

@@ -19,8 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
 	"github.com/lbdns/lbdns/tenancy"
@@ -84,19 +84,19 @@ type clusterView struct {
 type Controller struct {
 	opts Options
 	log  *slog.Logger
-	// passes counts the decision passes published (health.Decision.Pass).
+	// passes counts the decision passes published (model.Decision.Pass).
 	passes uint64
 	// views holds every cluster's part by name, and order the same sorted
 	// by name, the local cluster ("") first.
 	views   map[string]*clusterView
 	order   []*clusterView
 	dirt    *dirt
-	probes  *probe.Scheduler[health.Key]
+	probes  *probe.Scheduler[model.Key]
 	gone    *goneNodes
 	fresh   *freshness
 	trigger chan struct{}
 
-	snap    atomic.Pointer[health.Snapshot]
+	snap    atomic.Pointer[model.Snapshot]
 	ready   chan struct{}
 	isReady atomic.Bool
 
@@ -104,12 +104,12 @@ type Controller struct {
 	changed chan struct{} // closed and replaced on every new generation
 
 	// Owned by the loop goroutine.
-	everHealthy map[health.Key]bool
+	everHealthy map[model.Key]bool
 	// told is what the Services of each hostname were told of its episodes.
 	told   *told
 	warned map[serviceRef]warned
 	// damped holds the targets held withdrawn by flap damping, until when.
-	damped     map[health.Key]time.Time
+	damped     map[model.Key]time.Time
 	readyAfter time.Time   // when readiness stops waiting for first probes
 	recheck    *time.Timer // triggers a reconcile while a hold may end unannounced
 }
@@ -130,20 +130,20 @@ func New(cluster ClusterReader, opts Options) *Controller {
 		trigger:     make(chan struct{}, 1),
 		ready:       make(chan struct{}),
 		changed:     make(chan struct{}),
-		everHealthy: map[health.Key]bool{},
+		everHealthy: map[model.Key]bool{},
 		told:        newTold(),
 		warned:      map[serviceRef]warned{},
-		damped:      map[health.Key]time.Time{},
+		damped:      map[model.Key]time.Time{},
 	}
 	popts := opts.Probe
 	popts.Logger = opts.Logger
-	c.probes = probe.NewScheduler(popts, func(k health.Key) { c.dirt.addKey(k); c.Trigger() })
+	c.probes = probe.NewScheduler(popts, func(k model.Key) { c.dirt.addKey(k); c.Trigger() })
 	c.recheck = time.AfterFunc(time.Hour, func() { c.dirt.setRecheck(); c.Trigger() })
 	c.recheck.Stop()
 	if cluster != nil {
 		c.AddCluster("", cluster, opts.Recorder)
 	}
-	c.snap.Store(&health.Snapshot{})
+	c.snap.Store(&model.Snapshot{})
 	if opts.Metrics != nil {
 		opts.Metrics.Snapshot.Follow(c.Snapshot)
 	}
@@ -171,7 +171,7 @@ func (c *Controller) Trigger() {
 }
 
 // Snapshot returns the latest snapshot.
-func (c *Controller) Snapshot() *health.Snapshot { return c.snap.Load() }
+func (c *Controller) Snapshot() *model.Snapshot { return c.snap.Load() }
 
 // Ready is closed once the first full probe round has ended.
 func (c *Controller) Ready() <-chan struct{} { return c.ready }

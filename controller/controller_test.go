@@ -19,10 +19,10 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/internal/testkube"
 	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
 )
@@ -135,7 +135,7 @@ func (h *harness) create(o any) {
 }
 
 // published returns the published IPs of the hostname and its decision.
-func (h *harness) published() ([]string, health.Decision) {
+func (h *harness) published() ([]string, model.Decision) {
 	for _, d := range h.ctl.Snapshot().Hostnames {
 		if d.Hostname == hostname {
 			var ips []string
@@ -145,10 +145,10 @@ func (h *harness) published() ([]string, health.Decision) {
 			return ips, d
 		}
 	}
-	return nil, health.Decision{}
+	return nil, model.Decision{}
 }
 
-func (h *harness) waitPublished(want ...string) health.Decision {
+func (h *harness) waitPublished(want ...string) model.Decision {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -199,7 +199,7 @@ func TestControllerWithdrawsAndRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := h.waitPublished("127.0.0.22")
-	if d.Targets[0].Reason != health.NoReadyEndpoints {
+	if d.Targets[0].Reason != model.NoReadyEndpoints {
 		t.Errorf("reason = %q", d.Targets[0].Reason)
 	}
 	h.waitEvent("Warning", EventTargetWithdrawn, "127.0.0.21", "NoReadyEndpoints")
@@ -256,7 +256,7 @@ func TestControllerNodeSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := h.waitPublished("127.0.0.32")
-	if d.Targets[0].Reason != health.NodeNotReady || d.Targets[0].Node != "n1" {
+	if d.Targets[0].Reason != model.NodeNotReady || d.Targets[0].Node != "n1" {
 		t.Errorf("target a: reason %q node %q", d.Targets[0].Reason, d.Targets[0].Node)
 	}
 
@@ -266,7 +266,7 @@ func TestControllerNodeSignals(t *testing.T) {
 	}
 	testwait.For(t, "NodeDeleted", func() bool {
 		_, d := h.published()
-		return len(d.Targets) > 0 && d.Targets[0].Reason == health.NodeDeleted
+		return len(d.Targets) > 0 && d.Targets[0].Reason == model.NodeDeleted
 	})
 	h.waitPublished("127.0.0.31", "127.0.0.32") // the backend still answers: it returns after rise
 }
@@ -353,7 +353,7 @@ func TestControllerNoEventsForNewUnhealthyTargets(t *testing.T) {
 	h.create(service("a", a, nil))
 	testwait.For(t, "a unhealthy on NoReadyEndpoints", func() bool {
 		_, d := h.published()
-		return len(d.Targets) == 1 && d.Targets[0].Reason == health.NoReadyEndpoints
+		return len(d.Targets) == 1 && d.Targets[0].Reason == model.NoReadyEndpoints
 	})
 	h.create(endpointSlice("a", true))
 	testwait.For(t, "a healthy", func() bool {
@@ -427,7 +427,7 @@ func TestControllerOneVerdictPerTargetInEverySnapshot(t *testing.T) {
 	for time.Now().Before(deadline) {
 		snap := h.ctl.Snapshot()
 		generations[snap.Generation] = true
-		var seen []health.TargetDecision
+		var seen []model.TargetDecision
 		for _, d := range snap.Hostnames {
 			seen = append(seen, d.Targets...)
 		}

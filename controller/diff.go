@@ -4,19 +4,20 @@ import (
 	"slices"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 )
 
 // targetChange is a target that became unhealthy, or healthy again after
 // being unhealthy, between two decisions. A target that appears healthy, or
 // that goes from pending to healthy, did not change in this sense.
 type targetChange struct {
-	Key       health.Key
+	Key       model.Key
 	Hostnames []string
 	// From is the previous health (Pending for a new target); To is
 	// Healthy or Unhealthy. Both are Unhealthy when a withdrawn target
 	// starts a flap damping episode (Reason Flapping).
-	From, To health.Health
-	Reason   health.Reason
+	From, To model.Health
+	Reason   model.Reason
 	Detail   string
 	// Withdrawn or restored: the target had been healthy before. A new
 	// Service whose IP is unhealthy from the start (say, before its
@@ -29,7 +30,7 @@ type failOpenChange struct {
 	Hostname  string
 	On        bool
 	Published int
-	Targets   []health.TargetDecision
+	Targets   []model.TargetDecision
 	// WasHealthy: some target of the hostname had been healthy before. A
 	// new hostname whose Services have no ready endpoint yet fails open
 	// without having been in DNS healthy: news for logs, not an event.
@@ -43,8 +44,8 @@ type changes struct {
 }
 
 // priorOf indexes what previous decisions said of each target.
-func priorOf(before []health.Decision) map[health.Key]health.Prior {
-	out := map[health.Key]health.Prior{}
+func priorOf(before []model.Decision) map[model.Key]health.Prior {
+	out := map[model.Key]health.Prior{}
 	for _, d := range before {
 		for _, t := range d.Targets {
 			out[t.Key] = health.Prior{Health: t.Health(), Reason: t.Reason, Since: t.Since}
@@ -58,12 +59,12 @@ func priorOf(before []health.Decision) map[health.Key]health.Prior {
 // is in before and not in next has vanished. everHealthy holds the targets
 // seen healthy before this diff; diff adds the new ones and forgets the
 // vanished ones.
-func diff(before []health.Decision, prior map[health.Key]health.Prior, next []health.Decision, everHealthy map[health.Key]bool) changes {
+func diff(before []model.Decision, prior map[model.Key]health.Prior, next []model.Decision, everHealthy map[model.Key]bool) changes {
 	type seen struct {
-		target    health.TargetDecision
+		target    model.TargetDecision
 		hostnames []string
 	}
-	byKey := map[health.Key]*seen{}
+	byKey := map[model.Key]*seen{}
 	for _, d := range next {
 		for _, t := range d.Targets {
 			if s := byKey[t.Key]; s != nil {
@@ -77,18 +78,18 @@ func diff(before []health.Decision, prior map[health.Key]health.Prior, next []he
 	for k, s := range byKey {
 		was, known := prior[k]
 		now := s.target.Health()
-		unhealthyNow := now == health.Unhealthy && (!known || was.Health != health.Unhealthy)
-		healthyAgain := now == health.Healthy && known && was.Health == health.Unhealthy
-		flapping := s.target.Reason == health.Flapping && (!known || was.Reason != health.Flapping)
+		unhealthyNow := now == model.Unhealthy && (!known || was.Health != model.Unhealthy)
+		healthyAgain := now == model.Healthy && known && was.Health == model.Unhealthy
+		flapping := s.target.Reason == model.Flapping && (!known || was.Reason != model.Flapping)
 		if unhealthyNow || healthyAgain || flapping {
-			from := health.Pending
+			from := model.Pending
 			if known {
 				from = was.Health
 			}
 			out.Targets = append(out.Targets, targetChange{Key: k, Hostnames: s.hostnames, From: from, To: now,
 				Reason: s.target.Reason, Detail: s.target.Detail, WasHealthy: everHealthy[k]})
 		}
-		if now == health.Healthy {
+		if now == model.Healthy {
 			everHealthy[k] = true
 		}
 	}
@@ -101,7 +102,7 @@ func diff(before []health.Decision, prior map[health.Key]health.Prior, next []he
 	return out
 }
 
-func failOpenChanges(before, next []health.Decision, everHealthy map[health.Key]bool) []failOpenChange {
+func failOpenChanges(before, next []model.Decision, everHealthy map[model.Key]bool) []failOpenChange {
 	was := make(map[string]bool, len(before))
 	for _, d := range before {
 		was[d.Hostname] = d.FailOpen
@@ -109,7 +110,7 @@ func failOpenChanges(before, next []health.Decision, everHealthy map[health.Key]
 	var out []failOpenChange
 	for _, d := range next {
 		if d.FailOpen != was[d.Hostname] {
-			wasHealthy := slices.ContainsFunc(d.Targets, func(t health.TargetDecision) bool { return everHealthy[t.Key] })
+			wasHealthy := slices.ContainsFunc(d.Targets, func(t model.TargetDecision) bool { return everHealthy[t.Key] })
 			out = append(out, failOpenChange{Hostname: d.Hostname, On: d.FailOpen, Published: len(d.Published()),
 				Targets: d.Targets, WasHealthy: wasHealthy})
 		}

@@ -4,9 +4,8 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/lbdns/lbdns/model"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/lbdns/lbdns/health"
 )
 
 // serviceRef names a Service in one cluster ("" is the one lbdns runs in).
@@ -16,7 +15,7 @@ type serviceRef struct {
 }
 
 // refOf returns the Service of a target.
-func refOf(k health.Key) serviceRef {
+func refOf(k model.Key) serviceRef {
 	return serviceRef{cluster: k.Cluster, NamespacedName: types.NamespacedName{Namespace: k.Namespace, Name: k.Service}}
 }
 
@@ -28,8 +27,8 @@ func refOf(k health.Key) serviceRef {
 type dirt struct {
 	mu       sync.Mutex
 	services map[serviceRef]bool
-	ips      map[health.ClusterIP]bool
-	keys     map[health.Key]bool
+	ips      map[model.ClusterIP]bool
+	keys     map[model.Key]bool
 	// all asks for every Service to be read again (the first pass, and a
 	// cluster whose caches synced late).
 	all bool
@@ -51,7 +50,7 @@ func newDirt() *dirt {
 }
 
 func (d *dirt) reset() {
-	d.services, d.ips, d.keys, d.nodes = map[serviceRef]bool{}, map[health.ClusterIP]bool{}, map[health.Key]bool{}, map[string]bool{}
+	d.services, d.ips, d.keys, d.nodes = map[serviceRef]bool{}, map[model.ClusterIP]bool{}, map[model.Key]bool{}, map[string]bool{}
 }
 
 func (d *dirt) addService(r serviceRef) {
@@ -66,12 +65,12 @@ func (d *dirt) addNode(cluster string, ips []netip.Addr) {
 	d.mu.Lock()
 	d.nodes[cluster] = true
 	for _, ip := range ips {
-		d.ips[health.ClusterIP{Cluster: cluster, IP: ip}] = true
+		d.ips[model.ClusterIP{Cluster: cluster, IP: ip}] = true
 	}
 	d.mu.Unlock()
 }
 
-func (d *dirt) addKey(k health.Key) {
+func (d *dirt) addKey(k model.Key) {
 	d.mu.Lock()
 	d.keys[k] = true
 	d.mu.Unlock()

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"sync"
 
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 )
 
@@ -18,18 +18,18 @@ type goneNodes struct {
 	rise int
 
 	mu  sync.Mutex
-	ips map[health.ClusterIP]*goneNode
+	ips map[model.ClusterIP]*goneNode
 }
 
 type goneNode struct {
 	node string
 	// rounds holds, per probed target of the IP, the probe rounds it had
 	// recorded when the deletion was first weighed: only later rounds count.
-	rounds map[health.Key]uint64
+	rounds map[model.Key]uint64
 }
 
 func newGoneNodes(rise int) *goneNodes {
-	return &goneNodes{rise: max(rise, 1), ips: map[health.ClusterIP]*goneNode{}}
+	return &goneNodes{rise: max(rise, 1), ips: map[model.ClusterIP]*goneNode{}}
 }
 
 // Add records that node of cluster, holding ips, was deleted just now.
@@ -37,7 +37,7 @@ func (g *goneNodes) Add(cluster, node string, ips []netip.Addr) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, ip := range ips {
-		g.ips[health.ClusterIP{Cluster: cluster, IP: ip}] = &goneNode{node: node}
+		g.ips[model.ClusterIP{Cluster: cluster, IP: ip}] = &goneNode{node: node}
 	}
 }
 
@@ -49,10 +49,10 @@ func (g *goneNodes) Len() int {
 }
 
 // IPs returns the remembered IPs.
-func (g *goneNodes) IPs() []health.ClusterIP {
+func (g *goneNodes) IPs() []model.ClusterIP {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]health.ClusterIP, 0, len(g.ips))
+	out := make([]model.ClusterIP, 0, len(g.ips))
 	for ip := range g.ips {
 		out = append(out, ip)
 	}
@@ -60,7 +60,7 @@ func (g *goneNodes) IPs() []health.ClusterIP {
 }
 
 // Forget drops an IP that no target has any more.
-func (g *goneNodes) Forget(ip health.ClusterIP) {
+func (g *goneNodes) Forget(ip model.ClusterIP) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.ips, ip)
@@ -71,11 +71,11 @@ func (g *goneNodes) Forget(ip health.ClusterIP) {
 // on a deleted Node, with the name of that Node. It forgets IPs a Node holds
 // again (held) and IPs whose probes passed rise times since; IPs not in
 // targets are left for a pass that decides them.
-func (g *goneNodes) Weigh(held func(health.ClusterIP) bool, targets map[health.ClusterIP][]health.Key,
-	probes map[health.Key]probe.Status) map[health.ClusterIP]string {
+func (g *goneNodes) Weigh(held func(model.ClusterIP) bool, targets map[model.ClusterIP][]model.Key,
+	probes map[model.Key]probe.Status) map[model.ClusterIP]string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make(map[health.ClusterIP]string, len(targets))
+	out := make(map[model.ClusterIP]string, len(targets))
 	for ip, keys := range targets {
 		gone, ok := g.ips[ip]
 		if !ok {
@@ -93,9 +93,9 @@ func (g *goneNodes) Weigh(held func(health.ClusterIP) bool, targets map[health.C
 // recovered reports whether some probed target of the IP has passed rise
 // probes, all recorded after the deletion was first weighed (a little after
 // the deletion itself, which errs on the side of withdrawing).
-func (gone *goneNode) recovered(keys []health.Key, probes map[health.Key]probe.Status, rise int) bool {
+func (gone *goneNode) recovered(keys []model.Key, probes map[model.Key]probe.Status, rise int) bool {
 	if gone.rounds == nil {
-		gone.rounds = map[health.Key]uint64{}
+		gone.rounds = map[model.Key]uint64{}
 	}
 	for _, k := range keys {
 		st, probed := probes[k]

@@ -4,23 +4,23 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 )
 
 // none is a cluster in which no Node holds any IP.
-func none(health.ClusterIP) bool { return false }
+func none(model.ClusterIP) bool { return false }
 
 func TestGoneNodes(t *testing.T) {
 	ipAddr, otherAddr := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
-	ip, other := health.ClusterIP{IP: ipAddr}, health.ClusterIP{IP: otherAddr}
-	k := health.Key{Namespace: "ns", Service: "a", IP: ipAddr}
-	targets := map[health.ClusterIP][]health.Key{ip: {k}, other: {{Namespace: "ns", Service: "b", IP: otherAddr}}}
+	ip, other := model.ClusterIP{IP: ipAddr}, model.ClusterIP{IP: otherAddr}
+	k := model.Key{Namespace: "ns", Service: "a", IP: ipAddr}
+	targets := map[model.ClusterIP][]model.Key{ip: {k}, other: {{Namespace: "ns", Service: "b", IP: otherAddr}}}
 	g := newGoneNodes(2)
 	g.Add("", "n1", []netip.Addr{ipAddr, otherAddr})
 
 	// Up and passing since long before the deletion: still withdrawn.
-	probes := map[health.Key]probe.Status{k: {State: probe.Up, Successes: 40, Rounds: 40}}
+	probes := map[model.Key]probe.Status{k: {State: probe.Up, Successes: 40, Rounds: 40}}
 	if got := g.Weigh(none, targets, probes); got[ip] != "n1" || got[other] != "n1" {
 		t.Fatalf("right after the deletion: %v", got)
 	}
@@ -39,7 +39,7 @@ func TestGoneNodes(t *testing.T) {
 	if got := g.Weigh(none, targets, probes); got[other] != "n1" {
 		t.Fatalf("unprobed IP released: %v", got)
 	}
-	if got := g.Weigh(func(ip health.ClusterIP) bool { return ip == other }, targets, probes); len(got) != 0 {
+	if got := g.Weigh(func(ip model.ClusterIP) bool { return ip == other }, targets, probes); len(got) != 0 {
 		t.Fatalf("an IP a Node holds again is still withdrawn: %v", got)
 	}
 

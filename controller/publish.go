@@ -4,7 +4,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 )
 
 // changeHistory bounds the generations a snapshot remembers for latency.
@@ -16,17 +16,17 @@ const recentTransitions = 50
 // publish stores a new snapshot, in which the decided hostnames replace
 // their previous decisions (before) and every other hostname is the previous
 // snapshot's, and wakes the outputs when a published set changed.
-func (c *Controller) publish(prev *health.Snapshot, hostnames []string, before, decisions []health.Decision, changed []targetChange, at time.Time) {
+func (c *Controller) publish(prev *model.Snapshot, hostnames []string, before, decisions []model.Decision, changed []targetChange, at time.Time) {
 	c.passes++
 	for i := range decisions {
 		decisions[i].Pass = c.passes
 	}
-	next := &health.Snapshot{Generation: prev.Generation, Changes: prev.Changes, Taken: at,
+	next := &model.Snapshot{Generation: prev.Generation, Changes: prev.Changes, Taken: at,
 		Hostnames: merge(prev.Hostnames, hostnames, decisions), Transitions: appendTransitions(prev.Transitions, changed, at)}
 	if !samePublished(before, decisions) || prev.Generation == 0 {
 		next.Generation++
-		changes := append([]health.Change(nil), prev.Changes...)
-		changes = append(changes, health.Change{Generation: next.Generation, At: at})
+		changes := append([]model.Change(nil), prev.Changes...)
+		changes = append(changes, model.Change{Generation: next.Generation, At: at})
 		if len(changes) > changeHistory {
 			changes = changes[len(changes)-changeHistory:]
 		}
@@ -44,15 +44,15 @@ func (c *Controller) publish(prev *health.Snapshot, hostnames []string, before, 
 // appendTransitions returns the recent transitions with the new ones added,
 // at most recentTransitions, newest last. It never changes recent, which an
 // older snapshot may still hold.
-func appendTransitions(recent []health.Transition, changed []targetChange, at time.Time) []health.Transition {
+func appendTransitions(recent []model.Transition, changed []targetChange, at time.Time) []model.Transition {
 	if len(changed) == 0 {
 		return recent
 	}
-	out := make([]health.Transition, 0, len(recent)+len(changed))
+	out := make([]model.Transition, 0, len(recent)+len(changed))
 	out = append(out, recent...)
 	for _, t := range changed {
-		tr := health.Transition{At: at, Target: t.Key, Hostnames: t.Hostnames, To: t.To.String()}
-		if t.To == health.Unhealthy {
+		tr := model.Transition{At: at, Target: t.Key, Hostnames: t.Hostnames, To: t.To.String()}
+		if t.To == model.Unhealthy {
 			tr.Reason, tr.Detail = t.Reason, t.Detail
 		}
 		out = append(out, tr)
@@ -63,8 +63,8 @@ func appendTransitions(recent []health.Transition, changed []targetChange, at ti
 // merge returns the previous decisions with those of the decided hostnames
 // (sorted, like every list here) replaced by the new ones: a hostname that is
 // decided and has no new decision is gone.
-func merge(prev []health.Decision, decided []string, decisions []health.Decision) []health.Decision {
-	out := make([]health.Decision, 0, len(prev)+len(decisions))
+func merge(prev []model.Decision, decided []string, decisions []model.Decision) []model.Decision {
+	out := make([]model.Decision, 0, len(prev)+len(decisions))
 	i, j := 0, 0
 	for i < len(prev) || j < len(decisions) {
 		switch {
@@ -87,12 +87,12 @@ func merge(prev []health.Decision, decided []string, decisions []health.Decision
 
 // samePublished reports whether two sorted lists of decisions publish the
 // same hostnames with the same sets.
-func samePublished(a, b []health.Decision) bool {
+func samePublished(a, b []model.Decision) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if !health.SamePublished(a[i], b[i]) {
+		if !model.SamePublished(a[i], b[i]) {
 			return false
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 )
 
@@ -51,7 +52,7 @@ func (c *Controller) apply(ctx context.Context, d *dirt) []string {
 	services := c.touched(d)
 	keys := d.keys
 	hostnames := map[string]bool{}
-	set, remove := map[health.Key]probe.Target{}, []health.Key(nil)
+	set, remove := map[model.Key]probe.Target{}, []model.Key(nil)
 	for ref := range services {
 		v := c.views[ref.cluster]
 		if v == nil {
@@ -125,7 +126,7 @@ func (c *Controller) touched(d *dirt) map[serviceRef]bool {
 
 // nodeKey names a target's node for the prober, which runs one check per
 // node: node names are unique only within a cluster.
-func nodeKey(t health.Target) string {
+func nodeKey(t model.Target) string {
 	if t.Node == "" || t.Cluster == "" {
 		return t.Node
 	}
@@ -134,7 +135,7 @@ func nodeKey(t health.Target) string {
 
 // addHolds marks what a hold that may have ended touches: the IPs of deleted
 // Nodes and the targets flap damping held.
-func (c *Controller) addHolds(ips map[health.ClusterIP]bool, keys map[health.Key]bool) {
+func (c *Controller) addHolds(ips map[model.ClusterIP]bool, keys map[model.Key]bool) {
 	for _, ip := range c.gone.IPs() {
 		ips[ip] = true
 	}
@@ -149,8 +150,8 @@ func (c *Controller) addHolds(ips map[health.ClusterIP]bool, keys map[health.Key
 
 // decisionsOf returns the previous snapshot's decisions of the hostnames it
 // had, in order. Both lists are sorted by hostname.
-func decisionsOf(snap *health.Snapshot, hostnames []string) []health.Decision {
-	var out []health.Decision
+func decisionsOf(snap *model.Snapshot, hostnames []string) []model.Decision {
+	var out []model.Decision
 	for _, h := range hostnames {
 		if d, ok := decisionOf(snap, h); ok {
 			out = append(out, d)
@@ -159,26 +160,26 @@ func decisionsOf(snap *health.Snapshot, hostnames []string) []health.Decision {
 	return out
 }
 
-func decisionOf(snap *health.Snapshot, hostname string) (health.Decision, bool) {
+func decisionOf(snap *model.Snapshot, hostname string) (model.Decision, bool) {
 	i := sort.Search(len(snap.Hostnames), func(i int) bool { return snap.Hostnames[i].Hostname >= hostname })
 	if i < len(snap.Hostnames) && snap.Hostnames[i].Hostname == hostname {
 		return snap.Hostnames[i], true
 	}
-	return health.Decision{}, false
+	return model.Decision{}, false
 }
 
 // facts reads the probe statuses of the groups' targets once, and weighs
 // the deleted Nodes of their IPs against them. It changes nothing but the
 // deleted-node memory's own bookkeeping (goneNodes.Weigh).
-func (c *Controller) facts(groups []health.Group, prior map[health.Key]health.Prior, now time.Time) health.Facts {
-	var keys []health.Key
+func (c *Controller) facts(groups []model.Group, prior map[model.Key]health.Prior, now time.Time) health.Facts {
+	var keys []model.Key
 	for _, g := range groups {
 		for _, t := range g.Targets {
 			keys = append(keys, t.Key)
 		}
 	}
 	statuses := c.probes.StatusesOf(keys)
-	var gone map[health.ClusterIP]string
+	var gone map[model.ClusterIP]string
 	if c.gone.Len() > 0 { // the usual case is none
 		gone = c.goneView(keys, statuses)
 	}
@@ -195,12 +196,12 @@ func (c *Controller) forgetGoneIPs() {
 }
 
 // goneView weighs the deleted Nodes' IPs that targets of this pass have.
-func (c *Controller) goneView(keys []health.Key, statuses map[health.Key]probe.Status) map[health.ClusterIP]string {
-	inPass := map[health.ClusterIP][]health.Key{}
+func (c *Controller) goneView(keys []model.Key, statuses map[model.Key]probe.Status) map[model.ClusterIP]string {
+	inPass := map[model.ClusterIP][]model.Key{}
 	for _, k := range keys {
 		inPass[k.ClusterIP()] = append(inPass[k.ClusterIP()], k)
 	}
-	held := func(cip health.ClusterIP) bool {
+	held := func(cip model.ClusterIP) bool {
 		v := c.views[cip.Cluster]
 		if v == nil {
 			return false
@@ -236,8 +237,8 @@ func (c *Controller) scheduleRecheck(f health.Facts) {
 	}
 }
 
-func decide(groups []health.Group, f health.Facts, failOpen bool) []health.Decision {
-	decisions := make([]health.Decision, len(groups))
+func decide(groups []model.Group, f health.Facts, failOpen bool) []model.Decision {
+	decisions := make([]model.Decision, len(groups))
 	for i, g := range groups {
 		decisions[i] = health.Decide(g, f, failOpen)
 	}

@@ -7,7 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/source"
 )
 
@@ -27,7 +27,7 @@ const (
 // the snapshot at each scrape). The baseline report (the first, at
 // readiness) sends no target events and counts no transitions, so a restart
 // does not repeat old news.
-func (c *Controller) report(ch changes, decisions, before []health.Decision, baseline bool) {
+func (c *Controller) report(ch changes, decisions, before []model.Decision, baseline bool) {
 	c.logChanges(ch)
 	if !baseline {
 		c.targetEvents(ch.Targets)
@@ -56,7 +56,7 @@ func (c *Controller) tell(notices []notice) {
 // forgetGoneSeries drops the series of lbdns_target_transitions_total of
 // hostnames that no longer exist (a tenant who creates and deletes
 // thousands of names must not grow the registry forever).
-func (c *Controller) forgetGoneSeries(before, decisions []health.Decision) {
+func (c *Controller) forgetGoneSeries(before, decisions []model.Decision) {
 	if c.opts.Metrics == nil {
 		return
 	}
@@ -75,11 +75,11 @@ func (c *Controller) logChanges(ch changes) {
 	for _, t := range ch.Targets {
 		hosts, target := strings.Join(t.Hostnames, ","), t.Key.String()
 		switch {
-		case t.Reason == health.Flapping:
+		case t.Reason == model.Flapping:
 			c.log.Warn("target flapping: held withdrawn", "hostnames", hosts, "target", target, "detail", t.Detail)
-		case t.To == health.Unhealthy && t.WasHealthy:
+		case t.To == model.Unhealthy && t.WasHealthy:
 			c.log.Warn("target withdrawn", "hostnames", hosts, "target", target, "reason", t.Reason, "detail", t.Detail)
-		case t.To == health.Unhealthy:
+		case t.To == model.Unhealthy:
 			c.log.Info("target unhealthy since it appeared", "hostnames", hosts, "target", target, "reason", t.Reason, "detail", t.Detail)
 		case t.WasHealthy:
 			c.log.Info("target restored", "hostnames", hosts, "target", target)
@@ -104,11 +104,11 @@ func (c *Controller) targetEvents(targets []targetChange) {
 			continue
 		}
 		svc, hosts := refOf(t.Key), strings.Join(t.Hostnames, ",")
-		if t.Reason == health.Flapping { // one event per damping episode
+		if t.Reason == model.Flapping { // one event per damping episode
 			c.event(svc, corev1.EventTypeWarning, EventFlapping, "%s held withdrawn from %s: %s", t.Key.IP, hosts, t.Detail)
 			continue
 		}
-		if t.To == health.Unhealthy {
+		if t.To == model.Unhealthy {
 			c.event(svc, corev1.EventTypeWarning, EventTargetWithdrawn, "%s withdrawn from %s: %s (%s)", t.Key.IP, hosts, t.Reason, t.Detail)
 		} else {
 			c.event(svc, corev1.EventTypeNormal, EventTargetRestored, "%s restored to %s", t.Key.IP, hosts)

@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/lbdns/lbdns/bandwidth"
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 )
 
 // notice is one event to put on a Service, as data: what to tell is decided
@@ -40,7 +40,7 @@ func newTold() *told {
 // news returns what to tell of a pass (its fail-open changes, and the
 // decisions made anew, before against after) and remembers it; hostnames
 // that are gone are forgotten.
-func (t *told) news(failOpen []failOpenChange, before, after []health.Decision) []notice {
+func (t *told) news(failOpen []failOpenChange, before, after []model.Decision) []notice {
 	exists := make(map[string]bool, len(after))
 	for _, d := range after {
 		exists[d.Hostname] = true
@@ -91,7 +91,7 @@ func (t *told) failOpenNews(changes []failOpenChange) []notice {
 
 // sharedNodeNews warns the Services of published IPs that sit on one node:
 // they add one node's capacity, not one each.
-func (t *told) sharedNodeNews(d health.Decision) []notice {
+func (t *told) sharedNodeNews(d model.Decision) []notice {
 	shared := d.SharedNodes()
 	if len(shared) == 0 {
 		delete(t.shared, d.Hostname)
@@ -102,7 +102,7 @@ func (t *told) sharedNodeNews(d health.Decision) []notice {
 	}
 	var out []notice
 	for _, sn := range shared {
-		var on []health.TargetDecision
+		var on []model.TargetDecision
 		for _, td := range d.Targets {
 			if td.Published && td.Node == sn.Node {
 				on = append(on, td)
@@ -118,7 +118,7 @@ func (t *told) sharedNodeNews(d health.Decision) []notice {
 // capacityLowNews warns every Service of a hostname whose published
 // capacity fell below its floor, again when it changes while still below,
 // and tells them when it is back.
-func (t *told) capacityLowNews(d health.Decision) []notice {
+func (t *told) capacityLowNews(d model.Decision) []notice {
 	if d.Floor.IsZero() {
 		delete(t.low, d.Hostname)
 		return nil
@@ -147,7 +147,7 @@ func (t *told) capacityLowNews(d health.Decision) []notice {
 // refusalNews warns each Service refused a hostname (tenancy), once per
 // episode: again only when the refusal changed (another owner, another
 // reason) or after it ended.
-func (t *told) refusalNews(d health.Decision) []notice {
+func (t *told) refusalNews(d model.Decision) []notice {
 	if len(d.Refused) == 0 {
 		delete(t.refused, d.Hostname)
 		return nil
@@ -167,7 +167,7 @@ func (t *told) refusalNews(d health.Decision) []notice {
 }
 
 // toServices is one notice for each Service of the targets.
-func toServices(hostname string, targets []health.TargetDecision, kind, reason, message string) []notice {
+func toServices(hostname string, targets []model.TargetDecision, kind, reason, message string) []notice {
 	var out []notice
 	seen := map[serviceRef]bool{}
 	for _, td := range targets {
@@ -190,11 +190,11 @@ func newsFor(told map[string]string, hostname, now string) bool {
 }
 
 // describeCapacity and describeFloor say a capacity and a floor to a human.
-func describeCapacity(cp health.Capacity) string {
+func describeCapacity(cp model.Capacity) string {
 	return fmt.Sprintf("%sbit/s on %d node%s", bandwidth.BitsPerSecond(cp.BitsPerSecond), cp.Nodes, plural(cp.Nodes))
 }
 
-func describeFloor(f health.Floor) string {
+func describeFloor(f model.Floor) string {
 	var parts []string
 	if f.Nodes > 0 {
 		parts = append(parts, fmt.Sprintf("%d node%s", f.Nodes, plural(f.Nodes)))

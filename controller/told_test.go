@@ -5,17 +5,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 )
 
 // td is a published target of Service svc on node (2 Gbit/s).
-func td(svc, ip, node string) health.TargetDecision {
-	return health.TargetDecision{Target: health.Target{Key: health.Key{Namespace: "web", Service: svc, IP: netip.MustParseAddr(ip)},
+func td(svc, ip, node string) model.TargetDecision {
+	return model.TargetDecision{Target: model.Target{Key: model.Key{Namespace: "web", Service: svc, IP: netip.MustParseAddr(ip)},
 		Node: node, NodeBandwidth: 2e9}, Healthy: true, Published: true}
 }
 
-func decision(targets ...health.TargetDecision) health.Decision {
-	return health.Decision{Hostname: "app.example.com", TTL: 30, Targets: targets, Floor: health.Floor{Nodes: 3}}
+func decision(targets ...model.TargetDecision) model.Decision {
+	return model.Decision{Hostname: "app.example.com", TTL: 30, Targets: targets, Floor: model.Floor{Nodes: 3}}
 }
 
 // said lists notices as "reason service" lines.
@@ -34,34 +34,34 @@ func TestToldOncePerEpisode(t *testing.T) {
 	shared := decision(td("a", "192.0.2.1", "n1"), td("b", "192.0.2.2", "n2"), td("c", "192.0.2.3", "n2"))
 	one := decision(td("a", "192.0.2.1", "n1"), td("b", "192.0.2.2", "n1"), td("c", "192.0.2.3", "n1"))
 	refused := three
-	refused.Refused = []health.Refusal{{Namespace: "mallory", Service: "m", Reason: "HostnameOwned", Detail: "owned by web"}}
+	refused.Refused = []model.Refusal{{Namespace: "mallory", Service: "m", Reason: "HostnameOwned", Detail: "owned by web"}}
 	failOpen := failOpenChange{Hostname: three.Hostname, On: true, Published: 3, Targets: three.Targets, WasHealthy: true}
 	ended := failOpenChange{Hostname: three.Hostname, Published: 3, Targets: three.Targets}
 	neverHealthy := failOpenChange{Hostname: three.Hostname, On: true, Published: 3, Targets: three.Targets}
 	steps := []struct {
 		name          string
 		failOpen      []failOpenChange
-		before, after []health.Decision
+		before, after []model.Decision
 		want          string
 	}{
-		{"3 nodes: nothing to tell", nil, nil, []health.Decision{three}, ""},
-		{"2 IPs on n2: shared, below the floor", nil, []health.Decision{three}, []health.Decision{shared},
+		{"3 nodes: nothing to tell", nil, nil, []model.Decision{three}, ""},
+		{"2 IPs on n2: shared, below the floor", nil, []model.Decision{three}, []model.Decision{shared},
 			"SharedNode b, SharedNode c, CapacityLow a, CapacityLow b, CapacityLow c"},
-		{"the same again: nothing", nil, []health.Decision{shared}, []health.Decision{shared}, ""},
-		{"all on n1: another sharing, lower capacity", nil, []health.Decision{shared}, []health.Decision{one},
+		{"the same again: nothing", nil, []model.Decision{shared}, []model.Decision{shared}, ""},
+		{"all on n1: another sharing, lower capacity", nil, []model.Decision{shared}, []model.Decision{one},
 			"SharedNode a, SharedNode b, SharedNode c, CapacityLow a, CapacityLow b, CapacityLow c"},
-		{"back on 3 nodes", nil, []health.Decision{one}, []health.Decision{three},
+		{"back on 3 nodes", nil, []model.Decision{one}, []model.Decision{three},
 			"CapacityRestored a, CapacityRestored b, CapacityRestored c"},
-		{"a refusal", nil, []health.Decision{three}, []health.Decision{refused}, "HostnameOwned m"},
-		{"the same refusal: nothing", nil, []health.Decision{refused}, []health.Decision{refused}, ""},
-		{"fail open of a hostname never healthy: not told", []failOpenChange{neverHealthy}, []health.Decision{refused}, []health.Decision{refused}, ""},
-		{"its end: not told either", []failOpenChange{ended}, []health.Decision{refused}, []health.Decision{refused}, ""},
-		{"fail open after being healthy", []failOpenChange{failOpen}, []health.Decision{refused}, []health.Decision{refused},
+		{"a refusal", nil, []model.Decision{three}, []model.Decision{refused}, "HostnameOwned m"},
+		{"the same refusal: nothing", nil, []model.Decision{refused}, []model.Decision{refused}, ""},
+		{"fail open of a hostname never healthy: not told", []failOpenChange{neverHealthy}, []model.Decision{refused}, []model.Decision{refused}, ""},
+		{"its end: not told either", []failOpenChange{ended}, []model.Decision{refused}, []model.Decision{refused}, ""},
+		{"fail open after being healthy", []failOpenChange{failOpen}, []model.Decision{refused}, []model.Decision{refused},
 			"FailOpen a, FailOpen b, FailOpen c"},
-		{"its end", []failOpenChange{ended}, []health.Decision{refused}, []health.Decision{refused},
+		{"its end", []failOpenChange{ended}, []model.Decision{refused}, []model.Decision{refused},
 			"FailOpenEnded a, FailOpenEnded b, FailOpenEnded c"},
-		{"the hostname is gone", nil, []health.Decision{refused}, nil, ""},
-		{"it is back: the refusal is news again", nil, nil, []health.Decision{refused}, "HostnameOwned m"},
+		{"the hostname is gone", nil, []model.Decision{refused}, nil, ""},
+		{"it is back: the refusal is news again", nil, nil, []model.Decision{refused}, "HostnameOwned m"},
 	}
 	tl := newTold()
 	for i, s := range steps {
@@ -69,7 +69,7 @@ func TestToldOncePerEpisode(t *testing.T) {
 			t.Errorf("step %d (%s): told %q, want %q", i, s.name, got, s.want)
 		}
 	}
-	if n := tl.news(nil, nil, []health.Decision{shared})[0]; !strings.Contains(n.message, "2 published IPs of app.example.com sit on node n2") {
+	if n := tl.news(nil, nil, []model.Decision{shared})[0]; !strings.Contains(n.message, "2 published IPs of app.example.com sit on node n2") {
 		t.Errorf("SharedNode message: %q", n.message)
 	}
 

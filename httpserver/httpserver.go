@@ -16,14 +16,14 @@ import (
 
 	"github.com/lbdns/lbdns/apiwatch"
 	"github.com/lbdns/lbdns/bandwidth"
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/nodeagent"
 	"github.com/lbdns/lbdns/provider"
 )
 
 // State is what the endpoints read.
 type State interface {
-	Snapshot() *health.Snapshot
+	Snapshot() *model.Snapshot
 	IsReady() bool
 }
 
@@ -311,7 +311,7 @@ type TransitionStatus struct {
 }
 
 // refusedStatus lists the Services refused a hostname.
-func refusedStatus(refused []health.Refusal) []RefusedStatus {
+func refusedStatus(refused []model.Refusal) []RefusedStatus {
 	var out []RefusedStatus
 	for _, r := range refused {
 		svc := r.Namespace + "/" + r.Service
@@ -325,7 +325,7 @@ func refusedStatus(refused []health.Refusal) []RefusedStatus {
 
 // NewStatus renders a snapshot and the outputs' states for /status (and the
 // HTML page).
-func NewStatus(snap *health.Snapshot, ready bool, outputs []provider.OutputStatus) Status {
+func NewStatus(snap *model.Snapshot, ready bool, outputs []provider.OutputStatus) Status {
 	st := Status{Ready: ready, Generation: snap.Generation, Taken: snap.Taken,
 		Hostnames: []HostnameStatus{}, Transitions: []TransitionStatus{}, Outputs: []OutputStatus{}}
 	for _, o := range outputs {

@@ -16,19 +16,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lbdns/lbdns/apiwatch"
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/provider"
 )
 
 type state struct {
-	snap  *health.Snapshot
+	snap  *model.Snapshot
 	ready atomic.Bool
 }
 
-func (s *state) Snapshot() *health.Snapshot { return s.snap }
-func (s *state) IsReady() bool              { return s.ready.Load() }
+func (s *state) Snapshot() *model.Snapshot { return s.snap }
+func (s *state) IsReady() bool             { return s.ready.Load() }
 
 func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
 	t.Helper()
@@ -43,18 +43,18 @@ func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
 
 func TestEndpoints(t *testing.T) {
 	now := time.Now()
-	st := &state{snap: &health.Snapshot{Generation: 2, Hostnames: []health.Decision{{
+	st := &state{snap: &model.Snapshot{Generation: 2, Hostnames: []model.Decision{{
 		Hostname: "app.example.com", TTL: 30, ExternalDNSConflicts: []string{"ns/b"},
-		Targets: []health.TargetDecision{
-			{Target: health.Target{Key: health.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")}, Weight: 100,
+		Targets: []model.TargetDecision{
+			{Target: model.Target{Key: model.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")}, Weight: 100,
 				ProbeSpec: probe.Spec{Checks: []probe.Check{{Kind: probe.TCP, Port: 80}}}},
 				ProbeStatus: probe.Status{State: probe.Down, Failures: 2, LastError: "refused", LastProbe: now}, Probed: true,
-				Reason: health.ProbeFailed, Detail: "tcp:80: refused", Since: now},
-			{Target: health.Target{Key: health.Key{Namespace: "ns", Service: "b", IP: netip.MustParseAddr("192.0.2.2")}, Weight: 50,
+				Reason: model.ProbeFailed, Detail: "tcp:80: refused", Since: now},
+			{Target: model.Target{Key: model.Key{Namespace: "ns", Service: "b", IP: netip.MustParseAddr("192.0.2.2")}, Weight: 50,
 				Node: "n2", NodeBandwidth: 2e9}, Healthy: true, Published: true},
 		},
-	}}, Transitions: []health.Transition{{At: now, Target: health.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")},
-		Hostnames: []string{"app.example.com"}, To: "unhealthy", Reason: health.ProbeFailed}}}}
+	}}, Transitions: []model.Transition{{At: now, Target: model.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")},
+		Hostnames: []string{"app.example.com"}, To: "unhealthy", Reason: model.ProbeFailed}}}}
 	reg := prometheus.NewRegistry()
 	outputs := &provider.Outputs{Metrics: metrics.New(reg)}
 	outputs.Observer("rfc2136").Observe(st.snap, errors.New("zone transfer (AXFR) of example.com: bad xfr rcode: 5"))
@@ -139,7 +139,7 @@ func (lostCluster) Status() apiwatch.Status {
 // Profiles are served only when asked for.
 func TestPprofOnlyWhenEnabled(t *testing.T) {
 	for _, on := range []bool{false, true} {
-		srv := httptest.NewServer(Handler(Sources{State: &state{snap: &health.Snapshot{}}, Gatherer: prometheus.NewRegistry(), Pprof: on}))
+		srv := httptest.NewServer(Handler(Sources{State: &state{snap: &model.Snapshot{}}, Gatherer: prometheus.NewRegistry(), Pprof: on}))
 		resp, err := http.Get(srv.URL + "/debug/pprof/heap?debug=1")
 		if err != nil {
 			t.Fatal(err)

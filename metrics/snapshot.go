@@ -4,9 +4,8 @@ import (
 	"cmp"
 	"sync/atomic"
 
+	"github.com/lbdns/lbdns/model"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/lbdns/lbdns/health"
 )
 
 // SnapshotGauges are lbdns_target_healthy, lbdns_target_published,
@@ -19,7 +18,7 @@ type SnapshotGauges struct {
 	// LocalClusterName names the cluster lbdns runs in in the cluster label
 	// (Key.Cluster is empty for it). Set it before the first scrape.
 	LocalClusterName           string
-	snapshot                   atomic.Pointer[func() *health.Snapshot]
+	snapshot                   atomic.Pointer[func() *model.Snapshot]
 	healthy, published, failOp *prometheus.Desc
 	nodes, capacity, low       *prometheus.Desc
 	refused                    *prometheus.Desc
@@ -49,7 +48,7 @@ func newSnapshotGauges() *SnapshotGauges {
 
 // Follow makes the gauges read snapshot at each scrape; until then they are
 // empty.
-func (g *SnapshotGauges) Follow(snapshot func() *health.Snapshot) { g.snapshot.Store(&snapshot) }
+func (g *SnapshotGauges) Follow(snapshot func() *model.Snapshot) { g.snapshot.Store(&snapshot) }
 
 // Describe implements prometheus.Collector.
 func (g *SnapshotGauges) Describe(ch chan<- *prometheus.Desc) {

@@ -3,9 +3,8 @@ package nodeagent
 import (
 	"slices"
 
+	"github.com/lbdns/lbdns/model"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/lbdns/lbdns/health"
 )
 
 // Collector exports, at each scrape, whether each agent answers and the
@@ -15,14 +14,14 @@ import (
 // other's: the node's bandwidth is what they share).
 type Collector struct {
 	poller   *Poller
-	snapshot func() *health.Snapshot
+	snapshot func() *model.Snapshot
 
 	up, tx, rx, hostTx *prometheus.Desc
 }
 
 // NewCollector returns the collector of a Poller, reading the published
 // IPs from snapshot.
-func NewCollector(p *Poller, snapshot func() *health.Snapshot) *Collector {
+func NewCollector(p *Poller, snapshot func() *model.Snapshot) *Collector {
 	return &Collector{poller: p, snapshot: snapshot,
 		up: prometheus.NewDesc("lbdns_agent_up",
 			"1 if the node's agent answered the last round, else 0.", []string{"node"}, nil),

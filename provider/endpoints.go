@@ -7,14 +7,13 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/lbdns/lbdns/model"
 	"sigs.k8s.io/external-dns/endpoint"
-
-	"github.com/lbdns/lbdns/health"
 )
 
 // Snapshots is where the outputs read the published sets.
 type Snapshots interface {
-	Snapshot() *health.Snapshot
+	Snapshot() *model.Snapshot
 	// Changed is closed at the next new generation.
 	Changed() <-chan struct{}
 }
@@ -29,7 +28,7 @@ type Readiness interface {
 // A record of its IPv4 and an AAAA record of its IPv6 addresses, sorted and
 // without duplicates, with the hostname's TTL. The resource label names the
 // first Service of the hostname, as external-dns's own sources do.
-func Endpoints(snap *health.Snapshot) []*endpoint.Endpoint {
+func Endpoints(snap *model.Snapshot) []*endpoint.Endpoint {
 	eps := make([]*endpoint.Endpoint, 0, len(snap.Hostnames))
 	for _, d := range snap.Hostnames {
 		var v4, v6 []netip.Addr

@@ -8,26 +8,26 @@ import (
 
 	"sigs.k8s.io/external-dns/endpoint"
 
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 )
 
-func td(ns, svc, ip string, published bool) health.TargetDecision {
-	return health.TargetDecision{
-		Target:    health.Target{Key: health.Key{Namespace: ns, Service: svc, IP: netip.MustParseAddr(ip)}, Weight: 100},
+func td(ns, svc, ip string, published bool) model.TargetDecision {
+	return model.TargetDecision{
+		Target:    model.Target{Key: model.Key{Namespace: ns, Service: svc, IP: netip.MustParseAddr(ip)}, Weight: 100},
 		Healthy:   published,
 		Published: published,
 	}
 }
 
 func TestEndpoints(t *testing.T) {
-	snap := &health.Snapshot{Hostnames: []health.Decision{
-		{Hostname: "app.example.com", TTL: 20, Targets: []health.TargetDecision{
+	snap := &model.Snapshot{Hostnames: []model.Decision{
+		{Hostname: "app.example.com", TTL: 20, Targets: []model.TargetDecision{
 			td("web", "a", "192.0.2.10", true), td("web", "a", "2001:db8::1", true),
 			td("web", "b", "192.0.2.9", true), td("web", "c", "192.0.2.11", false),
 			td("web", "d", "192.0.2.9", true), // the same IP from a second Service
 		}},
-		{Hostname: "down.example.com", TTL: 30, Targets: []health.TargetDecision{td("web", "e", "192.0.2.1", false)}},
+		{Hostname: "down.example.com", TTL: 30, Targets: []model.TargetDecision{td("web", "e", "192.0.2.1", false)}},
 	}}
 	eps := Endpoints(snap)
 	var got []string
@@ -57,10 +57,10 @@ func BenchmarkEndpoints(b *testing.B) {
 	}
 }
 
-func bigSnapshot(hostnames, perHost int) *health.Snapshot {
-	snap := &health.Snapshot{}
+func bigSnapshot(hostnames, perHost int) *model.Snapshot {
+	snap := &model.Snapshot{}
 	for h := range hostnames {
-		d := health.Decision{Hostname: fmt.Sprintf("h%d.example.com", h), TTL: 30}
+		d := model.Decision{Hostname: fmt.Sprintf("h%d.example.com", h), TTL: 30}
 		for s := range perHost {
 			n := h*perHost + s
 			ip := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})

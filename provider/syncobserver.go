@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/model"
 )
 
 // SyncObserver records an output's syncs: in the metrics the result, the
@@ -38,7 +38,7 @@ type OutputStatus struct {
 // Observe records one sync of snap that ended with err. It returns the new
 // status and whether it changed in a way worth a log line: the output started
 // failing, fails for another reason, or recovered.
-func (o *SyncObserver) Observe(snap *health.Snapshot, err error) (OutputStatus, bool) {
+func (o *SyncObserver) Observe(snap *model.Snapshot, err error) (OutputStatus, bool) {
 	now := time.Now()
 	st, changed := o.record(err, now)
 	if m := o.Metrics; m != nil {
@@ -86,7 +86,7 @@ func (o *SyncObserver) Status() OutputStatus {
 // Reflected records, for each generation newer than the last one reflected,
 // the time from its change to now. The first call only sets the baseline:
 // what changed before the output first looked is not its latency.
-func (o *SyncObserver) Reflected(snap *health.Snapshot, now time.Time) {
+func (o *SyncObserver) Reflected(snap *model.Snapshot, now time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.synced == 0 {

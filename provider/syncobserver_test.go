@@ -9,18 +9,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/model"
 )
 
 func TestSyncObserver(t *testing.T) {
 	m := metrics.New(prometheus.NewRegistry())
 	o := &SyncObserver{Output: "test", Metrics: m}
 	start := time.Now()
-	snap := func(gen uint64) *health.Snapshot {
-		s := &health.Snapshot{Generation: gen}
+	snap := func(gen uint64) *model.Snapshot {
+		s := &model.Snapshot{Generation: gen}
 		for g := uint64(1); g <= gen; g++ {
-			s.Changes = append(s.Changes, health.Change{Generation: g, At: start})
+			s.Changes = append(s.Changes, model.Change{Generation: g, At: start})
 		}
 		return s
 	}

@@ -9,8 +9,8 @@ import (
 
 	"sigs.k8s.io/external-dns/endpoint"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/model"
 )
 
 // Writer makes one destination (a DNS provider, DNSEndpoint objects) match
@@ -170,7 +170,7 @@ func (l *WriteLoop) Run(ctx context.Context) {
 // Sync writes one snapshot and records the result: in the metrics, in the
 // output's status, and in the log once per change of that status (a failing
 // output retrying every few seconds says so once, not every time).
-func (l *WriteLoop) Sync(ctx context.Context, snap *health.Snapshot) error {
+func (l *WriteLoop) Sync(ctx context.Context, snap *model.Snapshot) error {
 	err := l.fence()
 	if err == nil {
 		err = l.writer.Write(ctx, l.desired(snap))
@@ -249,7 +249,7 @@ func (l *WriteLoop) noteFenced(err error) {
 }
 
 // desired applies the domain filter, for every writer alike.
-func (l *WriteLoop) desired(snap *health.Snapshot) Desired {
+func (l *WriteLoop) desired(snap *model.Snapshot) Desired {
 	d := Desired{Generation: snap.Generation, DomainFilter: l.opts.DomainFilter, Fence: l.fence}
 	for _, ep := range Endpoints(snap) {
 		if l.opts.DomainFilter.Match(ep.DNSName) {

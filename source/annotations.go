@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/lbdns/lbdns/bandwidth"
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 )
 
@@ -64,7 +64,7 @@ type Settings struct {
 	ProbePath string
 	NodeProbe string
 	// Floor is the capacity the hostnames should keep (a signal only).
-	Floor health.Floor
+	Floor model.Floor
 	// ShareWith lists the namespaces this Service lets join its hostnames,
 	// when its namespace owns them ("*": every namespace).
 	ShareWith []string

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 )
 
@@ -31,7 +31,7 @@ func TestParseAnnotations(t *testing.T) {
 			},
 			want: Settings{Hostnames: []string{"a.example.com", "b.example.com"}, Weight: 0, TTL: 120,
 				Probe: probe.HTTPS, ProbePort: "metrics", ProbePath: "/healthz", NodeProbe: NodeProbeKubeProxy,
-				Floor: health.Floor{Nodes: 3, BitsPerSecond: 4e9}},
+				Floor: model.Floor{Nodes: 3, BitsPerSecond: 4e9}},
 		},
 		{
 			name: "bad values keep defaults",

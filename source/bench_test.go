@@ -8,6 +8,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 )
 
@@ -24,7 +25,7 @@ func BenchmarkBuildAndDecide(b *testing.B) {
 	}
 	c := cluster(services, slices, nil)
 	groups, _ := Build(c, opts)
-	facts := health.Facts{Probes: map[health.Key]probe.Status{}}
+	facts := health.Facts{Probes: map[model.Key]probe.Status{}}
 	for _, g := range groups {
 		for _, t := range g.Targets {
 			facts.Probes[t.Key] = probe.Status{State: probe.Up}

@@ -19,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/lbdns/lbdns/bandwidth"
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 )
 
@@ -96,7 +96,7 @@ func externalDNSConflicts(svc *corev1.Service, hostnames []string) []string {
 
 // serviceTargets returns a Service's settings (the hostnames it asks for,
 // the floor it sets, whom it shares with) and its targets.
-func serviceTargets(svc *corev1.Service, look Lookup, o Options) (Settings, []health.Target, []Warning) {
+func serviceTargets(svc *corev1.Service, look Lookup, o Options) (Settings, []model.Target, []Warning) {
 	var warnings []Warning
 	warn := func(reason, format string, args ...any) {
 		warnings = append(warnings, Warning{Service: svc, Reason: reason, Message: fmt.Sprintf(format, args...)})
@@ -125,7 +125,7 @@ func serviceTargets(svc *corev1.Service, look Lookup, o Options) (Settings, []he
 	if ttl == 0 {
 		ttl = o.DefaultTTL
 	}
-	base := health.Target{Weight: settings.Weight, TTL: ttl, ProbeSpec: spec}
+	base := model.Target{Weight: settings.Weight, TTL: ttl, ProbeSpec: spec}
 	if ttl < o.MinTTL { // a note, not a warning: the Service is fine, the provider needs more
 		base.TTL = o.MinTTL
 		base.Notes = []string{fmt.Sprintf("TTL %d s raised to %d s (LBDNS_MIN_TTL)", ttl, o.MinTTL)}
@@ -151,9 +151,9 @@ func nodeBandwidth(node *corev1.Node, o Options, warn func(reason, format string
 
 // ingressTargets returns one target per load balancer ingress IP, like base,
 // with the signals Kubernetes raises for it.
-func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Options, warn func(reason, format string, args ...any)) []health.Target {
+func ingressTargets(svc *corev1.Service, base model.Target, look Lookup, o Options, warn func(reason, format string, args ...any)) []model.Target {
 	ready := readyEndpoints(look.SlicesOf(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}))
-	var targets []health.Target
+	var targets []model.Target
 	var nodes []*corev1.Node // of each target, nil when unknown
 	seen := map[netip.Addr]bool{}
 	for _, ing := range svc.Status.LoadBalancer.Ingress {
@@ -170,7 +170,7 @@ func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Opti
 		ip = ip.Unmap()
 		seen[ip] = true
 		t := base
-		t.Key = health.Key{Cluster: o.Cluster, Namespace: svc.Namespace, Service: svc.Name, IP: ip}
+		t.Key = model.Key{Cluster: o.Cluster, Namespace: svc.Namespace, Service: svc.Name, IP: ip}
 		node, by := look.NodeOf(ip)
 		if node != nil {
 			t.Node, t.NodeMappedBy, t.NodeBandwidth = node.Name, string(by), float64(nodeBandwidth(node, o, warn))
@@ -184,14 +184,14 @@ func ingressTargets(svc *corev1.Service, base health.Target, look Lookup, o Opti
 }
 
 // signal returns why Kubernetes says to withdraw the target, if it does.
-func signal(svc *corev1.Service, ready []discoveryv1.Endpoint, node *corev1.Node, keepCordoned bool) (health.Reason, string) {
+func signal(svc *corev1.Service, ready []discoveryv1.Endpoint, node *corev1.Node, keepCordoned bool) (model.Reason, string) {
 	if len(ready) == 0 {
-		return health.NoReadyEndpoints, "the Service has no ready endpoint"
+		return model.NoReadyEndpoints, "the Service has no ready endpoint"
 	}
 	if node == nil {
 		return "", "" // a Node deleted a moment ago is the controller's memory, not the cluster's
 	}
-	if r, d := nodeSignal(node); r != "" && !(keepCordoned && r == health.NodeCordoned) {
+	if r, d := nodeSignal(node); r != "" && !(keepCordoned && r == model.NodeCordoned) {
 		return r, d
 	}
 	if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {
@@ -200,13 +200,13 @@ func signal(svc *corev1.Service, ready []discoveryv1.Endpoint, node *corev1.Node
 				return "", ""
 			}
 		}
-		return health.NoLocalEndpoint, fmt.Sprintf("externalTrafficPolicy is Local and node %s has no ready endpoint", node.Name)
+		return model.NoLocalEndpoint, fmt.Sprintf("externalTrafficPolicy is Local and node %s has no ready endpoint", node.Name)
 	}
 	return "", ""
 }
 
 // nodeSignal says whether a Node can no longer carry traffic.
-func nodeSignal(node *corev1.Node) (health.Reason, string) {
+func nodeSignal(node *corev1.Node) (model.Reason, string) {
 	ready := false
 	for _, cond := range node.Status.Conditions {
 		if cond.Type == corev1.NodeReady {
@@ -214,14 +214,14 @@ func nodeSignal(node *corev1.Node) (health.Reason, string) {
 		}
 	}
 	if !ready {
-		return health.NodeNotReady, fmt.Sprintf("node %s is not Ready", node.Name)
+		return model.NodeNotReady, fmt.Sprintf("node %s is not Ready", node.Name)
 	}
 	if node.Spec.Unschedulable {
-		return health.NodeCordoned, fmt.Sprintf("node %s is cordoned", node.Name)
+		return model.NodeCordoned, fmt.Sprintf("node %s is cordoned", node.Name)
 	}
 	for _, taint := range node.Spec.Taints {
 		if taint.Key == TaintToBeDeleted {
-			return health.NodeToBeDeleted, fmt.Sprintf("node %s is marked %s", node.Name, TaintToBeDeleted)
+			return model.NodeToBeDeleted, fmt.Sprintf("node %s is marked %s", node.Name, TaintToBeDeleted)
 		}
 	}
 	return "", ""

@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/internal/testkube"
+	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 )
 
@@ -75,7 +75,7 @@ func cluster(services []*corev1.Service, slices []*discoveryv1.EndpointSlice, no
 }
 
 // describe renders groups as "host: svc/ip[reason] ..." for compact asserts.
-func describe(groups []health.Group) string {
+func describe(groups []model.Group) string {
 	var b strings.Builder
 	for _, g := range groups {
 		fmt.Fprintf(&b, "%s:", g.Hostname)

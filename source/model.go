@@ -5,11 +5,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lbdns/lbdns/model"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/lbdns/lbdns/health"
 )
 
 // Lookup is what building one Service's targets reads besides the Service:
@@ -43,10 +42,10 @@ type Model struct {
 // serviceEntry is what one opted-in Service contributes.
 type serviceEntry struct {
 	hostnames []string
-	targets   []health.Target
+	targets   []model.Target
 	// conflicts are the hostnames external-dns's own annotations ask for too.
 	conflicts []string
-	floor     health.Floor
+	floor     model.Floor
 	selector  bool // it has an IONOS node-selector
 	// created and shareWith decide who owns its hostnames (tenancy).
 	created   time.Time
@@ -62,12 +61,12 @@ func NewModel(o Options) *Model {
 // Update recomputes one Service (svc nil: it is gone) and returns the
 // hostnames whose groups may have changed (those it asked for before and
 // now), the probe keys it no longer has, and its warnings.
-func (m *Model) Update(name types.NamespacedName, svc *corev1.Service, look Lookup) (hostnames []string, removed []health.Key, warnings []Warning) {
+func (m *Model) Update(name types.NamespacedName, svc *corev1.Service, look Lookup) (hostnames []string, removed []model.Key, warnings []Warning) {
 	old := m.services[name]
 	var next *serviceEntry
 	if svc != nil {
 		var settings Settings
-		var ts []health.Target
+		var ts []model.Target
 		settings, ts, warnings = serviceTargets(svc, look, m.opts)
 		hs := settings.Hostnames
 		conflicts := externalDNSConflicts(svc, hs)
@@ -84,7 +83,7 @@ func (m *Model) Update(name types.NamespacedName, svc *corev1.Service, look Look
 		m.unlink(name, old)
 		hostnames = append(hostnames, old.hostnames...)
 		for _, t := range old.targets {
-			if next == nil || !slices.ContainsFunc(next.targets, func(n health.Target) bool { return n.Key == t.Key }) {
+			if next == nil || !slices.ContainsFunc(next.targets, func(n model.Target) bool { return n.Key == t.Key }) {
 				removed = append(removed, t.Key)
 			}
 		}
@@ -149,8 +148,8 @@ type Claim struct {
 	Service   types.NamespacedName
 	Created   time.Time
 	ShareWith []string
-	Targets   []health.Target
-	Floor     health.Floor
+	Targets   []model.Target
+	Floor     model.Floor
 	// ExternalDNSConflict: external-dns's own annotation asks for the
 	// hostname too.
 	ExternalDNSConflict bool
@@ -207,7 +206,7 @@ func (m *Model) HostnamesOf(name types.NamespacedName) []string {
 }
 
 // TargetsOf returns a Service's targets.
-func (m *Model) TargetsOf(name types.NamespacedName) []health.Target {
+func (m *Model) TargetsOf(name types.NamespacedName) []model.Target {
 	if e := m.services[name]; e != nil {
 		return e.targets
 	}

@@ -5,11 +5,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/lbdns/lbdns/model"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/lbdns/lbdns/health"
 )
 
 // One Service's update touches exactly the hostnames it asked for before and
@@ -69,7 +68,7 @@ func TestBuildIsTheModelOfAllServices(t *testing.T) {
 	c := cluster([]*corev1.Service{svc("a", "x.example.com", []string{"192.0.2.1"}), svc("b", "x.example.com", []string{"192.0.2.1"})},
 		[]*discoveryv1.EndpointSlice{slice("a", false, "n1"), slice("b", true, "n1")}, nil)
 	groups, _ := Build(c, opts)
-	if len(groups) != 1 || len(groups[0].Targets) != 2 || groups[0].Targets[0].Signal != health.NoReadyEndpoints || groups[0].Targets[1].Signal != "" {
+	if len(groups) != 1 || len(groups[0].Targets) != 2 || groups[0].Targets[0].Signal != model.NoReadyEndpoints || groups[0].Targets[1].Signal != "" {
 		t.Fatalf("groups %+v", groups)
 	}
 }
@@ -86,7 +85,7 @@ func TestModelGroupFloor(t *testing.T) {
 	for _, s := range []*corev1.Service{a, b} {
 		m.Update(types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, s, c)
 	}
-	if g, _ := m.Group("x.example.com"); g.Floor != (health.Floor{Nodes: 3, BitsPerSecond: 1.5e9}) {
+	if g, _ := m.Group("x.example.com"); g.Floor != (model.Floor{Nodes: 3, BitsPerSecond: 1.5e9}) {
 		t.Errorf("floor %+v, want 3 nodes and 1.5G", g.Floor)
 	}
 }

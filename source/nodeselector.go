@@ -5,11 +5,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lbdns/lbdns/model"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
-
-	"github.com/lbdns/lbdns/health"
 )
 
 // AnnotationIONOSNodeSelector is the IONOS cloud controller's annotation
@@ -33,7 +32,7 @@ const maxNodesNamed = 5
 // dropped with externalTrafficPolicy Local, or crosses to another node with
 // Cluster). It warns the owner and notes the problem on the targets, for
 // /status; it never changes a target's health.
-func checkNodeSelector(svc *corev1.Service, targets []health.Target, nodes []*corev1.Node, ready []discoveryv1.Endpoint, look Lookup,
+func checkNodeSelector(svc *corev1.Service, targets []model.Target, nodes []*corev1.Node, ready []discoveryv1.Endpoint, look Lookup,
 	warn func(reason, format string, args ...any)) {
 	value, ok := svc.Annotations[AnnotationIONOSNodeSelector]
 	if !ok {

@@ -5,22 +5,21 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lbdns/lbdns/model"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/lbdns/lbdns/health"
 )
 
 // Group returns the group of a hostname with every Service that names it
 // (no tenancy), its targets sorted by namespace, Service and IP; false when
 // no Service asks for it.
-func (m *Model) Group(hostname string) (health.Group, bool) {
+func (m *Model) Group(hostname string) (model.Group, bool) {
 	claims := m.Claims(hostname)
 	if len(claims) == 0 {
-		return health.Group{}, false
+		return model.Group{}, false
 	}
-	g := health.Group{Hostname: hostname}
+	g := model.Group{Hostname: hostname}
 	for _, c := range claims {
 		g.Add(c.Targets, c.Floor)
 		if c.ExternalDNSConflict {
@@ -33,19 +32,19 @@ func (m *Model) Group(hostname string) (health.Group, bool) {
 
 // Build groups the opted-in LoadBalancer Services of c by hostname. Groups
 // are sorted by hostname, their targets by namespace, Service and IP.
-func Build(c Cluster, o Options) ([]health.Group, []Warning) {
+func Build(c Cluster, o Options) ([]model.Group, []Warning) {
 	m := NewModel(o)
 	var warnings []Warning
 	for _, svc := range c.Services {
 		_, _, w := m.Update(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}, svc, c)
 		warnings = append(warnings, w...)
 	}
-	groups := make([]health.Group, 0, len(m.hosts))
+	groups := make([]model.Group, 0, len(m.hosts))
 	for _, h := range m.Hostnames() {
 		g, _ := m.Group(h)
 		groups = append(groups, g)
 	}
-	slices.SortFunc(groups, func(a, b health.Group) int { return strings.Compare(a.Hostname, b.Hostname) })
+	slices.SortFunc(groups, func(a, b model.Group) int { return strings.Compare(a.Hostname, b.Hostname) })
 	return groups, warnings
 }
 

@@ -6,18 +6,18 @@ import (
 	"net/netip"
 	"sync"
 
-	"github.com/lbdns/lbdns/health"
+	"github.com/lbdns/lbdns/model"
 )
 
 // Build returns a snapshot of generation gen in which every listed IP of
 // every hostname is healthy and published with weight 100 and TTL 30.
-func Build(gen uint64, hosts map[string][]string) *health.Snapshot {
-	s := &health.Snapshot{Generation: gen}
+func Build(gen uint64, hosts map[string][]string) *model.Snapshot {
+	s := &model.Snapshot{Generation: gen}
 	for h, ips := range hosts {
-		d := health.Decision{Hostname: h, TTL: 30}
+		d := model.Decision{Hostname: h, TTL: 30}
 		for _, ip := range ips {
-			d.Targets = append(d.Targets, health.TargetDecision{Target: health.Target{
-				Key: health.Key{Namespace: "web", Service: "svc", IP: netip.MustParseAddr(ip)}, Weight: 100},
+			d.Targets = append(d.Targets, model.TargetDecision{Target: model.Target{
+				Key: model.Key{Namespace: "web", Service: "svc", IP: netip.MustParseAddr(ip)}, Weight: 100},
 				Healthy: true, Published: true})
 		}
 		s.Hostnames = append(s.Hostnames, d)
@@ -29,18 +29,18 @@ func Build(gen uint64, hosts map[string][]string) *health.Snapshot {
 // snapshot and wakes Changed; Ready is closed by MakeReady.
 type Feed struct {
 	mu      sync.Mutex
-	snap    *health.Snapshot
+	snap    *model.Snapshot
 	changed chan struct{}
 	ready   chan struct{}
 }
 
 // NewFeed returns a feed of snap, not ready yet.
-func NewFeed(snap *health.Snapshot) *Feed {
+func NewFeed(snap *model.Snapshot) *Feed {
 	return &Feed{snap: snap, changed: make(chan struct{}), ready: make(chan struct{})}
 }
 
 // Snapshot returns the current snapshot.
-func (f *Feed) Snapshot() *health.Snapshot { f.mu.Lock(); defer f.mu.Unlock(); return f.snap }
+func (f *Feed) Snapshot() *model.Snapshot { f.mu.Lock(); defer f.mu.Unlock(); return f.snap }
 
 // Changed is closed at the next Set.
 func (f *Feed) Changed() <-chan struct{} { f.mu.Lock(); defer f.mu.Unlock(); return f.changed }
@@ -52,7 +52,7 @@ func (f *Feed) Ready() <-chan struct{} { return f.ready }
 func (f *Feed) MakeReady() { close(f.ready) }
 
 // Set replaces the snapshot and closes the channel Changed returned.
-func (f *Feed) Set(snap *health.Snapshot) {
+func (f *Feed) Set(snap *model.Snapshot) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.snap = snap

@@ -13,15 +13,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"sigs.k8s.io/external-dns/endpoint"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/model"
 )
 
 // fakeState is a controller stand-in: a snapshot and a ready channel.
 type fakeState struct {
 	mu      sync.Mutex
-	snap    *health.Snapshot
+	snap    *model.Snapshot
 	ready   chan struct{}
 	changed chan struct{}
 }
@@ -31,15 +31,15 @@ func newState() *fakeState {
 	return &fakeState{
 		ready:   make(chan struct{}),
 		changed: make(chan struct{}),
-		snap: &health.Snapshot{Generation: 1, Hostnames: []health.Decision{{Hostname: "app.example.com", TTL: 30,
-			Targets: []health.TargetDecision{{Target: health.Target{Key: health.Key{Namespace: "ns", Service: "a", IP: ip}, Weight: 100},
+		snap: &model.Snapshot{Generation: 1, Hostnames: []model.Decision{{Hostname: "app.example.com", TTL: 30,
+			Targets: []model.TargetDecision{{Target: model.Target{Key: model.Key{Namespace: "ns", Service: "a", IP: ip}, Weight: 100},
 				Healthy: true, Published: true}}}}},
 	}
 }
 
-func (f *fakeState) Snapshot() *health.Snapshot { f.mu.Lock(); defer f.mu.Unlock(); return f.snap }
-func (f *fakeState) Changed() <-chan struct{}   { return f.changed }
-func (f *fakeState) Ready() <-chan struct{}     { return f.ready }
+func (f *fakeState) Snapshot() *model.Snapshot { f.mu.Lock(); defer f.mu.Unlock(); return f.snap }
+func (f *fakeState) Changed() <-chan struct{}  { return f.changed }
+func (f *fakeState) Ready() <-chan struct{}    { return f.ready }
 
 func start(t *testing.T, st *fakeState, m *metrics.Metrics) string {
 	t.Helper()

@@ -8,9 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lbdns/lbdns/model"
 	"github.com/miekg/dns"
-
-	"github.com/lbdns/lbdns/health"
 )
 
 // answer is the published set of one name and address family.
@@ -28,7 +27,7 @@ type node struct {
 	// responseKind), made once.
 	rrlA, rrlAAAA string
 	a, aaaa       answer
-	decision      health.Decision
+	decision      model.Decision
 }
 
 // indexShards splits the index, so that a snapshot that changes a few
@@ -74,7 +73,7 @@ func (s *shard) clone() *shard {
 
 // index is a snapshot turned into lookups by fully qualified, lower-case name.
 type index struct {
-	snap   *health.Snapshot
+	snap   *model.Snapshot
 	shards [indexShards]*shard
 	// owned marks the shards this index copied while it is being built;
 	// the others belong to the previous index too.
@@ -91,7 +90,7 @@ type index struct {
 // next snapshot walks both lists side by side and rebuilds the nodes of
 // the hostnames that were decided anew, came or went, in copies of the
 // shards they touch.
-func newIndex(snap *health.Snapshot, prev *index, byNode bool) *index {
+func newIndex(snap *model.Snapshot, prev *index, byNode bool) *index {
 	if prev == nil || !prev.sorted || prev.byNode != byNode {
 		return fullIndex(snap, byNode)
 	}
@@ -120,8 +119,8 @@ func newIndex(snap *health.Snapshot, prev *index, byNode bool) *index {
 }
 
 // fullIndex indexes a snapshot from scratch.
-func fullIndex(snap *health.Snapshot, byNode bool) *index {
-	ix := &index{snap: snap, byNode: byNode, sorted: slices.IsSortedFunc(snap.Hostnames, func(a, b health.Decision) int {
+func fullIndex(snap *model.Snapshot, byNode bool) *index {
+	ix := &index{snap: snap, byNode: byNode, sorted: slices.IsSortedFunc(snap.Hostnames, func(a, b model.Decision) int {
 		return strings.Compare(a.Hostname, b.Hostname)
 	})}
 	for i := range ix.shards {
@@ -191,8 +190,8 @@ func (ix *index) nodeOfBytes(name []byte) *node {
 func (ix *index) exists(name string) bool { return ix.shards[shardOf(name)].names[name] > 0 }
 
 // sameDecision reports whether two decisions are one: the same hostname
-// decided in the same numbered pass (health.Decision.Pass).
-func sameDecision(a, b health.Decision) bool {
+// decided in the same numbered pass (model.Decision.Pass).
+func sameDecision(a, b model.Decision) bool {
 	return a.Hostname == b.Hostname && a.Pass != 0 && a.Pass == b.Pass
 }
 
@@ -201,7 +200,7 @@ func sameDecision(a, b health.Decision) bool {
 // of an IP is divided by the number of the hostname's IPs of its family on
 // its node, so that a node's share of first answers is the mean weight of its
 // IPs, as if it had one: the node is the unit of capacity, not the IP.
-func newNode(d health.Decision, byNode bool) *node {
+func newNode(d model.Decision, byNode bool) *node {
 	n := &node{name: dns.CanonicalName(d.Hostname), decision: d}
 	n.rrlA, n.rrlAAAA = "A/"+n.name, "AAAA/"+n.name
 	weight := map[netip.Addr]int{}

@@ -7,18 +7,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lbdns/lbdns/model"
 	"github.com/miekg/dns"
-
-	"github.com/lbdns/lbdns/health"
 )
 
 // BenchmarkNewIndexOneChange measures the index of a snapshot of 1,000
 // hostnames (10 IPs each) in which one hostname was decided anew: the cost
 // the embedded DNS adds to every change.
 func BenchmarkNewIndexOneChange(b *testing.B) {
-	snap := &health.Snapshot{}
+	snap := &model.Snapshot{}
 	for h := range 1000 {
-		d := health.Decision{Hostname: fmt.Sprintf("h%04d.example.com", h), TTL: 30, Pass: 1}
+		d := model.Decision{Hostname: fmt.Sprintf("h%04d.example.com", h), TTL: 30, Pass: 1}
 		for i := range 10 {
 			d.Targets = append(d.Targets, target(fmt.Sprintf("s%d", i), fmt.Sprintf("10.%d.%d.%d", h/250, h%250, i+1), 100, true))
 		}
@@ -30,7 +29,7 @@ func BenchmarkNewIndexOneChange(b *testing.B) {
 	next.Hostnames = slices.Clone(snap.Hostnames)
 	next.Hostnames[500].Targets = slices.Clone(next.Hostnames[500].Targets)
 	next.Hostnames[500].Pass = 2
-	snaps := []*health.Snapshot{snap, &next}
+	snaps := []*model.Snapshot{snap, &next}
 	prev := newIndex(snap, nil, false)
 	b.ReportAllocs()
 	i := 0
@@ -51,26 +50,26 @@ func TestIndexIncrementalMatchesFull(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	var ix *index
 	for step := range 300 {
-		snap := &health.Snapshot{Generation: uint64(step)}
+		snap := &model.Snapshot{Generation: uint64(step)}
 		for i, n := range names {
 			if rnd.IntN(3) == 0 {
 				continue // not in this snapshot
 			}
-			var d health.Decision
+			var d model.Decision
 			if ix != nil && rnd.IntN(2) == 0 {
 				if old := ix.shards[shardOf(n)].byHostname[n]; old != nil {
 					d = old.decision // undecided: carried over unchanged
 				}
 			}
 			if d.Hostname == "" {
-				d = health.Decision{Hostname: n, TTL: 30, Pass: uint64(step + 1)}
+				d = model.Decision{Hostname: n, TTL: 30, Pass: uint64(step + 1)}
 				for j := range rnd.IntN(3) {
 					d.Targets = append(d.Targets, target(fmt.Sprintf("s%d", j), fmt.Sprintf("192.0.2.%d", 10*i+j+1), 100, rnd.IntN(4) > 0))
 				}
 			}
 			snap.Hostnames = append(snap.Hostnames, d)
 		}
-		slices.SortFunc(snap.Hostnames, func(a, b health.Decision) int { return strings.Compare(a.Hostname, b.Hostname) })
+		slices.SortFunc(snap.Hostnames, func(a, b model.Decision) int { return strings.Compare(a.Hostname, b.Hostname) })
 		ix = newIndex(snap, ix, false)
 		full := fullIndex(snap, false)
 		for _, p := range probes {

@@ -14,47 +14,47 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/internal/testnet"
 	"github.com/lbdns/lbdns/internal/testwait"
 	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/model"
 )
 
-type fixed struct{ snap *health.Snapshot }
+type fixed struct{ snap *model.Snapshot }
 
-func (f fixed) Snapshot() *health.Snapshot { return f.snap }
-func (f fixed) Changed() <-chan struct{}   { return nil } // never changes
+func (f fixed) Snapshot() *model.Snapshot { return f.snap }
+func (f fixed) Changed() <-chan struct{}  { return nil } // never changes
 
-func target(svc, ip string, weight int, published bool) health.TargetDecision {
-	return health.TargetDecision{Target: health.Target{Key: health.Key{Namespace: "web", Service: svc, IP: netip.MustParseAddr(ip)},
+func target(svc, ip string, weight int, published bool) model.TargetDecision {
+	return model.TargetDecision{Target: model.Target{Key: model.Key{Namespace: "web", Service: svc, IP: netip.MustParseAddr(ip)},
 		Weight: weight}, Healthy: published, Published: published}
 }
 
-func testSnapshot() *health.Snapshot {
-	many := health.Decision{Hostname: "many.example.com", TTL: 30}
+func testSnapshot() *model.Snapshot {
+	many := model.Decision{Hostname: "many.example.com", TTL: 30}
 	for i := range 100 {
 		many.Targets = append(many.Targets, target(fmt.Sprintf("m%d", i), fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), 100, true))
 	}
-	return &health.Snapshot{Generation: 3, Taken: time.Now(), Changes: []health.Change{{Generation: 3, At: time.Unix(1700000000, 0)}},
-		Hostnames: []health.Decision{
-			{Hostname: "app.example.com", TTL: 20, Targets: []health.TargetDecision{
+	return &model.Snapshot{Generation: 3, Taken: time.Now(), Changes: []model.Change{{Generation: 3, At: time.Unix(1700000000, 0)}},
+		Hostnames: []model.Decision{
+			{Hostname: "app.example.com", TTL: 20, Targets: []model.TargetDecision{
 				target("a", "192.0.2.1", 100, true), target("b", "192.0.2.2", 100, true),
 				target("c", "192.0.2.3", 100, false), target("v6", "2001:db8::1", 100, true)}},
-			{Hostname: "a.b.example.com", TTL: 30, Targets: []health.TargetDecision{target("d", "192.0.2.4", 100, true)}},
-			{Hostname: "*.apps.example.com", TTL: 30, Targets: []health.TargetDecision{target("e", "192.0.2.5", 100, true)}},
-			{Hostname: "down.example.com", TTL: 30, Targets: []health.TargetDecision{target("f", "192.0.2.6", 100, false)}},
+			{Hostname: "a.b.example.com", TTL: 30, Targets: []model.TargetDecision{target("d", "192.0.2.4", 100, true)}},
+			{Hostname: "*.apps.example.com", TTL: 30, Targets: []model.TargetDecision{target("e", "192.0.2.5", 100, true)}},
+			{Hostname: "down.example.com", TTL: 30, Targets: []model.TargetDecision{target("f", "192.0.2.6", 100, false)}},
 			many,
 		}}
 }
 
 // start serves the snapshot on real loopback UDP and TCP sockets.
-func start(t *testing.T, snap *health.Snapshot, m *metrics.Metrics) string {
+func start(t *testing.T, snap *model.Snapshot, m *metrics.Metrics) string {
 	t.Helper()
 	return startWith(t, snap, Options{Metrics: m})
 }
 
 // startWith is start with more options; the zones are always the tests'.
-func startWith(t *testing.T, snap *health.Snapshot, opts Options) string {
+func startWith(t *testing.T, snap *model.Snapshot, opts Options) string {
 	t.Helper()
 	opts.Zones = []string{"example.com", "Other.Test."}
 	pc, ln := testnet.UDPAndTCP(t, "127.0.0.1")
@@ -255,7 +255,7 @@ func TestMalformedPacketsAreSurvived(t *testing.T) {
 
 // TestWeightedFirstAnswer checks that the first answer follows the weights.
 func TestWeightedFirstAnswer(t *testing.T) {
-	snap := &health.Snapshot{Hostnames: []health.Decision{{Hostname: "w.example.com", TTL: 30, Targets: []health.TargetDecision{
+	snap := &model.Snapshot{Hostnames: []model.Decision{{Hostname: "w.example.com", TTL: 30, Targets: []model.TargetDecision{
 		target("a", "192.0.2.1", 600, true), target("b", "192.0.2.2", 300, true), target("c", "192.0.2.3", 100, true),
 	}}}}
 	s := New(fixed{snap}, Options{Zones: []string{"example.com"}})
@@ -267,8 +267,8 @@ func TestWeightedFirstAnswer(t *testing.T) {
 // first in half of the answers; an IPv6 address on n1 does not split its
 // IPv4 share; without it, each IP is first in a third.
 func TestWeightByNode(t *testing.T) {
-	on := func(td health.TargetDecision, node string) health.TargetDecision { td.Node = node; return td }
-	snap := &health.Snapshot{Hostnames: []health.Decision{{Hostname: "w.example.com", TTL: 30, Targets: []health.TargetDecision{
+	on := func(td model.TargetDecision, node string) model.TargetDecision { td.Node = node; return td }
+	snap := &model.Snapshot{Hostnames: []model.Decision{{Hostname: "w.example.com", TTL: 30, Targets: []model.TargetDecision{
 		on(target("a", "192.0.2.1", 100, true), "n1"), on(target("b", "192.0.2.2", 100, true), "n1"),
 		on(target("c", "192.0.2.3", 100, true), "n2"), on(target("d", "2001:db8::1", 100, true), "n1"),
 		target("e", "192.0.2.4", 50, true), // unmapped: its own unit
@@ -463,14 +463,14 @@ func serveOn(t *testing.T, s *Server, pc net.PacketConn) (stop func() error) {
 // A wildcard never answers for a name another namespace owns, published or
 // not; the owner's own wildcard does.
 func TestWildcardNeverAnswersForAnotherOwnersName(t *testing.T) {
-	owned := func(h, owner, svc, ip string, published bool) health.Decision {
-		return health.Decision{Hostname: h, TTL: 30, Owner: owner, Targets: []health.TargetDecision{target(svc, ip, 100, published)}}
+	owned := func(h, owner, svc, ip string, published bool) model.Decision {
+		return model.Decision{Hostname: h, TTL: 30, Owner: owner, Targets: []model.TargetDecision{target(svc, ip, 100, published)}}
 	}
-	snap := &health.Snapshot{Generation: 1, Taken: time.Now(), Hostnames: []health.Decision{
+	snap := &model.Snapshot{Generation: 1, Taken: time.Now(), Hostnames: []model.Decision{
 		owned("*.example.com", "mallory", "m", "192.0.2.66", true),
 		owned("app.example.com", "team-a", "a", "192.0.2.1", false),   // drained or down, nothing published
 		owned("mine.example.com", "mallory", "b", "192.0.2.2", false), // mallory's own name: its wildcard may answer
-		{Hostname: "shared.example.com", TTL: 30, Targets: []health.TargetDecision{target("c", "192.0.2.3", 100, false)}},
+		{Hostname: "shared.example.com", TTL: 30, Targets: []model.TargetDecision{target("c", "192.0.2.3", 100, false)}},
 	}}
 	addr := start(t, snap, nil)
 	for _, tc := range []struct {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbdns/lbdns/health"
 	"github.com/lbdns/lbdns/internal/testsnap"
+	"github.com/lbdns/lbdns/model"
 )
 
 // boardState is what replicas share in these tests (the ConfigMap of the
@@ -92,9 +92,9 @@ func serialNow(s *Server, zone string) uint32 { return s.serialOf(s.index(), zon
 
 // at is a snapshot of generation gen whose last change happened at unix
 // second sec.
-func at(gen uint64, sec int64, hosts map[string][]string) *health.Snapshot {
+func at(gen uint64, sec int64, hosts map[string][]string) *model.Snapshot {
 	snap := testsnap.Build(gen, hosts)
-	snap.Changes = []health.Change{{Generation: gen, At: time.Unix(sec, 0)}}
+	snap.Changes = []model.Change{{Generation: gen, At: time.Unix(sec, 0)}}
 	return snap
 }
 
