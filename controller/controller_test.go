@@ -25,6 +25,7 @@ import (
 	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
+	"github.com/lbdns/lbdns/source/informer"
 )
 
 const hostname = "app.example.com"
@@ -85,9 +86,9 @@ func newHarnessWith(t *testing.T, configure func(*Options), objs ...any) *harnes
 	t.Helper()
 	client := fake.NewClientset()
 	ctx, cancel := context.WithCancel(context.Background())
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(source.Trimmer{AnnotationPrefix: "lbdns.io/"}.Transform))
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(informer.Trimmer{AnnotationPrefix: "lbdns.io/"}.Transform))
 	svc, eps, nodes := factory.Core().V1().Services(), factory.Discovery().V1().EndpointSlices(), factory.Core().V1().Nodes()
-	reader, err := source.NewCacheReader(svc.Informer(), eps.Informer(), nodes.Informer())
+	reader, err := informer.NewCacheReader(svc.Informer(), eps.Informer(), nodes.Informer())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lbdns/lbdns/source/informer"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/cache"
-
-	"github.com/lbdns/lbdns/source"
 )
 
 // ErrCachesNotSynced is returned by Run when an informer cache did not sync
@@ -43,7 +42,7 @@ func (c *Controller) AddClusterEventHandlers(cluster string, services, slices, n
 		return fmt.Errorf("no cluster %q: AddCluster first", cluster)
 	}
 	onServiceOrSlice := func(obj any) {
-		if name, ok := source.ServiceOf(obj); ok {
+		if name, ok := informer.ServiceOf(obj); ok {
 			c.dirt.addService(serviceRef{cluster: cluster, NamespacedName: name})
 			c.Trigger()
 		}

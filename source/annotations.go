@@ -331,3 +331,19 @@ func checkHostname(h string) error {
 	}
 	return nil
 }
+
+// serviceAnnotations and nodeAnnotations are the annotations of lbdns (after
+// its prefix) that Build reads; no other key of the prefix is kept, so that
+// a tenant cannot make the cache hold what lbdns never reads.
+var (
+	serviceAnnotations = []string{AnnotationHostname, AnnotationWeight, AnnotationTTL, AnnotationProbe, AnnotationProbePort,
+		AnnotationProbePath, AnnotationNodeProbe, AnnotationMinCapacity, AnnotationMinNodes, AnnotationShareWith}
+	nodeAnnotations = []string{AnnotationBandwidth}
+)
+
+// ServiceAnnotations are the annotations lbdns reads on Services (after its
+// prefix); the docs list each.
+func ServiceAnnotations() []string { return slices.Clone(serviceAnnotations) }
+
+// NodeAnnotations are the annotations lbdns reads on Nodes.
+func NodeAnnotations() []string { return slices.Clone(nodeAnnotations) }

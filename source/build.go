@@ -1,10 +1,8 @@
 // Package source turns Kubernetes objects into hostname claims: which
 // Services ask for which hostnames, with which IPs, weights, TTLs and
-// probes, and which targets Kubernetes already says to withdraw. The pure
-// part is Model (model.go, kept up to date one Service at a time),
-// build.go, annotations.go and nodeselector.go; the informer side is
-// informers.go (CacheReader, what Model reads), trim.go and cached.go (what
-// the informer caches keep, and how small).
+// probes, and which targets Kubernetes already says to withdraw. It is
+// pure: Model is kept up to date one Service at a time from what a Lookup
+// returns; package source/informer feeds it from informer caches.
 package source
 
 import (
@@ -38,6 +36,10 @@ const (
 // externalDNSHostnameAnnotations are external-dns's own hostname annotations
 // (v0.22's and the older alpha one).
 var externalDNSHostnameAnnotations = []string{"external-dns.kubernetes.io/hostname", "external-dns.alpha.kubernetes.io/hostname"}
+
+// ExternalDNSHostnameAnnotations are external-dns's own hostname annotations,
+// which lbdns reads to warn of a conflict (the informer cache keeps them).
+func ExternalDNSHostnameAnnotations() []string { return slices.Clone(externalDNSHostnameAnnotations) }
 
 // Options are the global settings Build needs.
 type Options struct {

@@ -3,14 +3,12 @@ package source
 import (
 	"fmt"
 	"net/netip"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/lbdns/lbdns/internal/testkube"
@@ -268,61 +266,6 @@ func TestProbeSpec(t *testing.T) {
 	settings, _ := ParseAnnotations(prefix, DefaultMaxHostnames, s.Annotations)
 	if spec, _ := probeSpec(s, settings, opts); spec.Checks[0].Host != "app.example.com" || spec.Checks[0].Kind != probe.HTTPS {
 		t.Errorf("https check = %+v", spec.Checks[0])
-	}
-}
-
-func TestTrimmer(t *testing.T) {
-	tr := Trimmer{AnnotationPrefix: prefix}
-	n := node("n1", "192.0.2.1", true)
-	n.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}
-	n.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{}", prefix + "bandwidth": "10G"}
-	n.Status.Images = []corev1.ContainerImage{{Names: []string{"big"}}}
-	n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse})
-	out, _ := tr.Transform(n)
-	gotNode := out.(*corev1.Node)
-	if gotNode.ManagedFields != nil || len(gotNode.Annotations) != 1 || gotNode.Annotations[prefix+"bandwidth"] != "10G" || gotNode.Status.Images != nil {
-		t.Errorf("Node not trimmed: %+v", gotNode)
-	}
-	if r, _ := nodeSignal(gotNode); r != "" || len(gotNode.Status.Conditions) != 1 || len(gotNode.Status.Addresses) != 1 {
-		t.Errorf("Trimmer dropped the Ready condition or the addresses: %+v", gotNode.Status)
-	}
-
-	s := svc("a", "app.example.com", []string{"192.0.2.1"}, annotate("weight", "5"),
-		annotateRaw("external-dns.kubernetes.io/hostname", "app.example.com"), annotateRaw("helm.sh/chart", "x"))
-	s.Spec.Selector = map[string]string{"app": "a"}
-	s.Spec.ClusterIPs = []string{"10.96.0.1"}
-	out, _ = tr.Transform(s)
-	gotSvc := out.(*cachedService).Service()
-	if len(gotSvc.Annotations) != 3 || gotSvc.Annotations["helm.sh/chart"] != "" || gotSvc.Spec.Selector != nil || gotSvc.Spec.ClusterIPs != nil {
-		t.Errorf("Service not trimmed: %+v", gotSvc)
-	}
-	if gotSvc.UID != s.UID || gotSvc.Name != s.Name || gotSvc.Namespace != s.Namespace || gotSvc.ResourceVersion != s.ResourceVersion ||
-		gotSvc.Spec.Type != corev1.ServiceTypeLoadBalancer || gotSvc.Spec.Ports[0].Port != s.Spec.Ports[0].Port ||
-		gotSvc.Status.LoadBalancer.Ingress[0].IP != "192.0.2.1" {
-		t.Errorf("Trimmer dropped what Build reads: %+v", gotSvc)
-	}
-	if got := out.(*cachedService).DeepCopyObject().(*cachedService).Service(); !reflect.DeepEqual(got, gotSvc) {
-		t.Errorf("a deep copy differs: %+v", got)
-	}
-	plain := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: map[string]string{"x": "y"}}, Spec: corev1.ServiceSpec{Ports: s.Spec.Ports}}
-	if out, _ := tr.Transform(plain); out.(*cachedService).Service().Annotations != nil || out.(*cachedService).Service().Spec.Ports != nil {
-		t.Errorf("a Service that does not opt in keeps more than its identity: %+v", out)
-	}
-
-	es := slice("a", true, "n1")
-	for range 50 { // many pods on two nodes, some not ready
-		es.Endpoints = append(es.Endpoints, es.Endpoints[0], slice("a", false, "n2").Endpoints[0])
-	}
-	out, _ = tr.Transform(es)
-	gotSlice := out.(*cachedSlice).EndpointSlice()
-	if len(gotSlice.Endpoints) != 2 || gotSlice.Labels[discoveryv1.LabelServiceName] != "a" || gotSlice.Endpoints[0].Addresses != nil {
-		t.Errorf("EndpointSlice: %d endpoints (want one per ready/node pair: 2), labels %v", len(gotSlice.Endpoints), gotSlice.Labels)
-	}
-	if name, ok := ServiceOf(out); !ok || name.Name != "a" || name.Namespace != es.Namespace {
-		t.Errorf("the Service of a cached EndpointSlice: %v %v", name, ok)
-	}
-	if ready := readyEndpoints([]*discoveryv1.EndpointSlice{gotSlice}); len(ready) != 1 || *ready[0].NodeName != "n1" {
-		t.Errorf("ready endpoints after trimming: %+v", ready)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/lbdns/lbdns/controller"
 	"github.com/lbdns/lbdns/httpserver"
 	"github.com/lbdns/lbdns/nodeagent"
-	"github.com/lbdns/lbdns/source"
+	"github.com/lbdns/lbdns/source/informer"
 )
 
 // agentWindow is the window over which the agent averages rates.
@@ -52,7 +52,7 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // startAgentPoller asks the node agents every LBDNS_AGENT_INTERVAL, once
 // the Nodes are listed, makes their map the first source of IP -> node and
 // exports what they measure. Nil when LBDNS_AGENT_PORT is off.
-func startAgentPoller(g *group, cfg config.Config, reader *source.CacheReader, nodesSynced cache.InformerSynced,
+func startAgentPoller(g *group, cfg config.Config, reader *informer.CacheReader, nodesSynced cache.InformerSynced,
 	ctl *controller.Controller, reg prometheus.Registerer, log *slog.Logger) *nodeagent.Poller {
 	if cfg.AgentPort == 0 {
 		return nil

@@ -13,7 +13,7 @@ import (
 
 	"github.com/lbdns/lbdns/apiwatch"
 	"github.com/lbdns/lbdns/config"
-	"github.com/lbdns/lbdns/source"
+	"github.com/lbdns/lbdns/source/informer"
 )
 
 // clusterInformers are the trimmed informers lbdns reads the cluster from:
@@ -22,9 +22,9 @@ import (
 // resume at once when the API server returns after an outage.
 type clusterInformers struct {
 	services, slices, nodes cache.SharedIndexInformer
-	reader                  *source.CacheReader
+	reader                  *informer.CacheReader
 	conn                    *apiwatch.Connection
-	trim                    source.Trimmer
+	trim                    informer.Trimmer
 }
 
 // newInformers builds the informers and the reader over their caches;
@@ -34,7 +34,7 @@ type clusterInformers struct {
 // select by annotation).
 func newInformers(client kubernetes.Interface, cfg config.Config, conn *apiwatch.Connection) (*clusterInformers, error) {
 	byLabel, byAnnotation := cfg.ServiceSelectors()
-	inf := &clusterInformers{conn: conn, trim: source.Trimmer{AnnotationPrefix: cfg.AnnotationPrefix, AnnotationFilter: byAnnotation}}
+	inf := &clusterInformers{conn: conn, trim: informer.Trimmer{AnnotationPrefix: cfg.AnnotationPrefix, AnnotationFilter: byAnnotation}}
 	var err error
 	core, discovery := client.CoreV1().RESTClient(), client.DiscoveryV1().RESTClient()
 	if inf.services, err = inf.informer(core, "services", cfg.Namespace, byLabel.String(), &corev1.Service{}); err != nil {
@@ -46,7 +46,7 @@ func newInformers(client kubernetes.Interface, cfg config.Config, conn *apiwatch
 	if inf.nodes, err = inf.informer(core, "nodes", "", "", &corev1.Node{}); err != nil {
 		return nil, err
 	}
-	if inf.reader, err = source.NewCacheReader(inf.services, inf.slices, inf.nodes); err != nil {
+	if inf.reader, err = informer.NewCacheReader(inf.services, inf.slices, inf.nodes); err != nil {
 		return nil, err
 	}
 	return inf, nil

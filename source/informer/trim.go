@@ -1,9 +1,10 @@
-package source
+package informer
 
 import (
 	"slices"
 	"strings"
 
+	"github.com/lbdns/lbdns/source"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,22 +41,6 @@ func (t Trimmer) Transform(obj any) (any, error) {
 	return obj, nil // a DeletedFinalStateUnknown passes through: it holds an object trimmed before
 }
 
-// serviceAnnotations and nodeAnnotations are the annotations of lbdns (after
-// its prefix) that Build reads; no other key of the prefix is kept, so that
-// a tenant cannot make the cache hold what lbdns never reads.
-var (
-	serviceAnnotations = []string{AnnotationHostname, AnnotationWeight, AnnotationTTL, AnnotationProbe, AnnotationProbePort,
-		AnnotationProbePath, AnnotationNodeProbe, AnnotationMinCapacity, AnnotationMinNodes, AnnotationShareWith}
-	nodeAnnotations = []string{AnnotationBandwidth}
-)
-
-// ServiceAnnotations are the annotations lbdns reads on Services (after its
-// prefix); the docs list each.
-func ServiceAnnotations() []string { return slices.Clone(serviceAnnotations) }
-
-// NodeAnnotations are the annotations lbdns reads on Nodes.
-func NodeAnnotations() []string { return slices.Clone(nodeAnnotations) }
-
 // maxKeptValue bounds a kept annotation value. The API server allows 256 KB
 // of annotations per object; what lbdns reads fits in far less (1,000
 // hostnames of 64 characters), and longer values are cut.
@@ -65,7 +50,7 @@ const maxKeptValue = 64 << 10
 // Nil when there are none, as for most Nodes.
 func (t Trimmer) keep(a map[string]string) map[string]string {
 	var out map[string]string
-	for _, k := range nodeAnnotations {
+	for _, k := range source.NodeAnnotations() {
 		if v, ok := a[t.AnnotationPrefix+k]; ok {
 			if out == nil {
 				out = map[string]string{}
@@ -80,10 +65,10 @@ func (t Trimmer) keep(a map[string]string) map[string]string {
 // own, external-dns's hostname annotations (for ExternalDNSConflict) and the
 // IONOS node-selector (for its check).
 func (t Trimmer) keptOnService(annotation string) bool {
-	if name, ok := strings.CutPrefix(annotation, t.AnnotationPrefix); ok && slices.Contains(serviceAnnotations, name) {
+	if name, ok := strings.CutPrefix(annotation, t.AnnotationPrefix); ok && slices.Contains(source.ServiceAnnotations(), name) {
 		return true
 	}
-	return slices.Contains(externalDNSHostnameAnnotations, annotation) || annotation == AnnotationIONOSNodeSelector
+	return slices.Contains(source.ExternalDNSHostnameAnnotations(), annotation) || annotation == source.AnnotationIONOSNodeSelector
 }
 
 func bounded(v string) string {
@@ -101,8 +86,8 @@ func (t Trimmer) service(s *corev1.Service) *cachedService {
 	if s.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		// Build only warns that it is not a LoadBalancer: it needs to know
 		// the hostname annotation is there, not what it says.
-		if _, asks := s.Annotations[t.AnnotationPrefix+AnnotationHostname]; asks {
-			out.annotations = []keyValue{{key: t.AnnotationPrefix + AnnotationHostname}}
+		if _, asks := s.Annotations[t.AnnotationPrefix+source.AnnotationHostname]; asks {
+			out.annotations = []keyValue{{key: t.AnnotationPrefix + source.AnnotationHostname}}
 		}
 		return out
 	}

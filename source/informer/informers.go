@@ -1,4 +1,8 @@
-package source
+// Package informer is the informer side of package source: what the
+// informer caches keep of Services, EndpointSlices and Nodes, and how small
+// (Trimmer, the cached forms), and CacheReader, which serves them to the
+// incremental source.Model.
+package informer
 
 import (
 	"fmt"
@@ -8,6 +12,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/lbdns/lbdns/source"
 )
 
 const (
@@ -23,15 +29,6 @@ type CacheReader struct {
 	services, slices, nodes cache.Indexer
 	placement               Placement
 }
-
-// MappedBy says how lbdns learnt which node holds an IP.
-type MappedBy string
-
-// The two sources of the IP -> node map.
-const (
-	MappedByAgent       MappedBy = "agent"        // the node's agent reports the IP on an interface
-	MappedByNodeAddress MappedBy = "node-address" // the Node lists the IP in status.addresses
-)
 
 // Placement is the node agents' IP -> node map (nodeagent.Poller).
 type Placement interface {
@@ -62,7 +59,7 @@ func NewCacheReader(services, slices, nodes cache.SharedIndexInformer) (*CacheRe
 			return nil, nil
 		}
 		var out []string
-		for _, ip := range NodeIPs(n) {
+		for _, ip := range source.NodeIPs(n) {
 			out = append(out, ip.String())
 		}
 		return out, nil
@@ -110,12 +107,12 @@ func (r *CacheReader) SlicesOf(service types.NamespacedName) []*discoveryv1.Endp
 
 // NodeOf implements Lookup: the Node whose agent reports ip, else the Node
 // whose status.addresses hold it.
-func (r *CacheReader) NodeOf(ip netip.Addr) (*corev1.Node, MappedBy) {
+func (r *CacheReader) NodeOf(ip netip.Addr) (*corev1.Node, source.MappedBy) {
 	if r.placement != nil {
 		if name, ok := r.placement.NodeOf(ip); ok {
 			if obj, ok, _ := r.nodes.GetByKey(name); ok {
 				if n, ok := obj.(*corev1.Node); ok {
-					return n, MappedByAgent
+					return n, source.MappedByAgent
 				}
 			}
 		}
@@ -123,7 +120,7 @@ func (r *CacheReader) NodeOf(ip netip.Addr) (*corev1.Node, MappedBy) {
 	objs, _ := r.nodes.ByIndex(byIPIndex, ip.String())
 	for _, o := range objs {
 		if n, ok := o.(*corev1.Node); ok {
-			return n, MappedByNodeAddress
+			return n, source.MappedByNodeAddress
 		}
 	}
 	return nil, ""
@@ -132,7 +129,7 @@ func (r *CacheReader) NodeOf(ip netip.Addr) (*corev1.Node, MappedBy) {
 // IPsOf returns the IPs a Node holds: its status.addresses and those its
 // agent reports.
 func (r *CacheReader) IPsOf(n *corev1.Node) []netip.Addr {
-	ips := NodeIPs(n)
+	ips := source.NodeIPs(n)
 	if r.placement != nil {
 		ips = append(ips, r.placement.IPsOf(n.Name)...)
 	}
@@ -149,15 +146,4 @@ func (r *CacheReader) AllNodes() []*corev1.Node {
 		}
 	}
 	return out
-}
-
-// NodeIPs returns the IP addresses in a Node's status.
-func NodeIPs(n *corev1.Node) []netip.Addr {
-	var ips []netip.Addr
-	for _, a := range n.Status.Addresses {
-		if ip, err := netip.ParseAddr(a.Address); err == nil {
-			ips = append(ips, ip.Unmap())
-		}
-	}
-	return ips
 }
