@@ -116,13 +116,7 @@ func TestSignedQueryGetsSignedAnswer(t *testing.T) {
 func TestIncrementalTransfer(t *testing.T) {
 	feed := testsnap.NewFeed(testsnap.Build(1, map[string][]string{"app.example.com": {"192.0.2.1", "192.0.2.2"}, "b.example.com": {"192.0.2.9"}}))
 	s := New(feed, Options{Zones: []string{"example.com"}, Transfer: Transfer{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
-	pc, ln := testnet.UDPAndTCP(t, "127.0.0.1")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, pc, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	addr := pc.LocalAddr().String()
-	testwait.For(t, "the server answering", func() bool { _, err := query(addr, "tcp", "example.com", dns.TypeSOA, false); return err == nil })
+	addr := serveTransfers(t, s)
 	first := soaSerialOf(t, addr)
 	feed.Set(testsnap.Build(2, map[string][]string{"app.example.com": {"192.0.2.1", "192.0.2.3"}, "b.example.com": {"192.0.2.9"}}))
 	second := soaSerialOf(t, addr)
@@ -149,6 +143,20 @@ func TestIncrementalTransfer(t *testing.T) {
 	if rrs, err := ixfr(addr, "example.com", first-100); err != nil || len(rrs) < 5 || countA(rrs) != 3 {
 		t.Fatalf("IXFR from an unknown serial: want the whole zone, got %v %v", rrs, err)
 	}
+}
+
+// serveTransfers serves s on loopback until the test ends, and returns its
+// address once it answers.
+func serveTransfers(t *testing.T, s *Server) string {
+	t.Helper()
+	pc, ln := testnet.UDPAndTCP(t, "127.0.0.1")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, pc, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := pc.LocalAddr().String()
+	testwait.For(t, "the server answering", func() bool { _, err := query(addr, "tcp", "example.com", dns.TypeSOA, false); return err == nil })
+	return addr
 }
 
 func soaSerialOf(t *testing.T, addr string) uint32 {
@@ -185,13 +193,7 @@ func TestIncrementalTransferSize(t *testing.T) {
 	}
 	feed := testsnap.NewFeed(testsnap.Build(1, hosts))
 	s := New(feed, Options{Zones: []string{"example.com"}, Transfer: Transfer{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
-	pc, ln := testnet.UDPAndTCP(t, "127.0.0.1")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, pc, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	addr := pc.LocalAddr().String()
-	testwait.For(t, "the server answering", func() bool { _, err := query(addr, "tcp", "example.com", dns.TypeSOA, false); return err == nil })
+	addr := serveTransfers(t, s)
 	first := soaSerialOf(t, addr)
 	hosts["n7.example.com"] = hosts["n7.example.com"][:1] // one IP withdrawn
 	feed.Set(testsnap.Build(2, hosts))
