@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
@@ -67,7 +66,7 @@ type Options struct {
 	LocalClusterName string
 	Logger           *slog.Logger
 	Recorder         record.EventRecorder
-	Metrics          *metrics.Metrics
+	Metrics          *Metrics
 }
 
 // clusterView is one cluster's part: its cached objects, the model of its
@@ -145,7 +144,7 @@ func New(cluster ClusterReader, opts Options) *Controller {
 	}
 	c.snap.Store(&model.Snapshot{})
 	if opts.Metrics != nil {
-		opts.Metrics.Snapshot.Follow(c.Snapshot)
+		opts.Metrics.snapshot.follow(c.Snapshot, c.clusterName(""))
 	}
 	return c
 }
@@ -226,10 +225,10 @@ func (c *Controller) observe(start time.Time) {
 		return
 	}
 	hostnames, targets := c.size()
-	m.Hostnames.Set(float64(hostnames))
-	m.Targets.Set(float64(targets))
+	m.hostnames.Set(float64(hostnames))
+	m.targets.Set(float64(targets))
 	if c.isReady.Load() {
-		m.Ready.Set(1)
+		m.ready.Set(1)
 	}
-	m.ReconcileDuration.Observe(time.Since(start).Seconds())
+	m.reconcileDuration.Observe(time.Since(start).Seconds())
 }

@@ -21,7 +21,6 @@ import (
 
 	"github.com/lbdns/lbdns/internal/testkube"
 	"github.com/lbdns/lbdns/internal/testwait"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/source"
@@ -74,7 +73,7 @@ type harness struct {
 	client  *fake.Clientset
 	ctl     *Controller
 	events  *record.FakeRecorder
-	metrics *metrics.Metrics
+	metrics *Metrics
 }
 
 func newHarness(t *testing.T, failOpen bool, objs ...any) *harness {
@@ -92,8 +91,7 @@ func newHarnessWith(t *testing.T, configure func(*Options), objs ...any) *harnes
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, client: client, events: record.NewFakeRecorder(1000), metrics: metrics.New(prometheus.NewRegistry())}
-	h.metrics.Snapshot.LocalClusterName = "local"
+	h := &harness{t: t, client: client, events: record.NewFakeRecorder(1000), metrics: NewMetrics(prometheus.NewRegistry())}
 	o := Options{
 		Build:    source.Options{AnnotationPrefix: "lbdns.io/", DefaultTTL: 30, KubeProxyHealthPort: 10256},
 		FailOpen: true,
@@ -226,7 +224,7 @@ func TestControllerWithdrawsAndRestores(t *testing.T) {
 		t.Fatal("still fail-open")
 	}
 	h.waitEvent("Normal", EventTargetRestored, "127.0.0.21")
-	if v := testutil.ToFloat64(h.metrics.TargetTransitions.WithLabelValues(hostname, "unhealthy")); v < 2 {
+	if v := testutil.ToFloat64(h.metrics.transitions.WithLabelValues(hostname, "unhealthy")); v < 2 {
 		t.Errorf("unhealthy transitions = %v, want >= 2", v)
 	}
 	if v := h.gauge("lbdns_target_healthy", map[string]string{"cluster": "local", "hostname": hostname, "namespace": "default", "service": "b", "ip": "127.0.0.22"}); v != 0 {
@@ -238,7 +236,7 @@ func TestControllerWithdrawsAndRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	testwait.For(t, "b's gauges deleted", func() bool {
-		return testutil.CollectAndCount(h.metrics.Snapshot, "lbdns_target_healthy") == 1
+		return testutil.CollectAndCount(h.metrics.snapshot, "lbdns_target_healthy") == 1
 	})
 }
 
@@ -484,7 +482,7 @@ func TestControllerFreshAfterATimeJump(t *testing.T) {
 func (h *harness) gauge(name string, labels map[string]string) float64 {
 	h.t.Helper()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(h.metrics.Snapshot)
+	reg.MustRegister(h.metrics.snapshot)
 	families, err := reg.Gather()
 	if err != nil {
 		h.t.Fatal(err)

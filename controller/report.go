@@ -66,7 +66,7 @@ func (c *Controller) forgetGoneSeries(before, decisions []model.Decision) {
 	}
 	for _, d := range before {
 		if !exists[d.Hostname] {
-			c.opts.Metrics.TargetTransitions.DeletePartialMatch(prometheus.Labels{"hostname": d.Hostname})
+			c.opts.Metrics.transitions.DeletePartialMatch(prometheus.Labels{"hostname": d.Hostname})
 		}
 	}
 }
@@ -125,7 +125,7 @@ func (c *Controller) countTransitions(targets []targetChange) {
 			continue
 		}
 		for _, h := range t.Hostnames {
-			c.opts.Metrics.TargetTransitions.WithLabelValues(h, t.To.String()).Inc()
+			c.opts.Metrics.transitions.WithLabelValues(h, t.To.String()).Inc()
 		}
 	}
 }

@@ -79,7 +79,7 @@ func TestControllerForgetsTheTransitionsOfAGoneHostname(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitPublished("127.0.0.96")
-	if n := testutil.CollectAndCount(h.metrics.TargetTransitions); n != 1 {
+	if n := testutil.CollectAndCount(h.metrics.transitions); n != 1 {
 		t.Fatalf("%d transition series, want 1", n)
 	}
 	for _, name := range []string{"a", "b"} {
@@ -88,7 +88,7 @@ func TestControllerForgetsTheTransitionsOfAGoneHostname(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for testutil.CollectAndCount(h.metrics.TargetTransitions) != 0 {
+	for testutil.CollectAndCount(h.metrics.transitions) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the transition series of a gone hostname stayed")
 		}

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lbdns/lbdns/apiwatch"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/provider"
@@ -56,7 +55,7 @@ func TestEndpoints(t *testing.T) {
 	}}, Transitions: []model.Transition{{At: now, Target: model.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")},
 		Hostnames: []string{"app.example.com"}, To: "unhealthy", Reason: model.ProbeFailed}}}}
 	reg := prometheus.NewRegistry()
-	outputs := &provider.Outputs{Metrics: metrics.New(reg)}
+	outputs := &provider.Outputs{Metrics: provider.NewMetrics(reg)}
 	outputs.Observer("rfc2136").Observe(st.snap, errors.New("zone transfer (AXFR) of example.com: bad xfr rcode: 5"))
 	outputs.Observer("connector").Observe(st.snap, nil)
 	srv := httptest.NewServer(Handler(Sources{State: st, Outputs: outputs, Cluster: lostCluster{}, Gatherer: reg}))
@@ -121,7 +120,7 @@ func TestEndpoints(t *testing.T) {
 	}
 
 	_, body = get(t, srv, "/metrics")
-	for _, name := range []string{"lbdns_ready", "lbdns_hostnames"} {
+	for _, name := range []string{"lbdns_sync_total", "lbdns_last_sync_timestamp_seconds"} {
 		if !strings.Contains(body, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}

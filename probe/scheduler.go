@@ -32,11 +32,9 @@ type Options struct {
 	// timeout, can then never delay the probes of live or new ones.
 	Concurrency int
 	Funcs       map[Kind]Func
-	// Observe, if set, is called after every check sent (for metrics);
-	// Shared, if set, for every check whose result came from another
-	// target's run of the same check.
-	Observe func(kind Kind, err error, took time.Duration)
-	Shared  func(kind Kind)
+	// Metrics count the checks sent and the results taken from another
+	// target's run of the same check; nil counts nothing.
+	Metrics *Metrics
 	Logger  *slog.Logger
 }
 
@@ -212,14 +210,12 @@ func (s *Scheduler[K]) round(ctx context.Context, e *entry, p *pool, c claim) er
 		id, err, ran := s.shared.do(ctx, keyOf(t, c), e.last[i], func() error {
 			start := time.Now()
 			err := f(ctx, t.IP, c)
-			if s.opts.Observe != nil { // executions only: a shared result is not a probe
-				s.opts.Observe(c.Kind, err, time.Since(start))
-			}
+			s.opts.Metrics.ran(c.Kind, err, time.Since(start)) // executions only: a shared result is not a probe
 			return err
 		})
 		e.last[i] = id
-		if !ran && s.opts.Shared != nil {
-			s.opts.Shared(c.Kind)
+		if !ran {
+			s.opts.Metrics.tookShared(c.Kind)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", c, err)

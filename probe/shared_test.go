@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/internal/testmetrics"
 	"github.com/lbdns/lbdns/internal/testwait"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // counting is a probe that counts its executions per check kind.
@@ -52,9 +54,9 @@ func rounds[K comparable](s *Scheduler[K], keys []K) (total uint64, least uint64
 // too, while another node's are its own.
 func TestSchedulerSharesIdenticalChecks(t *testing.T) {
 	c := newCounting()
-	var taken atomic.Int32
+	reg := prometheus.NewRegistry()
 	s := NewScheduler[string](Options{Interval: 40 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2, Jitter: 0.1,
-		Concurrency: 16, Funcs: map[Kind]Func{TCP: c.probe, KubeProxy: c.probe}, Shared: func(Kind) { taken.Add(1) }}, nil)
+		Concurrency: 16, Funcs: map[Kind]Func{TCP: c.probe, KubeProxy: c.probe}, Metrics: NewMetrics(reg)}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); s.Wait() }()
 	same := Target{IP: netip.MustParseAddr("192.0.2.1"), Spec: Spec{Checks: []Check{{Kind: TCP, Port: 80}}}}
@@ -92,8 +94,9 @@ func TestSchedulerSharesIdenticalChecks(t *testing.T) {
 	}
 	// Every round recorded ran its check or took another's result (a run cut
 	// short by the stop is counted but not recorded).
-	if total := sameTotal + nodeTotal + n2; taken.Load() == 0 || uint64(tcp+kp)+uint64(taken.Load()) < total {
-		t.Errorf("%d executions + %d shared results for %d rounds", tcp+kp, taken.Load(), total)
+	taken := uint64(testmetrics.Value(t, reg, "lbdns_probes_shared_total", "kind", string(TCP)) + testmetrics.Value(t, reg, "lbdns_probes_shared_total", "kind", string(KubeProxy)))
+	if total := sameTotal + nodeTotal + n2; taken == 0 || uint64(tcp+kp)+taken < total {
+		t.Errorf("%d executions + %d shared results for %d rounds", tcp+kp, taken, total)
 	}
 	if uint64(kp) < n2 {
 		t.Errorf("n2's node checks were shared with n1's: %d executions, n2 alone had %d rounds", kp, n2)

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/model"
 )
 
@@ -16,7 +15,7 @@ import (
 // when and why. It is safe for concurrent use.
 type SyncObserver struct {
 	Output  string
-	Metrics *metrics.Metrics
+	Metrics *Metrics
 
 	mu     sync.Mutex
 	synced uint64 // the newest generation reflected
@@ -41,14 +40,7 @@ type OutputStatus struct {
 func (o *SyncObserver) Observe(snap *model.Snapshot, err error) (OutputStatus, bool) {
 	now := time.Now()
 	st, changed := o.record(err, now)
-	if m := o.Metrics; m != nil {
-		if err != nil {
-			m.SyncTotal.WithLabelValues(o.Output, "error").Inc()
-		} else {
-			m.SyncTotal.WithLabelValues(o.Output, "success").Inc()
-			m.LastSyncTimestamp.WithLabelValues(o.Output).Set(float64(now.UnixNano()) / 1e9)
-		}
-	}
+	o.Metrics.synced(o.Output, err, now)
 	if err == nil {
 		o.Reflected(snap, now)
 	}
@@ -91,25 +83,21 @@ func (o *SyncObserver) Reflected(snap *model.Snapshot, now time.Time) {
 	defer o.mu.Unlock()
 	if o.synced == 0 {
 		o.synced = snap.Generation
-		if o.Metrics != nil {
-			o.Metrics.PublishLatency.WithLabelValues(o.Output) // the series exists from the start
-		}
+		o.Metrics.latencyStarts(o.Output)
 		return
 	}
 	if snap.Generation <= o.synced {
 		return
 	}
 	for _, c := range snap.ChangesAfter(o.synced) {
-		if o.Metrics != nil {
-			o.Metrics.PublishLatency.WithLabelValues(o.Output).Observe(now.Sub(c.At).Seconds())
-		}
+		o.Metrics.reflected(o.Output, now.Sub(c.At))
 	}
 	o.synced = snap.Generation
 }
 
 // Outputs hands out one SyncObserver per output and lists their states.
 type Outputs struct {
-	Metrics *metrics.Metrics
+	Metrics *Metrics
 
 	mu        sync.Mutex
 	observers []*SyncObserver

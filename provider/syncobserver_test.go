@@ -9,12 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/model"
 )
 
 func TestSyncObserver(t *testing.T) {
-	m := metrics.New(prometheus.NewRegistry())
+	m := NewMetrics(prometheus.NewRegistry())
 	o := &SyncObserver{Output: "test", Metrics: m}
 	start := time.Now()
 	snap := func(gen uint64) *model.Snapshot {
@@ -26,7 +25,7 @@ func TestSyncObserver(t *testing.T) {
 	}
 	observed := func() uint64 {
 		var d dto.Metric
-		if err := m.PublishLatency.WithLabelValues("test").(prometheus.Histogram).Write(&d); err != nil {
+		if err := m.publishLatency.WithLabelValues("test").(prometheus.Histogram).Write(&d); err != nil {
 			t.Fatal(err)
 		}
 		return d.GetHistogram().GetSampleCount()
@@ -42,10 +41,10 @@ func TestSyncObserver(t *testing.T) {
 	if n := observed(); n != 2 {
 		t.Errorf("%d latencies observed, want 2 (generations 4 and 5)", n)
 	}
-	if got := testutil.ToFloat64(m.SyncTotal.WithLabelValues("test", "success")); got != 3 {
+	if got := testutil.ToFloat64(m.syncs.WithLabelValues("test", "success")); got != 3 {
 		t.Errorf("successes = %v, want 3", got)
 	}
-	if got := testutil.ToFloat64(m.SyncTotal.WithLabelValues("test", "error")); got != 1 {
+	if got := testutil.ToFloat64(m.syncs.WithLabelValues("test", "error")); got != 1 {
 		t.Errorf("errors = %v, want 1", got)
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"sigs.k8s.io/external-dns/endpoint"
 
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/model"
 )
 
@@ -79,7 +78,7 @@ type LoopOptions struct {
 	Fence func() error
 	// Observer records each sync; nil makes one over Metrics.
 	Observer *SyncObserver
-	Metrics  *metrics.Metrics
+	Metrics  *Metrics
 }
 
 // WriteLoop drives a Writer: it waits until lbdns is ready, then writes after
@@ -239,9 +238,7 @@ func (l *WriteLoop) fence() error {
 
 // noteFenced counts a held-back write, and logs the first of a row.
 func (l *WriteLoop) noteFenced(err error) {
-	if l.opts.Metrics != nil {
-		l.opts.Metrics.FencedWrites.WithLabelValues(l.opts.Output).Inc()
-	}
+	l.opts.Metrics.fenced(l.opts.Output)
 	if !l.fenced {
 		l.opts.Logger.Info("write held back", "reason", err.Error())
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/lbdns/lbdns/internal/testsnap"
 	"github.com/lbdns/lbdns/internal/testwait"
-	"github.com/lbdns/lbdns/metrics"
 )
 
 // recorder is a Writer that remembers what it was asked to write and fails
@@ -55,7 +54,7 @@ func (r *recorder) last() ([]string, int) {
 func TestWriteLoopWaitsFiltersRetriesAndFollows(t *testing.T) {
 	f := testsnap.NewFeed(testsnap.Build(1, map[string][]string{"a.example.com": {"192.0.2.1"}, "b.example.org": {"192.0.2.2"}}))
 	w := &recorder{failures: 2}
-	m := metrics.New(prometheus.NewRegistry())
+	m := NewMetrics(prometheus.NewRegistry())
 	loop := NewWriteLoop(f, f, w, LoopOptions{Output: "test", DomainFilter: endpoint.NewDomainFilter([]string{"example.com"}),
 		SyncInterval: time.Hour, Debounce: 5 * time.Millisecond, MinBackoff: 5 * time.Millisecond, Metrics: m})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -72,7 +71,7 @@ func TestWriteLoopWaitsFiltersRetriesAndFollows(t *testing.T) {
 	if names, _ := w.last(); !slices.Equal(names, []string{"a.example.com"}) {
 		t.Fatalf("wrote %v, want only the hostname inside the domain filter", names)
 	}
-	if v := testutil.ToFloat64(m.SyncTotal.WithLabelValues("test", "error")); v != 2 {
+	if v := testutil.ToFloat64(m.syncs.WithLabelValues("test", "error")); v != 2 {
 		t.Errorf("lbdns_sync_total{result=error} = %v, want 2", v)
 	}
 	f.Set(testsnap.Build(2, map[string][]string{"a.example.com": {"192.0.2.1"}, "c.example.com": {"192.0.2.3"}}))
@@ -88,7 +87,7 @@ func TestWriteLoopFence(t *testing.T) {
 	f := testsnap.NewFeed(testsnap.Build(1, map[string][]string{"a.example.com": {"192.0.2.1"}}))
 	f.MakeReady()
 	w := &recorder{}
-	m := metrics.New(prometheus.NewRegistry())
+	m := NewMetrics(prometheus.NewRegistry())
 	var open atomic.Bool
 	loop := NewWriteLoop(f, f, w, LoopOptions{Output: "test", SyncInterval: time.Hour, MinBackoff: 5 * time.Millisecond,
 		Fence:   func() error { return map[bool]error{false: errors.New("lease not held"), true: nil}[open.Load()] },
@@ -98,11 +97,11 @@ func TestWriteLoopFence(t *testing.T) {
 	go func() { loop.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 
-	testwait.For(t, "a fenced write counted", func() bool { return testutil.ToFloat64(m.FencedWrites.WithLabelValues("test")) >= 3 })
+	testwait.For(t, "a fenced write counted", func() bool { return testutil.ToFloat64(m.fencedWrites.WithLabelValues("test")) >= 3 })
 	if _, n := w.last(); n != 0 {
 		t.Fatalf("%d writes through a closed fence", n)
 	}
-	if v := testutil.ToFloat64(m.SyncTotal.WithLabelValues("test", "error")); v != 0 {
+	if v := testutil.ToFloat64(m.syncs.WithLabelValues("test", "error")); v != 0 {
 		t.Errorf("fenced writes counted as %v failed syncs", v)
 	}
 	open.Store(true)

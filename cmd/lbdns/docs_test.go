@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lbdns/lbdns/config"
-	"github.com/lbdns/lbdns/metrics"
+	"github.com/lbdns/lbdns/connlimit"
 	"github.com/lbdns/lbdns/nodeagent"
 	"github.com/lbdns/lbdns/source"
 )
@@ -93,9 +93,9 @@ error names its variable. Kubernetes access: in-cluster, else the standard kubec
 // part registers it, with its type, labels and help.
 func metricsDoc(t *testing.T) string {
 	rec := &recordingRegisterer{}
-	m := metrics.New(rec)
-	m.WatchClusterView(func(time.Time) time.Duration { return 0 })
-	m.WatchConnections("http", func() int { return 0 })
+	m := newMetrics(rec)
+	watchClusterView(rec, func(time.Time) time.Duration { return 0 })
+	m.listeners.WatchOpen("http", connlimit.Wrap(nil, connlimit.Options{}))
 	registerClusterGauges(rec, config.Config{}, []watchedCluster{{}})
 	rec.MustRegister(nodeagent.NewCollector(nil, nil))
 	type row struct{ name, kind, labels, help string }

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/lbdns/lbdns/config"
+	"github.com/lbdns/lbdns/connlimit"
 	"github.com/lbdns/lbdns/controller"
 	"github.com/lbdns/lbdns/httpserver"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
 	"github.com/lbdns/lbdns/provider/connector"
 	"github.com/lbdns/lbdns/provider/dnsserver"
@@ -20,10 +20,10 @@ import (
 
 // serveReaders starts the outputs every replica serves: the connector and
 // the embedded DNS server, each when its listener is open.
-func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Controller, outputs *provider.Outputs,
+func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Controller, outputs *provider.Outputs, m allMetrics,
 	serials dnsserver.SerialBoard, log *slog.Logger) {
 	if ls.connector != nil {
-		srv := connector.New(ctl, ctl, connector.Options{Logger: log, Observer: outputs.Observer(connector.Output), Metrics: outputs.Metrics})
+		srv := connector.New(ctl, ctl, connector.Options{Logger: log, Observer: outputs.Observer(connector.Output), Metrics: m.connector})
 		g.Go(func(ctx context.Context) error {
 			if err := srv.Serve(ctx, ls.connector); err != nil {
 				return fmt.Errorf("connector (LBDNS_CONNECTOR_ADDR): %w", err)
@@ -38,7 +38,8 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 			RRL: dnsserver.RRL{Rate: cfg.DNSRRLRate, Slip: cfg.DNSRRLSlip, Exempt: exempt}, WeightByNode: cfg.DNSWeightByNode,
 			TCP:        dnsserver.TCPLimits{MaxConns: cfg.DNSTCPMaxConns, MaxConnsPerNetwork: cfg.DNSTCPMaxConnsPerNetwork, IdleTimeout: cfg.DNSTCPIdleTimeout},
 			MaxAnswers: cfg.DNSMaxAnswers, Transfer: dnsTransfer(cfg), Serials: serials,
-			Ready: ctl.IsReady, Logger: log, Observer: outputs.Observer(dnsserver.Output), Metrics: outputs.Metrics})
+			Ready: ctl.IsReady, Logger: log, Observer: outputs.Observer(dnsserver.Output),
+			Metrics: m.dns, Listeners: m.listeners})
 		g.Go(func(ctx context.Context) error {
 			if err := srv.Serve(ctx, ls.dnsUDP, ls.dnsTCP); err != nil {
 				return fmt.Errorf("DNS server (LBDNS_DNS_ADDR): %w", err)
@@ -60,11 +61,9 @@ func dnsTransfer(cfg config.Config) dnsserver.Transfer {
 }
 
 // startHTTP serves /metrics, /status and the rest on ln until the group ends.
-func startHTTP(g *group, ln net.Listener, src httpserver.Sources, cfg config.Config, m *metrics.Metrics) {
-	srv, bounded := httpserver.Bounded(httpserver.Handler(src), ln, httpLimits(cfg), func(reason string) {
-		m.ConnectionsRefused.WithLabelValues("http", reason).Inc()
-	})
-	m.WatchConnections("http", bounded.Open)
+func startHTTP(g *group, ln net.Listener, src httpserver.Sources, cfg config.Config, m *connlimit.Metrics) {
+	srv, bounded := httpserver.Bounded(httpserver.Handler(src), ln, httpLimits(cfg), m.Refused("http"))
+	m.WatchOpen("http", bounded)
 	g.Go(func(context.Context) error { return serveHTTP(srv, bounded) })
 	g.Go(func(ctx context.Context) error { return shutdownHTTPWhenDone(ctx, srv) })
 }

@@ -19,10 +19,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	corev1 "k8s.io/api/core/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -36,7 +33,6 @@ import (
 	"github.com/lbdns/lbdns/config"
 	"github.com/lbdns/lbdns/controller"
 	"github.com/lbdns/lbdns/httpserver"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/probe"
 	"github.com/lbdns/lbdns/provider"
 	"github.com/lbdns/lbdns/source"
@@ -181,7 +177,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reg, m := newMetrics()
+	reg, m := newRegistry()
 	// leading is set while this replica may write and send events: always
 	// without leader election, else while it holds the Lease, so that N
 	// replicas do not put N copies of every event on a Service.
@@ -199,7 +195,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	conn := apiwatch.New(func(ctx context.Context) error {
 		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 	}, log)
-	m.WatchClusterView(conn.ViewAge)
+	watchClusterView(reg, conn.ViewAge)
 	clusters, stopClusters, err := watchClusters(ctx, cfg, client, conn, recorder, leading, log)
 	defer stopClusters()
 	if err != nil {
@@ -223,11 +219,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		"namespace", cfg.Namespace, "probeInterval", cfg.ProbeInterval.String(), "fall", cfg.ProbeFall, "rise", cfg.ProbeRise)
 
 	g := newGroup(ctx)
-	outputs := &provider.Outputs{Metrics: m}
+	outputs := &provider.Outputs{Metrics: m.outputs}
 	agents := startAgents(g, cfg, clusters, ctl, reg, log)
 	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Clusters: clusterStatuses(cfg, clusters),
-		Agents: agents, Gatherer: reg, Pprof: cfg.Pprof, TXTOwnerID: cfg.TXTOwnerID}, cfg, m)
-	serveReaders(g, cfg, ls, ctl, outputs, serialBoard(g, cfg, client, lease, log), log)
+		Agents: agents, Gatherer: reg, Pprof: cfg.Pprof, TXTOwnerID: cfg.TXTOwnerID}, cfg, m.listeners)
+	serveReaders(g, cfg, ls, ctl, outputs, m, serialBoard(g, cfg, client, lease, log), log)
 	runClusters(g, clusters)
 	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready()) })
 	g.Go(func(ctx context.Context) error { return runController(ctx, ctl, conn, cfg) })
@@ -290,17 +286,8 @@ func typedClient(restCfg *rest.Config) (kubernetes.Interface, error) {
 	return client, nil
 }
 
-func newMetrics() (*prometheus.Registry, *metrics.Metrics) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.New(reg)
-	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
-	return reg, m
-}
-
 // newController returns the controller; the clusters are added after.
-func newController(cfg config.Config, log *slog.Logger, m *metrics.Metrics) *controller.Controller {
-	m.Snapshot.LocalClusterName = cfg.ClusterName
+func newController(cfg config.Config, log *slog.Logger, m allMetrics) *controller.Controller {
 	return controller.New(nil, controller.Options{
 		Build: source.Options{
 			AnnotationPrefix:    cfg.AnnotationPrefix,
@@ -319,18 +306,10 @@ func newController(cfg config.Config, log *slog.Logger, m *metrics.Metrics) *con
 			Rise: cfg.ProbeRise, Fall: cfg.ProbeFall, Jitter: cfg.ProbeJitter,
 			Concurrency: cfg.ProbeConcurrency, Funcs: probe.Funcs(),
 			Damping: probe.DampingFor(cfg.FlapHalfLife, cfg.FlapThreshold),
-			Observe: func(kind probe.Kind, err error, took time.Duration) {
-				result := "success"
-				if err != nil {
-					result = "failure"
-				}
-				m.ProbesTotal.WithLabelValues(string(kind), result).Inc()
-				m.ProbeDuration.WithLabelValues(string(kind)).Observe(took.Seconds())
-			},
-			Shared: func(kind probe.Kind) { m.ProbesShared.WithLabelValues(string(kind)).Inc() },
+			Metrics: m.probes,
 		},
 		LocalClusterName: cfg.ClusterName,
 		Logger:           log,
-		Metrics:          m,
+		Metrics:          m.controller,
 	})
 }

@@ -21,7 +21,6 @@ import (
 
 	"github.com/lbdns/lbdns/config"
 	"github.com/lbdns/lbdns/controller"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
 	"github.com/lbdns/lbdns/provider/crd"
 	"github.com/lbdns/lbdns/provider/standalone"
@@ -33,7 +32,7 @@ type writers struct {
 	ctl     *controller.Controller
 	restCfg *rest.Config
 	log     *slog.Logger
-	m       *metrics.Metrics
+	m       allMetrics
 	outputs *provider.Outputs
 	// leading is set while this replica holds the Lease (it gates events).
 	leading *atomic.Bool
@@ -53,14 +52,14 @@ func (w writers) build(fence func() error) ([]*provider.WriteLoop, error) {
 			SyncInterval: w.cfg.SyncInterval,
 			Logger:       w.log,
 			Observer:     w.outputs.Observer(output),
-			Metrics:      w.m,
+			Metrics:      w.m.outputs,
 		})
 	}
 	var loops []*provider.WriteLoop
 	if w.cfg.Provider != "" {
 		opts := standaloneOptions(w.cfg, w.log)
 		opts.MigrateFromOwnerID = w.migrateFrom
-		opts.RFC2136.OnConflict = func() { w.m.UpdateConflicts.WithLabelValues(w.cfg.Provider).Inc() }
+		opts.RFC2136.OnConflict = func() { w.m.outputs.UpdateConflict(w.cfg.Provider) }
 		sw, err := standalone.New(opts)
 		if err != nil {
 			return nil, fmt.Errorf("LBDNS_PROVIDER=%s, LBDNS_POLICY=%s: %w", w.cfg.Provider, w.cfg.Policy, err)
@@ -126,7 +125,7 @@ func runWriters(ctx context.Context, w writers, lease *heldLease) error {
 		<-ctx.Done() // no writers: holding the Lease is the job (the DNS serials)
 	}
 	if lease == nil {
-		w.m.Leader.Set(1)
+		w.m.leader.Set(1)
 		run(ctx)
 		return nil
 	}
@@ -161,13 +160,13 @@ func (w writers) campaign(ctx context.Context, lock *heldLease, run func(context
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
 					w.log.Info("became leader: writing", "identity", id)
-					w.m.Leader.Set(1)
+					w.m.leader.Set(1)
 					w.leading.Store(true)
 					run(ctx)
 				},
 				OnStoppedLeading: func() {
 					w.log.Info("not the leader: writers stopped", "identity", id)
-					w.m.Leader.Set(0)
+					w.m.leader.Set(0)
 					w.leading.Store(false)
 				},
 				OnNewLeader: func(identity string) {

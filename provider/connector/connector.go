@@ -18,6 +18,7 @@ import (
 
 	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Output is the output label in metrics.
@@ -36,9 +37,9 @@ type Options struct {
 	MaxConns     int
 	WriteTimeout time.Duration
 	Logger       *slog.Logger
-	// Observer records each answer; nil makes one over Metrics.
+	// Observer records each answer; nil records none.
 	Observer *provider.SyncObserver
-	Metrics  *metrics.Metrics
+	Metrics  *Metrics // nil: none
 }
 
 // Server is the connector server.
@@ -61,7 +62,7 @@ func New(snaps provider.Snapshots, ready provider.Readiness, opts Options) *Serv
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Observer == nil {
-		opts.Observer = &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}
+		opts.Observer = &provider.SyncObserver{Output: Output}
 	}
 	return &Server{snaps: snaps, ready: ready, opts: opts, observer: opts.Observer}
 }
@@ -127,6 +128,15 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 
 func (s *Server) count(result string) {
 	if m := s.opts.Metrics; m != nil {
-		m.ConnectorConnections.WithLabelValues(result).Inc()
+		m.connections.WithLabelValues(result).Inc()
 	}
+}
+
+// Metrics are the connector's.
+type Metrics struct{ connections *prometheus.CounterVec }
+
+// NewMetrics creates the connector's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	return &Metrics{connections: metrics.Registrar{Reg: reg}.CounterVec("lbdns_connector_connections_total",
+		"Connector connections, by result (served, error, closed_before_ready).", "result")}
 }

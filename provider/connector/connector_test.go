@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"sigs.k8s.io/external-dns/endpoint"
 
+	"github.com/lbdns/lbdns/internal/testmetrics"
 	"github.com/lbdns/lbdns/internal/testwait"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/model"
+	"github.com/lbdns/lbdns/provider"
 )
 
 // fakeState is a controller stand-in: a snapshot and a ready channel.
@@ -41,14 +41,19 @@ func (f *fakeState) Snapshot() *model.Snapshot { f.mu.Lock(); defer f.mu.Unlock(
 func (f *fakeState) Changed() <-chan struct{}  { return f.changed }
 func (f *fakeState) Ready() <-chan struct{}    { return f.ready }
 
-func start(t *testing.T, st *fakeState, m *metrics.Metrics) string {
+func start(t *testing.T, st *fakeState, reg prometheus.Registerer) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := New(st, st, Options{Metrics: m, MaxConns: 4})
+	opts := Options{MaxConns: 4}
+	if reg != nil {
+		opts.Metrics = NewMetrics(reg)
+		opts.Observer = &provider.SyncObserver{Output: Output, Metrics: provider.NewMetrics(reg)}
+	}
+	srv := New(st, st, opts)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
@@ -80,8 +85,7 @@ func TestConnectorServesEndpoints(t *testing.T) {
 	st := newState()
 	close(st.ready)
 	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
-	addr := start(t, st, m)
+	addr := start(t, st, reg)
 	for range 3 { // one answer per connection, every time
 		eps := read(t, addr)
 		if len(eps) != 1 || eps[0].DNSName != "app.example.com" || eps[0].RecordType != "A" ||
@@ -91,7 +95,7 @@ func TestConnectorServesEndpoints(t *testing.T) {
 	}
 	// The server counts after its write, so the count may trail the reads.
 	testwait.For(t, "lbdns_sync_total{output=connector,result=success} = 3", func() bool {
-		return testutil.ToFloat64(m.SyncTotal.WithLabelValues(Output, "success")) == 3
+		return testmetrics.Value(t, reg, "lbdns_sync_total", "output", Output, "result", "success") == 3
 	})
 }
 

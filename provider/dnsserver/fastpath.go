@@ -240,5 +240,5 @@ func (s *Server) countFast(qtype uint16, start time.Time) {
 	} else {
 		s.fast.aaaa.Inc()
 	}
-	m.DNSDuration.Observe(time.Since(start).Seconds())
+	m.duration.Observe(time.Since(start).Seconds())
 }

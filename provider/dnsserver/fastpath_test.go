@@ -8,8 +8,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/lbdns/lbdns/metrics"
 )
 
 var fastClient = &net.UDPAddr{IP: net.IPv4(198, 51, 100, 7), Port: 40000}
@@ -139,8 +137,8 @@ func TestFastPathLeavesTheRestToTheFullPath(t *testing.T) {
 // answers as the full path's: the same verdicts in the same order, the
 // same truncated answer, and the same counters.
 func TestFastPathRateLimits(t *testing.T) {
-	newServer := func() (*Server, *metrics.Metrics) {
-		m := metrics.New(prometheus.NewRegistry())
+	newServer := func() (*Server, *Metrics) {
+		m := NewMetrics(prometheus.NewRegistry())
 		return New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}, RRL: RRL{Rate: 1, Slip: 2}, Metrics: m}), m
 	}
 	fastServer, fastMetrics := newServer()
@@ -157,12 +155,12 @@ func TestFastPathRateLimits(t *testing.T) {
 		}
 	}
 	for _, v := range []string{"dropped", "slipped"} {
-		f, g := testutil.ToFloat64(fastMetrics.DNSRateLimited.WithLabelValues(v)), testutil.ToFloat64(fullMetrics.DNSRateLimited.WithLabelValues(v))
+		f, g := testutil.ToFloat64(fastMetrics.rateLimited.WithLabelValues(v)), testutil.ToFloat64(fullMetrics.rateLimited.WithLabelValues(v))
 		if f == 0 || f != g {
 			t.Errorf("%s: fast path counted %g, the full path %g", v, f, g)
 		}
 	}
-	f, g := testutil.ToFloat64(fastMetrics.DNSQueries.WithLabelValues("A", "NOERROR")), testutil.ToFloat64(fullMetrics.DNSQueries.WithLabelValues("A", "NOERROR"))
+	f, g := testutil.ToFloat64(fastMetrics.queries.WithLabelValues("A", "NOERROR")), testutil.ToFloat64(fullMetrics.queries.WithLabelValues("A", "NOERROR"))
 	if f == 0 || f != g {
 		t.Errorf("answers counted: fast path %g, the full path %g", f, g)
 	}
@@ -170,7 +168,7 @@ func TestFastPathRateLimits(t *testing.T) {
 
 // The fast path answers without allocating.
 func TestFastPathAllocatesNothing(t *testing.T) {
-	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}, Metrics: metrics.New(prometheus.NewRegistry())})
+	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}, Metrics: NewMetrics(prometheus.NewRegistry())})
 	query := packed(t, "app.example.com.", dns.TypeA, withEDNS(1232))
 	buf := make([]byte, 0, maxUDPSize)
 	s.fastAnswer(query, fastClient, buf) // builds the index

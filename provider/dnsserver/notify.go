@@ -110,6 +110,6 @@ func (e *notifyError) Error() string { return "answered " + dns.RcodeToString[e.
 
 func (s *Server) countNotify(result string) {
 	if m := s.opts.Metrics; m != nil {
-		m.DNSNotifies.WithLabelValues(result).Inc()
+		m.notifies.WithLabelValues(result).Inc()
 	}
 }

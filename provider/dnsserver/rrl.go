@@ -180,6 +180,6 @@ func truncated(resp *dns.Msg) *dns.Msg {
 
 func (s *Server) countLimited(v rrlVerdict) {
 	if m := s.opts.Metrics; m != nil {
-		m.DNSRateLimited.WithLabelValues(v.String()).Inc()
+		m.rateLimited.WithLabelValues(v.String()).Inc()
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/lbdns/lbdns/metrics"
 )
 
 // flood sends n identical queries from the local address from as fast as it
@@ -54,7 +52,7 @@ func flood(t *testing.T, server, from string, n int) (answered, truncated, silen
 }
 
 func TestRRLLimitsAFloodingClientOnly(t *testing.T) {
-	m := metrics.New(prometheus.NewRegistry())
+	m := NewMetrics(prometheus.NewRegistry())
 	addr := startWith(t, testSnapshot(), Options{Metrics: m,
 		RRL: RRL{Rate: 20, Slip: 2, Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.2.0/24")}}})
 
@@ -77,7 +75,7 @@ func TestRRLLimitsAFloodingClientOnly(t *testing.T) {
 	}
 	// Silent queries include any the kernel dropped from a full socket
 	// buffer under load: the server's count can only be lower.
-	if v := testutil.ToFloat64(m.DNSRateLimited.WithLabelValues("dropped")); v == 0 || int(v) > silent {
+	if v := testutil.ToFloat64(m.rateLimited.WithLabelValues("dropped")); v == 0 || int(v) > silent {
 		t.Errorf("lbdns_dns_rate_limited_total{action=dropped} = %v, want 1..%d", v, silent)
 	}
 }

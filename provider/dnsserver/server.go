@@ -18,7 +18,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/lbdns/lbdns/connlimit"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
 )
 
@@ -67,10 +66,12 @@ type Options struct {
 	// them.
 	WeightByNode bool
 	Logger       *slog.Logger
-	// Observer records when answers reflect a change; nil makes one over
-	// Metrics.
+	// Observer records when answers reflect a change; nil records none.
 	Observer *provider.SyncObserver
-	Metrics  *metrics.Metrics
+	// Metrics (nil: none) are the server's; Listeners count its TCP
+	// listener's connections (nil: not counted).
+	Metrics   *Metrics
+	Listeners *connlimit.Metrics
 }
 
 // TCPLimits bound the server's TCP connections (RFC 7766 section 6.2): in
@@ -129,11 +130,11 @@ func New(snaps provider.Snapshots, opts Options) *Server {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Observer == nil {
-		opts.Observer = &provider.SyncObserver{Output: Output, Metrics: opts.Metrics}
+		opts.Observer = &provider.SyncObserver{Output: Output}
 	}
 	s := &Server{snaps: snaps, opts: opts, reflected: opts.Observer}
 	if m := opts.Metrics; m != nil {
-		s.fast = fastCounters{a: m.DNSQueries.WithLabelValues("A", "NOERROR"), aaaa: m.DNSQueries.WithLabelValues("AAAA", "NOERROR")}
+		s.fast = fastCounters{a: m.queries.WithLabelValues("A", "NOERROR"), aaaa: m.queries.WithLabelValues("AAAA", "NOERROR")}
 	}
 	if opts.RRL.Rate > 0 {
 		s.limiter = newLimiter(opts.RRL)
@@ -159,14 +160,8 @@ func New(snaps provider.Snapshots, opts Options) *Server {
 func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
 	limits := s.opts.TCP.withDefaults()
 	bounded := connlimit.Wrap(ln, connlimit.Options{Max: limits.MaxConns, MaxPerNetwork: limits.MaxConnsPerNetwork, V4Bits: 24, V6Bits: 56,
-		Refused: func(reason string) {
-			if s.opts.Metrics != nil {
-				s.opts.Metrics.ConnectionsRefused.WithLabelValues(Output, reason).Inc()
-			}
-		}})
-	if s.opts.Metrics != nil {
-		s.opts.Metrics.WatchConnections(Output, bounded.Open)
-	}
+		Refused: s.opts.Listeners.Refused(Output)})
+	s.opts.Listeners.WatchOpen(Output, bounded)
 	tcp := &dns.Server{Listener: bounded, Handler: s, ReadTimeout: limits.IdleTimeout, WriteTimeout: 5 * time.Second,
 		IdleTimeout: func() time.Duration { return limits.IdleTimeout }, DecorateReader: decorateReader}
 	if k := s.opts.Transfer.TSIG; k != nil {
@@ -266,8 +261,8 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		s.opts.Logger.Debug("DNS write failed", "remote", w.RemoteAddr().String(), "err", err)
 	}
 	if m := s.opts.Metrics; m != nil {
-		m.DNSQueries.WithLabelValues(qtype, dns.RcodeToString[resp.Rcode]).Inc()
-		m.DNSDuration.Observe(time.Since(start).Seconds())
+		m.queries.WithLabelValues(qtype, dns.RcodeToString[resp.Rcode]).Inc()
+		m.duration.Observe(time.Since(start).Seconds())
 	}
 }
 

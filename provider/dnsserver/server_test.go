@@ -16,7 +16,6 @@ import (
 
 	"github.com/lbdns/lbdns/internal/testnet"
 	"github.com/lbdns/lbdns/internal/testwait"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/model"
 )
 
@@ -48,7 +47,7 @@ func testSnapshot() *model.Snapshot {
 }
 
 // start serves the snapshot on real loopback UDP and TCP sockets.
-func start(t *testing.T, snap *model.Snapshot, m *metrics.Metrics) string {
+func start(t *testing.T, snap *model.Snapshot, m *Metrics) string {
 	t.Helper()
 	return startWith(t, snap, Options{Metrics: m})
 }
@@ -110,7 +109,7 @@ func ips(r *dns.Msg) []string {
 
 func TestAnswers(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
+	m := NewMetrics(reg)
 	addr := start(t, testSnapshot(), m)
 	tests := []struct {
 		name      string
@@ -179,7 +178,7 @@ func TestAnswers(t *testing.T) {
 			})
 		}
 	}
-	if v := testutil.ToFloat64(m.DNSQueries.WithLabelValues("A", "NXDOMAIN")); v < 2 {
+	if v := testutil.ToFloat64(m.queries.WithLabelValues("A", "NXDOMAIN")); v < 2 {
 		t.Errorf("lbdns_dns_queries_total{qtype=A,rcode=NXDOMAIN} = %v", v)
 	}
 }

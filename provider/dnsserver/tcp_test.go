@@ -5,19 +5,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/connlimit"
+	"github.com/lbdns/lbdns/internal/testmetrics"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/lbdns/lbdns/metrics"
 )
 
 // Connections that announce a 64 KB message and stall are closed after the
 // idle timeout, are bounded per client network, and do not keep others
 // from being answered over TCP.
 func TestStalledTCPConnectionsAreBoundedAndClosed(t *testing.T) {
-	m := metrics.New(prometheus.NewRegistry())
-	addr := startWith(t, testSnapshot(), Options{Metrics: m, TCP: TCPLimits{MaxConns: 100, MaxConnsPerNetwork: 20, IdleTimeout: 300 * time.Millisecond}})
+	reg := prometheus.NewRegistry()
+	addr := startWith(t, testSnapshot(), Options{Listeners: connlimit.NewMetrics(reg), TCP: TCPLimits{MaxConns: 100, MaxConnsPerNetwork: 20, IdleTimeout: 300 * time.Millisecond}})
 	var stalled []net.Conn
 	for range 30 { // 20 are held, 10 refused
 		c, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.33.1")}}).Dial("tcp", addr)
@@ -42,7 +41,7 @@ func TestStalledTCPConnectionsAreBoundedAndClosed(t *testing.T) {
 			t.Fatal("a stalled connection was not closed by the server")
 		}
 	}
-	if v := testutil.ToFloat64(m.ConnectionsRefused.WithLabelValues("dns", "network")); v != 10 {
+	if v := testmetrics.Value(t, reg, "lbdns_connections_refused_total", "listener", "dns", "reason", "network"); v != 10 {
 		t.Errorf("lbdns_connections_refused_total{listener=dns,reason=network} = %v, want 10", v)
 	}
 }

@@ -256,7 +256,7 @@ func sortedByText(rrs []dns.RR) ([]dns.RR, []string) {
 // noteSerial shows the zone's serial as a metric.
 func (s *Server) noteSerial(zone string, serial uint32) {
 	if m := s.opts.Metrics; m != nil {
-		m.DNSZoneSerial.WithLabelValues(zone).Set(float64(serial))
+		m.zoneSerial.WithLabelValues(zone).Set(float64(serial))
 	}
 }
 

@@ -126,7 +126,7 @@ func (s *Server) addressRecords(ix *index, zone string) []dns.RR {
 
 func (s *Server) countTransfer(result string) {
 	if m := s.opts.Metrics; m != nil {
-		m.DNSTransfers.WithLabelValues(result).Inc()
+		m.transfers.WithLabelValues(result).Inc()
 	}
 }
 

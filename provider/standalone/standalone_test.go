@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"sigs.k8s.io/external-dns/endpoint"
 	"sigs.k8s.io/external-dns/pkg/apis/externaldns"
 	"sigs.k8s.io/external-dns/plan"
@@ -19,9 +18,9 @@ import (
 	"sigs.k8s.io/external-dns/registry"
 	"sigs.k8s.io/external-dns/registry/txt"
 
+	"github.com/lbdns/lbdns/internal/testmetrics"
 	"github.com/lbdns/lbdns/internal/testsnap"
 	"github.com/lbdns/lbdns/internal/testwait"
-	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
 )
 
@@ -177,11 +176,11 @@ func TestRunRetriesAndFollowsChanges(t *testing.T) {
 	p, reg := newZone(t)
 	f := &flaky{Registry: reg}
 	f.failures.Store(2)
-	m := metrics.New(prometheus.NewRegistry())
+	metricsReg := prometheus.NewRegistry()
 	app := "app." + zone
 	s := testsnap.NewFeed(snapshot(1, map[string][]string{app: {"192.0.2.1"}}))
 	w := provider.NewWriteLoop(s, s, newWriter(f, nil, nil), provider.LoopOptions{Output: "test", SyncInterval: time.Hour,
-		MinBackoff: 10 * time.Millisecond, Debounce: 10 * time.Millisecond, Metrics: m})
+		MinBackoff: 10 * time.Millisecond, Debounce: 10 * time.Millisecond, Metrics: provider.NewMetrics(metricsReg)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
@@ -194,7 +193,7 @@ func TestRunRetriesAndFollowsChanges(t *testing.T) {
 	}
 	s.MakeReady()
 	testwait.For(t, "the first record after two failures", func() bool { return has(f.records(t, p), app+" A 192.0.2.1") })
-	if v := testutil.ToFloat64(m.SyncTotal.WithLabelValues("test", "error")); v != 2 {
+	if v := testmetrics.Value(t, metricsReg, "lbdns_sync_total", "output", "test", "result", "error"); v != 2 {
 		t.Errorf("lbdns_sync_total{result=error} = %v, want 2", v)
 	}
 	s.Set(snapshot(2, map[string][]string{app: {"192.0.2.1", "192.0.2.2"}}))
