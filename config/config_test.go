@@ -11,15 +11,15 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.ProbeInterval != 2*time.Second || cfg.ProbeTimeout != time.Second || cfg.ProbeFall != 2 || cfg.ProbeRise != 2 ||
-		cfg.TTL != 30 || !cfg.FailOpen || cfg.ConnectorAddr != "127.0.0.1:7980" || cfg.HTTPAddr != ":9797" ||
-		cfg.AnnotationPrefix != "lbdns.io/" || cfg.KubeProxyHealthPort != 10256 {
+	if cfg.Probe.Interval != 2*time.Second || cfg.Probe.Timeout != time.Second || cfg.Probe.Fall != 2 || cfg.Probe.Rise != 2 ||
+		cfg.Publish.TTL != 30 || !cfg.Publish.FailOpen || cfg.Connector.Addr != "127.0.0.1:7980" || cfg.HTTP.Addr != ":9797" ||
+		cfg.Source.AnnotationPrefix != "lbdns.io/" || cfg.Source.KubeProxyHealthPort != 10256 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	for interval, want := range map[string]time.Duration{"2s": 500 * time.Millisecond, "200ms": 100 * time.Millisecond, "100ms": 100 * time.Millisecond} {
 		cfg, err := Load([]string{"LBDNS_PROBE_INTERVAL=" + interval, "LBDNS_PROBE_TIMEOUT=100ms"})
-		if err != nil || cfg.FastInterval() != want {
-			t.Errorf("interval %s: fast interval %s (%v), want %s", interval, cfg.FastInterval(), err, want)
+		if err != nil || cfg.Probe.FastIntervalOrDefault() != want {
+			t.Errorf("interval %s: fast interval %s (%v), want %s", interval, cfg.Probe.FastIntervalOrDefault(), err, want)
 		}
 	}
 }
@@ -31,6 +31,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 	}{
 		{[]string{"LBDNS_PROBE_INTERVAL=2"}, []string{`LBDNS_PROBE_INTERVAL: "2" is not a valid duration`}},
 		{[]string{"LBDNS_PROBE_FALL=x", "LBDNS_FAIL_OPEN=maybe"}, []string{"LBDNS_PROBE_FALL", "LBDNS_FAIL_OPEN"}},
+		// Two groups name a field Interval: the error names the one that is wrong.
+		{[]string{"LBDNS_PROBE_INTERVAL=2s", "LBDNS_AGENT_INTERVAL=5x"}, []string{`LBDNS_AGENT_INTERVAL: "5x" is not a valid duration`}},
 		{[]string{"LBDNS_PROBE_TIMEOUT=3s"}, []string{"LBDNS_PROBE_TIMEOUT: must be positive and at most LBDNS_PROBE_INTERVAL"}},
 		{[]string{"LBDNS_LOG_LEVEL=loud", "LBDNS_LOG_FORMAT=xml", "LBDNS_TTL=0"}, []string{"LBDNS_LOG_LEVEL", "LBDNS_LOG_FORMAT", "LBDNS_TTL"}},
 		{[]string{"LBDNS_CONNECTOR_ADDR=8080"}, []string{"LBDNS_CONNECTOR_ADDR"}},
@@ -71,8 +73,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 func TestNodeBandwidth(t *testing.T) {
 	for env, want := range map[string]float64{"": 2e9, "LBDNS_NODE_BANDWIDTH=1.5G": 1.5e9, "LBDNS_NODE_BANDWIDTH=10G": 10e9} {
 		cfg, err := Load(strings.Fields(env))
-		if err != nil || float64(cfg.NodeBandwidth) != want {
-			t.Errorf("%q: %v bits/s, %v; want %g", env, float64(cfg.NodeBandwidth), err, want)
+		if err != nil || float64(cfg.Source.NodeBandwidth) != want {
+			t.Errorf("%q: %v bits/s, %v; want %g", env, float64(cfg.Source.NodeBandwidth), err, want)
 		}
 	}
 }
@@ -82,10 +84,10 @@ func TestRemoteClusters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := cfg.RemoteClusters()
+	got := cfg.Clusters.Remote()
 	want := []RemoteCluster{{"eu-west", "/etc/lbdns/clusters/eu-west.kubeconfig"}, {"us", "/etc/lbdns/us/config"}}
-	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || !cfg.WatchLocalCluster {
-		t.Errorf("remote clusters %+v, local %v", got, cfg.WatchLocalCluster)
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || !cfg.Clusters.WatchLocal {
+		t.Errorf("remote clusters %+v, local %v", got, cfg.Clusters.WatchLocal)
 	}
 }
 
@@ -94,15 +96,15 @@ func TestAgentListenAddr(t *testing.T) {
 	for addr, want := range map[string]string{":9798": ":9798", "10.0.0.5:9798": "10.0.0.5:9798",
 		"fd00::1:9798": "[fd00::1]:9798", "[fd00::1]:9798": "[fd00::1]:9798"} {
 		cfg, err := Load([]string{"LBDNS_AGENT_ADDR=" + addr})
-		if err != nil || cfg.AgentListenAddr() != want {
-			t.Errorf("%s: %q, %v; want %q", addr, cfg.AgentListenAddr(), err, want)
+		if err != nil || cfg.Agent.ListenAddr() != want {
+			t.Errorf("%s: %q, %v; want %q", addr, cfg.Agent.ListenAddr(), err, want)
 		}
 	}
 }
 
 func TestConnectorOff(t *testing.T) {
 	cfg, err := Load([]string{"LBDNS_CONNECTOR_ADDR=off"})
-	if err != nil || cfg.ConnectorAddr != ConnectorOff {
+	if err != nil || cfg.Connector.Addr != ConnectorOff {
 		t.Fatalf("%+v, %v", cfg, err)
 	}
 }
@@ -112,10 +114,15 @@ func TestVariablesListsEveryField(t *testing.T) {
 	if len(vars) < 16 {
 		t.Fatalf("only %d variables", len(vars))
 	}
+	seen := map[string]bool{}
 	for _, v := range vars {
-		if !strings.HasPrefix(v.Name, Prefix) || v.Help == "" {
-			t.Errorf("variable %+v lacks a name or help", v)
+		if !strings.HasPrefix(v.Name, Prefix) || v.Help == "" || v.Group == "" {
+			t.Errorf("variable %+v lacks a name, help or group", v)
 		}
+		if seen[v.Name] {
+			t.Errorf("%s is declared twice", v.Name)
+		}
+		seen[v.Name] = true
 	}
 }
 
@@ -123,7 +130,7 @@ func TestWriterSettings(t *testing.T) {
 	ok := []string{"LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST=ns1", "LBDNS_RFC2136_ZONE=example.com",
 		"LBDNS_RFC2136_TSIG_KEYNAME=k", "LBDNS_RFC2136_TSIG_SECRET=s", "LBDNS_DOMAIN_FILTER=a.com, b.com"}
 	cfg, err := Load(ok)
-	if err != nil || !cfg.HasWriters() || len(cfg.DomainFilter) != 2 || cfg.RFC2136Port != 53 || cfg.Policy != "sync" {
+	if err != nil || !cfg.HasWriters() || len(cfg.Standalone.DomainFilter) != 2 || cfg.Standalone.RFC2136.Port != 53 || cfg.Standalone.Policy != "sync" {
 		t.Fatalf("%+v, %v", cfg, err)
 	}
 	tests := []struct {
@@ -168,14 +175,40 @@ func assertLoadError(t *testing.T, env []string, want ...string) {
 // name wins when both are set.
 func TestRenamedVariable(t *testing.T) {
 	cfg, err := Load([]string{"LBDNS_WEIGHT_BY_NODE=true"})
-	if err != nil || !cfg.DNSWeightByNode {
-		t.Fatalf("old name: %v, %v", cfg.DNSWeightByNode, err)
+	if err != nil || !cfg.DNS.WeightByNode {
+		t.Fatalf("old name: %v, %v", cfg.DNS.WeightByNode, err)
 	}
 	if d := Deprecated([]string{"LBDNS_WEIGHT_BY_NODE=true"}); len(d) != 1 || !strings.Contains(d[0], "LBDNS_DNS_WEIGHT_BY_NODE") {
 		t.Fatalf("deprecation: %v", d)
 	}
 	cfg, err = Load([]string{"LBDNS_WEIGHT_BY_NODE=true", "LBDNS_DNS_WEIGHT_BY_NODE=false"})
-	if err != nil || cfg.DNSWeightByNode {
-		t.Fatalf("both names: %v, %v", cfg.DNSWeightByNode, err)
+	if err != nil || cfg.DNS.WeightByNode {
+		t.Fatalf("both names: %v, %v", cfg.DNS.WeightByNode, err)
+	}
+}
+
+// lbdns agent reads only its own settings: what lbdns alone uses may be
+// anything, its own are checked.
+func TestLoadAgent(t *testing.T) {
+	cfg, err := LoadAgent([]string{"LBDNS_AGENT_TOKEN=s", "LBDNS_AGENT_ADDR=10.0.0.1:9798", "LBDNS_PROBE_INTERVAL=soon",
+		"LBDNS_DNS_ADDR=nope", "LBDNS_PROVIDER=carrier-pigeon", "LBDNS_HTTP_MAX_CONNS=10", "LBDNS_HTTP_MAX_CONNS_PER_CLIENT=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Agent.Token != "s" || cfg.Agent.ListenAddr() != "10.0.0.1:9798" || cfg.HTTPLimits.MaxConns != 10 || cfg.Log.Level != "info" {
+		t.Errorf("agent settings: %+v", cfg)
+	}
+	for _, tt := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "LBDNS_AGENT_TOKEN: is empty"},
+		{[]string{"LBDNS_AGENT_INSECURE=true", "LBDNS_AGENT_ADDR=9798"}, "LBDNS_AGENT_ADDR"},
+		{[]string{"LBDNS_AGENT_INSECURE=true", "LBDNS_LOG_LEVEL=loud"}, "LBDNS_LOG_LEVEL"},
+		{[]string{"LBDNS_AGENT_INSECURE=yes please"}, `LBDNS_AGENT_INSECURE: "yes please" is not a valid boolean`},
+	} {
+		if _, err := LoadAgent(tt.env); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want %q", tt.env, err, tt.want)
+		}
 	}
 }

@@ -18,45 +18,45 @@ var tsigAlgorithms = map[string]string{
 }
 
 // validateDNSTransfers checks who may transfer the zones and whom to notify.
-func (c Config) validateDNSTransfers() []error {
+func (d DNS) validateTransfers() []error {
 	var p problems
-	if _, err := c.DNSTransferAllowed(); err != nil {
+	if _, err := d.TransferAllowed(); err != nil {
 		p.bad("DNS_TRANSFER_ALLOW", "%v", err)
 	}
-	if (c.DNSTSIGName == "") != (c.DNSTSIGSecret == "") {
+	if (d.TSIGName == "") != (d.TSIGSecret == "") {
 		p.bad("DNS_TSIG_NAME", "and LBDNS_DNS_TSIG_SECRET go together: set both or neither")
 	}
-	if c.DNSTSIGSecret != "" {
-		if _, err := base64.StdEncoding.DecodeString(c.DNSTSIGSecret); err != nil {
+	if d.TSIGSecret != "" {
+		if _, err := base64.StdEncoding.DecodeString(d.TSIGSecret); err != nil {
 			p.bad("DNS_TSIG_SECRET", "is not base64 (as tsig-keygen prints it)")
 		}
 	}
-	if _, ok := tsigAlgorithms[strings.ToLower(c.DNSTSIGAlg)]; !ok {
-		p.bad("DNS_TSIG_ALG", "%q is not one of hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512", c.DNSTSIGAlg)
+	if _, ok := tsigAlgorithms[strings.ToLower(d.TSIGAlg)]; !ok {
+		p.bad("DNS_TSIG_ALG", "%q is not one of hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512", d.TSIGAlg)
 	}
-	for _, n := range c.DNSNotify {
+	for _, n := range d.Notify {
 		if _, _, err := net.SplitHostPort(strings.TrimSpace(n)); err != nil {
 			p.bad("DNS_NOTIFY", "%q is not host:port", n)
 		}
 	}
-	for _, ns := range c.DNSNS {
+	for _, ns := range d.NS {
 		if _, ok := dns.IsDomainName(strings.TrimSpace(ns)); !ok || strings.TrimSpace(ns) == "" {
 			p.bad("DNS_NS", "%q is not a domain name", ns)
 		}
 	}
-	if _, err := c.DNSNameServerAddresses(); err != nil {
+	if _, err := d.NameServerAddresses(); err != nil {
 		p.bad("DNS_NS_ADDRESSES", "%v", err)
 	}
 	return p
 }
 
-// DNSNameServerAddresses returns LBDNS_DNS_NS_ADDRESSES by canonical name:
+// NameServerAddresses returns LBDNS_DNS_NS_ADDRESSES by canonical name:
 // only names of LBDNS_DNS_NS inside one of LBDNS_DNS_ZONES (out-of-zone
 // name servers are answered by their own zones; glue for them would be
 // ignored by resolvers).
-func (c Config) DNSNameServerAddresses() (map[string][]netip.Addr, error) {
+func (d DNS) NameServerAddresses() (map[string][]netip.Addr, error) {
 	out := map[string][]netip.Addr{}
-	for _, v := range c.DNSNSAddresses {
+	for _, v := range d.NSAddresses {
 		v = strings.TrimSpace(v)
 		if v == "" {
 			continue
@@ -67,10 +67,10 @@ func (c Config) DNSNameServerAddresses() (map[string][]netip.Addr, error) {
 			return nil, fmt.Errorf("%q is not name=IP", v)
 		}
 		name = dns.CanonicalName(strings.TrimSpace(name))
-		if !slices.ContainsFunc(c.DNSNS, func(ns string) bool { return dns.CanonicalName(strings.TrimSpace(ns)) == name }) {
+		if !slices.ContainsFunc(d.NS, func(ns string) bool { return dns.CanonicalName(strings.TrimSpace(ns)) == name }) {
 			return nil, fmt.Errorf("%s is not one of LBDNS_DNS_NS", name)
 		}
-		if !slices.ContainsFunc(c.DNSZones, func(z string) bool { return dns.IsSubDomain(dns.CanonicalName(z), name) }) {
+		if !slices.ContainsFunc(d.Zones, func(z string) bool { return dns.IsSubDomain(dns.CanonicalName(z), name) }) {
 			return nil, fmt.Errorf("%s is in none of LBDNS_DNS_ZONES: its own zone answers for it", name)
 		}
 		out[name] = append(out[name], addr.Unmap())
@@ -78,10 +78,10 @@ func (c Config) DNSNameServerAddresses() (map[string][]netip.Addr, error) {
 	return out, nil
 }
 
-// DNSTransferAllowed returns LBDNS_DNS_TRANSFER_ALLOW, parsed.
-func (c Config) DNSTransferAllowed() ([]netip.Prefix, error) {
+// TransferAllowed returns LBDNS_DNS_TRANSFER_ALLOW, parsed.
+func (d DNS) TransferAllowed() ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, v := range c.DNSTransferAllow {
+	for _, v := range d.TransferAllow {
 		v = strings.TrimSpace(v)
 		if v == "" {
 			continue
@@ -95,5 +95,12 @@ func (c Config) DNSTransferAllowed() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// DNSTSIGAlgorithm is LBDNS_DNS_TSIG_ALG as miekg/dns names it.
-func (c Config) DNSTSIGAlgorithm() string { return tsigAlgorithms[strings.ToLower(c.DNSTSIGAlg)] }
+// TSIGAlgorithm is LBDNS_DNS_TSIG_ALG as miekg/dns names it.
+func (d DNS) TSIGAlgorithm() string { return tsigAlgorithms[strings.ToLower(d.TSIGAlg)] }
+
+// TransfersOn reports whether the embedded DNS serves zone transfers: then
+// its replicas agree on serials, through the Lease holder.
+func (d DNS) TransfersOn() bool {
+	allow, err := d.TransferAllowed()
+	return d.Addr != "" && err == nil && len(allow) > 0
+}

@@ -1,28 +1,33 @@
 package config
 
 import (
-	"strings"
-
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/lbdns/lbdns/tenancy"
 )
 
-// validateTenancy checks who may publish which names.
-func (c Config) validateTenancy() []error {
+// Tenancy says who may publish which names.
+type Tenancy struct {
+	HostnameOwnership string `env:"HOSTNAME_OWNERSHIP" envDefault:"namespace" help:"namespace: a hostname belongs to the namespace of its oldest Service, other namespaces join only when the owner lists them in <prefix>share-with; shared: every Service that names a hostname joins it (a cluster of one team)"`
+	NamespaceDomains  string `env:"NAMESPACE_DOMAINS" help:"tie namespaces to the domains they may claim names in: ns=domain[,domain];ns2=domain;*=domain ('*' is every namespace not listed; without it they may claim nothing); empty = any name"`
+	LabelFilter       string `env:"LABEL_FILTER" help:"only Services whose labels match this label selector (like external-dns --label-filter), e.g. team in (a,b); empty = all"`
+	AnnotationFilter  string `env:"ANNOTATION_FILTER" help:"only Services whose annotations match this label selector (like external-dns --annotation-filter); empty = all"`
+}
+
+func (t Tenancy) validate() []error {
 	var p problems
-	switch tenancy.Mode(c.HostnameOwnership) {
+	switch tenancy.Mode(t.HostnameOwnership) {
 	case tenancy.ModeNamespace, tenancy.ModeShared:
 	default:
-		p.bad("HOSTNAME_OWNERSHIP", "%q is not namespace or shared", c.HostnameOwnership)
+		p.bad("HOSTNAME_OWNERSHIP", "%q is not namespace or shared", t.HostnameOwnership)
 	}
-	if _, err := tenancy.ParseDomains(c.NamespaceDomains); err != nil {
+	if _, err := tenancy.ParseDomains(t.NamespaceDomains); err != nil {
 		p.bad("NAMESPACE_DOMAINS", "%v", err)
 	}
-	if _, err := labels.Parse(c.LabelFilter); err != nil {
+	if _, err := labels.Parse(t.LabelFilter); err != nil {
 		p.bad("LABEL_FILTER", "not a label selector: %v", err)
 	}
-	if _, err := labels.Parse(c.AnnotationFilter); err != nil {
+	if _, err := labels.Parse(t.AnnotationFilter); err != nil {
 		p.bad("ANNOTATION_FILTER", "not a label selector: %v", err)
 	}
 	return p
@@ -31,41 +36,14 @@ func (c Config) validateTenancy() []error {
 // TenancyPolicy returns the ownership rules of hostnames. Call it on a
 // validated Config.
 func (c Config) TenancyPolicy() tenancy.Policy {
-	domains, _ := tenancy.ParseDomains(c.NamespaceDomains)
-	return tenancy.Policy{Mode: tenancy.Mode(c.HostnameOwnership), Domains: domains, Reserved: c.ReservedHostnames()}
-}
-
-// ReservedHostnames are the names of the embedded DNS zones themselves: each
-// apex and its name server. A Service that names one would take over the
-// zone for any resolver that trusts the answer.
-func (c Config) ReservedHostnames() map[string]bool {
-	if c.DNSAddr == "" {
-		return nil
-	}
-	out := map[string]bool{}
-	norm := func(n string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(n)), ".") }
-	for _, z := range c.DNSZones {
-		zone := norm(z)
-		if zone == "" {
-			continue
-		}
-		out[zone] = true
-		if len(c.DNSNS) == 0 {
-			out["ns1."+zone] = true
-		}
-		for _, ns := range c.DNSNS {
-			if n := norm(ns); n != "" {
-				out[n] = true
-			}
-		}
-	}
-	return out
+	domains, _ := tenancy.ParseDomains(c.Tenancy.NamespaceDomains)
+	return tenancy.Policy{Mode: tenancy.Mode(c.Tenancy.HostnameOwnership), Domains: domains, Reserved: c.DNS.ReservedHostnames()}
 }
 
 // ServiceSelectors returns LBDNS_LABEL_FILTER and LBDNS_ANNOTATION_FILTER,
-// parsed (labels.Everything when empty). Call it on a validated Config.
-func (c Config) ServiceSelectors() (byLabel, byAnnotation labels.Selector) {
-	byLabel, _ = labels.Parse(c.LabelFilter)
-	byAnnotation, _ = labels.Parse(c.AnnotationFilter)
+// parsed (labels.Everything when empty). Call it on a validated Tenancy.
+func (t Tenancy) ServiceSelectors() (byLabel, byAnnotation labels.Selector) {
+	byLabel, _ = labels.Parse(t.LabelFilter)
+	byAnnotation, _ = labels.Parse(t.AnnotationFilter)
 	return byLabel, byAnnotation
 }

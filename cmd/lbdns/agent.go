@@ -25,27 +25,24 @@ const agentWindow = 10 * time.Second
 
 // runAgent is `lbdns agent`: it serves its node's interfaces, addresses and
 // rates on LBDNS_AGENT_ADDR until ctx ends. It talks to no API server.
-func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	if cfg.AgentToken == "" && !cfg.AgentInsecure {
-		return fmt.Errorf("LBDNS_AGENT_TOKEN is empty: lbdns agent serves its node's addresses and traffic only to requests with the token " +
-			"(it listens on the node's address, which may be public); set it from a Secret, or LBDNS_AGENT_INSECURE=true where nothing else can reach the port")
-	}
-	node := cfg.AgentNodeName
+// Its settings were validated: the token is set unless Insecure.
+func runAgent(ctx context.Context, cfg config.AgentConfig, log *slog.Logger) error {
+	node := cfg.Agent.NodeName
 	if node == "" {
 		var err error
 		if node, err = os.Hostname(); err != nil {
 			return fmt.Errorf("LBDNS_AGENT_NODE_NAME is empty and the host name is unknown: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.AgentListenAddr())
+	ln, err := net.Listen("tcp", cfg.Agent.ListenAddr())
 	if err != nil {
 		return fmt.Errorf("node agent (LBDNS_AGENT_ADDR): %w", err)
 	}
 	a := nodeagent.NewAgent(node, agentWindow, log)
 	go a.Run(ctx)
-	srv, bounded := httpserver.Bounded(a.Handler(cfg.AgentToken), ln, httpLimits(cfg), nil)
+	srv, bounded := httpserver.Bounded(a.Handler(cfg.Agent.Token), ln, httpLimits(cfg.HTTPLimits), nil)
 	go func() { _ = shutdownHTTPWhenDone(ctx, srv) }()
-	log.Info("lbdns agent serving", "version", version, "node", node, "addr", ln.Addr().String(), "tokenRequired", cfg.AgentToken != "")
+	log.Info("lbdns agent serving", "version", version, "node", node, "addr", ln.Addr().String(), "tokenRequired", cfg.Agent.Token != "")
 	return serveHTTP(srv, bounded)
 }
 
@@ -54,12 +51,12 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // exports what they measure. Nil when LBDNS_AGENT_PORT is off.
 func startAgentPoller(g *group, cfg config.Config, reader *informer.CacheReader, nodesSynced cache.InformerSynced,
 	ctl *controller.Controller, reg prometheus.Registerer, log *slog.Logger) *nodeagent.Poller {
-	if cfg.AgentPort == 0 {
+	if cfg.Agent.Port == 0 {
 		return nil
 	}
-	p := nodeagent.NewPoller(nodeagent.PollerOptions{Port: cfg.AgentPort, Interval: cfg.AgentInterval,
-		Timeout: min(2*time.Second, cfg.AgentInterval), Endpoints: func() []nodeagent.Endpoint { return agentEndpoints(reader.AllNodes()) },
-		Token: cfg.AgentToken, Moved: ctl.NodesMoved, Logger: log})
+	p := nodeagent.NewPoller(nodeagent.PollerOptions{Port: cfg.Agent.Port, Interval: cfg.Agent.Interval,
+		Timeout: min(2*time.Second, cfg.Agent.Interval), Endpoints: func() []nodeagent.Endpoint { return agentEndpoints(reader.AllNodes()) },
+		Token: cfg.Agent.Token, Moved: ctl.NodesMoved, Logger: log})
 	reader.SetPlacement(p)
 	reg.MustRegister(nodeagent.NewCollector(p, ctl.Snapshot))
 	g.Go(func(ctx context.Context) error {

@@ -42,14 +42,14 @@ func watchClusters(ctx context.Context, cfg config.Config, local kubernetes.Inte
 			s()
 		}
 	}
-	if cfg.WatchLocalCluster {
+	if cfg.Clusters.WatchLocal {
 		inf, err := newInformers(local, cfg, localConn)
 		if err != nil {
 			return nil, stop, err
 		}
 		out = append(out, watchedCluster{conn: localConn, inf: inf, recorder: localRecorder})
 	}
-	for _, rc := range cfg.RemoteClusters() {
+	for _, rc := range cfg.Clusters.Remote() {
 		client, err := remoteClient(rc)
 		if err != nil {
 			return nil, stop, err
@@ -147,7 +147,7 @@ func registerClusterGauges(reg prometheus.Registerer, cfg config.Config, cluster
 
 func clusterName(cfg config.Config, name string) string {
 	if name == "" {
-		return cfg.ClusterName
+		return cfg.Clusters.LocalName
 	}
 	return name
 }

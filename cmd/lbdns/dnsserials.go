@@ -15,16 +15,16 @@ import (
 // holder), running in g; nil without transfers or without leader election:
 // each replica then gives its own serials.
 func serialBoard(g *group, cfg config.Config, client kubernetes.Interface, lease *heldLease, log *slog.Logger) dnsserver.SerialBoard {
-	if lease == nil || !cfg.DNSTransfersOn() {
-		if cfg.DNSTransfersOn() {
+	if lease == nil || !cfg.DNS.TransfersOn() {
+		if cfg.DNS.TransfersOn() {
 			log.Info("zone transfers without leader election: each replica gives its own serials (set LBDNS_LEADER_ELECT=true for replicas that agree)")
 		}
 		return nil
 	}
-	b := dnsserial.New(client, cfg.LeaderElectNamespace, serialsConfigMap(cfg), lease.Held, log.With("part", "dns-serials"))
+	b := dnsserial.New(client, cfg.LeaderElection.Namespace, serialsConfigMap(cfg), lease.Held, log.With("part", "dns-serials"))
 	g.Go(b.Run)
 	return b
 }
 
 // serialsConfigMap is the name of the ConfigMap of the agreed serials.
-func serialsConfigMap(cfg config.Config) string { return cfg.LeaderElectName + "-dns-serials" }
+func serialsConfigMap(cfg config.Config) string { return cfg.LeaderElection.Name + "-dns-serials" }

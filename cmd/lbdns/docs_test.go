@@ -50,13 +50,13 @@ func TestDocsAreCurrent(t *testing.T) {
 	}
 }
 
-// configurationDoc is docs/configuration.md: every variable, grouped by the
-// word after LBDNS_, in declaration order.
+// configurationDoc is docs/configuration.md: every variable, grouped by its
+// part of config.Config, in declaration order.
 func configurationDoc() string {
 	var sb strings.Builder
 	sb.WriteString(`# Configuration
 
-<!-- Generated from config/config.go by make docs (cmd/lbdns/docs_test.go): do not edit. -->
+<!-- Generated from the config package by make docs (cmd/lbdns/docs_test.go): do not edit. -->
 
 lbdns is configured by environment variables only. ` + "`lbdns --help`" + ` prints this list,
 ` + "`lbdns --check-config`" + ` validates an environment, prints every effective setting (secrets masked) and
@@ -66,14 +66,14 @@ error names its variable. Kubernetes access: in-cluster, else the standard kubec
 	var groups []string
 	byGroup := map[string][]config.Variable{}
 	for _, v := range config.Variables() {
-		g, _, _ := strings.Cut(strings.TrimPrefix(v.Name, config.Prefix), "_")
+		g := v.Group
 		if _, seen := byGroup[g]; !seen {
 			groups = append(groups, g)
 		}
 		byGroup[g] = append(byGroup[g], v)
 	}
 	for _, g := range groups {
-		fmt.Fprintf(&sb, "\n## %s\n\n| variable | default | meaning |\n|---|---|---|\n", config.Prefix+g)
+		fmt.Fprintf(&sb, "\n## %s\n\n| variable | default | meaning |\n|---|---|---|\n", g)
 		for _, v := range byGroup[g] {
 			def := "(none)"
 			if v.Default != "" {

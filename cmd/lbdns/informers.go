@@ -33,14 +33,14 @@ type clusterInformers struct {
 // LBDNS_ANNOTATION_FILTER is applied by the transform (the API server cannot
 // select by annotation).
 func newInformers(client kubernetes.Interface, cfg config.Config, conn *apiwatch.Connection) (*clusterInformers, error) {
-	byLabel, byAnnotation := cfg.ServiceSelectors()
-	inf := &clusterInformers{conn: conn, trim: informer.Trimmer{AnnotationPrefix: cfg.AnnotationPrefix, AnnotationFilter: byAnnotation}}
+	byLabel, byAnnotation := cfg.Tenancy.ServiceSelectors()
+	inf := &clusterInformers{conn: conn, trim: informer.Trimmer{AnnotationPrefix: cfg.Source.AnnotationPrefix, AnnotationFilter: byAnnotation}}
 	var err error
 	core, discovery := client.CoreV1().RESTClient(), client.DiscoveryV1().RESTClient()
-	if inf.services, err = inf.informer(core, "services", cfg.Namespace, byLabel.String(), &corev1.Service{}); err != nil {
+	if inf.services, err = inf.informer(core, "services", cfg.Source.Namespace, byLabel.String(), &corev1.Service{}); err != nil {
 		return nil, err
 	}
-	if inf.slices, err = inf.informer(discovery, "endpointslices", cfg.Namespace, "", &discoveryv1.EndpointSlice{}); err != nil {
+	if inf.slices, err = inf.informer(discovery, "endpointslices", cfg.Source.Namespace, "", &discoveryv1.EndpointSlice{}); err != nil {
 		return nil, err
 	}
 	if inf.nodes, err = inf.informer(core, "nodes", "", "", &corev1.Node{}); err != nil {

@@ -32,12 +32,12 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 		})
 	}
 	if ls.dnsUDP != nil {
-		exempt, _ := cfg.RRLExempt()               // validated with the configuration
-		nsAddrs, _ := cfg.DNSNameServerAddresses() // validated with the configuration
-		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNSZones, NS: cfg.DNSNS, NSAddresses: nsAddrs, Hostmaster: cfg.DNSHostmaster,
-			RRL: dnsserver.RRL{Rate: cfg.DNSRRLRate, Slip: cfg.DNSRRLSlip, Exempt: exempt}, WeightByNode: cfg.DNSWeightByNode,
-			TCP:        dnsserver.TCPLimits{MaxConns: cfg.DNSTCPMaxConns, MaxConnsPerNetwork: cfg.DNSTCPMaxConnsPerNetwork, IdleTimeout: cfg.DNSTCPIdleTimeout},
-			MaxAnswers: cfg.DNSMaxAnswers, Transfer: dnsTransfer(cfg), Serials: serials,
+		exempt, _ := cfg.DNS.ExemptNetworks()       // validated with the configuration
+		nsAddrs, _ := cfg.DNS.NameServerAddresses() // validated with the configuration
+		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNS.Zones, NS: cfg.DNS.NS, NSAddresses: nsAddrs, Hostmaster: cfg.DNS.Hostmaster,
+			RRL: dnsserver.RRL{Rate: cfg.DNS.RRLRate, Slip: cfg.DNS.RRLSlip, Exempt: exempt}, WeightByNode: cfg.DNS.WeightByNode,
+			TCP:        dnsserver.TCPLimits{MaxConns: cfg.DNS.TCPMaxConns, MaxConnsPerNetwork: cfg.DNS.TCPMaxConnsPerNetwork, IdleTimeout: cfg.DNS.TCPIdleTimeout},
+			MaxAnswers: cfg.DNS.MaxAnswers, Transfer: dnsTransfer(cfg), Serials: serials,
 			Ready: ctl.IsReady, Logger: log, Observer: outputs.Observer(dnsserver.Output),
 			Metrics: m.dns, Listeners: m.listeners})
 		g.Go(func(ctx context.Context) error {
@@ -52,24 +52,24 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 // dnsTransfer is who may transfer the embedded DNS's zones, and whom it
 // notifies. Call it on a validated Config.
 func dnsTransfer(cfg config.Config) dnsserver.Transfer {
-	allow, _ := cfg.DNSTransferAllowed()
-	t := dnsserver.Transfer{Allow: allow, Notify: cfg.DNSNotify}
-	if cfg.DNSTSIGName != "" {
-		t.TSIG = &dnsserver.TSIG{Name: cfg.DNSTSIGName, Secret: cfg.DNSTSIGSecret, Algorithm: cfg.DNSTSIGAlgorithm()}
+	allow, _ := cfg.DNS.TransferAllowed()
+	t := dnsserver.Transfer{Allow: allow, Notify: cfg.DNS.Notify}
+	if cfg.DNS.TSIGName != "" {
+		t.TSIG = &dnsserver.TSIG{Name: cfg.DNS.TSIGName, Secret: cfg.DNS.TSIGSecret, Algorithm: cfg.DNS.TSIGAlgorithm()}
 	}
 	return t
 }
 
 // startHTTP serves /metrics, /status and the rest on ln until the group ends.
 func startHTTP(g *group, ln net.Listener, src httpserver.Sources, cfg config.Config, m *connlimit.Metrics) {
-	srv, bounded := httpserver.Bounded(httpserver.Handler(src), ln, httpLimits(cfg), m.Refused("http"))
+	srv, bounded := httpserver.Bounded(httpserver.Handler(src), ln, httpLimits(cfg.HTTP.HTTPLimits), m.Refused("http"))
 	m.WatchOpen("http", bounded)
 	g.Go(func(context.Context) error { return serveHTTP(srv, bounded) })
 	g.Go(func(ctx context.Context) error { return shutdownHTTPWhenDone(ctx, srv) })
 }
 
-func httpLimits(cfg config.Config) httpserver.Limits {
-	return httpserver.Limits{MaxConns: cfg.HTTPMaxConns, MaxConnsPerClient: cfg.HTTPMaxConnsPerClient}
+func httpLimits(l config.HTTPLimits) httpserver.Limits {
+	return httpserver.Limits{MaxConns: l.MaxConns, MaxConnsPerClient: l.MaxConnsPerClient}
 }
 
 func serveHTTP(srv *http.Server, ln net.Listener) error {
@@ -104,21 +104,21 @@ func openListeners(cfg config.Config) (listeners, error) {
 		ls.close()
 		return listeners{}, fmt.Errorf("%s: %w", name, err)
 	}
-	if ls.http, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+	if ls.http, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		return fail("LBDNS_HTTP_ADDR", err)
 	}
-	if cfg.ConnectorAddr != config.ConnectorOff {
-		if ls.connector, err = net.Listen("tcp", cfg.ConnectorAddr); err != nil {
+	if cfg.Connector.Addr != config.ConnectorOff {
+		if ls.connector, err = net.Listen("tcp", cfg.Connector.Addr); err != nil {
 			return fail("LBDNS_CONNECTOR_ADDR", err)
 		}
 	}
-	if cfg.DNSAddr != "" {
-		udp, err := dnsserver.ListenUDP(cfg.DNSAddr)
+	if cfg.DNS.Addr != "" {
+		udp, err := dnsserver.ListenUDP(cfg.DNS.Addr)
 		if err != nil {
 			return fail("LBDNS_DNS_ADDR", err)
 		}
 		ls.dnsUDP = udp
-		if ls.dnsTCP, err = net.Listen("tcp", cfg.DNSAddr); err != nil {
+		if ls.dnsTCP, err = net.Listen("tcp", cfg.DNS.Addr); err != nil {
 			return fail("LBDNS_DNS_ADDR", err)
 		}
 	}

@@ -81,11 +81,11 @@ func run(args, environ []string, stdout io.Writer) error {
 		printSettings(stdout, cfg)
 		return nil
 	}
-	log := newLogger(cfg)
+	log := newLogger(cfg.Log)
 	for _, d := range config.Deprecated(environ) {
 		log.Warn(d)
 	}
-	configureLogrus(cfg)
+	configureLogrus(cfg.Log)
 	if soft := setMemoryLimit(os.Getenv, cgroupMemoryFiles); soft > 0 {
 		log.Info("Go memory limit set from the container's", "bytes", soft)
 	}
@@ -97,14 +97,14 @@ func run(args, environ []string, stdout io.Writer) error {
 // runAgentCommand runs `lbdns agent` (the node agent) with the settings of
 // the environment.
 func runAgentCommand(environ []string) error {
-	cfg, err := config.Load(environ)
+	cfg, err := config.LoadAgent(environ)
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	setMemoryLimit(os.Getenv, cgroupMemoryFiles)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return runAgent(ctx, cfg, newLogger(cfg))
+	return runAgent(ctx, cfg, newLogger(cfg.Log))
 }
 
 // printSettings prints the effective configuration for --check-config.
@@ -149,11 +149,11 @@ else the standard kubeconfig rules (KUBECONFIG, ~/.kube/config).
 	printTable(w, []string{"VARIABLE", "DEFAULT", "MEANING"}, rows)
 }
 
-func newLogger(cfg config.Config) *slog.Logger {
+func newLogger(cfg config.Log) *slog.Logger {
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	_ = level.UnmarshalText([]byte(cfg.Level))
 	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
+	if cfg.Format == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
@@ -215,14 +215,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("lbdns starting", "version", version, "http", ls.http.Addr().String(), "connector", cfg.ConnectorAddr,
-		"namespace", cfg.Namespace, "probeInterval", cfg.ProbeInterval.String(), "fall", cfg.ProbeFall, "rise", cfg.ProbeRise)
+	log.Info("lbdns starting", "version", version, "http", ls.http.Addr().String(), "connector", cfg.Connector.Addr,
+		"namespace", cfg.Source.Namespace, "probeInterval", cfg.Probe.Interval.String(), "fall", cfg.Probe.Fall, "rise", cfg.Probe.Rise)
 
 	g := newGroup(ctx)
 	outputs := &provider.Outputs{Metrics: m.outputs}
 	agents := startAgents(g, cfg, clusters, ctl, reg, log)
 	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Clusters: clusterStatuses(cfg, clusters),
-		Agents: agents, Gatherer: reg, Pprof: cfg.Pprof, TXTOwnerID: cfg.TXTOwnerID}, cfg, m.listeners)
+		Agents: agents, Gatherer: reg, Pprof: cfg.HTTP.Pprof, TXTOwnerID: cfg.Standalone.TXTOwnerID}, cfg, m.listeners)
 	serveReaders(g, cfg, ls, ctl, outputs, m, serialBoard(g, cfg, client, lease, log), log)
 	runClusters(g, clusters)
 	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready()) })
@@ -240,9 +240,9 @@ func runController(ctx context.Context, ctl *controller.Controller, conn *apiwat
 		return nil
 	}
 	if f := conn.Status().Forbidden; len(f) > 0 {
-		return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): the API server refused: %s; %s", err, cfg.CacheSyncTimeout, strings.Join(f, "; "), apiwatch.RBACHint)
+		return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): the API server refused: %s; %s", err, cfg.Source.CacheSyncTimeout, strings.Join(f, "; "), apiwatch.RBACHint)
 	}
-	return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", err, cfg.CacheSyncTimeout)
+	return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", err, cfg.Source.CacheSyncTimeout)
 }
 
 // releaseStartupMemory returns the heap the initial lists left behind to the
@@ -290,25 +290,25 @@ func typedClient(restCfg *rest.Config) (kubernetes.Interface, error) {
 func newController(cfg config.Config, log *slog.Logger, m allMetrics) *controller.Controller {
 	return controller.New(nil, controller.Options{
 		Build: source.Options{
-			AnnotationPrefix:    cfg.AnnotationPrefix,
-			MaxHostnames:        cfg.MaxHostnames,
-			DefaultTTL:          cfg.TTL,
-			MinTTL:              cfg.MinTTL,
-			KubeProxyHealthPort: cfg.KubeProxyHealthPort,
-			NodeBandwidth:       cfg.NodeBandwidth,
-			KeepCordoned:        !cfg.WithdrawCordoned,
+			AnnotationPrefix:    cfg.Source.AnnotationPrefix,
+			MaxHostnames:        cfg.Source.MaxHostnames,
+			DefaultTTL:          cfg.Publish.TTL,
+			MinTTL:              cfg.Publish.MinTTL,
+			KubeProxyHealthPort: cfg.Source.KubeProxyHealthPort,
+			NodeBandwidth:       cfg.Source.NodeBandwidth,
+			KeepCordoned:        !cfg.Source.WithdrawCordoned,
 		},
-		FailOpen:         cfg.FailOpen,
+		FailOpen:         cfg.Publish.FailOpen,
 		Tenancy:          cfg.TenancyPolicy(),
-		CacheSyncTimeout: cfg.CacheSyncTimeout,
+		CacheSyncTimeout: cfg.Source.CacheSyncTimeout,
 		Probe: probe.Options{
-			Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout, DownInterval: cfg.ProbeDownInterval, FastInterval: cfg.FastInterval(),
-			Rise: cfg.ProbeRise, Fall: cfg.ProbeFall, Jitter: cfg.ProbeJitter,
-			Concurrency: cfg.ProbeConcurrency, Funcs: probe.Funcs(),
-			Damping: probe.DampingFor(cfg.FlapHalfLife, cfg.FlapThreshold),
+			Interval: cfg.Probe.Interval, Timeout: cfg.Probe.Timeout, DownInterval: cfg.Probe.DownInterval, FastInterval: cfg.Probe.FastIntervalOrDefault(),
+			Rise: cfg.Probe.Rise, Fall: cfg.Probe.Fall, Jitter: cfg.Probe.Jitter,
+			Concurrency: cfg.Probe.Concurrency, Funcs: probe.Funcs(),
+			Damping: probe.DampingFor(cfg.Probe.FlapHalfLife, cfg.Probe.FlapThreshold),
 			Metrics: m.probes,
 		},
-		LocalClusterName: cfg.ClusterName,
+		LocalClusterName: cfg.Clusters.LocalName,
 		Logger:           log,
 		Metrics:          m.controller,
 	})

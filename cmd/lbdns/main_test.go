@@ -100,7 +100,7 @@ func TestAddressInUseNamesTheVariable(t *testing.T) {
 	}
 	httpAddr := free.Addr().String()
 	free.Close()
-	ls, err := openListeners(config.Config{HTTPAddr: httpAddr, ConnectorAddr: "127.0.0.1:0", DNSAddr: taken.Addr().String()})
+	ls, err := openListeners(config.Config{HTTP: config.HTTP{Addr: httpAddr}, Connector: config.Connector{Addr: "127.0.0.1:0"}, DNS: config.DNS{Addr: taken.Addr().String()}})
 	if err == nil || !strings.Contains(err.Error(), "LBDNS_DNS_ADDR") {
 		ls.close()
 		t.Fatalf("err = %v, want one naming LBDNS_DNS_ADDR", err)
@@ -111,7 +111,7 @@ func TestAddressInUseNamesTheVariable(t *testing.T) {
 		t.Fatalf("%s still taken after the failed start: %v", httpAddr, err)
 	}
 	again.Close()
-	ls, err = openListeners(config.Config{HTTPAddr: "127.0.0.1:0", ConnectorAddr: config.ConnectorOff})
+	ls, err = openListeners(config.Config{HTTP: config.HTTP{Addr: "127.0.0.1:0"}, Connector: config.Connector{Addr: config.ConnectorOff}})
 	if err != nil || ls.connector != nil || ls.dnsUDP != nil {
 		t.Fatalf("connector off: %+v, %v", ls, err)
 	}

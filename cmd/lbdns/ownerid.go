@@ -24,8 +24,8 @@ const legacyOwnerID = "lbdns"
 // default would otherwise each delete the other's records on every sync.
 // derived says whether it was made here.
 func ownerID(ctx context.Context, cfg config.Config, client kubernetes.Interface) (id string, derived bool, err error) {
-	if cfg.TXTOwnerID != "" {
-		return cfg.TXTOwnerID, false, nil
+	if cfg.Standalone.TXTOwnerID != "" {
+		return cfg.Standalone.TXTOwnerID, false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -34,20 +34,20 @@ func ownerID(ctx context.Context, cfg config.Config, client kubernetes.Interface
 		return "", false, fmt.Errorf("LBDNS_TXT_OWNER_ID is empty, and the kube-system namespace, whose UID would make a unique one, cannot be read "+
 			"(RBAC: get namespaces kube-system): %w; set LBDNS_TXT_OWNER_ID", err)
 	}
-	return derivedOwnerID(string(ns.UID), cfg.LeaderElectName), true, nil
+	return derivedOwnerID(string(ns.UID), cfg.LeaderElection.Name), true, nil
 }
 
 // settleOwnerID sets cfg's TXT owner ID when the standalone updater runs,
 // and returns the owner ID whose records it adopts ("": none).
 func settleOwnerID(ctx context.Context, cfg *config.Config, client kubernetes.Interface) (migrateFrom string, err error) {
-	if cfg.Provider == "" {
+	if cfg.Standalone.Provider == "" {
 		return "", nil
 	}
 	id, derived, err := ownerID(ctx, *cfg, client)
 	if err != nil {
 		return "", err
 	}
-	if cfg.TXTOwnerID = id; derived {
+	if cfg.Standalone.TXTOwnerID = id; derived {
 		return legacyOwnerID, nil
 	}
 	return "", nil

@@ -20,13 +20,13 @@ func TestOwnerID(t *testing.T) {
 		want    string
 		derived bool
 	}{
-		{config.Config{LeaderElectName: "lbdns"}, "lbdns-0f3c9a52", true},
-		{config.Config{LeaderElectName: "prod"}, "lbdns-0f3c9a52-prod", true},
-		{config.Config{TXTOwnerID: "mine", LeaderElectName: "prod"}, "mine", false},
+		{config.Config{LeaderElection: config.LeaderElection{Name: "lbdns"}}, "lbdns-0f3c9a52", true},
+		{config.Config{LeaderElection: config.LeaderElection{Name: "prod"}}, "lbdns-0f3c9a52-prod", true},
+		{config.Config{Standalone: config.Standalone{TXTOwnerID: "mine"}, LeaderElection: config.LeaderElection{Name: "prod"}}, "mine", false},
 	} {
 		got, derived, err := ownerID(context.Background(), tc.cfg, client)
 		if err != nil || got != tc.want || derived != tc.derived {
-			t.Errorf("ownerID(%+v) = %q %v %v, want %q %v", tc.cfg.TXTOwnerID, got, derived, err, tc.want, tc.derived)
+			t.Errorf("ownerID(%+v) = %q %v %v, want %q %v", tc.cfg.Standalone.TXTOwnerID, got, derived, err, tc.want, tc.derived)
 		}
 	}
 	_, _, err := ownerID(context.Background(), config.Config{}, fake.NewClientset())

@@ -47,50 +47,50 @@ func (w writers) build(fence func() error) ([]*provider.WriteLoop, error) {
 	loop := func(output string, wr provider.Writer) *provider.WriteLoop {
 		return provider.NewWriteLoop(w.ctl, w.ctl, wr, provider.LoopOptions{
 			Output:       output,
-			DomainFilter: endpoint.NewDomainFilter(w.cfg.DomainFilter),
+			DomainFilter: endpoint.NewDomainFilter(w.cfg.Standalone.DomainFilter),
 			Fence:        fence,
-			SyncInterval: w.cfg.SyncInterval,
+			SyncInterval: w.cfg.Writers.SyncInterval,
 			Logger:       w.log,
 			Observer:     w.outputs.Observer(output),
 			Metrics:      w.m.outputs,
 		})
 	}
 	var loops []*provider.WriteLoop
-	if w.cfg.Provider != "" {
+	if w.cfg.Standalone.Provider != "" {
 		opts := standaloneOptions(w.cfg, w.log)
 		opts.MigrateFromOwnerID = w.migrateFrom
-		opts.RFC2136.OnConflict = func() { w.m.outputs.UpdateConflict(w.cfg.Provider) }
+		opts.RFC2136.OnConflict = func() { w.m.outputs.UpdateConflict(w.cfg.Standalone.Provider) }
 		sw, err := standalone.New(opts)
 		if err != nil {
-			return nil, fmt.Errorf("LBDNS_PROVIDER=%s, LBDNS_POLICY=%s: %w", w.cfg.Provider, w.cfg.Policy, err)
+			return nil, fmt.Errorf("LBDNS_PROVIDER=%s, LBDNS_POLICY=%s: %w", w.cfg.Standalone.Provider, w.cfg.Standalone.Policy, err)
 		}
-		w.log.Info("standalone updater configured", "output", w.cfg.Provider, "owner", w.cfg.TXTOwnerID, "policy", w.cfg.Policy,
-			"domains", w.cfg.DomainFilter, "syncInterval", w.cfg.SyncInterval.String())
-		loops = append(loops, loop(w.cfg.Provider, sw))
+		w.log.Info("standalone updater configured", "output", w.cfg.Standalone.Provider, "owner", w.cfg.Standalone.TXTOwnerID, "policy", w.cfg.Standalone.Policy,
+			"domains", w.cfg.Standalone.DomainFilter, "syncInterval", w.cfg.Writers.SyncInterval.String())
+		loops = append(loops, loop(w.cfg.Standalone.Provider, sw))
 	}
-	if w.cfg.CRDNamespace != "" {
+	if w.cfg.Writers.CRDNamespace != "" {
 		client, err := dynamic.NewForConfig(w.restCfg)
 		if err != nil {
 			return nil, fmt.Errorf("creating the dynamic client: %w", err)
 		}
-		w.log.Info("DNSEndpoint writer configured", "namespace", w.cfg.CRDNamespace)
-		loops = append(loops, loop(crd.Output, crd.New(client, w.cfg.CRDNamespace, w.log.With("output", crd.Output))))
+		w.log.Info("DNSEndpoint writer configured", "namespace", w.cfg.Writers.CRDNamespace)
+		loops = append(loops, loop(crd.Output, crd.New(client, w.cfg.Writers.CRDNamespace, w.log.With("output", crd.Output))))
 	}
 	return loops, nil
 }
 
 func standaloneOptions(cfg config.Config, log *slog.Logger) standalone.Options {
 	return standalone.Options{
-		Provider: cfg.Provider,
+		Provider: cfg.Standalone.Provider,
 		RFC2136: standalone.RFC2136Options{
-			Host: cfg.RFC2136Host, Port: cfg.RFC2136Port, Zones: splitList(cfg.RFC2136Zone), Insecure: cfg.RFC2136Insecure,
-			TSIGKeyName: cfg.RFC2136TSIGKey, TSIGSecret: cfg.RFC2136TSIGSecret, TSIGSecretAlg: cfg.RFC2136TSIGAlg,
+			Host: cfg.Standalone.RFC2136.Host, Port: cfg.Standalone.RFC2136.Port, Zones: splitList(cfg.Standalone.RFC2136.Zone), Insecure: cfg.Standalone.RFC2136.Insecure,
+			TSIGKeyName: cfg.Standalone.RFC2136.TSIGKey, TSIGSecret: cfg.Standalone.RFC2136.TSIGSecret, TSIGSecretAlg: cfg.Standalone.RFC2136.TSIGAlg,
 		},
-		WebhookURL:         cfg.WebhookURL,
-		WebhookIncremental: cfg.WebhookIncremental,
-		OwnerID:            cfg.TXTOwnerID,
-		Policy:             cfg.Policy,
-		Logger:             log.With("output", cfg.Provider),
+		WebhookURL:         cfg.Standalone.WebhookURL,
+		WebhookIncremental: cfg.Standalone.WebhookIncremental,
+		OwnerID:            cfg.Standalone.TXTOwnerID,
+		Policy:             cfg.Standalone.Policy,
+		Logger:             log.With("output", cfg.Standalone.Provider),
 	}
 }
 
@@ -138,8 +138,8 @@ func runWriters(ctx context.Context, w writers, lease *heldLease) error {
 func newLease(cfg config.Config, client kubernetes.Interface) *heldLease {
 	host, _ := os.Hostname()
 	id := fmt.Sprintf("%s_%d_%d", host, os.Getpid(), time.Now().UnixNano())
-	return &heldLease{valid: cfg.RenewDeadline, Interface: &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: cfg.LeaderElectName, Namespace: cfg.LeaderElectNamespace},
+	return &heldLease{valid: cfg.LeaderElection.RenewDeadline, Interface: &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: cfg.LeaderElection.Name, Namespace: cfg.LeaderElection.Namespace},
 		Client:     client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}}
@@ -152,11 +152,11 @@ func (w writers) campaign(ctx context.Context, lock *heldLease, run func(context
 	for ctx.Err() == nil {
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 			Lock:            lock,
-			LeaseDuration:   w.cfg.LeaseDuration,
-			RenewDeadline:   w.cfg.RenewDeadline,
-			RetryPeriod:     w.cfg.RetryPeriod,
+			LeaseDuration:   w.cfg.LeaderElection.LeaseDuration,
+			RenewDeadline:   w.cfg.LeaderElection.RenewDeadline,
+			RetryPeriod:     w.cfg.LeaderElection.RetryPeriod,
 			ReleaseOnCancel: true,
-			Name:            w.cfg.LeaderElectName,
+			Name:            w.cfg.LeaderElection.Name,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
 					w.log.Info("became leader: writing", "identity", id)
@@ -186,14 +186,14 @@ func (w writers) campaign(ctx context.Context, lock *heldLease, run func(context
 
 // configureLogrus makes the external-dns libraries (which log with logrus)
 // follow lbdns's level and format.
-func configureLogrus(cfg config.Config) {
-	level, err := logrus.ParseLevel(cfg.LogLevel)
+func configureLogrus(cfg config.Log) {
+	level, err := logrus.ParseLevel(cfg.Level)
 	if err != nil {
 		level = logrus.InfoLevel
 	}
 	logrus.SetLevel(level)
 	logrus.SetOutput(os.Stderr)
-	if cfg.LogFormat == "json" {
+	if cfg.Format == "json" {
 		logrus.SetFormatter(&logrus.JSONFormatter{})
 	}
 }
