@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -46,7 +47,7 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(pod.stop)
+		t.Cleanup(pod.Stop)
 		if err := e.placeLBIPOn(n, ips[i], n.uplink()); err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	e.agentsLbdns = l // kept for the check of the dashboard's metrics; stopped with the suite
+	e.agents = l // kept for the check of the dashboard's metrics; stopped with the suite
 	waitMapped(t, l, host, map[string]string{"s16-1": n1.name, "s16-2": n2.name, "s16-3": n2.name})
 	mapped := time.Since(start)
 	waitCapacityOf(t, l, host, 2, 4e9, n2.name)
@@ -83,13 +84,13 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 	e.setNodeReady(t, n1.name, true)
 	l.waitReason(t, host, "s16-1", "")
 
-	n2.agent.kill()
+	n2.agent.Kill()
 	t.Cleanup(func() {
 		if err := e.startAgent(n2); err != nil {
 			t.Error(err)
 		}
 	})
-	err = waitFor(20*time.Second, "node 2's agent marked not answering", func() error {
+	err = framework.WaitFor(20*time.Second, "node 2's agent marked not answering", func() error {
 		var st struct {
 			Agents []struct {
 				Node, LastError string
@@ -134,7 +135,7 @@ func scenarioNodeAgents(t *testing.T, e *env) {
 // given, mapped by the node agent.
 func waitMapped(t *testing.T, l *lbdnsProc, hostname string, want map[string]string) {
 	t.Helper()
-	err := waitFor(30*time.Second, fmt.Sprintf("%s mapped by the agents to %v", hostname, want), func() error {
+	err := framework.WaitFor(30*time.Second, fmt.Sprintf("%s mapped by the agents to %v", hostname, want), func() error {
 		var st struct {
 			Hostnames []struct {
 				Hostname string
@@ -166,7 +167,7 @@ func waitMapped(t *testing.T, l *lbdnsProc, hostname string, want map[string]str
 // capacity and names the shared node.
 func waitCapacityOf(t *testing.T, l *lbdnsProc, hostname string, nodes int, bits float64, shared string) {
 	t.Helper()
-	err := waitFor(30*time.Second, fmt.Sprintf("%s on %d nodes, %g bits/s, %s shared", hostname, nodes, bits, shared), func() error {
+	err := framework.WaitFor(30*time.Second, fmt.Sprintf("%s on %d nodes, %g bits/s, %s shared", hostname, nodes, bits, shared), func() error {
 		c, err := l.capacityOf(hostname)
 		if err != nil {
 			return err
@@ -188,7 +189,7 @@ func sendThrough(t *testing.T, l *lbdnsProc, lbIP netip.Addr, n *simNode) float6
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
 	var rate float64
-	err := waitFor(30*time.Second, "the agent's measure of node 1's traffic", func() error {
+	err := framework.WaitFor(30*time.Second, "the agent's measure of node 1's traffic", func() error {
 		for range 20 {
 			resp, err := client.Get("http://" + net.JoinHostPort(lbIP.String(), "80") + "/bytes")
 			if err != nil {
@@ -219,7 +220,7 @@ func sendThrough(t *testing.T, l *lbdnsProc, lbIP netip.Addr, n *simNode) float6
 func (e *env) setNodeReady(t *testing.T, name string, ready bool) {
 	t.Helper()
 	ctx := context.Background()
-	node, err := e.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	node, err := e.cp.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +233,7 @@ func (e *env) setNodeReady(t *testing.T, name string, ready bool) {
 			node.Status.Conditions[i].Status, node.Status.Conditions[i].LastTransitionTime = status, metav1.Now()
 		}
 	}
-	if _, err := e.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+	if _, err := e.cp.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("setting Node %s Ready=%v: %v", name, ready, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	"github.com/miekg/dns"
 )
 
@@ -26,7 +27,7 @@ import (
 // 200,000 tiny headers. It prints the RSS growth and asserts the goals.
 func TestListenerAttacks(t *testing.T) {
 	e := suite
-	port, err := freePort()
+	port, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestListenerAttacks(t *testing.T) {
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.stop)
+	t.Cleanup(l.Stop)
 	host := "h." + zoneAttack
 	good := newBackend(t, "127.0.61.1")
 	bomb := headerBomb(t, "127.0.61.2")
@@ -52,7 +53,7 @@ func TestListenerAttacks(t *testing.T) {
 		t.Fatalf("the header bomb's reason: %q", ts.Detail)
 	}
 	time.Sleep(2 * time.Second)
-	before := rssOf(t, l.proc)
+	before := rssOf(t, l.Proc)
 
 	var conns connSet
 	defer conns.closeAll()
@@ -70,15 +71,15 @@ func TestListenerAttacks(t *testing.T) {
 		}
 	}()
 	wg.Wait()
-	peak := rssOf(t, l.proc)
+	peak := rssOf(t, l.Proc)
 	// Still answering, from a client the attack does not share a network with.
 	udp, tcp := queryFrom(t, "udp", dnsAddr, host), queryFrom(t, "tcp", dnsAddr, host)
-	healthz := httpOK("http://" + l.http + "/healthz")
+	healthz := framework.HTTPOK("http://" + l.http + "/healthz")
 	if udp != good.ip.String() || tcp != good.ip.String() || healthz != nil {
 		t.Fatalf("during the attack: UDP answer %q, TCP answer %q, /healthz %v", udp, tcp, healthz)
 	}
 	closedAfter := conns.waitAllClosed(t, 15*time.Second)
-	peak = max(peak, rssOf(t, l.proc))
+	peak = max(peak, rssOf(t, l.Proc))
 	growth := float64(peak-before) / (1 << 20)
 	refusedDNS, _, _ := l.metric("lbdns_connections_refused_total", map[string]string{"listener": "dns", "reason": "total"})
 	refusedHTTP, _, _ := l.metric("lbdns_connections_refused_total", map[string]string{"listener": "http", "reason": "network"})
@@ -207,8 +208,8 @@ func queryFrom(t *testing.T, network, server, name string) string {
 
 func waitAnswerFrom(t *testing.T, server, name string, want ...string) {
 	t.Helper()
-	if err := waitFor(30*time.Second, name+" answered", func() error {
-		got, err := lookup(server, name, "A")
+	if err := framework.WaitFor(30*time.Second, name+" answered", func() error {
+		got, err := framework.Lookup(server, name, "A")
 		if err != nil {
 			return err
 		}
@@ -222,9 +223,9 @@ func waitAnswerFrom(t *testing.T, server, name string, want ...string) {
 }
 
 // rssOf returns a process's resident set in bytes.
-func rssOf(t *testing.T, p *proc) int64 {
+func rssOf(t *testing.T, p *framework.Proc) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,14 +276,14 @@ func headerBomb(t *testing.T, ip string) bombBackend {
 // start, and lbdns does not ask agents without one.
 func TestAgentRefusesToServeWithoutAToken(t *testing.T) {
 	e := suite
-	port, err := freePort()
+	port, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(e.lbdnsBin, "agent")
 	cmd.Env = []string{"LBDNS_AGENT_ADDR=127.0.0.1:" + strconv.Itoa(port)}
 	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "LBDNS_AGENT_TOKEN is empty") {
+	if err == nil || !strings.Contains(string(out), "LBDNS_AGENT_TOKEN: is empty") {
 		t.Fatalf("lbdns agent without a token: %v\n%s", err, out)
 	}
 	cmd = exec.Command(e.lbdnsBin, "--check-config")

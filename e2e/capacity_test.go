@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	"github.com/miekg/dns"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -49,8 +50,8 @@ func (l *lbdnsProc) capacityOf(hostname string) (capacityStatus, error) {
 func (e *env) waitCapacity(t *testing.T, hostname string, nodes int, bits float64) time.Duration {
 	t.Helper()
 	start := time.Now()
-	err := waitFor(30*time.Second, fmt.Sprintf("%s on %d nodes, %g bits/s", hostname, nodes, bits), func() error {
-		c, err := e.lbdns.capacityOf(hostname)
+	err := framework.WaitFor(30*time.Second, fmt.Sprintf("%s on %d nodes, %g bits/s", hostname, nodes, bits), func() error {
+		c, err := e.connector.lbdns.capacityOf(hostname)
 		if err != nil {
 			return err
 		}
@@ -95,7 +96,7 @@ func scenarioCapacity(t *testing.T, e *env) {
 	}
 	t.Cleanup(func() {
 		for i := 1; i <= 3; i++ {
-			_ = e.client.CoreV1().Nodes().Delete(context.Background(), fmt.Sprintf("cap-%d", i), metav1.DeleteOptions{})
+			_ = e.cp.Client.CoreV1().Nodes().Delete(context.Background(), fmt.Sprintf("cap-%d", i), metav1.DeleteOptions{})
 		}
 	})
 	e.waitDNS(t, host, "A", ips...)
@@ -113,7 +114,7 @@ func scenarioCapacity(t *testing.T, e *env) {
 	for _, svc := range []string{"s15-2", "s15-3"} {
 		e.waitEvent(t, told, svc, "SharedNode", "Warning", "node cap-2", ip(2), ip(3))
 	}
-	if c, err := e.lbdns.capacityOf(host); err != nil || len(c.SharedNodes) != 1 || c.SharedNodes[0].Node != "cap-2" || len(c.SharedNodes[0].IPs) != 2 {
+	if c, err := e.connector.lbdns.capacityOf(host); err != nil || len(c.SharedNodes) != 1 || c.SharedNodes[0].Node != "cap-2" || len(c.SharedNodes[0].IPs) != 2 {
 		t.Errorf("/status shared nodes: %+v, %v", c, err)
 	}
 	byNode := e.firstByNode(t, dnsHost, ip(1), ip(2), ip(3))
@@ -171,14 +172,14 @@ func (e *env) checkNodeSelector(t *testing.T, capHost string) {
 // holds words.
 func (e *env) waitNote(t *testing.T, hostname, words string) {
 	t.Helper()
-	err := waitFor(20*time.Second, fmt.Sprintf("a note %q on %s in /status", words, hostname), func() error {
+	err := framework.WaitFor(20*time.Second, fmt.Sprintf("a note %q on %s in /status", words, hostname), func() error {
 		var st struct {
 			Hostnames []struct {
 				Hostname string
 				Targets  []struct{ Notes []string }
 			}
 		}
-		if err := e.lbdns.status(&st); err != nil {
+		if err := e.connector.lbdns.status(&st); err != nil {
 			return err
 		}
 		for _, h := range st.Hostnames {
@@ -200,7 +201,7 @@ func (e *env) waitNote(t *testing.T, hostname, words string) {
 func (e *env) labelNode(t *testing.T, name, key, value string) {
 	t.Helper()
 	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, key, value)
-	if _, err := e.client.CoreV1().Nodes().Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+	if _, err := e.cp.Client.CoreV1().Nodes().Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Fatalf("labelling Node %s: %v", name, err)
 	}
 }
@@ -209,8 +210,8 @@ func (e *env) labelNode(t *testing.T, name, key, value string) {
 // whether the hostname is below its floor.
 func (e *env) waitCapacityLow(t *testing.T, hostname string, low bool) {
 	t.Helper()
-	err := waitFor(30*time.Second, fmt.Sprintf("%s capacity low = %v", hostname, low), func() error {
-		c, err := e.lbdns.capacityOf(hostname)
+	err := framework.WaitFor(30*time.Second, fmt.Sprintf("%s capacity low = %v", hostname, low), func() error {
+		c, err := e.connector.lbdns.capacityOf(hostname)
 		if err != nil {
 			return err
 		}
@@ -237,7 +238,7 @@ type eventTally map[string]int32
 
 func (e *env) eventTally(t *testing.T) eventTally {
 	t.Helper()
-	list, err := e.client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{})
+	list, err := e.cp.Client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,8 +253,8 @@ func (e *env) eventTally(t *testing.T) eventTally {
 // every word, told once since before was taken (nil: once ever).
 func (e *env) waitEvent(t *testing.T, before eventTally, svc, reason, kind string, words ...string) {
 	t.Helper()
-	err := waitFor(20*time.Second, fmt.Sprintf("a %s event on %s saying %q", reason, svc, words), func() error {
-		list, err := e.client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
+	err := framework.WaitFor(20*time.Second, fmt.Sprintf("a %s event on %s saying %q", reason, svc, words), func() error {
+		list, err := e.cp.Client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
 			FieldSelector: "involvedObject.name=" + svc + ",reason=" + reason})
 		if err != nil {
 			return err
@@ -289,8 +290,8 @@ func (e *env) waitEvent(t *testing.T, before eventTally, svc, reason, kind strin
 // answers (weighting by IP would give the lone IP a third).
 func (e *env) firstByNode(t *testing.T, name, alone, shared, shared2 string) string {
 	t.Helper()
-	err := waitFor(30*time.Second, name+" on 2 nodes in the embedded DNS's /status", func() error {
-		c, err := e.dnsInstance.capacityOf(name)
+	err := framework.WaitFor(30*time.Second, name+" on 2 nodes in the embedded DNS's /status", func() error {
+		c, err := e.embedded.lbdns.capacityOf(name)
 		if err == nil && c.Nodes != 2 {
 			err = fmt.Errorf("/status says %+v", c)
 		}
@@ -319,7 +320,7 @@ func (e *env) firstByNode(t *testing.T, name, alone, shared, shared2 string) str
 func (e *env) annotateNode(t *testing.T, name, key, value string) {
 	t.Helper()
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, key, value)
-	if _, err := e.client.CoreV1().Nodes().Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+	if _, err := e.cp.Client.CoreV1().Nodes().Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Fatalf("annotating Node %s: %v", name, err)
 	}
 }

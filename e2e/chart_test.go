@@ -154,13 +154,13 @@ func TestHelmChart(t *testing.T) {
 func checkNotes(t *testing.T, helm, chart string, set []string) {
 	t.Helper()
 	const ns = "lbdns-chart"
-	_, err := suite.client.CoreV1().Namespaces().Create(context.Background(),
+	_, err := suite.cp.Client.CoreV1().Namespaces().Create(context.Background(),
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	const release = "lbdns-notes" // its objects are named after the release
-	args := []string{"install", release, chart, "--namespace", ns, "--dry-run=server", "--kubeconfig", suite.adminKubeconfig}
+	args := []string{"install", release, chart, "--namespace", ns, "--dry-run=server", "--kubeconfig", suite.cp.AdminKubeconfig}
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
@@ -184,7 +184,7 @@ func dryRun(t *testing.T, rendered []byte) int {
 	if err := os.WriteFile(path, rendered, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("kubectl", "--kubeconfig", suite.adminKubeconfig, "apply", "--dry-run=server", "-f", path).CombinedOutput()
+	out, err := exec.Command("kubectl", "--kubeconfig", suite.cp.AdminKubeconfig, "apply", "--dry-run=server", "-f", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
 	}

@@ -36,7 +36,7 @@ type lbService struct {
 // would, and writes a ready EndpointSlice as the controller manager would.
 func (e *env) createService(t *testing.T, s lbService) *corev1.Service {
 	t.Helper()
-	return createServiceIn(t, e.client, s)
+	return createServiceIn(t, e.cp.Client, s)
 }
 
 // createServiceIn is createService in the cluster of client.
@@ -78,7 +78,7 @@ func createServiceIn(t *testing.T, client kubernetes.Interface, s lbService) *co
 // not, on node (may be empty).
 func (e *env) setEndpoints(t *testing.T, service string, ready bool, node string) {
 	t.Helper()
-	setEndpointsIn(t, e.client, service, ready, node)
+	setEndpointsIn(t, e.cp.Client, service, ready, node)
 }
 
 func setEndpointsIn(t *testing.T, client kubernetes.Interface, service string, ready bool, node string) {
@@ -104,7 +104,7 @@ func setEndpointsNS(t *testing.T, client kubernetes.Interface, ns, service strin
 // writeSlice creates the EndpointSlice, or replaces the one of that name.
 func (e *env) writeSlice(t *testing.T, es *discoveryv1.EndpointSlice) {
 	t.Helper()
-	writeSliceIn(t, e.client, es)
+	writeSliceIn(t, e.cp.Client, es)
 }
 
 func writeSliceIn(t *testing.T, client kubernetes.Interface, es *discoveryv1.EndpointSlice) {
@@ -133,7 +133,7 @@ func (e *env) annotate(t *testing.T, service, key, value string) {
 func (e *env) annotateIn(t *testing.T, ns, service, key, value string) {
 	t.Helper()
 	ctx := context.Background()
-	svc, err := e.client.CoreV1().Services(ns).Get(ctx, service, metav1.GetOptions{})
+	svc, err := e.cp.Client.CoreV1().Services(ns).Get(ctx, service, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,14 +142,14 @@ func (e *env) annotateIn(t *testing.T, ns, service, key, value string) {
 	} else {
 		svc.Annotations[key] = value
 	}
-	if _, err := e.client.CoreV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+	if _, err := e.cp.Client.CoreV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("annotating %s: %v", service, err)
 	}
 }
 
 func (e *env) deleteService(t *testing.T, name string) {
 	t.Helper()
-	if err := e.client.CoreV1().Services(namespace).Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+	if err := e.cp.Client.CoreV1().Services(namespace).Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("deleting Service %s: %v", name, err)
 	}
 }
@@ -164,7 +164,7 @@ func (e *env) setNode(t *testing.T, name string, ip netip.Addr, ready bool) {
 // Ready condition.
 func (e *env) setNodeAddresses(t *testing.T, name string, ready bool, ips ...netip.Addr) {
 	t.Helper()
-	setNodeAddressesIn(t, e.client, name, ready, ips...)
+	setNodeAddressesIn(t, e.cp.Client, name, ready, ips...)
 }
 
 func setNodeAddressesIn(t *testing.T, client kubernetes.Interface, name string, ready bool, ips ...netip.Addr) {
@@ -195,7 +195,7 @@ func setNodeAddressesIn(t *testing.T, client kubernetes.Interface, name string, 
 
 func (e *env) deleteNode(t *testing.T, name string) {
 	t.Helper()
-	if err := e.client.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+	if err := e.cp.Client.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("deleting Node %s: %v", name, err)
 	}
 }
@@ -207,7 +207,7 @@ func (e *env) warningEvents(name string) ([]string, error) {
 
 // warningEventsIn is warningEvents for a Service of namespace ns.
 func (e *env) warningEventsIn(ns, name string) ([]string, error) {
-	list, err := e.client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
+	list, err := e.cp.Client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
 		FieldSelector: "involvedObject.name=" + name + ",type=Warning"})
 	if err != nil {
 		return nil, err
@@ -238,7 +238,7 @@ func newBackend(t *testing.T, ip string) *backend {
 	}
 	b.port = ln.Addr().(*net.TCPAddr).Port
 	b.serve(ln)
-	t.Cleanup(b.stop)
+	t.Cleanup(b.Stop)
 	return b
 }
 
@@ -252,7 +252,7 @@ func (b *backend) serve(ln net.Listener) {
 	go func() { _ = srv.Serve(ln) }()
 }
 
-func (b *backend) stop() {
+func (b *backend) Stop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.srv != nil {

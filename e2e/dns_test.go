@@ -10,26 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	"github.com/miekg/dns"
 )
 
 const zoneEmbedded = "dns.test" // answered by lbdns's embedded DNS server
-
-// startEmbeddedDNS runs an lbdns instance that answers DNS itself.
-func (e *env) startEmbeddedDNS() error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	e.embeddedDNS = fmt.Sprintf("127.0.0.1:%d", port)
-	// The scenarios query from 127.0.0.1, thousands of times: exempt it from
-	// rate limiting; the RRL scenario floods from other networks.
-	if e.dnsInstance, err = e.newLbdns("lbdns-dns", "LBDNS_DNS_ADDR="+e.embeddedDNS, "LBDNS_DNS_ZONES="+zoneEmbedded,
-		"LBDNS_DNS_RRL_EXEMPT=127.0.0.1/32", "LBDNS_DNS_WEIGHT_BY_NODE=true"); err != nil {
-		return err
-	}
-	return e.dnsInstance.run(e)
-}
 
 // floodDNS sends n A queries for name from the local address as fast as it
 // can, and counts the answers, the truncated answers and the silent ones.
@@ -103,16 +88,16 @@ func TestEmbeddedDNS(t *testing.T) {
 
 	t.Run("rate_limited_flood", func(t *testing.T) {
 		waitEmbedded(t, e, host, a.ip.String(), b.ip.String())
-		answered, truncated, dropped := floodDNS(t, e.embeddedDNS, "127.0.9.1", host, 300)
+		answered, truncated, dropped := floodDNS(t, e.embedded.addr, "127.0.9.1", host, 300)
 		if answered > 40 || truncated == 0 || dropped == 0 {
 			t.Fatalf("flooding network 127.0.9.0/24: %d answered, %d truncated, %d dropped of 300", answered, truncated, dropped)
 		}
-		if a, _, _ := floodDNS(t, e.embeddedDNS, "127.0.10.1", host, 10); a != 10 {
+		if a, _, _ := floodDNS(t, e.embedded.addr, "127.0.10.1", host, 10); a != 10 {
 			t.Fatalf("another network in the same second: %d of 10 answered", a)
 		}
 		// The queries the client missed include any the kernel dropped from
 		// a full socket buffer: the server's count can only be lower.
-		v, _, err := e.dnsInstance.metric("lbdns_dns_rate_limited_total", map[string]string{"action": "dropped"})
+		v, _, err := e.embedded.lbdns.metric("lbdns_dns_rate_limited_total", map[string]string{"action": "dropped"})
 		if err != nil || v == 0 || int(v) > dropped {
 			t.Errorf("lbdns_dns_rate_limited_total{action=dropped} = %v (%v), want 1..%d", v, err, dropped)
 		}
@@ -137,12 +122,12 @@ func TestEmbeddedDNS(t *testing.T) {
 	})
 
 	t.Run("withdraw_visible_at_once", func(t *testing.T) {
-		a.stop()
+		a.Stop()
 		start := time.Now()
 		waitEmbedded(t, e, host, b.ip.String())
 		withdrawn := time.Since(start)
-		e.dnsInstance.waitReason(t, host, "d41-a", "ProbeFailed")
-		if err := statusPageShows(e.dnsInstance.http, a.ip.String(), "ProbeFailed"); err != nil {
+		e.embedded.lbdns.waitReason(t, host, "d41-a", "ProbeFailed")
+		if err := statusPageShows(e.embedded.lbdns.http, a.ip.String(), "ProbeFailed"); err != nil {
 			t.Errorf("status page in Chromium: %v", err)
 		}
 		a.start(t)
@@ -157,7 +142,7 @@ func exchange(t *testing.T, e *env, network, name string, qtype uint16) *dns.Msg
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
-	r, _, err := (&dns.Client{Net: network, Timeout: 2 * time.Second}).Exchange(m, e.embeddedDNS)
+	r, _, err := (&dns.Client{Net: network, Timeout: 2 * time.Second}).Exchange(m, e.embedded.addr)
 	if err != nil {
 		t.Fatalf("%s query %s: %v", network, name, err)
 	}
@@ -166,8 +151,8 @@ func exchange(t *testing.T, e *env, network, name string, qtype uint16) *dns.Msg
 
 func waitEmbedded(t *testing.T, e *env, name string, want ...string) {
 	t.Helper()
-	err := waitFor(30*time.Second, fmt.Sprintf("%s = %v from the embedded DNS", name, want), func() error {
-		got, err := lookup(e.embeddedDNS, name, "A")
+	err := framework.WaitFor(30*time.Second, fmt.Sprintf("%s = %v from the embedded DNS", name, want), func() error {
+		got, err := framework.Lookup(e.embedded.addr, name, "A")
 		if err != nil {
 			return err
 		}

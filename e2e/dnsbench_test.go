@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,7 +56,7 @@ func BenchmarkDNS(b *testing.B) {
 		name  string
 		start func() (addr string, stop func())
 	}{
-		{"lbdns (embedded DNS)", func() (string, func()) { lbdns = e.dnsBenchLbdns(b); return lbdns.dns, lbdns.stop }},
+		{"lbdns (embedded DNS)", func() (string, func()) { lbdns = e.dnsBenchLbdns(b); return lbdns.dns, lbdns.Stop }},
 		{"BIND " + bindVersion(), func() (string, func()) { return startBindFor(b, dir, zoneFile) }},
 		{"CoreDNS v1.15.0 (file)", func() (string, func()) { return e.startCoreDNSFor(b, dir, zoneFile) }},
 	}
@@ -88,7 +89,7 @@ func dnsBenchIP(name, i int) string { return fmt.Sprintf("192.0.2.%d", (name*3+i
 // that answers for the zone.
 func (e *env) dnsBenchLbdns(b *testing.B) *lbdnsProc {
 	ctx := context.Background()
-	if _, err := e.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: dnsBenchNamespace}},
+	if _, err := e.cp.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: dnsBenchNamespace}},
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		b.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func (e *env) dnsBenchLbdns(b *testing.B) *lbdnsProc {
 	for n := range dnsBenchNames {
 		for i := range 3 {
 			name := fmt.Sprintf("h%d-%d", n, i)
-			svc, err := e.client.CoreV1().Services(dnsBenchNamespace).Create(ctx, &corev1.Service{
+			svc, err := e.cp.Client.CoreV1().Services(dnsBenchNamespace).Create(ctx, &corev1.Service{
 				ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{
 					"lbdns.io/hostname": fmt.Sprintf("h%d.%s", n, dnsBenchZone), "lbdns.io/probe": "none"}},
 				Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, AllocateLoadBalancerNodePorts: &no,
@@ -106,10 +107,10 @@ func (e *env) dnsBenchLbdns(b *testing.B) *lbdnsProc {
 				b.Fatal(err)
 			}
 			svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: dnsBenchIP(n, i)}}
-			if _, err := e.client.CoreV1().Services(dnsBenchNamespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+			if _, err := e.cp.Client.CoreV1().Services(dnsBenchNamespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := e.client.DiscoveryV1().EndpointSlices(dnsBenchNamespace).Create(ctx, &discoveryv1.EndpointSlice{
+			if _, err := e.cp.Client.DiscoveryV1().EndpointSlices(dnsBenchNamespace).Create(ctx, &discoveryv1.EndpointSlice{
 				ObjectMeta:  metav1.ObjectMeta{Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
 				AddressType: discoveryv1.AddressTypeIPv4,
 				Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.3.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
@@ -123,7 +124,7 @@ func (e *env) dnsBenchLbdns(b *testing.B) *lbdnsProc {
 
 // startBindFor runs named, authoritative for the zone file.
 func startBindFor(b *testing.B, dir, zoneFile string) (string, func()) {
-	port, err := freePort()
+	port, err := framework.FreePort()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -136,16 +137,16 @@ zone "%[3]s" { type primary; file "%[4]s"; };
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := startProc(dir, "named-dnsbench", nil, "named", "-g", "-c", conf)
+	p, err := framework.Start(dir, "named-dnsbench", nil, "named", "-g", "-c", conf)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return fmt.Sprintf("127.0.0.1:%d", port), p.stop
+	return fmt.Sprintf("127.0.0.1:%d", port), p.Stop
 }
 
 // startCoreDNSFor runs CoreDNS with its file plugin for the zone file.
 func (e *env) startCoreDNSFor(b *testing.B, dir, zoneFile string) (string, func()) {
-	port, err := freePort()
+	port, err := framework.FreePort()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -153,11 +154,11 @@ func (e *env) startCoreDNSFor(b *testing.B, dir, zoneFile string) (string, func(
 	if err := os.WriteFile(corefile, []byte(fmt.Sprintf("%s:%d {\n  bind 127.0.0.1\n  file %s\n}\n", dnsBenchZone, port, zoneFile)), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	p, err := startProc(dir, "coredns-dnsbench", nil, filepath.Join(e.tools, coreDNSBinary), "-conf", corefile)
+	p, err := framework.Start(dir, "coredns-dnsbench", nil, filepath.Join(e.tools, coreDNSBinary), "-conf", corefile)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return fmt.Sprintf("127.0.0.1:%d", port), p.stop
+	return fmt.Sprintf("127.0.0.1:%d", port), p.Stop
 }
 
 // dnsperf loads addr with the queries for seconds and returns queries per

@@ -18,7 +18,7 @@ import (
 func TestDNSViz(t *testing.T) {
 	e := suite
 	names := []string{zoneEmbedded, "absent." + zoneEmbedded}
-	servers := "ns1." + zoneEmbedded + "=" + e.embeddedDNS
+	servers := "ns1." + zoneEmbedded + "=" + e.embedded.addr
 	findings, queries := dnsviz(t, e, "dnsviz-lbdns", servers, names)
 	if len(findings) > 0 || queries == 0 {
 		t.Fatalf("DNSViz on %d queries: %v", queries, findings)

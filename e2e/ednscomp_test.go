@@ -15,7 +15,7 @@ import (
 // the Z bit (not echoed) and TCP.
 func TestEDNSCompliance(t *testing.T) {
 	e := suite
-	host, port, _ := strings.Cut(e.embeddedDNS, ":")
+	host, port, _ := strings.Cut(e.embedded.addr, ":")
 	zone := zoneEmbedded
 	cases := []struct {
 		name   string

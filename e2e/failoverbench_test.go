@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,13 +36,13 @@ type failoverOutput struct {
 	dns               string // the server polled for the answer
 	zone              string // the zone of the hostname on that server
 	lbdns             *lbdnsProc
-	extdns            *supervisor
+	extdns            *framework.Supervisor
 	withdraw, restore []time.Duration
 }
 
-func (o *failoverOutput) stop() {
-	o.extdns.stop()
-	o.lbdns.stop()
+func (o *failoverOutput) Stop() {
+	o.extdns.Stop()
+	o.lbdns.Stop()
 }
 
 const (
@@ -81,7 +82,8 @@ func BenchmarkFailover(b *testing.B) {
 // plane a benchmark gets: BIND and the DNSEndpoint CRD.
 func (e *env) startFailoverDNS() error {
 	if e.bind == nil {
-		if err := e.startBind(); err != nil {
+		var err error
+		if e.bind, err = framework.StartBind(e.dir, tsigKeyName, bindZones...); err != nil {
 			return fmt.Errorf("start BIND9: %w", err)
 		}
 	}
@@ -90,7 +92,7 @@ func (e *env) startFailoverDNS() error {
 
 // installDNSEndpointCRD applies external-dns v0.22.0's DNSEndpoint CRD.
 func (e *env) installDNSEndpointCRD() error {
-	cmd := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "-k", filepath.Join(e.root, "manifests/crd"))
+	cmd := exec.Command("kubectl", "--kubeconfig", e.cp.AdminKubeconfig, "apply", "-k", filepath.Join(e.root, "manifests/crd"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("kubectl apply -k manifests/crd: %w\n%s", err, out)
 	}
@@ -103,13 +105,13 @@ func (e *env) installDNSEndpointCRD() error {
 func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*failoverOutput {
 	ctx := context.Background()
 	ns := fmt.Sprintf("failover-%d", n)
-	if _, err := e.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+	if _, err := e.cp.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		b.Fatal(err)
 	}
 	outputs, err := e.startFailoverOutputs(b, p, ns)
 	for _, o := range outputs {
-		defer o.stop()
+		defer o.Stop()
 	}
 	if err != nil {
 		b.Fatal(err)
@@ -122,7 +124,7 @@ func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*
 	backends := []*tcpBackend{newTCPBackend(b, fmt.Sprintf("127.0.78.%d", 2*n+1)), newTCPBackend(b, fmt.Sprintf("127.0.78.%d", 2*n+2))}
 	for i, be := range backends {
 		e.createProbedService(b, ns, fmt.Sprintf("s%d", i), strings.Join(slices.Compact(hostnames), ","), be)
-		defer be.stop()
+		defer be.Stop()
 	}
 	both := []string{backends[0].ip.String(), backends[1].ip.String()}
 	waitOutputs(b, outputs, label, both, time.Now(), 60*time.Second) // the first sync of external-dns may take a while
@@ -130,7 +132,7 @@ func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*
 	for range rounds {
 		// Stop at a random moment of the probe cycle, as a real failure would.
 		time.Sleep(time.Duration(rand.Int64N(int64(p.interval))))
-		victim.stop()
+		victim.Stop()
 		for i, d := range waitOutputs(b, outputs, label, both[1:], time.Now(), 30*time.Second) {
 			outputs[i].withdraw = append(outputs[i].withdraw, d)
 		}
@@ -150,11 +152,11 @@ func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) (
 		"LBDNS_PROBE_INTERVAL=" + p.interval.String(), "LBDNS_PROBE_TIMEOUT=" + min(time.Second, p.interval/2).String(),
 		"LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2", "LBDNS_PROBE_FAST_INTERVAL=" + p.fast.String(),
 		"LBDNS_FLAP_HALF_LIFE=0"} // the rounds flap the backend on purpose: damping would hold it withdrawn
-	host, port, _ := strings.Cut(e.dnsAddr, ":")
+	host, port, _ := strings.Cut(e.bind.Addr, ":")
 	rfc2136 := []string{"--provider=rfc2136", "--rfc2136-host=" + host, "--rfc2136-port=" + port,
-		"--rfc2136-tsig-keyname=" + tsigKeyName, "--rfc2136-tsig-secret=" + e.tsigSecret,
+		"--rfc2136-tsig-keyname=" + tsigKeyName, "--rfc2136-tsig-secret=" + e.bind.TSIGSecret,
 		"--rfc2136-tsig-secret-alg=hmac-sha256", "--rfc2136-tsig-axfr", "--registry=txt", "--policy=sync",
-		"--kubeconfig=" + e.adminKubeconfig, "--log-level=info"}
+		"--kubeconfig=" + e.cp.AdminKubeconfig, "--log-level=info"}
 	var outputs []*failoverOutput
 	start := func(name, dnsAddr, zone string, env ...string) (*failoverOutput, error) {
 		l, err := e.newLbdns(fmt.Sprintf("lbdns-%s-%d", ns, len(outputs)), append(slices.Clone(probes), env...)...)
@@ -166,21 +168,21 @@ func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) (
 		return o, l.run(e)
 	}
 	extdns := func(o *failoverOutput, args ...string) error {
-		metrics, err := freePort()
+		metrics, err := framework.FreePort()
 		if err != nil {
 			return err
 		}
 		args = append(append(args, rfc2136...), "--rfc2136-zone="+o.zone, "--domain-filter="+o.zone,
 			fmt.Sprintf("--metrics-address=127.0.0.1:%d", metrics))
-		o.extdns, err = supervise(func() (*proc, error) {
-			return startProc(e.dir, "external-dns-"+ns+"-"+o.zone, nil, filepath.Join(e.tools, extdnsBinary), args...)
+		o.extdns, err = framework.Supervise(func() (*framework.Proc, error) {
+			return framework.Start(e.dir, "external-dns-"+ns+"-"+o.zone, nil, filepath.Join(e.tools, extdnsBinary), args...)
 		})
 		return err
 	}
 	ports := make([]int, 5)
 	for i := range ports {
 		var err error
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = framework.FreePort(); err != nil {
 			return outputs, err
 		}
 	}
@@ -203,7 +205,7 @@ func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) (
 			secondary := fmt.Sprintf("127.0.0.1:%d", ports[4])
 			_, err := start("embedded DNS -> BIND secondary (NOTIFY + IXFR)", secondary, failoverSecondaryZone,
 				fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", ports[3]), "LBDNS_DNS_ZONES="+failoverSecondaryZone, "LBDNS_DNS_RRL_RATE=0",
-				"LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8", "LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret,
+				"LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8", "LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.bind.TSIGSecret,
 				"LBDNS_DNS_NOTIFY="+secondary)
 			if err == nil {
 				startSecondaryBind(b, e, ports[4], []int{ports[3]}, failoverSecondaryZone, "bind-secondary-"+ns)
@@ -211,15 +213,15 @@ func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) (
 			return err
 		},
 		func() error {
-			_, err := start("standalone rfc2136", e.dnsAddr, zoneStandalone, "LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST="+host,
+			_, err := start("standalone rfc2136", e.bind.Addr, zoneStandalone, "LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST="+host,
 				"LBDNS_RFC2136_PORT="+port, "LBDNS_RFC2136_ZONE="+zoneStandalone, "LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName,
-				"LBDNS_RFC2136_TSIG_SECRET="+e.tsigSecret, "LBDNS_TXT_OWNER_ID=failbench", "LBDNS_DOMAIN_FILTER="+zoneStandalone)
+				"LBDNS_RFC2136_TSIG_SECRET="+e.bind.TSIGSecret, "LBDNS_TXT_OWNER_ID=failbench", "LBDNS_DOMAIN_FILTER="+zoneStandalone)
 			return err
 		},
 		func() error {
 			// The sidecar recipe's external-dns: the connector is polled every 10 s.
 			connector := fmt.Sprintf("127.0.0.1:%d", ports[2])
-			o, err := start("connector + external-dns --interval=10s", e.dnsAddr, zone, "LBDNS_CONNECTOR_ADDR="+connector)
+			o, err := start("connector + external-dns --interval=10s", e.bind.Addr, zone, "LBDNS_CONNECTOR_ADDR="+connector)
 			if err != nil {
 				return err
 			}
@@ -228,7 +230,7 @@ func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) (
 		},
 		func() error {
 			// The crd overlay's external-dns: evented, a full sync every minute.
-			o, err := start("DNSEndpoint + external-dns --events", e.dnsAddr, zoneCRD, "LBDNS_CRD_NAMESPACE=lbdns",
+			o, err := start("DNSEndpoint + external-dns --events", e.bind.Addr, zoneCRD, "LBDNS_CRD_NAMESPACE=lbdns",
 				"LBDNS_DOMAIN_FILTER="+zoneCRD)
 			if err != nil {
 				return err
@@ -267,7 +269,7 @@ func waitOutputs(b *testing.B, outputs []*failoverOutput, label string, want []s
 func waitAnswer(dnsAddr, name string, want []string, start time.Time, limit time.Duration) (time.Duration, error) {
 	want = sorted(want)
 	for deadline := start.Add(limit); ; time.Sleep(5 * time.Millisecond) {
-		got, err := lookup(dnsAddr, name, "A")
+		got, err := framework.Lookup(dnsAddr, name, "A")
 		if err == nil && slices.Equal(got, want) {
 			return time.Since(start), nil
 		}
@@ -282,7 +284,7 @@ func waitAnswer(dnsAddr, name string, want []string, start time.Time, limit time
 func (e *env) createProbedService(b *testing.B, ns, name, hostname string, be *tcpBackend) {
 	ctx := context.Background()
 	no, ready := false, true
-	svc, err := e.client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+	svc, err := e.cp.Client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{"lbdns.io/hostname": hostname}},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, AllocateLoadBalancerNodePorts: &no,
 			Ports: []corev1.ServicePort{{Name: "web", Port: int32(be.port), Protocol: corev1.ProtocolTCP}}},
@@ -291,10 +293,10 @@ func (e *env) createProbedService(b *testing.B, ns, name, hostname string, be *t
 		b.Fatal(err)
 	}
 	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: be.ip.String()}}
-	if _, err := e.client.CoreV1().Services(ns).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+	if _, err := e.cp.Client.CoreV1().Services(ns).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	_, err = e.client.DiscoveryV1().EndpointSlices(ns).Create(ctx, &discoveryv1.EndpointSlice{
+	_, err = e.cp.Client.DiscoveryV1().EndpointSlices(ns).Create(ctx, &discoveryv1.EndpointSlice{
 		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.2.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
@@ -342,4 +344,4 @@ func (be *tcpBackend) start(b *testing.B) {
 	}(be.ln)
 }
 
-func (be *tcpBackend) stop() { be.ln.Close() }
+func (be *tcpBackend) Stop() { be.ln.Close() }

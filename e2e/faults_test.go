@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -58,11 +58,10 @@ func TestFaults(t *testing.T) {
 // created right after the return within seconds, not after client-go's
 // reconnect backoff (which grows to 30 s and more during an outage).
 func apiOutage(t *testing.T, e *env, d time.Duration) {
-	l := e.faults
-	e.apiserver.cmd.Process.Kill()
-	<-e.apiserver.done
+	l := e.standalone.faults
+	e.cp.APIServer.Kill()
 	killed := time.Now()
-	if err := waitFor(30*time.Second, l.name+" noticing the outage", func() error {
+	if err := framework.WaitFor(30*time.Second, l.name+" noticing the outage", func() error {
 		if v, _, err := l.metric("lbdns_cluster_view_age_seconds", nil); err != nil || v <= 0 {
 			return fmt.Errorf("view age %v, %v", v, err)
 		}
@@ -73,19 +72,18 @@ func apiOutage(t *testing.T, e *env, d time.Duration) {
 	noticed := time.Since(killed)
 	time.Sleep(d - noticed)
 	age, _, _ := l.metric("lbdns_cluster_view_age_seconds", nil)
-	var err error
-	if e.apiserver, err = startProc(e.dir, "kube-apiserver", nil, filepath.Join(e.tools, apiserverBinary), e.apiserverArgs...); err != nil {
+	if err := e.cp.RestartAPIServer(); err != nil {
 		t.Fatal(err)
 	}
 	// Ready, not only answering: right after a start, Services cannot get a
 	// cluster IP until its allocators have synced ("range is full").
 	probe := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "f48-probe", Namespace: namespace},
 		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
-	if err := waitFor(60*time.Second, "kube-apiserver ready", func() error {
-		if err := e.client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(context.Background()).Error(); err != nil {
+	if err := framework.WaitFor(60*time.Second, "kube-apiserver ready", func() error {
+		if err := e.cp.Client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(context.Background()).Error(); err != nil {
 			return err
 		}
-		_, err := e.client.CoreV1().Services(namespace).Create(context.Background(), probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		_, err := e.cp.Client.CoreV1().Services(namespace).Create(context.Background(), probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -100,7 +98,7 @@ func apiOutage(t *testing.T, e *env, d time.Duration) {
 	l.waitMetric(t, "lbdns_cluster_view_age_seconds", nil, 0)
 	// external-dns --source=crd keeps client-go's grown backoff: restart it
 	// so that the scenarios after this one meet a fresh one.
-	e.extdnsCRD.proc().stop()
+	e.crd.extdns.Proc().Stop()
 	record(t, "PASS API server down for %s: noticed after %.1fs (view age %.0fs just before the return); a Service created after the return published %.2fs later (goal <= 5s)",
 		d, noticed.Seconds(), age, published.Seconds())
 }
@@ -112,10 +110,12 @@ func apiOutage(t *testing.T, e *env, d time.Duration) {
 func rbacMissing(t *testing.T, e *env) {
 	ctx := context.Background()
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "lbdns", Name: "norbac"}}
-	if _, err := e.client.CoreV1().ServiceAccounts("lbdns").Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+	if _, err := e.cp.Client.CoreV1().ServiceAccounts("lbdns").Create(ctx, sa, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.client.CoreV1().ServiceAccounts("lbdns").Delete(ctx, "norbac", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = e.cp.Client.CoreV1().ServiceAccounts("lbdns").Delete(ctx, "norbac", metav1.DeleteOptions{})
+	})
 	kubeconfig, err := e.tokenKubeconfig(ctx, "norbac")
 	if err != nil {
 		t.Fatal(err)
@@ -124,14 +124,14 @@ func rbacMissing(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.proc, err = startProc(e.dir, l.name, l.env, e.lbdnsBin); err != nil {
+	if l.Proc, err = framework.Start(e.dir, l.name, l.env, e.lbdnsBin); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.stop)
+	t.Cleanup(l.Stop)
 	var body string
-	if err := waitFor(30*time.Second, "/readyz naming the missing permission", func() error {
+	if err := framework.WaitFor(30*time.Second, "/readyz naming the missing permission", func() error {
 		var code int
-		code, body, err = httpGetCode("http://" + l.http + "/readyz")
+		code, body, err = framework.HTTPGetCode("http://" + l.http + "/readyz")
 		if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "missing permission") {
 			return fmt.Errorf("%d %q %v", code, body, err)
 		}
@@ -159,13 +159,15 @@ func rbacMissing(t *testing.T, e *env) {
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "lbdns-norbac"},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "lbdns"},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "lbdns", Name: "norbac"}}}
-	if _, err := e.client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+	if _, err := e.cp.Client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.client.RbacV1().ClusterRoleBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = e.cp.Client.RbacV1().ClusterRoleBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{})
+	})
 	bound := time.Now()
-	if err := waitFor(90*time.Second, l.name+" ready after the binding", func() error {
-		return httpOK("http://" + l.http + "/readyz")
+	if err := framework.WaitFor(90*time.Second, l.name+" ready after the binding", func() error {
+		return framework.HTTPOK("http://" + l.http + "/readyz")
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +182,7 @@ func rbacMissing(t *testing.T, e *env) {
 func flapping(t *testing.T, e *env, d time.Duration) {
 	host := "fl." + zoneFaults
 	a, _ := pairFor(t, e, 45, "f45", host, faultsPrefix)
-	e.faults.waitHealthy(t, host, 2)
+	e.standalone.faults.waitHealthy(t, host, 2)
 	var mu sync.Mutex
 	down := false
 	stop := make(chan struct{})
@@ -195,7 +197,7 @@ func flapping(t *testing.T, e *env, d time.Duration) {
 			}
 			mu.Lock()
 			if down = i%2 == 0; down {
-				a.stop()
+				a.Stop()
 			} else {
 				a.start(t)
 			}
@@ -205,7 +207,7 @@ func flapping(t *testing.T, e *env, d time.Duration) {
 	var downSamples, publishedWhileDown, changes int
 	var last string
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		got, err := lookup(e.dnsAddr, host, "A")
+		got, err := framework.Lookup(e.bind.Addr, host, "A")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,9 +246,9 @@ func flapping(t *testing.T, e *env, d time.Duration) {
 // must cost lbdns little log and memory, and leave other hostnames'
 // withdrawals as fast as ever.
 func annotationBomb(t *testing.T, e *env) {
-	l := e.faults
+	l := e.standalone.faults
 	logSize := func() int64 {
-		fi, err := os.Stat(l.log)
+		fi, err := os.Stat(l.Log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +275,7 @@ func annotationBomb(t *testing.T, e *env) {
 	host := "bomb." + zoneFaults
 	a, b := pairFor(t, e, 47, "f47", host, faultsPrefix)
 	l.waitHealthy(t, host, 2)
-	a.stop()
+	a.Stop()
 	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
 	rssPeak := rssBefore
 	for range 20 { // a few more seconds of reconciles with the bomb in place
@@ -299,7 +301,7 @@ func annotationBomb(t *testing.T, e *env) {
 // lbdnsEvents returns lbdns's events on a Service, one entry per event
 // (repeats that the recorder aggregated count each).
 func (e *env) lbdnsEvents(name string) ([]string, error) {
-	list, err := e.client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
+	list, err := e.cp.Client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
 		FieldSelector: "involvedObject.name=" + name})
 	if err != nil {
 		return nil, err
@@ -323,16 +325,14 @@ func (e *env) lbdnsEvents(name string) ([]string, error) {
 func dnsOutage(t *testing.T, e *env, d time.Duration) {
 	host := "o." + zoneFaults
 	a, b := pairFor(t, e, 44, "f44", host, faultsPrefix)
-	e.bind.cmd.Process.Kill()
-	<-e.bind.done
-	a.stop()
+	e.bind.Kill()
+	a.Stop()
 	time.Sleep(d)
-	var err error
-	if e.bind, err = startProc(e.dir, "named", nil, "named", e.bindArgs...); err != nil {
+	if err := e.bind.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(30*time.Second, "BIND answering again", func() error {
-		_, err := lookup(e.dnsAddr, "unmanaged."+zoneFaults, "A")
+	if err := framework.WaitFor(30*time.Second, "BIND answering again", func() error {
+		_, err := framework.Lookup(e.bind.Addr, "unmanaged."+zoneFaults, "A")
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -373,8 +373,8 @@ func blackholed(t *testing.T, e *env, n int) {
 			backend: &backend{ip: netip.AddrFrom4([4]byte{127, 66, byte(i >> 8), byte(i)}), port: 80}}
 	})
 	t.Cleanup(func() { e.deleteMany(t, n, func(i int) string { return fmt.Sprintf("bh-%d", i) }) })
-	l := e.faults
-	if err := waitFor(60*time.Second, fmt.Sprintf("%d blackholed targets probed and down", n), func() error {
+	l := e.standalone.faults
+	if err := framework.WaitFor(60*time.Second, fmt.Sprintf("%d blackholed targets probed and down", n), func() error {
 		down, err := l.countHealth("bh.blackhole.test", "unhealthy")
 		if err == nil && down < n {
 			err = fmt.Errorf("%d of %d down", down, n)
@@ -430,7 +430,7 @@ func (e *env) createMany(t *testing.T, n int, svc func(i int) lbService) {
 	t.Helper()
 	errs := parallel(n, 16, func(i int) error {
 		s := svc(i)
-		created, err := e.client.CoreV1().Services(namespace).Create(context.Background(), &corev1.Service{
+		created, err := e.cp.Client.CoreV1().Services(namespace).Create(context.Background(), &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: s.name, Annotations: map[string]string{cmp.Or(s.prefix, "lbdns.io/") + "hostname": s.hostname}},
 			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
 				Ports: []corev1.ServicePort{{Name: "web", Port: int32(s.backend.port), TargetPort: intstr.FromInt32(8080)}}},
@@ -439,7 +439,7 @@ func (e *env) createMany(t *testing.T, n int, svc func(i int) lbService) {
 			return err
 		}
 		created.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: s.backend.ip.String()}}
-		_, err = e.client.CoreV1().Services(namespace).UpdateStatus(context.Background(), created, metav1.UpdateOptions{})
+		_, err = e.cp.Client.CoreV1().Services(namespace).UpdateStatus(context.Background(), created, metav1.UpdateOptions{})
 		return err
 	})
 	if errs != nil {
@@ -449,7 +449,7 @@ func (e *env) createMany(t *testing.T, n int, svc func(i int) lbService) {
 
 func (e *env) deleteMany(t *testing.T, n int, name func(i int) string) {
 	if err := parallel(n, 16, func(i int) error {
-		return e.client.CoreV1().Services(namespace).Delete(context.Background(), name(i), metav1.DeleteOptions{})
+		return e.cp.Client.CoreV1().Services(namespace).Delete(context.Background(), name(i), metav1.DeleteOptions{})
 	}); err != nil {
 		t.Errorf("deleting Services: %v", err)
 	}
@@ -485,7 +485,7 @@ func parallel(n, workers int, f func(i int) error) error {
 // to work; a scenario about a live target's failure starts after this.
 func (l *lbdnsProc) waitHealthy(t *testing.T, hostname string, n int) {
 	t.Helper()
-	if err := waitFor(30*time.Second, fmt.Sprintf("%d targets of %s healthy", n, hostname), func() error {
+	if err := framework.WaitFor(30*time.Second, fmt.Sprintf("%d targets of %s healthy", n, hostname), func() error {
 		if got, err := l.countHealth(hostname, "healthy"); err != nil || got != n {
 			return fmt.Errorf("%d healthy, %v", got, err)
 		}
@@ -534,18 +534,18 @@ func pausedLeader(t *testing.T, e *env, cycles int) {
 		// and again would be flapping, and flap damping would hold it.
 		host := fmt.Sprintf("p%d.%s", i, zoneStandalone)
 		a, b := pair(t, e, 100+i, fmt.Sprintf("f42c%d", i), host)
-		leader, other, err := e.leader()
+		leader, other, err := e.standalone.leader()
 		if err != nil {
 			t.Fatal(err)
 		}
 		paused := time.Now()
-		if err := syscall.Kill(leader.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+		if err := syscall.Kill(leader.Pid(), syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		cont := func() { _ = syscall.Kill(leader.cmd.Process.Pid, syscall.SIGCONT) }
+		cont := func() { _ = syscall.Kill(leader.Pid(), syscall.SIGCONT) }
 		t.Cleanup(cont)
 		other.waitMetric(t, "lbdns_leader", nil, 1)
-		a.stop()
+		a.Stop()
 		e.waitDNS(t, host, "A", b.ip.String())
 		takeovers = append(takeovers, time.Since(paused).Seconds())
 		cont()
@@ -569,13 +569,13 @@ func pausedLeader(t *testing.T, e *env, cycles int) {
 func zoneTransferRefused(t *testing.T, e *env) {
 	host := "a." + zoneFaults
 	a, b := pairFor(t, e, 41, "f41", host, faultsPrefix)
-	l := e.faults
+	l := e.standalone.faults
 
 	e.setTransfersRefused(t, true)
 	t.Cleanup(func() { e.setTransfersRefused(t, false) })
 	refusedAt := time.Now()
-	a.stop() // a health change: lbdns syncs at once and must not trust the read
-	if err := waitFor(30*time.Second, "rfc2136 sync errors", func() error {
+	a.Stop() // a health change: lbdns syncs at once and must not trust the read
+	if err := framework.WaitFor(30*time.Second, "rfc2136 sync errors", func() error {
 		if v, _, err := l.metric("lbdns_sync_total", map[string]string{"output": "rfc2136", "result": "error"}); err != nil || v < 3 {
 			return fmt.Errorf("%v errors, %v", v, err)
 		}
@@ -607,18 +607,22 @@ func zoneTransferRefused(t *testing.T, e *env) {
 // waits until a TSIG-signed AXFR of zoneFaults gets the expected answer.
 func (e *env) setTransfersRefused(t *testing.T, refused bool) {
 	t.Helper()
-	if err := e.writeBindConf(refused); err != nil {
+	var refuse []string
+	if refused {
+		refuse = []string{zoneFaults}
+	}
+	if err := e.bind.WriteConf(refuse...); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(e.bind.cmd.Process.Pid, syscall.SIGHUP); err != nil {
+	if err := e.bind.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	err := waitFor(30*time.Second, fmt.Sprintf("AXFR of %s refused=%v", zoneFaults, refused), func() error {
+	err := framework.WaitFor(30*time.Second, fmt.Sprintf("AXFR of %s refused=%v", zoneFaults, refused), func() error {
 		m := new(dns.Msg)
 		m.SetAxfr(dns.Fqdn(zoneFaults))
 		m.SetTsig(dns.Fqdn(tsigKeyName), dns.HmacSHA256, 300, time.Now().Unix())
-		tr := &dns.Transfer{TsigSecret: map[string]string{dns.Fqdn(tsigKeyName): e.tsigSecret}}
-		envs, err := tr.In(m, e.dnsAddr)
+		tr := &dns.Transfer{TsigSecret: map[string]string{dns.Fqdn(tsigKeyName): e.bind.TSIGSecret}}
+		envs, err := tr.In(m, e.bind.Addr)
 		if err != nil {
 			return err
 		}
@@ -667,7 +671,7 @@ func (l *lbdnsProc) output(name string) (outputStatus, error) {
 // logCount counts the log lines of the instance that contain s.
 func (l *lbdnsProc) logCount(t *testing.T, s string) int {
 	t.Helper()
-	b, err := os.ReadFile(l.log)
+	b, err := os.ReadFile(l.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -676,7 +680,7 @@ func (l *lbdnsProc) logCount(t *testing.T, s string) int {
 
 func (l *lbdnsProc) waitLog(t *testing.T, s string) {
 	t.Helper()
-	if err := waitFor(30*time.Second, l.name+" logging "+s, func() error {
+	if err := framework.WaitFor(30*time.Second, l.name+" logging "+s, func() error {
 		if l.logCount(t, s) == 0 {
 			return fmt.Errorf("not logged yet")
 		}

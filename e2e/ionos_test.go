@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lbdns/lbdns/e2e/framework"
 )
 
 const (
@@ -41,7 +43,7 @@ func TestIONOSWebhook(t *testing.T) {
 		l := ionosLbdns(t, e, webhook, "ionos30.lbdns.io/", "LBDNS_TTL=30")
 		host := "ttl30." + zoneIONOS
 		e.createService(t, lbService{name: "io30", hostname: host, backend: newBackend(t, "127.0.36.1"), prefix: "ionos30.lbdns.io/"})
-		if err := waitFor(30*time.Second, "the webhook output failing on TTL 30", func() error {
+		if err := framework.WaitFor(30*time.Second, "the webhook output failing on TTL 30", func() error {
 			o, err := l.output("webhook")
 			if err == nil && !o.Failing {
 				err = fmt.Errorf("output %+v", o)
@@ -137,7 +139,7 @@ func runIONOSCycles(t *testing.T, e *env, api *ionosAPI, webhook, name string, n
 		api.failAt = api.writes.Load() + 1
 		api.mu.Unlock()
 		e.setEndpoints(t, third, false, "")
-		if err := waitFor(30*time.Second, "the stand-in refusing a write", func() error {
+		if err := framework.WaitFor(30*time.Second, "the stand-in refusing a write", func() error {
 			if api.refused.Load() == 0 {
 				return fmt.Errorf("no write refused yet")
 			}
@@ -158,7 +160,7 @@ func runIONOSCycles(t *testing.T, e *env, api *ionosAPI, webhook, name string, n
 func waitIONOS(t *testing.T, api *ionosAPI, host string, want ...string) {
 	t.Helper()
 	want = sorted(want)
-	if err := waitFor(60*time.Second, fmt.Sprintf("IONOS publishing %s = %v", host, want), func() error {
+	if err := framework.WaitFor(60*time.Second, fmt.Sprintf("IONOS publishing %s = %v", host, want), func() error {
 		if got := api.published(host, "A"); !slices.Equal(got, want) {
 			return fmt.Errorf("published %v", got)
 		}
@@ -183,7 +185,7 @@ func ionosLbdns(t *testing.T, e *env, webhook, prefix string, extra ...string) *
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.stop)
+	t.Cleanup(l.Stop)
 	return l
 }
 
@@ -191,29 +193,29 @@ func ionosLbdns(t *testing.T, e *env, webhook, prefix string, extra ...string) *
 // returns its URL.
 func startIONOSWebhook(t *testing.T, e *env, api *ionosAPI) string {
 	t.Helper()
-	port, err := freePort()
+	port, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, err := freePort()
+	metrics, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The webhook picks IONOS Cloud (not IONOS Core) for a key that looks
 	// like a JWT; the stand-in does not check it.
 	key := "eyJhbGciOiJub25lIn0." + base64.RawStdEncoding.EncodeToString([]byte(`{"iss":"stand-in"}`)) + ".x"
-	p, err := startProc(e.dir, "ionos-webhook", []string{"IONOS_API_KEY=" + key, "IONOS_API_URL=http://" + api.addr,
+	p, err := framework.Start(e.dir, "ionos-webhook", []string{"IONOS_API_KEY=" + key, "IONOS_API_URL=http://" + api.addr,
 		"SERVER_HOST=127.0.0.1", fmt.Sprintf("SERVER_PORT=%d", port), "METRICS_HOST=127.0.0.1", fmt.Sprintf("METRICS_PORT=%d", metrics),
 		"DOMAIN_FILTER=" + zoneIONOS, "LOG_LEVEL=debug"}, filepath.Join(e.tools, ionosWebhookBin))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.stop)
-	if err := waitFor(30*time.Second, "the IONOS webhook's /healthz", func() error {
-		if p.exited() {
-			return fmt.Errorf("exited:\n%s", p.tail(20))
+	t.Cleanup(p.Stop)
+	if err := framework.WaitFor(30*time.Second, "the IONOS webhook's /healthz", func() error {
+		if p.Exited() {
+			return fmt.Errorf("exited:\n%s", p.Tail(20))
 		}
-		return httpOK(fmt.Sprintf("http://127.0.0.1:%d/healthz", metrics))
+		return framework.HTTPOK(fmt.Sprintf("http://127.0.0.1:%d/healthz", metrics))
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestIONOSGuide(t *testing.T) {
 	}
 	// A server-side dry run of namespaced objects needs their namespace.
 	for _, ns := range []string{"gateway", "lbdns"} {
-		_, err := e.client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		_, err := e.cp.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func TestIONOSGuide(t *testing.T) {
 			dryRun(t, out)
 			ran++
 		case strings.HasPrefix(c, "kubectl create ") || strings.HasPrefix(c, "kubectl -n "):
-			args := append([]string{"--kubeconfig", e.adminKubeconfig}, f[1:]...)
+			args := append([]string{"--kubeconfig", e.cp.AdminKubeconfig}, f[1:]...)
 			if out, err := exec.Command("kubectl", append(args, "--dry-run=server")...).CombinedOutput(); err != nil &&
 				!strings.Contains(string(out), "already exists") {
 				t.Fatalf("%s: %v\n%s", c, err, out)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lbdns/lbdns/e2e/framework"
 )
 
 // The environment of the whole suite, set up once in TestMain.
@@ -61,24 +63,9 @@ func record(t *testing.T, format string, args ...any) {
 }
 
 func (e *env) dumpLogs() {
-	procs := []*proc{e.extdns.procOrNil(), e.extdnsCRD.procOrNil(), e.hookServer}
-	for _, l := range []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.faults, e.dnsInstance} {
-		if l != nil {
-			procs = append(procs, l.proc)
-		}
+	for _, p := range e.procs() {
+		fmt.Fprintf(os.Stderr, "\n--- last lines of %s (%s)\n%s\n", p.Name, p.Log, p.Tail(40))
 	}
-	for _, p := range procs {
-		if p != nil {
-			fmt.Fprintf(os.Stderr, "\n--- last lines of %s (%s)\n%s\n", p.name, p.log, p.tail(40))
-		}
-	}
-}
-
-func (s *supervisor) procOrNil() *proc {
-	if s == nil {
-		return nil
-	}
-	return s.proc()
 }
 
 // waitDNS polls BIND until name/qtype answers exactly want, and returns how
@@ -88,9 +75,9 @@ func (e *env) waitDNS(t *testing.T, name, qtype string, want ...string) time.Dur
 	slices.Sort(want)
 	start := time.Now()
 	var got []string
-	err := waitFor(60*time.Second, fmt.Sprintf("%s %s = %v", name, qtype, want), func() error {
+	err := framework.WaitFor(60*time.Second, fmt.Sprintf("%s %s = %v", name, qtype, want), func() error {
 		var err error
-		got, err = lookup(e.dnsAddr, name, qtype)
+		got, err = framework.Lookup(e.bind.Addr, name, qtype)
 		if err != nil {
 			return err
 		}
@@ -112,7 +99,7 @@ func (e *env) holdDNS(t *testing.T, d time.Duration, name, qtype string, want ..
 	deadline := time.Now().Add(d)
 	n := 0
 	for time.Now().Before(deadline) {
-		got, err := lookup(e.dnsAddr, name, qtype)
+		got, err := framework.Lookup(e.bind.Addr, name, qtype)
 		if err != nil {
 			t.Fatalf("query %s: %v", name, err)
 		}
@@ -128,12 +115,12 @@ func (e *env) holdDNS(t *testing.T, d time.Duration, name, qtype string, want ..
 // the value.
 func (e *env) waitMetric(t *testing.T, name string, labels map[string]string, want float64) {
 	t.Helper()
-	e.lbdns.waitMetric(t, name, labels, want)
+	e.connector.lbdns.waitMetric(t, name, labels, want)
 }
 
 func (l *lbdnsProc) waitMetric(t *testing.T, name string, labels map[string]string, want float64) {
 	t.Helper()
-	err := waitFor(30*time.Second, fmt.Sprintf("%s %s%v = %v", l.name, name, labels, want), func() error {
+	err := framework.WaitFor(30*time.Second, fmt.Sprintf("%s %s%v = %v", l.name, name, labels, want), func() error {
 		v, ok, err := l.metric(name, labels)
 		switch {
 		case err != nil:
@@ -194,13 +181,13 @@ func (l *lbdnsProc) reasonOf(hostname, service string) (targetStatus, error) {
 // target has the reason.
 func (e *env) waitReason(t *testing.T, hostname, service, reason string) targetStatus {
 	t.Helper()
-	return e.lbdns.waitReason(t, hostname, service, reason)
+	return e.connector.lbdns.waitReason(t, hostname, service, reason)
 }
 
 func (l *lbdnsProc) waitReason(t *testing.T, hostname, service, reason string) targetStatus {
 	t.Helper()
 	var ts targetStatus
-	err := waitFor(30*time.Second, fmt.Sprintf("%s/%s reason %q", hostname, service, reason), func() error {
+	err := framework.WaitFor(30*time.Second, fmt.Sprintf("%s/%s reason %q", hostname, service, reason), func() error {
 		var err error
 		ts, err = l.reasonOf(hostname, service)
 		if err != nil {

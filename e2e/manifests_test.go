@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +24,7 @@ func TestManifests(t *testing.T) {
 	e := suite
 	// The IONOS example lives in its own namespace; a server-side dry run of
 	// namespaced objects needs it to exist.
-	_, err := e.client.CoreV1().Namespaces().Create(context.Background(),
+	_, err := e.cp.Client.CoreV1().Namespaces().Create(context.Background(),
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gateway"}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
@@ -40,7 +41,7 @@ func TestManifests(t *testing.T) {
 			if err != nil {
 				t.Fatalf("kubectl kustomize %s: %v\n%s", name, err, rendered)
 			}
-			out, err := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "--dry-run=server", "-k", dir).CombinedOutput()
+			out, err := exec.Command("kubectl", "--kubeconfig", e.cp.AdminKubeconfig, "apply", "--dry-run=server", "-k", dir).CombinedOutput()
 			if err != nil {
 				t.Fatalf("kubectl apply --dry-run=server -k %s: %v\n%s", name, err, out)
 			}
@@ -55,7 +56,7 @@ func TestManifests(t *testing.T) {
 			t.Fatalf("kubectl kustomize manifests/monitoring: %v\n%s", err, out)
 		}
 		e.installPrometheusOperatorCRDs(t)
-		out, err := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "--dry-run=server", "-k",
+		out, err := exec.Command("kubectl", "--kubeconfig", e.cp.AdminKubeconfig, "apply", "--dry-run=server", "-k",
 			filepath.Join(e.root, "manifests/monitoring")).CombinedOutput()
 		if err != nil {
 			t.Fatalf("kubectl apply --dry-run=server -k manifests/monitoring: %v\n%s", err, out)
@@ -89,13 +90,13 @@ func (e *env) installPrometheusOperatorCRDs(t *testing.T) {
 	}
 	crds := filepath.Join(mod.Dir, "example/prometheus-operator-crd")
 	for _, f := range []string{"monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml"} {
-		if out, err := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "apply", "--server-side",
+		if out, err := exec.Command("kubectl", "--kubeconfig", e.cp.AdminKubeconfig, "apply", "--server-side",
 			"-f", filepath.Join(crds, f)).CombinedOutput(); err != nil {
 			t.Fatalf("installing %s: %v\n%s", f, err, out)
 		}
 	}
 	for _, crd := range []string{"servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"} {
-		if out, err := exec.Command("kubectl", "--kubeconfig", e.adminKubeconfig, "wait", "--for=condition=Established",
+		if out, err := exec.Command("kubectl", "--kubeconfig", e.cp.AdminKubeconfig, "wait", "--for=condition=Established",
 			"--timeout=60s", "crd/"+crd).CombinedOutput(); err != nil {
 			t.Fatalf("waiting for %s: %v\n%s", crd, err, out)
 		}
@@ -183,18 +184,18 @@ func metricsOfDashboardAndAlerts(t *testing.T, e *env) {
 	// Counters with labels appear after their first use: ask the embedded
 	// DNS one question, and too many from one network for its rate limit,
 	// so this check does not depend on the test order.
-	if _, err := lookup(e.embeddedDNS, "metrics-check."+zoneEmbedded, "A"); err != nil {
+	if _, err := framework.Lookup(e.embedded.addr, "metrics-check."+zoneEmbedded, "A"); err != nil {
 		t.Fatal(err)
 	}
-	floodDNS(t, e.embeddedDNS, "127.0.29.1", "metrics-check."+zoneEmbedded, 100)
+	floodDNS(t, e.embedded.addr, "127.0.29.1", "metrics-check."+zoneEmbedded, 100)
 	// A hostname below its floor makes lbdns_hostname_capacity_low appear.
 	floor := newBackend(t, "127.0.28.1")
 	e.createService(t, lbService{name: "metrics-floor", hostname: fqdn("metrics-floor"), backend: floor,
 		annotations: map[string]string{"lbdns.io/min-nodes": "2"}})
-	e.lbdns.waitMetric(t, "lbdns_hostname_capacity_low", map[string]string{"hostname": fqdn("metrics-floor")}, 1)
-	instances := []*lbdnsProc{e.lbdns, e.std[0], e.std[1], e.hook, e.crd, e.dnsInstance}
-	if e.agentsLbdns != nil {
-		instances = append(instances, e.agentsLbdns)
+	e.connector.lbdns.waitMetric(t, "lbdns_hostname_capacity_low", map[string]string{"hostname": fqdn("metrics-floor")}, 1)
+	instances := []*lbdnsProc{e.connector.lbdns, e.standalone.replicas[0], e.standalone.replicas[1], e.webhook.lbdns, e.crd.lbdns, e.embedded.lbdns}
+	if e.agents != nil {
+		instances = append(instances, e.agents)
 	} else {
 		// Only an lbdns that asks node agents exports these; it runs in
 		// scenario 16, on the real nodes (root).
@@ -203,7 +204,7 @@ func metricsOfDashboardAndAlerts(t *testing.T, e *env) {
 	}
 	exported := ""
 	for _, l := range instances {
-		body, err := httpGet("http://" + l.http + "/metrics")
+		body, err := framework.HTTPGet("http://" + l.http + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

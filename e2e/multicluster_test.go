@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -29,16 +30,16 @@ const mcPrefix = "mc.lbdns.io/"
 func TestMultiCluster(t *testing.T) {
 	e := suite
 	ctx := context.Background()
-	b, err := startControlPlane(e.dir, e.tools, "cluster-b")
-	t.Cleanup(b.stop)
+	b, err := framework.StartControlPlane(e.dir, filepath.Join(e.tools, apiserverBinary), "cluster-b")
+	t.Cleanup(b.Stop)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("kubectl", "--kubeconfig", b.adminKubeconfig, "apply", "-k", filepath.Join(e.root, "manifests/base")).CombinedOutput(); err != nil {
+	if out, err := exec.Command("kubectl", "--kubeconfig", b.AdminKubeconfig, "apply", "-k", filepath.Join(e.root, "manifests/base")).CombinedOutput(); err != nil {
 		t.Fatalf("kubectl apply -k manifests/base in cluster b: %v\n%s", err, out)
 	}
 	bKubeconfig := filepath.Join(e.dir, "cluster-b", "lbdns.kubeconfig")
-	if err := writeTokenKubeconfig(ctx, b.client, "https://"+b.apiAddr, "lbdns", bKubeconfig); err != nil {
+	if err := framework.WriteTokenKubeconfig(ctx, b.Client, "https://"+b.APIAddr, "lbdns", bKubeconfig); err != nil {
 		t.Fatal(err)
 	}
 	l, dnsAddr := e.startMultiClusterLbdns(t, bKubeconfig)
@@ -49,8 +50,8 @@ func TestMultiCluster(t *testing.T) {
 	hostnames := host + "," + embedded
 	e.createService(t, lbService{name: "mc-a", hostname: hostnames, backend: backendA, prefix: mcPrefix})
 	start := time.Now()
-	createServiceIn(t, b.client, lbService{name: "mc-b", hostname: hostnames, backend: backendB, prefix: mcPrefix})
-	setNodeAddressesIn(t, b.client, "b-node-1", true, backendB.ip)
+	createServiceIn(t, b.Client, lbService{name: "mc-b", hostname: hostnames, backend: backendB, prefix: mcPrefix})
+	setNodeAddressesIn(t, b.Client, "b-node-1", true, backendB.ip)
 	e.waitDNS(t, host, "A", ipA, ipB)
 	mustAnswer(t, dnsAddr, embedded, ipA, ipB)
 	joined := time.Since(start)
@@ -58,17 +59,17 @@ func TestMultiCluster(t *testing.T) {
 		t.Errorf("/status of b's target: %+v, %v", ts, err)
 	}
 
-	setNodeAddressesIn(t, b.client, "b-node-1", false, backendB.ip)
+	setNodeAddressesIn(t, b.Client, "b-node-1", false, backendB.ip)
 	start = time.Now()
 	e.waitDNS(t, host, "A", ipA)
 	notReady := time.Since(start)
 	mustAnswer(t, dnsAddr, embedded, ipA)
 	waitEventIn(t, b, "mc-b", "TargetWithdrawn", "NodeNotReady")
-	setNodeAddressesIn(t, b.client, "b-node-1", true, backendB.ip)
+	setNodeAddressesIn(t, b.Client, "b-node-1", true, backendB.ip)
 	e.waitDNS(t, host, "A", ipA, ipB)
 
 	// b's API server dies: nothing changes while b's probes pass.
-	b.apiserver.kill()
+	b.APIServer.Kill()
 	l.waitMetric(t, "lbdns_cluster_connected", map[string]string{"cluster": "b"}, 0)
 	waitClusterStale(t, l, "b")
 	if dom, err := renderedPage(l.http, filepath.Join(e.dir, "status-multicluster.png")); err != nil {
@@ -76,8 +77,8 @@ func TestMultiCluster(t *testing.T) {
 	} else if !strings.Contains(dom, "cluster b unreachable") || !strings.Contains(dom, `<span class="muted">b/</span>default/mc-b`) {
 		t.Errorf("the status page in Chromium does not mark cluster b unreachable or name b's target")
 	}
-	stayed := holdsFor(t, e.dnsAddr, host, 3*time.Second, ipA, ipB)
-	backendB.stop()
+	stayed := holdsFor(t, e.bind.Addr, host, 3*time.Second, ipA, ipB)
+	backendB.Stop()
 	start = time.Now()
 	e.waitDNS(t, host, "A", ipA)
 	probeWithdrawn := time.Since(start)
@@ -85,16 +86,16 @@ func TestMultiCluster(t *testing.T) {
 	e.waitDNS(t, host, "A", ipA, ipB)
 
 	// b's API server is back: a new Service there joins the hostname.
-	if b.apiserver, err = startProc(filepath.Join(e.dir, "cluster-b"), "kube-apiserver", nil, filepath.Join(e.tools, apiserverBinary), b.apiserverArgs...); err != nil {
+	if err := b.RestartAPIServer(); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.waitReady(); err != nil {
+	if err := b.WaitReady(); err != nil {
 		t.Fatal(err)
 	}
 	l.waitMetric(t, "lbdns_cluster_connected", map[string]string{"cluster": "b"}, 1)
 	backendB2 := newBackend(t, ipB2)
 	start = time.Now()
-	createServiceIn(t, b.client, lbService{name: "mc-b2", hostname: hostnames, backend: backendB2, prefix: mcPrefix})
+	createServiceIn(t, b.Client, lbService{name: "mc-b2", hostname: hostnames, backend: backendB2, prefix: mcPrefix})
 	e.waitDNS(t, host, "A", ipA, ipB, ipB2)
 	newAfterOutage := time.Since(start)
 	mustAnswer(t, dnsAddr, embedded, ipA, ipB, ipB2)
@@ -114,15 +115,15 @@ func TestMultiCluster(t *testing.T) {
 // /status, and publish the local Services (mc-a, in its embedded DNS).
 func (e *env) darkClusterAtStart(t *testing.T) time.Duration {
 	t.Helper()
-	port, err := freePort() // nothing listens there
+	port, err := framework.FreePort() // nothing listens there
 	if err != nil {
 		t.Fatal(err)
 	}
 	kubeconfig := filepath.Join(e.dir, "dark.kubeconfig")
-	if err := writeKubeconfig(kubeconfig, fmt.Sprintf("https://127.0.0.1:%d", port), "lbdns", "no-token"); err != nil {
+	if err := framework.WriteKubeconfig(kubeconfig, fmt.Sprintf("https://127.0.0.1:%d", port), "lbdns", "no-token"); err != nil {
 		t.Fatal(err)
 	}
-	dnsPort, err := freePort()
+	dnsPort, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func (e *env) darkClusterAtStart(t *testing.T) time.Duration {
 		t.Fatal(err)
 	}
 	ready := time.Since(start)
-	t.Cleanup(l.stop)
+	t.Cleanup(l.Stop)
 	l.waitLog(t, "remote cluster not synced")
 	waitClusterStale(t, l, "dark")
 	mustAnswer(t, dnsAddr, "www.mc.test", "127.0.30.1")
@@ -148,7 +149,7 @@ func (e *env) darkClusterAtStart(t *testing.T) time.Duration {
 // cluster b alone: its embedded DNS answers b's IPs, not the local one's.
 func (e *env) remoteOnly(t *testing.T, bKubeconfig string, want ...string) {
 	t.Helper()
-	port, err := freePort()
+	port, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func (e *env) remoteOnly(t *testing.T, bKubeconfig string, want ...string) {
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.stop)
+	t.Cleanup(l.Stop)
 	mustAnswer(t, dnsAddr, "www.mc.test", want...)
 }
 
@@ -170,15 +171,15 @@ func (e *env) remoteOnly(t *testing.T, bKubeconfig string, want ...string) {
 // and answers mc.test itself; it returns the instance and its DNS address.
 func (e *env) startMultiClusterLbdns(t *testing.T, bKubeconfig string) (*lbdnsProc, string) {
 	t.Helper()
-	port, err := freePort()
+	port, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dnsAddr := fmt.Sprintf("127.0.0.1:%d", port)
-	bindHost, bindPort, _ := strings.Cut(e.dnsAddr, ":")
+	bindHost, bindPort, _ := strings.Cut(e.bind.Addr, ":")
 	l, err := e.newLbdns("lbdns-mc", "LBDNS_ANNOTATION_PREFIX="+mcPrefix, "LBDNS_CLUSTER_NAME=a", "LBDNS_CLUSTERS=b="+bKubeconfig,
 		"LBDNS_PROVIDER=rfc2136", "LBDNS_RFC2136_HOST="+bindHost, "LBDNS_RFC2136_PORT="+bindPort,
-		"LBDNS_RFC2136_ZONE="+zoneStandalone, "LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName, "LBDNS_RFC2136_TSIG_SECRET="+e.tsigSecret,
+		"LBDNS_RFC2136_ZONE="+zoneStandalone, "LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName, "LBDNS_RFC2136_TSIG_SECRET="+e.bind.TSIGSecret,
 		"LBDNS_TXT_OWNER_ID=lbdns-mc", "LBDNS_DOMAIN_FILTER="+zoneStandalone, "LBDNS_SYNC_INTERVAL=5s",
 		"LBDNS_DNS_ADDR="+dnsAddr, "LBDNS_DNS_ZONES=mc.test", "LBDNS_DNS_RRL_EXEMPT=127.0.0.1/32")
 	if err != nil {
@@ -187,7 +188,7 @@ func (e *env) startMultiClusterLbdns(t *testing.T, bKubeconfig string) (*lbdnsPr
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.stop)
+	t.Cleanup(l.Stop)
 	return l, dnsAddr
 }
 
@@ -206,7 +207,7 @@ func holdsFor(t *testing.T, addr, name string, d time.Duration, want ...string) 
 	t.Helper()
 	slices.Sort(want)
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		got, err := lookup(addr, name, "A")
+		got, err := framework.Lookup(addr, name, "A")
 		slices.Sort(got)
 		if err != nil || !slices.Equal(got, want) {
 			t.Fatalf("%s changed to %v (%v) while it should have stayed %v", name, got, err, want)
@@ -218,7 +219,7 @@ func holdsFor(t *testing.T, addr, name string, d time.Duration, want ...string) 
 // waitClusterStale waits until /status marks a cluster unreachable.
 func waitClusterStale(t *testing.T, l *lbdnsProc, cluster string) {
 	t.Helper()
-	err := waitFor(30*time.Second, "cluster "+cluster+" marked unreachable in /status", func() error {
+	err := framework.WaitFor(30*time.Second, "cluster "+cluster+" marked unreachable in /status", func() error {
 		var st struct {
 			Clusters []struct {
 				Name      string
@@ -243,10 +244,10 @@ func waitClusterStale(t *testing.T, l *lbdnsProc, cluster string) {
 
 // waitEventIn waits for an event of reason on a Service of cluster cp whose
 // message holds words.
-func waitEventIn(t *testing.T, cp *controlPlane, svc, reason, words string) {
+func waitEventIn(t *testing.T, cp *framework.ControlPlane, svc, reason, words string) {
 	t.Helper()
-	err := waitFor(20*time.Second, fmt.Sprintf("a %s event on %s in its cluster", reason, svc), func() error {
-		list, err := cp.client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
+	err := framework.WaitFor(20*time.Second, fmt.Sprintf("a %s event on %s in its cluster", reason, svc), func() error {
+		list, err := cp.Client.CoreV1().Events(namespace).List(context.Background(), metav1.ListOptions{
 			FieldSelector: "involvedObject.name=" + svc + ",reason=" + reason})
 		if err != nil {
 			return err

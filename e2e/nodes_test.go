@@ -10,14 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/lbdns/lbdns/e2e/framework"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -47,9 +45,9 @@ type simNode struct {
 	hostIP, nodeIP netip.Addr
 	clusterIP      netip.Addr // on the link between the nodes
 	mode           string     // kube-proxy's: iptables or nftables
-	proxy          *proc
-	agent          *proc        // the node agent (lbdns agent), as a DaemonSet would run it
-	api            net.Listener // the API server, forwarded
+	proxy          *framework.Proc
+	agent          *framework.Proc // the node agent (lbdns agent), as a DaemonSet would run it
+	api            net.Listener    // the API server, forwarded
 	stopHeartbeat  context.CancelFunc
 	down           atomic.Bool // its link is down: no heartbeats, as from a dead kubelet
 }
@@ -73,7 +71,7 @@ func (e *env) startNodes(ctx context.Context) error {
 	// Nothing sent to these ranges leaves the machine, even while a route
 	// to a node is missing.
 	for _, r := range nodeRanges {
-		if err := ip("route", "replace", "blackhole", r); err != nil {
+		if err := framework.IP("route", "replace", "blackhole", r); err != nil {
 			return err
 		}
 	}
@@ -103,7 +101,7 @@ func linkNodes(a, b *simNode) error {
 		{"-n", a.netns, "link", "set", a.clusterIf(), "up"},
 		{"-n", b.netns, "link", "set", b.clusterIf(), "up"},
 	} {
-		if err := ip(args...); err != nil {
+		if err := framework.IP(args...); err != nil {
 			return err
 		}
 	}
@@ -129,12 +127,12 @@ func (e *env) startNode(ctx context.Context, n *simNode) error {
 		{"-n", n.netns, "link", "set", "lo", "up"},
 		{"-n", n.netns, "route", "add", "default", "via", n.hostIP.String()},
 	} {
-		if err := ip(args...); err != nil {
+		if err := framework.IP(args...); err != nil {
 			return err
 		}
 	}
 	var err error
-	if n.api, err = forward(net.JoinHostPort(n.hostIP.String(), "6443"), e.apiAddr); err != nil {
+	if n.api, err = framework.Forward(net.JoinHostPort(n.hostIP.String(), "6443"), e.cp.APIAddr); err != nil {
 		return err
 	}
 	if err := e.createNode(ctx, n); err != nil {
@@ -153,7 +151,7 @@ func (e *env) startNode(ctx context.Context, n *simNode) error {
 // IP, as the DaemonSet runs it with hostNetwork.
 func (e *env) startAgent(n *simNode) error {
 	var err error
-	n.agent, err = startProc(e.dir, "agent-"+n.name, []string{"LBDNS_AGENT_ADDR=" + net.JoinHostPort(n.nodeIP.String(), agentPort),
+	n.agent, err = framework.Start(e.dir, "agent-"+n.name, []string{"LBDNS_AGENT_ADDR=" + net.JoinHostPort(n.nodeIP.String(), agentPort),
 		"LBDNS_AGENT_NODE_NAME=" + n.name, "LBDNS_AGENT_TOKEN=" + agentToken}, "ip", "netns", "exec", n.netns, e.lbdnsBin, "agent")
 	return err
 }
@@ -162,7 +160,7 @@ func (e *env) startAgent(n *simNode) error {
 // the user system:kube-proxy (the built-in system:node-proxier binding).
 func (e *env) startKubeProxy(n *simNode) error {
 	kubeconfig := filepath.Join(e.dir, n.name+".kubeconfig")
-	if err := writeKubeconfig(kubeconfig, "https://"+net.JoinHostPort(n.hostIP.String(), "6443"), "kube-proxy", kubeProxyToken); err != nil {
+	if err := framework.WriteKubeconfig(kubeconfig, "https://"+net.JoinHostPort(n.hostIP.String(), "6443"), "kube-proxy", kubeProxyToken); err != nil {
 		return err
 	}
 	args := []string{"netns", "exec", n.netns,
@@ -174,15 +172,15 @@ func (e *env) startKubeProxy(n *simNode) error {
 	// settings (say, --nodeport-addresses=primary).
 	args = append(args, strings.Fields(os.Getenv("LBDNS_E2E_KUBE_PROXY_ARGS"))...)
 	var err error
-	n.proxy, err = startProc(e.dir, "kube-proxy-"+n.name, nil, "ip", args...)
+	n.proxy, err = framework.Start(e.dir, "kube-proxy-"+n.name, nil, "ip", args...)
 	if err != nil {
 		return err
 	}
-	return waitFor(60*time.Second, "kube-proxy on "+n.name+" to be healthy", func() error {
-		if n.proxy.exited() {
-			return fmt.Errorf("kube-proxy exited:\n%s", n.proxy.tail(20))
+	return framework.WaitFor(60*time.Second, "kube-proxy on "+n.name+" to be healthy", func() error {
+		if n.proxy.Exited() {
+			return fmt.Errorf("kube-proxy exited:\n%s", n.proxy.Tail(20))
 		}
-		return httpOK("http://" + net.JoinHostPort(n.nodeIP.String(), "10256") + "/healthz")
+		return framework.HTTPOK("http://" + net.JoinHostPort(n.nodeIP.String(), "10256") + "/healthz")
 	})
 }
 
@@ -190,9 +188,9 @@ func (e *env) startKubeProxy(n *simNode) error {
 // a Ready condition.
 func (e *env) createNode(ctx context.Context, n *simNode) error {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.name, Labels: map[string]string{"kubernetes.io/hostname": n.name}}}
-	created, err := e.client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	created, err := e.cp.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		created, err = e.client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+		created, err = e.cp.Client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
 	}
 	if err != nil {
 		return err
@@ -202,7 +200,7 @@ func (e *env) createNode(ctx context.Context, n *simNode) error {
 		{Type: corev1.NodeHostName, Address: n.name}}
 	created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
 		Reason: "KubeletReady", LastHeartbeatTime: now, LastTransitionTime: now}}
-	_, err = e.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	_, err = e.cp.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
 	return err
 }
 
@@ -222,7 +220,7 @@ func (e *env) heartbeat(ctx context.Context, n *simNode) {
 			continue
 		}
 		e.renewNodeLease(ctx, n)
-		node, err := e.client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+		node, err := e.cp.Client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
 		if err != nil {
 			continue
 		}
@@ -231,7 +229,7 @@ func (e *env) heartbeat(ctx context.Context, n *simNode) {
 				node.Status.Conditions[i].LastHeartbeatTime = metav1.Now()
 			}
 		}
-		_, _ = e.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		_, _ = e.cp.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 	}
 }
 
@@ -242,8 +240,8 @@ func (e *env) stopNodes() {
 		if n.stopHeartbeat != nil {
 			n.stopHeartbeat()
 		}
-		n.proxy.stop()
-		n.agent.stop()
+		n.proxy.Stop()
+		n.agent.Stop()
 		if n.api != nil {
 			n.api.Close()
 		}
@@ -261,50 +259,15 @@ func removeStaleNodes() {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
 		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], nodePrefix) {
-			_ = ip("netns", "del", f[0])
+			_ = framework.IP("netns", "del", f[0])
 		}
 	}
 	links, _ := exec.Command("ip", "-o", "link", "show").Output()
 	for _, line := range strings.Split(string(links), "\n") {
 		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], nodePrefix) {
-			_ = ip("link", "del", strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
+			_ = framework.IP("link", "del", strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
 		}
 	}
-}
-
-func ip(args ...string) error {
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-// forward listens on addr and copies each connection to and from target:
-// the nodes reach the API server, which listens on loopback, through it.
-func forward(addr, target string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				u, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				go func() { _, _ = io.Copy(u, c); u.Close() }()
-				_, _ = io.Copy(c, u)
-			}()
-		}
-	}()
-	return ln, nil
 }
 
 // placeLBIP puts an LB IP on a node: an address inside its namespace, and a
@@ -315,17 +278,17 @@ func (e *env) placeLBIP(n *simNode, lbIP netip.Addr) error {
 
 // placeLBIPOn is placeLBIP with the address on the node's interface dev.
 func (e *env) placeLBIPOn(n *simNode, lbIP netip.Addr, dev string) error {
-	if err := ip("-n", n.netns, "addr", "add", lbIP.String()+"/32", "dev", dev); err != nil {
+	if err := framework.IP("-n", n.netns, "addr", "add", lbIP.String()+"/32", "dev", dev); err != nil {
 		return err
 	}
 	for _, other := range e.nodes {
 		if other != n && n.clusterIP.IsValid() {
-			if err := ip("-n", other.netns, "route", "replace", lbIP.String()+"/32", "via", n.clusterIP.String()); err != nil {
+			if err := framework.IP("-n", other.netns, "route", "replace", lbIP.String()+"/32", "via", n.clusterIP.String()); err != nil {
 				return err
 			}
 		}
 	}
-	return ip("route", "replace", lbIP.String()+"/32", "via", n.nodeIP.String())
+	return framework.IP("route", "replace", lbIP.String()+"/32", "via", n.nodeIP.String())
 }
 
 // setLink takes the node's end of its link down (the node dies: packets to
@@ -337,10 +300,10 @@ func (n *simNode) setLink(up bool) error {
 		state = "up"
 	}
 	n.down.Store(!up)
-	if err := ip("-n", n.netns, "link", "set", n.uplink(), state); err != nil {
+	if err := framework.IP("-n", n.netns, "link", "set", n.uplink(), state); err != nil {
 		return err
 	}
-	return ip("-n", n.netns, "link", "set", n.clusterIf(), state)
+	return framework.IP("-n", n.netns, "link", "set", n.clusterIf(), state)
 }
 
 // podBulkBytes is what a pod's /bytes sends.
@@ -355,11 +318,11 @@ type pod struct {
 
 // startPod serves HTTP 200 on ip:8080 inside the node's namespace.
 func (n *simNode) startPod(ip netip.Addr) (*pod, error) {
-	if err := ipIgnoreExists("-n", n.netns, "addr", "add", ip.String()+"/32", "dev", "lo"); err != nil {
+	if err := framework.IPIgnoreExists("-n", n.netns, "addr", "add", ip.String()+"/32", "dev", "lo"); err != nil {
 		return nil, err
 	}
 	var ln net.Listener
-	err := inNetns(n.netns, func() error {
+	err := framework.InNetns(n.netns, func() error {
 		var err error
 		ln, err = net.Listen("tcp", net.JoinHostPort(ip.String(), "8080"))
 		return err
@@ -378,52 +341,7 @@ func (n *simNode) startPod(ip netip.Addr) (*pod, error) {
 	return p, nil
 }
 
-func (p *pod) stop() { _ = p.srv.Close() }
-
-func ipIgnoreExists(args ...string) error {
-	if err := ip(args...); err != nil && !strings.Contains(err.Error(), "File exists") {
-		return err
-	}
-	return nil
-}
-
-// nsMu serialises namespace switches of this process's threads (one at a
-// time keeps them easy to reason about; they are rare).
-var nsMu sync.Mutex
-
-// inNetns runs f on a thread that has entered the named network namespace;
-// sockets f opens stay in it. The thread returns to the root namespace
-// after, or is retired if it cannot.
-func inNetns(name string, f func() error) error {
-	nsMu.Lock()
-	defer nsMu.Unlock()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked if the way back fails: the thread then ends with the goroutine
-		root, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer root.Close()
-		target, err := os.Open("/run/netns/" + name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("entering %s: %w", name, err)
-			return
-		}
-		err = f()
-		if unix.Setns(int(root.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+func (p *pod) Stop() { _ = p.srv.Close() }
 
 // podEndpoint is one endpoint of an EndpointSlice that kube-proxy reads.
 type podEndpoint struct {
@@ -468,7 +386,7 @@ func healthzOf(addr string) (int, string, error) {
 func waitHealthz(t *testing.T, addr string, code int) string {
 	t.Helper()
 	var body string
-	err := waitFor(30*time.Second, fmt.Sprintf("%s/healthz to answer %d", addr, code), func() error {
+	err := framework.WaitFor(30*time.Second, fmt.Sprintf("%s/healthz to answer %d", addr, code), func() error {
 		got, b, err := healthzOf(addr)
 		if err != nil {
 			return err
@@ -486,7 +404,7 @@ func waitHealthz(t *testing.T, addr string, code int) string {
 
 // renewNodeLease writes the node's Lease as a kubelet renews it.
 func (e *env) renewNodeLease(ctx context.Context, n *simNode) {
-	leases := e.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	leases := e.cp.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	now := metav1.NewMicroTime(time.Now())
 	lease, err := leases.Get(ctx, n.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -30,7 +31,7 @@ func scenarioKubeProxyNodeProbe(t *testing.T, e *env) {
 		t.Skip("needs the real nodes, which need root (CI runs as root)")
 	}
 	n := e.nodes[1]
-	if lease, err := e.client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), n.name, metav1.GetOptions{}); err != nil ||
+	if lease, err := e.cp.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), n.name, metav1.GetOptions{}); err != nil ||
 		lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != n.name {
 		t.Errorf("the node's Lease, as its kubelet would renew it: %v, %v", lease, err)
 	}
@@ -39,7 +40,7 @@ func scenarioKubeProxyNodeProbe(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pod.stop)
+	t.Cleanup(pod.Stop)
 	// Each fault has a hostname of its own: three flips of one target in a
 	// row would be damped as flapping, rightly.
 	step := func(i int) (host string, lbIP netip.Addr, other *backend) {
@@ -75,10 +76,10 @@ func scenarioKubeProxyNodeProbe(t *testing.T, e *env) {
 
 	// 2. kube-proxy dies; its rules stay and still carry the traffic.
 	host, lbIP, other = step(2)
-	_ = n.proxy.cmd.Process.Signal(syscall.SIGKILL)
-	<-n.proxy.done
+	_ = n.proxy.Cmd.Process.Signal(syscall.SIGKILL)
+	<-n.proxy.Done()
 	killed := e.waitDNS(t, host, "A", other.ip.String())
-	if err := httpOK("http://" + net.JoinHostPort(lbIP.String(), "80") + "/"); err != nil {
+	if err := framework.HTTPOK("http://" + net.JoinHostPort(lbIP.String(), "80") + "/"); err != nil {
 		t.Errorf("kube-proxy's rules no longer carry traffic after it died: %v", err)
 	}
 	if ts := e.waitReason(t, host, "s13-2-a", "ProbeFailed"); !strings.Contains(ts.Detail, "refused") {
@@ -100,7 +101,7 @@ func scenarioKubeProxyNodeProbe(t *testing.T, e *env) {
 	if !timedOut(ts.Detail) {
 		t.Errorf("detail %q: a dead node's probes time out, they are not refused", ts.Detail)
 	}
-	node, err := e.client.CoreV1().Nodes().Get(context.Background(), n.name, metav1.GetOptions{})
+	node, err := e.cp.Client.CoreV1().Nodes().Get(context.Background(), n.name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +123,8 @@ func scenarioKubeProxyNodeProbe(t *testing.T, e *env) {
 func (e *env) taintNode(t *testing.T, name, key string, on bool) {
 	t.Helper()
 	ctx := context.Background()
-	err := waitFor(10*time.Second, "tainting "+name, func() error {
-		node, err := e.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	err := framework.WaitFor(10*time.Second, "tainting "+name, func() error {
+		node, err := e.cp.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -137,7 +138,7 @@ func (e *env) taintNode(t *testing.T, name, key string, on bool) {
 			taints = append(taints, corev1.Taint{Key: key, Value: "1700000000", Effect: corev1.TaintEffectNoSchedule})
 		}
 		node.Spec.Taints = taints
-		_, err = e.client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+		_, err = e.cp.Client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
 		return err
 	})
 	if err != nil {
@@ -180,7 +181,7 @@ func scenarioInClusterProbes(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pod.stop)
+	t.Cleanup(pod.Stop)
 	host := "s14.incluster.test"
 	svcIP, nodeIP := netip.MustParseAddr("10.251.14.1"), netip.MustParseAddr("10.251.14.2")
 	for _, s := range []struct {
@@ -202,7 +203,7 @@ func scenarioInClusterProbes(t *testing.T, e *env) {
 		ts, _ := l.reasonOf(host, service)
 		return ts
 	}
-	err = waitFor(30*time.Second, "both targets healthy from inside node 1", func() error {
+	err = framework.WaitFor(30*time.Second, "both targets healthy from inside node 1", func() error {
 		for _, s := range []string{"s14-service-probe", "s14-node-probe"} {
 			if ts := health(s); ts.Health != "healthy" {
 				return fmt.Errorf("%s: %+v", s, ts)
@@ -233,7 +234,7 @@ func scenarioInClusterProbes(t *testing.T, e *env) {
 	if err := n2.setLink(true); err != nil {
 		t.Fatal(err)
 	}
-	err = waitFor(30*time.Second, "the node probe's target back", func() error {
+	err = framework.WaitFor(30*time.Second, "the node probe's target back", func() error {
 		if ts := health("s14-node-probe"); ts.Health != "healthy" {
 			return fmt.Errorf("%+v", ts)
 		}
@@ -262,7 +263,7 @@ func (e *env) inClusterLbdns(t *testing.T, n *simNode) *lbdnsProc {
 	if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	port, err := freePort()
+	port, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,6 +276,6 @@ func (e *env) inClusterLbdns(t *testing.T, n *simNode) *lbdnsProc {
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.stop)
+	t.Cleanup(l.Stop)
 	return l
 }

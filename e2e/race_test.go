@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	"github.com/miekg/dns"
 )
 
@@ -25,11 +26,11 @@ func TestUpdateRace(t *testing.T) {
 	e := suite
 	const prefix = "race.lbdns.io/"
 	host := "race." + zoneStandalone
-	relay := newUpdateRelay(t, e.dnsAddr)
+	relay := newUpdateRelay(t, e.bind.Addr)
 	relayHost, relayPort, _ := strings.Cut(relay.addr, ":")
 	l, err := e.newLbdns("lbdns-race", "LBDNS_ANNOTATION_PREFIX="+prefix, "LBDNS_PROVIDER=rfc2136",
 		"LBDNS_RFC2136_HOST="+relayHost, "LBDNS_RFC2136_PORT="+relayPort, "LBDNS_RFC2136_ZONE="+zoneStandalone,
-		"LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName, "LBDNS_RFC2136_TSIG_SECRET="+e.tsigSecret,
+		"LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName, "LBDNS_RFC2136_TSIG_SECRET="+e.bind.TSIGSecret,
 		"LBDNS_TXT_OWNER_ID=lbdns-race", "LBDNS_DOMAIN_FILTER="+zoneStandalone, "LBDNS_SYNC_INTERVAL=3s")
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +38,7 @@ func TestUpdateRace(t *testing.T) {
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.stop)
+	t.Cleanup(l.Stop)
 	a, b := newBackend(t, "127.0.35.1"), newBackend(t, "127.0.35.2")
 	e.createService(t, lbService{name: "race-a", hostname: host, backend: a, prefix: prefix})
 	e.createService(t, lbService{name: "race-b", hostname: host, backend: b, prefix: prefix})
@@ -50,15 +51,15 @@ func TestUpdateRace(t *testing.T) {
 		rr, _ := dns.NewRR(fmt.Sprintf("%s 30 IN A %s", dns.Fqdn(host), foreign))
 		m.Insert([]dns.RR{rr})
 		m.SetTsig(dns.Fqdn(tsigKeyName), dns.HmacSHA256, 300, time.Now().Unix())
-		c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{dns.Fqdn(tsigKeyName): e.tsigSecret}}
-		if r, _, err := c.Exchange(m, e.dnsAddr); err != nil || r.Rcode != dns.RcodeSuccess {
+		c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{dns.Fqdn(tsigKeyName): e.bind.TSIGSecret}}
+		if r, _, err := c.Exchange(m, e.bind.Addr); err != nil || r.Rcode != dns.RcodeSuccess {
 			t.Errorf("the other writer's UPDATE: %v %v", r, err)
 		}
 	})
-	b.stop() // lbdns withdraws b: it read {a, b} and writes {a}
+	b.Stop() // lbdns withdraws b: it read {a, b} and writes {a}
 	seen := map[string]bool{}
-	err = waitFor(60*time.Second, host+" = "+a.ip.String()+" after the conflict", func() error {
-		got, err := lookup(e.dnsAddr, host, "A")
+	err = framework.WaitFor(60*time.Second, host+" = "+a.ip.String()+" after the conflict", func() error {
+		got, err := framework.Lookup(e.bind.Addr, host, "A")
 		if err != nil {
 			return err
 		}
@@ -75,7 +76,7 @@ func TestUpdateRace(t *testing.T) {
 	if !relay.fired.Load() || conflicts < 1 {
 		t.Fatalf("the other writer ran: %v; lbdns_update_conflicts_total = %v", relay.fired.Load(), conflicts)
 	}
-	if txt, err := lookup(e.dnsAddr, "a-"+host, "TXT"); err != nil || len(txt) != 1 || !strings.Contains(txt[0], "owner=lbdns-race") {
+	if txt, err := framework.Lookup(e.bind.Addr, "a-"+host, "TXT"); err != nil || len(txt) != 1 || !strings.Contains(txt[0], "owner=lbdns-race") {
 		t.Fatalf("the ownership record after the race: %v %v", txt, err)
 	}
 	l.waitLog(t, "the zone changed since it was read")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	"github.com/miekg/dns"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,7 +28,7 @@ func TestReplicaSerials(t *testing.T) {
 	grantSerialsConfigMap(t, e, lease+"-dns-serials")
 	ports := make([]int, 4)
 	for i := range ports {
-		p, err := freePort()
+		p, err := framework.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +50,7 @@ func TestReplicaSerials(t *testing.T) {
 	for i := range 3 {
 		l, err := e.newLbdns(fmt.Sprintf("lbdns-rep-%d", i+1), "LBDNS_ANNOTATION_PREFIX="+prefix,
 			fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", ports[i]), "LBDNS_DNS_ZONES="+zoneRep, "LBDNS_DNS_RRL_EXEMPT=127.0.0.0/8",
-			"LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8", "LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret,
+			"LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8", "LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.bind.TSIGSecret,
 			"LBDNS_DNS_NOTIFY="+secondary, "LBDNS_LEADER_ELECT=true", "LBDNS_LEADER_ELECT_NAMESPACE=lbdns", "LBDNS_LEADER_ELECT_NAME="+lease,
 			"LBDNS_LEADER_ELECT_LEASE_DURATION="+leaseDuration.String(), "LBDNS_LEADER_ELECT_RENEW_DEADLINE="+renewDeadline.String(),
 			"LBDNS_LEADER_ELECT_RETRY_PERIOD="+retryPeriod.String())
@@ -62,9 +63,9 @@ func TestReplicaSerials(t *testing.T) {
 		}
 		t.Cleanup(func() {
 			if t.Failed() {
-				t.Logf("%s:\n%s", l.name, l.tail(40))
+				t.Logf("%s:\n%s", l.name, l.Tail(40))
 			}
-			l.stop()
+			l.Stop()
 		})
 		reps = append(reps, l)
 	}
@@ -96,7 +97,7 @@ func TestReplicaSerials(t *testing.T) {
 	}
 	change(reps, all...)
 	for _, bk := range []*backend{a, b} {
-		bk.stop()
+		bk.Stop()
 		change(reps, without(bk)...)
 		bk.start(t)
 		change(reps, all...)
@@ -110,16 +111,16 @@ func TestReplicaSerials(t *testing.T) {
 	// The holder killed, changes before another takes the Lease: each
 	// replica gives them serials of its own; the new holder announces its
 	// data above them, the other adopts; then changes as before.
-	reps[leader].kill()
+	reps[leader].Kill()
 	live := slices.Delete(slices.Clone(reps), leader, leader+1)
-	c.stop()
+	c.Stop()
 	change(live, without(c)...)
 	c.start(t)
 	change(live, all...)
 	waitLeader(t, live)
 	settled := waitAnnounced(t, e, live, lease+"-dns-serials", serials[len(serials)-1])
 	serials = append(serials, settled)
-	d.stop()
+	d.Stop()
 	change(live, without(d)...)
 	d.start(t)
 	change(live, all...)
@@ -146,10 +147,10 @@ func waitReplicasAgree(t *testing.T, reps []*lbdnsProc, host string, want []stri
 	}
 	answered := time.Now()
 	var serial uint32
-	err := waitFor(20*time.Second, "the replicas serving one serial and one zone", func() error {
+	err := framework.WaitFor(20*time.Second, "the replicas serving one serial and one zone", func() error {
 		var got []string
 		for _, l := range reps {
-			rrs, err := zoneTransferFrom(l.dns, zoneRep, suite.tsigSecret)
+			rrs, err := zoneTransferFrom(l.dns, zoneRep, suite.bind.TSIGSecret)
 			if err != nil {
 				return fmt.Errorf("%s: %w", l.name, err)
 			}
@@ -173,7 +174,7 @@ func waitReplicasAgree(t *testing.T, reps []*lbdnsProc, host string, want []stri
 func waitLeader(t *testing.T, reps []*lbdnsProc) int {
 	t.Helper()
 	leader := -1
-	if err := waitFor(30*time.Second, "a replica holding the Lease", func() error {
+	if err := framework.WaitFor(30*time.Second, "a replica holding the Lease", func() error {
 		leader = slices.IndexFunc(reps, func(l *lbdnsProc) bool { v, _, _ := l.metric("lbdns_leader", nil); return v == 1 })
 		if leader < 0 {
 			return fmt.Errorf("none yet")
@@ -190,7 +191,7 @@ func waitLeader(t *testing.T, reps []*lbdnsProc) int {
 func waitAnnounced(t *testing.T, e *env, reps []*lbdnsProc, configMap string, from uint32) uint32 {
 	t.Helper()
 	var serial uint32
-	err := waitFor(20*time.Second, "one serial on every replica, announced in the ConfigMap", func() error {
+	err := framework.WaitFor(20*time.Second, "one serial on every replica, announced in the ConfigMap", func() error {
 		var got []uint32
 		for _, l := range reps {
 			m := new(dns.Msg)
@@ -205,7 +206,7 @@ func waitAnnounced(t *testing.T, e *env, reps []*lbdnsProc, configMap string, fr
 		if slices.Min(got) != slices.Max(got) || serial < from {
 			return fmt.Errorf("serials %v (from %d)", got, from)
 		}
-		cm, err := e.client.CoreV1().ConfigMaps("lbdns").Get(context.Background(), configMap, metav1.GetOptions{})
+		cm, err := e.cp.Client.CoreV1().ConfigMaps("lbdns").Get(context.Background(), configMap, metav1.GetOptions{})
 		if err == nil && !strings.Contains(cm.Data[zoneRep], fmt.Sprintf("%d ", serial)) {
 			err = fmt.Errorf("serial %d not in %q", serial, cm.Data)
 		}
@@ -232,7 +233,7 @@ func zoneText(rrs []dns.RR) string {
 // want.
 func waitSecondaryAt(t *testing.T, secondary string, serial uint32, host string, want []string) {
 	t.Helper()
-	err := waitFor(20*time.Second, fmt.Sprintf("the secondary at serial %d", serial), func() error {
+	err := framework.WaitFor(20*time.Second, fmt.Sprintf("the secondary at serial %d", serial), func() error {
 		m := new(dns.Msg)
 		m.SetQuestion(dns.Fqdn(zoneRep), dns.TypeSOA)
 		r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(m, secondary)
@@ -262,15 +263,15 @@ func grantSerialsConfigMap(t *testing.T, e *env, name string) {
 	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "lbdns"},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "lbdns", Namespace: "lbdns"}}}
-	if _, err := e.client.RbacV1().Roles("lbdns").Create(ctx, role, metav1.CreateOptions{}); err != nil {
+	if _, err := e.cp.Client.RbacV1().Roles("lbdns").Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.client.RbacV1().RoleBindings("lbdns").Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+	if _, err := e.cp.Client.RbacV1().RoleBindings("lbdns").Create(ctx, binding, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = e.client.RbacV1().RoleBindings("lbdns").Delete(ctx, name, metav1.DeleteOptions{})
-		_ = e.client.RbacV1().Roles("lbdns").Delete(ctx, name, metav1.DeleteOptions{})
-		_ = e.client.CoreV1().ConfigMaps("lbdns").Delete(ctx, name, metav1.DeleteOptions{})
+		_ = e.cp.Client.RbacV1().RoleBindings("lbdns").Delete(ctx, name, metav1.DeleteOptions{})
+		_ = e.cp.Client.RbacV1().Roles("lbdns").Delete(ctx, name, metav1.DeleteOptions{})
+		_ = e.cp.Client.CoreV1().ConfigMaps("lbdns").Delete(ctx, name, metav1.DeleteOptions{})
 	})
 }

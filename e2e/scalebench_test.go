@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -53,33 +54,33 @@ func BenchmarkScale(b *testing.B) {
 	w := scaleWorkload{services: envInt("LBDNS_SCALE_SERVICES", 10000), perHost: 10}
 	changes := envInt("LBDNS_SCALE_CHANGES", 100)
 	ctx := context.Background()
-	if _, err := e.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: scaleNamespace}},
+	if _, err := e.cp.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: scaleNamespace}},
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		b.Fatal(err)
 	}
 	table := benchTable{name: "scalebench"}
 	l := e.startScaleLbdns(b, "lbdns-scale")
-	idle := cpuRate(b, l.proc, 2*time.Second)
+	idle := cpuRate(b, l.Proc, 2*time.Second)
 	table.add("lbdns idle CPU", "%.1f ms/s", idle*1000)
 
-	cpu0, start := cpuTime(b, l.proc), time.Now()
+	cpu0, start := cpuTime(b, l.Proc), time.Now()
 	e.scaleApply(b, w, func(i int) error { return e.createScaleService(ctx, w, i) })
 	created := time.Since(start)
 	waitMetric(b, l, "lbdns_targets", float64(w.services))
-	settle(b, l.proc)
+	settle(b, l.Proc)
 	table.add(fmt.Sprintf("create %d Services (API, 8 writers)", w.services), "%.1f s wall", created.Seconds())
-	table.add("lbdns CPU while they were created", "%.1f s", (cpuTime(b, l.proc) - cpu0 - idle*time.Since(start).Seconds()))
-	table.add("lbdns RSS after the creation storm", "%.0f MB", rss(b, l.proc))
-	l.stop()
+	table.add("lbdns CPU while they were created", "%.1f s", (cpuTime(b, l.Proc) - cpu0 - idle*time.Since(start).Seconds()))
+	table.add("lbdns RSS after the creation storm", "%.0f MB", rss(b, l.Proc))
+	l.Stop()
 
 	// A fresh start on the full cluster: time to ready and memory.
 	start = time.Now()
 	l = e.startScaleLbdns(b, "lbdns-scale-restart")
 	table.add("lbdns start -> ready", "%.2f s", time.Since(start).Seconds())
 	time.Sleep(3 * time.Second)
-	table.add("lbdns RSS, ready (peak)", "%.0f MB (%.0f MB)", rss(b, l.proc), peakRSS(b, l.proc))
+	table.add("lbdns RSS, ready (peak)", "%.0f MB (%.0f MB)", rss(b, l.Proc), peakRSS(b, l.Proc))
 	heap, _, _ := l.metric("go_memstats_heap_inuse_bytes", nil)
-	table.add("lbdns RSS anonymous + file-backed (binary), ready", "%.0f + %.0f MB", procStatusMB(b, l.proc, "RssAnon:"), procStatusMB(b, l.proc, "RssFile:"))
+	table.add("lbdns RSS anonymous + file-backed (binary), ready", "%.0f + %.0f MB", procStatusMB(b, l.Proc, "RssAnon:"), procStatusMB(b, l.Proc, "RssFile:"))
 	table.add("lbdns Go heap in use, ready", "%.0f MB", heap/(1<<20))
 	saveHeapProfile(b, l, "ready")
 	for run := 1; run <= 2; run++ {
@@ -90,7 +91,7 @@ func BenchmarkScale(b *testing.B) {
 	// Three rounds of changes: the latency, polling the answer every 2 ms;
 	// the CPU, without the polling (answering it costs CPU too); the
 	// profile, if asked for (the profiler costs CPU as well).
-	idleFull := cpuRate(b, l.proc, 3*time.Second) // with the 10,000 in place
+	idleFull := cpuRate(b, l.Proc, 3*time.Second) // with the 10,000 in place
 	lat, _ := e.scaleChanges(b, w, l, 0, changes, true, idleFull)
 	_, cpu := e.scaleChanges(b, w, l, changes, changes, false, idleFull)
 	if os.Getenv("LBDNS_SCALE_PROFILES") != "" {
@@ -102,17 +103,17 @@ func BenchmarkScale(b *testing.B) {
 		ms(percentile(lat, 50)), ms(percentile(lat, 99)))
 	table.add("lbdns CPU per change", "%.2f ms", cpu*1000)
 
-	cpu0, start = cpuTime(b, l.proc), time.Now()
+	cpu0, start = cpuTime(b, l.Proc), time.Now()
 	e.scaleApply(b, w, func(i int) error {
-		return e.client.CoreV1().Services(scaleNamespace).Delete(ctx, w.name(i), metav1.DeleteOptions{})
+		return e.cp.Client.CoreV1().Services(scaleNamespace).Delete(ctx, w.name(i), metav1.DeleteOptions{})
 	})
 	e.scaleApply(b, w, func(i int) error {
-		return e.client.DiscoveryV1().EndpointSlices(scaleNamespace).Delete(ctx, w.name(i), metav1.DeleteOptions{})
+		return e.cp.Client.DiscoveryV1().EndpointSlices(scaleNamespace).Delete(ctx, w.name(i), metav1.DeleteOptions{})
 	})
 	waitMetric(b, l, "lbdns_targets", 0)
-	settle(b, l.proc)
-	table.add("lbdns CPU while every Service was deleted", "%.1f s", cpuTime(b, l.proc)-cpu0-idle*time.Since(start).Seconds())
-	l.stop()
+	settle(b, l.Proc)
+	table.add("lbdns CPU while every Service was deleted", "%.1f s", cpuTime(b, l.Proc)-cpu0-idle*time.Since(start).Seconds())
+	l.Stop()
 	table.print(fmt.Sprintf("make scalebench: %d Services in %d hostnames, %s", w.services, w.services/w.perHost, time.Now().UTC().Format("2006-01-02")))
 }
 
@@ -127,7 +128,7 @@ func (e *env) startScaleLbdns(b *testing.B, name string) *lbdnsProc {
 // without rate limiting and with its profiles served, and waits until it is
 // ready: the benchmarks' instance.
 func (e *env) runDNSLbdns(b *testing.B, name, zone string, extra ...string) *lbdnsProc {
-	port, err := freePort()
+	port, err := framework.FreePort()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -188,16 +189,16 @@ func (e *env) createScaleService(ctx context.Context, w scaleWorkload, i int) er
 			Selector: map[string]string{"app": w.name(i)},
 			Ports:    []corev1.ServicePort{{Name: "web", Port: 80, Protocol: corev1.ProtocolTCP}}},
 	}
-	created, err := e.client.CoreV1().Services(scaleNamespace).Create(ctx, svc, metav1.CreateOptions{})
+	created, err := e.cp.Client.CoreV1().Services(scaleNamespace).Create(ctx, svc, metav1.CreateOptions{})
 	if err != nil {
 		return err
 	}
 	created.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: w.ip(i, 0).String()}}
-	if _, err := e.client.CoreV1().Services(scaleNamespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	if _, err := e.cp.Client.CoreV1().Services(scaleNamespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		return err
 	}
 	ready := true
-	_, err = e.client.DiscoveryV1().EndpointSlices(scaleNamespace).Create(ctx, &discoveryv1.EndpointSlice{
+	_, err = e.cp.Client.DiscoveryV1().EndpointSlices(scaleNamespace).Create(ctx, &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: scaleNamespace, Name: w.name(i),
 			Labels: map[string]string{discoveryv1.LabelServiceName: w.name(i)}},
 		AddressType: discoveryv1.AddressTypeIPv4,
@@ -248,21 +249,21 @@ func cmpErr(first, err error) error {
 func (e *env) scaleChanges(b *testing.B, w scaleWorkload, l *lbdnsProc, first, n int, poll bool, idle float64) ([]time.Duration, float64) {
 	ctx := context.Background()
 	var lat []time.Duration
-	cpu0, start := cpuTime(b, l.proc), time.Now()
+	cpu0, start := cpuTime(b, l.Proc), time.Now()
 	for c := first; c < first+n; c++ {
 		i := (c * 7919) % w.services // spread over the hostnames
-		svc, err := e.client.CoreV1().Services(scaleNamespace).Get(ctx, w.name(i), metav1.GetOptions{})
+		svc, err := e.cp.Client.CoreV1().Services(scaleNamespace).Get(ctx, w.name(i), metav1.GetOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		ip := w.ip(i, 1+c)
 		svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip.String()}}
-		if _, err := e.client.CoreV1().Services(scaleNamespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		if _, err := e.cp.Client.CoreV1().Services(scaleNamespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		accepted := time.Now()
 		for deadline := accepted.Add(10 * time.Second); poll; time.Sleep(2 * time.Millisecond) {
-			got, err := lookup(l.dns, w.hostname(i), "A")
+			got, err := framework.Lookup(l.dns, w.hostname(i), "A")
 			if err == nil && slices.Contains(got, ip.String()) {
 				lat = append(lat, time.Since(accepted))
 				break
@@ -275,7 +276,7 @@ func (e *env) scaleChanges(b *testing.B, w scaleWorkload, l *lbdnsProc, first, n
 		// between two reconciles.
 		time.Sleep(500 * time.Millisecond)
 	}
-	cpu := cpuTime(b, l.proc) - cpu0 - idle*time.Since(start).Seconds()
+	cpu := cpuTime(b, l.Proc) - cpu0 - idle*time.Since(start).Seconds()
 	return lat, cpu / float64(n)
 }
 
@@ -284,31 +285,31 @@ func (e *env) scaleChanges(b *testing.B, w scaleWorkload, l *lbdnsProc, first, n
 // provider) and returns its wall time and peak RSS in MB.
 func (e *env) externalDNSOnce(b *testing.B) (time.Duration, float64) {
 	start := time.Now()
-	p, err := startProc(e.dir, "external-dns-once", nil, filepath.Join(e.tools, extdnsBinary),
+	p, err := framework.Start(e.dir, "external-dns-once", nil, filepath.Join(e.tools, extdnsBinary),
 		"--source=service", "--service-type-filter=LoadBalancer", "--namespace="+scaleNamespace,
 		"--fqdn-template={{.Name}}."+scaleZone, "--provider=inmemory", "--inmemory-zone="+scaleZone,
 		"--registry=txt", "--txt-owner-id=scalebench", "--policy=sync", "--once",
-		"--kubeconfig="+e.adminKubeconfig, "--metrics-address=127.0.0.1:0", "--log-level=warning")
+		"--kubeconfig="+e.cp.AdminKubeconfig, "--metrics-address=127.0.0.1:0", "--log-level=warning")
 	if err != nil {
 		b.Fatal(err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(5 * time.Minute):
-		p.kill()
+		p.Kill()
 		b.Fatal("external-dns --once did not finish in 5 minutes")
 	}
 	wall := time.Since(start)
-	if !p.cmd.ProcessState.Success() {
-		b.Fatalf("external-dns --once failed:\n%s", p.tail(20))
+	if !p.Cmd.ProcessState.Success() {
+		b.Fatalf("external-dns --once failed:\n%s", p.Tail(20))
 	}
-	ru := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	ru := p.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	return wall, float64(ru.Maxrss) / 1024 // KiB -> MB (MiB)
 }
 
 // waitMetric waits until an lbdns gauge has a value.
 func waitMetric(b *testing.B, l *lbdnsProc, name string, want float64) {
-	err := waitFor(5*time.Minute, fmt.Sprintf("%s = %g", name, want), func() error {
+	err := framework.WaitFor(5*time.Minute, fmt.Sprintf("%s = %g", name, want), func() error {
 		v, _, err := l.metric(name, nil)
 		if err != nil {
 			return err
@@ -324,7 +325,7 @@ func waitMetric(b *testing.B, l *lbdnsProc, name string, want float64) {
 }
 
 // settle waits until the process is idle: under 20 ms of CPU in 500 ms.
-func settle(b *testing.B, p *proc) {
+func settle(b *testing.B, p *framework.Proc) {
 	for range 120 {
 		before := cpuTime(b, p)
 		time.Sleep(500 * time.Millisecond)
@@ -332,11 +333,11 @@ func settle(b *testing.B, p *proc) {
 			return
 		}
 	}
-	b.Fatalf("%s never became idle", p.name)
+	b.Fatalf("%s never became idle", p.Name)
 }
 
 // cpuRate measures a process's CPU seconds per second over d.
-func cpuRate(b *testing.B, p *proc, d time.Duration) float64 {
+func cpuRate(b *testing.B, p *framework.Proc, d time.Duration) float64 {
 	before := cpuTime(b, p)
 	time.Sleep(d)
 	return (cpuTime(b, p) - before) / d.Seconds()
@@ -344,8 +345,8 @@ func cpuRate(b *testing.B, p *proc, d time.Duration) float64 {
 
 // cpuTime returns the CPU seconds a process's threads have used, to the
 // nanosecond (schedstat), summed over its threads.
-func cpuTime(b *testing.B, p *proc) float64 {
-	dir := fmt.Sprintf("/proc/%d/task", p.cmd.Process.Pid)
+func cpuTime(b *testing.B, p *framework.Proc) float64 {
+	dir := fmt.Sprintf("/proc/%d/task", p.Pid())
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
 		b.Fatal(err)
@@ -364,11 +365,11 @@ func cpuTime(b *testing.B, p *proc) float64 {
 }
 
 // rss and peakRSS read VmRSS and VmHWM in MB (MiB).
-func rss(b *testing.B, p *proc) float64     { return procStatusMB(b, p, "VmRSS:") }
-func peakRSS(b *testing.B, p *proc) float64 { return procStatusMB(b, p, "VmHWM:") }
+func rss(b *testing.B, p *framework.Proc) float64     { return procStatusMB(b, p, "VmRSS:") }
+func peakRSS(b *testing.B, p *framework.Proc) float64 { return procStatusMB(b, p, "VmHWM:") }
 
-func procStatusMB(b *testing.B, p *proc, field string) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+func procStatusMB(b *testing.B, p *framework.Proc, field string) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -378,7 +379,7 @@ func procStatusMB(b *testing.B, p *proc, field string) float64 {
 			return kb / 1024
 		}
 	}
-	b.Fatalf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
+	b.Fatalf("no %s in /proc/%d/status", field, p.Pid())
 	return 0
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -70,7 +71,7 @@ func scenarioMultiA(t *testing.T, e *env) {
 	e.createService(t, lbService{name: "s1-v6", hostname: host, backend: v6})
 	e.waitDNS(t, host, "A", "127.0.1.1", "127.0.1.2")
 	e.waitDNS(t, host, "AAAA", "::1")
-	txt, err := lookup(e.dnsAddr, "a-"+host, "TXT")
+	txt, err := framework.Lookup(e.bind.Addr, "a-"+host, "TXT")
 	if err != nil || len(txt) != 1 || !strings.Contains(txt[0], "external-dns/owner=lbdns-e2e") {
 		t.Fatalf("TXT ownership record of %s: %v, %v", host, txt, err)
 	}
@@ -80,7 +81,7 @@ func scenarioMultiA(t *testing.T, e *env) {
 func scenarioWithdrawRestore(t *testing.T, e *env) {
 	host := fqdn("s2")
 	a, b := pair(t, e, 2, "s2", host)
-	a.stop()
+	a.Stop()
 	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
 	e.waitMetric(t, "lbdns_target_published", map[string]string{"hostname": host, "ip": a.ip.String()}, 0)
 	if ts := e.waitReason(t, host, "s2-a", "ProbeFailed"); !strings.Contains(ts.Detail, "refused") {
@@ -98,8 +99,8 @@ func scenarioWithdrawRestore(t *testing.T, e *env) {
 func scenarioFailOpen(t *testing.T, e *env) {
 	host := fqdn("s4")
 	a, b := pair(t, e, 4, "s4", host)
-	a.stop()
-	b.stop()
+	a.Stop()
+	b.Stop()
 	e.waitMetric(t, "lbdns_hostname_fail_open", map[string]string{"hostname": host}, 1)
 	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String()) // one may have left before the other failed
 	e.holdDNS(t, 2*extdnsInterval+time.Second, host, "A", a.ip.String(), b.ip.String())
@@ -132,7 +133,7 @@ func scenarioNode(t *testing.T, e *env) {
 	e.waitReason(t, host, "s6-a", "NodeNotReady")
 	// The node goes away, and with it what answered on its IP.
 	e.deleteNode(t, "node-s6")
-	a.stop()
+	a.Stop()
 	e.waitReason(t, host, "s6-a", "NodeDeleted")
 	e.holdDNS(t, 2*extdnsInterval, host, "A", b.ip.String())
 	record(t, "PASS withdrawn %.2fs after the Node went NotReady (bound %s); still withdrawn after the Node was deleted", notReady.Seconds(), extdnsDelay)
@@ -160,7 +161,7 @@ func scenarioLocalHealthz(t *testing.T, e *env) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(pod.stop)
+		t.Cleanup(pod.Stop)
 	}
 	if err := e.placeLBIP(n1, lbIP); err != nil {
 		t.Fatal(err)
@@ -197,7 +198,7 @@ func scenarioLocalHealthz(t *testing.T, e *env) {
 	if body := waitHealthz(t, healthz, http.StatusServiceUnavailable); !strings.Contains(body, `"localEndpoints": 0`) {
 		t.Errorf("kube-proxy's answer for a terminating endpoint: %s", body)
 	}
-	if err := httpOK("http://" + net.JoinHostPort(lbIP.String(), "80") + "/"); err != nil {
+	if err := framework.HTTPOK("http://" + net.JoinHostPort(lbIP.String(), "80") + "/"); err != nil {
 		t.Errorf("the LB IP no longer reaches the terminating, serving pod: %v", err)
 	}
 
@@ -248,20 +249,20 @@ func scenarioDrain(t *testing.T, e *env) {
 func scenarioRestart(t *testing.T, e *env) {
 	host := fqdn("s9")
 	a, b := pair(t, e, 9, "s9", host)
-	restartsBefore := e.extdns.restartCount()
-	e.lbdns.stop()
+	restartsBefore := e.connector.extdns.Restarts()
+	e.connector.lbdns.Stop()
 	// external-dns fails its polls and is restarted meanwhile; DNS must hold.
 	e.holdDNS(t, 2*extdnsInterval+time.Second, host, "A", a.ip.String(), b.ip.String())
-	if err := e.lbdns.run(e); err != nil {
+	if err := e.connector.lbdns.run(e); err != nil {
 		t.Fatalf("restarting lbdns: %v", err)
 	}
 	e.holdDNS(t, 2*extdnsInterval, host, "A", a.ip.String(), b.ip.String())
 	e.waitDNS(t, fqdn("s1"), "A", "127.0.1.1", "127.0.1.2")
-	if e.extdns.restartCount() == restartsBefore {
+	if e.connector.extdns.Restarts() == restartsBefore {
 		t.Errorf("external-dns never failed a poll while lbdns was down: was lbdns really stopped?")
 	}
 	record(t, "PASS lbdns down for %s and restarted: no answer changed (external-dns restarted %d times)",
-		2*extdnsInterval+time.Second, e.extdns.restartCount()-restartsBefore)
+		2*extdnsInterval+time.Second, e.connector.extdns.Restarts()-restartsBefore)
 }
 
 func scenarioInvalidAnnotations(t *testing.T, e *env) {
@@ -272,7 +273,7 @@ func scenarioInvalidAnnotations(t *testing.T, e *env) {
 	e.createService(t, lbService{name: "s10-good", hostname: host, backend: b})
 	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String()) // the bad one works on defaults
 	var events []string
-	err := waitFor(30*time.Second, "InvalidAnnotation events on s10-bad", func() error {
+	err := framework.WaitFor(30*time.Second, "InvalidAnnotation events on s10-bad", func() error {
 		var err error
 		if events, err = e.warningEvents("s10-bad"); err != nil {
 			return err
@@ -308,11 +309,11 @@ func scenarioDeleted(t *testing.T, e *env) {
 
 // A record in the zone that lbdns does not own survives all of the above.
 func scenarioUnowned(t *testing.T, e *env) {
-	got, err := lookup(e.dnsAddr, fqdn("unmanaged"), "A")
+	got, err := framework.Lookup(e.bind.Addr, fqdn("unmanaged"), "A")
 	if err != nil || len(got) != 1 || got[0] != "192.0.2.250" {
 		t.Fatalf("unmanaged.%s = %v, %v", zone, got, err)
 	}
-	list, err := e.client.CoreV1().Services(namespace).List(context.Background(), metav1.ListOptions{})
+	list, err := e.cp.Client.CoreV1().Services(namespace).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	"github.com/miekg/dns"
 )
 
@@ -23,20 +24,20 @@ const zoneXfr = "xfr.test" // served by an lbdns primary, transferred by a real 
 func TestSecondaries(t *testing.T) {
 	e := suite
 	const prefix = "xfr.lbdns.io/"
-	primaryPort, err := freePort()
+	primaryPort, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	secondaryPort, err := freePort()
+	secondaryPort, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	primary := fmt.Sprintf("127.0.0.1:%d", primaryPort)
-	knotPort, err := freePort()
+	knotPort, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	nsdPort, err := freePort()
+	nsdPort, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestSecondaries(t *testing.T) {
 	l, err := e.newLbdns("lbdns-primary", "LBDNS_ANNOTATION_PREFIX="+prefix, "LBDNS_DNS_ADDR="+primary, "LBDNS_DNS_ZONES="+zoneXfr,
 		"LBDNS_DNS_NS=ns1."+zoneXfr+",ns2."+zoneXfr, "LBDNS_DNS_NS_ADDRESSES=ns1."+zoneXfr+"=127.0.0.1,ns2."+zoneXfr+"=127.0.0.2",
 		"LBDNS_DNS_RRL_EXEMPT=127.0.0.0/8", "LBDNS_DNS_TRANSFER_ALLOW=127.0.0.0/8",
-		"LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.tsigSecret, "LBDNS_DNS_NOTIFY="+secondary+","+knot+","+nsd)
+		"LBDNS_DNS_TSIG_NAME="+tsigKeyName, "LBDNS_DNS_TSIG_SECRET="+e.bind.TSIGSecret, "LBDNS_DNS_NOTIFY="+secondary+","+knot+","+nsd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestSecondaries(t *testing.T) {
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.stop() })
+	t.Cleanup(func() { l.Stop() })
 	waitAnswerFrom(t, primary, host, a.ip.String(), b.ip.String())
 
 	startSecondaryBind(t, e, secondaryPort, []int{primaryPort}, zoneXfr, "bind-secondary")
@@ -73,7 +74,7 @@ func TestSecondaries(t *testing.T) {
 	}
 
 	withdraw := func() (primaryAt, secondaryAfter time.Duration) {
-		a.stop()
+		a.Stop()
 		stopped := time.Now()
 		waitAnswerFrom(t, primary, host, b.ip.String())
 		primaryAt = time.Since(stopped)
@@ -94,13 +95,13 @@ func TestSecondaries(t *testing.T) {
 		t.Fatal("the secondaries' IXFRs were all answered with the whole zone")
 	}
 	serialBefore := soaSerial(t, secondary, zoneXfr)
-	l.stop()
+	l.Stop()
 	l.env = append(l.env, "LBDNS_DNS_MAX_ANSWERS=1") // answers to resolvers are capped, transfers are not
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(30*time.Second, "one answer of two from the capped primary", func() error {
-		got, err := lookup(primary, host, "A")
+	if err := framework.WaitFor(30*time.Second, "one answer of two from the capped primary", func() error {
+		got, err := framework.Lookup(primary, host, "A")
 		if err == nil && len(got) != 1 {
 			err = fmt.Errorf("answer %v", got)
 		}
@@ -116,7 +117,7 @@ func TestSecondaries(t *testing.T) {
 	if _, err := zoneTransferFrom(primary, zoneXfr, ""); err == nil {
 		t.Fatal("an unsigned transfer was served")
 	}
-	if rrs, err := zoneTransferFrom(primary, zoneXfr, e.tsigSecret); err != nil || len(rrs) < 5 {
+	if rrs, err := zoneTransferFrom(primary, zoneXfr, e.bind.TSIGSecret); err != nil || len(rrs) < 5 {
 		t.Fatalf("a signed transfer: %d records, %v", len(rrs), err)
 	}
 	record(t, "PASS BIND 9, Knot and NSD secondaries over TSIG (Knot and NSD take signed NOTIFYs only): first transfer %.2fs, in-zone name servers' glue included; withdrawal on the primary %.2fs after the backend stopped, on all three secondaries %.2fs later (NOTIFY + transfer); "+
@@ -142,7 +143,7 @@ options { directory "%[3]s"; listen-on port %[4]d { 127.0.0.1; }; listen-on-v6 {
   pid-file "%[3]s/named.pid"; recursion no; dnssec-validation no; notify no; };
 controls { };
 zone "%[5]s" { type secondary; primaries { %[6]s}; file "%[3]s/%[5]s.db"; allow-notify { 127.0.0.1; }; };
-`, tsigKeyName, e.tsigSecret, dir, port, zone, primaries.String())
+`, tsigKeyName, e.bind.TSIGSecret, dir, port, zone, primaries.String())
 	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -150,15 +151,15 @@ zone "%[5]s" { type secondary; primaries { %[6]s}; file "%[3]s/%[5]s.db"; allow-
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := startProc(e.dir, name, nil, "named", "-g", "-c", filepath.Join(dir, "named.conf"), "-u", u.Username)
+	p, err := framework.Start(e.dir, name, nil, "named", "-g", "-c", filepath.Join(dir, "named.conf"), "-u", u.Username)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s:\n%s", name, p.tail(120))
+			t.Logf("%s:\n%s", name, p.Tail(120))
 		}
-		p.stop()
+		p.Stop()
 	})
 }
 
@@ -198,20 +199,20 @@ zone:
   - domain: %[5]s
     master: lbdns
     acl: signed_notify
-`, tsigKeyName, e.tsigSecret, dir, port, zoneXfr, primaryPort)
+`, tsigKeyName, e.bind.TSIGSecret, dir, port, zoneXfr, primaryPort)
 	path := filepath.Join(dir, "knot.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := startProc(e.dir, "knot-secondary", nil, "knotd", "-c", path)
+	p, err := framework.Start(e.dir, "knot-secondary", nil, "knotd", "-c", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("knot-secondary:\n%s", p.tail(30))
+			t.Logf("knot-secondary:\n%s", p.Tail(30))
 		}
-		p.stop()
+		p.Stop()
 	})
 }
 
@@ -245,20 +246,20 @@ zone:
   zonefile: "%[5]s.zone"
   request-xfr: 127.0.0.1@%[6]d %[1]s
   allow-notify: 127.0.0.1 %[1]s
-`, tsigKeyName, e.tsigSecret, dir, port, zoneXfr, primaryPort)
+`, tsigKeyName, e.bind.TSIGSecret, dir, port, zoneXfr, primaryPort)
 	path := filepath.Join(dir, "nsd.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := startProc(e.dir, "nsd-secondary", nil, "nsd", "-d", "-c", path)
+	p, err := framework.Start(e.dir, "nsd-secondary", nil, "nsd", "-d", "-c", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("nsd-secondary:\n%s", p.tail(30))
+			t.Logf("nsd-secondary:\n%s", p.Tail(30))
 		}
-		p.stop()
+		p.Stop()
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns/e2e/framework"
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,7 +23,7 @@ import (
 func TestTenancy(t *testing.T) {
 	e := suite
 	for _, ns := range []string{"team-a", "mallory"} {
-		_, err := e.client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		_, err := e.cp.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
@@ -66,14 +67,14 @@ func TestTenancy(t *testing.T) {
 	// 3. Told, shown, counted.
 	e.waitWarning(t, "mallory", "grab", "HostnameOwned", "belongs to namespace team-a")
 	e.waitWarning(t, "mallory", "grab", "ReservedHostname", nsName)
-	e.dnsInstance.waitMetric(t, "lbdns_hostname_refused_services", map[string]string{"hostname": app, "reason": "HostnameOwned"}, 1)
+	e.embedded.lbdns.waitMetric(t, "lbdns_hostname_refused_services", map[string]string{"hostname": app, "reason": "HostnameOwned"}, 1)
 	var st struct {
 		Hostnames []struct {
 			Hostname, Owner string
 			Refused         []struct{ Service, Reason string }
 		}
 	}
-	if err := e.dnsInstance.status(&st); err != nil {
+	if err := e.embedded.lbdns.status(&st); err != nil {
 		t.Fatal(err)
 	}
 	i := slices.IndexFunc(st.Hostnames, func(h struct {
@@ -87,7 +88,7 @@ func TestTenancy(t *testing.T) {
 	}
 	// 4. team-a drains its name: mallory's wildcard still does not answer for it.
 	e.annotateIn(t, "team-a", "web", "lbdns.io/weight", "0")
-	if err := waitFor(30*time.Second, app+" drained", func() error {
+	if err := framework.WaitFor(30*time.Second, app+" drained", func() error {
 		if r := exchange(t, e, "udp", app, dns.TypeA); len(r.Answer) > 0 {
 			return fmt.Errorf("answer %v", r.Answer)
 		}
@@ -117,7 +118,7 @@ func b2i(b bool) int {
 // Service of namespace ns.
 func (e *env) waitWarning(t *testing.T, ns, service, reason string, words ...string) {
 	t.Helper()
-	err := waitFor(30*time.Second, fmt.Sprintf("%s/%s Warning %s", ns, service, reason), func() error {
+	err := framework.WaitFor(30*time.Second, fmt.Sprintf("%s/%s Warning %s", ns, service, reason), func() error {
 		events, err := e.warningEventsIn(ns, service)
 		if err != nil {
 			return err

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lbdns/lbdns/e2e/framework"
 )
 
 // TestWriters runs the core scenarios against the outputs that write: the
@@ -29,7 +31,7 @@ func TestWriters(t *testing.T) {
 	t.Run("metrics_of_dashboard_and_alerts_exist", func(t *testing.T) { metricsOfDashboardAndAlerts(t, e) })
 	t.Run("unowned_records_survive", func(t *testing.T) {
 		for _, z := range []string{zoneStandalone, zoneWebhook, zoneCRD} {
-			got, err := lookup(e.dnsAddr, "unmanaged."+z, "A")
+			got, err := framework.Lookup(e.bind.Addr, "unmanaged."+z, "A")
 			if err != nil || len(got) != 1 || got[0] != "192.0.2.250" {
 				t.Errorf("unmanaged.%s = %v, %v", z, got, err)
 			}
@@ -44,7 +46,7 @@ func withdrawRestore(t *testing.T, e *env, n int, host, output string) {
 	start := time.Now()
 	a, b := pair(t, e, n, fmt.Sprintf("w%d", n), host)
 	created := time.Since(start)
-	a.stop()
+	a.Stop()
 	withdrawn := e.waitDNS(t, host, "A", b.ip.String())
 	a.start(t)
 	restored := e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
@@ -61,9 +63,9 @@ func standaloneFailOpenDrain(t *testing.T, e *env) {
 	e.annotate(t, "w34-a", "lbdns.io/weight", "100")
 	e.waitDNS(t, host, "A", a.ip.String(), b.ip.String())
 
-	a.stop()
-	b.stop()
-	leader, _, err := e.leader()
+	a.Stop()
+	b.Stop()
+	leader, _, err := e.standalone.leader()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +85,7 @@ func standaloneFailOpenDrain(t *testing.T, e *env) {
 // the next withdrawal still reaches BIND.
 func leaderFailover(t *testing.T, e *env) {
 	host := "c." + zoneStandalone
-	leader, other, err := e.leader()
+	leader, other, err := e.standalone.leader()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +97,14 @@ func leaderFailover(t *testing.T, e *env) {
 	if v, _, _ := other.metric("lbdns_sync_total", synced); v != before {
 		t.Errorf("%s wrote while %s led (%v syncs, %v before)", other.name, leader.name, v, before)
 	}
-	if l, _, err := e.leader(); err != nil || l != leader {
+	if l, _, err := e.standalone.leader(); err != nil || l != leader {
 		t.Fatalf("the Lease moved during the scenario: %v", err)
 	}
-	leader.kill()
-	a.stop()
+	leader.Kill()
+	a.Stop()
 	took := e.waitDNS(t, host, "A", b.ip.String())
 	other.waitMetric(t, "lbdns_leader", nil, 1)
-	if !strings.Contains(other.tail(200), "became leader") {
+	if !strings.Contains(other.Tail(200), "became leader") {
 		t.Errorf("%s never logged that it became leader", other.name)
 	}
 	// Nothing that should stay was deleted by the takeover.
@@ -121,23 +123,23 @@ func leaderFailover(t *testing.T, e *env) {
 // secretsNeverShown checks that the TSIG secret given to the standalone
 // replicas appears in none of their logs, /status or /metrics.
 func secretsNeverShown(t *testing.T, e *env) {
-	for _, l := range e.std {
-		places := map[string]string{"log": l.tail(100000)}
+	for _, l := range e.standalone.replicas {
+		places := map[string]string{"log": l.Tail(100000)}
 		for _, path := range []string{"/status", "/metrics"} {
-			body, err := httpGet("http://" + l.http + path)
+			body, err := framework.HTTPGet("http://" + l.http + path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			places[path] = body
 		}
 		for where, text := range places {
-			if strings.Contains(text, e.tsigSecret) {
+			if strings.Contains(text, e.bind.TSIGSecret) {
 				t.Errorf("%s: the TSIG secret appears in its %s", l.name, where)
 			}
 		}
 	}
 	out, err := exec.Command(e.lbdnsBin, "--help").CombinedOutput()
-	if err != nil || strings.Contains(string(out), e.tsigSecret) || !strings.Contains(string(out), "LBDNS_RFC2136_TSIG_SECRET") {
+	if err != nil || strings.Contains(string(out), e.bind.TSIGSecret) || !strings.Contains(string(out), "LBDNS_RFC2136_TSIG_SECRET") {
 		t.Errorf("--help: %v\n%s", err, out)
 	}
 	record(t, "PASS the TSIG secret is in no log, /status, /metrics or --help output")
@@ -150,10 +152,10 @@ func secretsNeverShown(t *testing.T, e *env) {
 func narrowDomainFilter(t *testing.T, e *env) {
 	const prefix = "narrow.lbdns.io/"
 	host := "narrow." + zoneStandalone
-	bindHost, bindPort, _ := strings.Cut(e.dnsAddr, ":")
+	bindHost, bindPort, _ := strings.Cut(e.bind.Addr, ":")
 	l, err := e.newLbdns("lbdns-narrow", "LBDNS_ANNOTATION_PREFIX="+prefix, "LBDNS_PROVIDER=rfc2136",
 		"LBDNS_RFC2136_HOST="+bindHost, "LBDNS_RFC2136_PORT="+bindPort, "LBDNS_RFC2136_ZONE="+zoneStandalone,
-		"LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName, "LBDNS_RFC2136_TSIG_SECRET="+e.tsigSecret,
+		"LBDNS_RFC2136_TSIG_KEYNAME="+tsigKeyName, "LBDNS_RFC2136_TSIG_SECRET="+e.bind.TSIGSecret,
 		"LBDNS_TXT_OWNER_ID=lbdns-narrow", "LBDNS_DOMAIN_FILTER="+host)
 	if err != nil {
 		t.Fatal(err)
@@ -161,10 +163,10 @@ func narrowDomainFilter(t *testing.T, e *env) {
 	if err := l.run(e); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.stop)
+	t.Cleanup(l.Stop)
 	e.createService(t, lbService{name: "narrow", hostname: host, backend: newBackend(t, "127.0.34.1"), prefix: prefix})
 	var o outputStatus
-	err = waitFor(30*time.Second, "the rfc2136 output failing on the narrow filter", func() error {
+	err = framework.WaitFor(30*time.Second, "the rfc2136 output failing on the narrow filter", func() error {
 		var err error
 		if o, err = l.output("rfc2136"); err == nil && (!o.Failing || !strings.Contains(o.LastError, "a-"+host)) {
 			err = fmt.Errorf("output %+v", o)
@@ -174,7 +176,7 @@ func narrowDomainFilter(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := lookup(e.dnsAddr, host, "A"); err != nil || len(got) != 0 {
+	if got, err := framework.Lookup(e.bind.Addr, host, "A"); err != nil || len(got) != 0 {
 		t.Errorf("%s = %v, %v: want nothing written", host, got, err)
 	}
 	record(t, "PASS a domain filter of exactly %s: nothing written, the output failing with %q", host, o.LastError)
