@@ -1,15 +1,15 @@
 # The same image as `make image` (hack/image.sh), for Docker users: a static lbdns, /etc/passwd and /etc/group
 # with the user nonroot (65532), Debian's CA certificates, /tmp and /home/nonroot, laid out by
 # hack/image/rootfs.sh; nothing else (no shell).
-#   docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=$(git describe --tags --always) .
+#   docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=$(cat VERSION) -t ghcr.io/lbdns/lbdns:$(cat VERSION) .
+# (the binary embeds VERSION itself; the argument feeds the image's labels)
 FROM --platform=$BUILDPLATFORM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
 ARG TARGETOS=linux TARGETARCH
-RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags "-s -w" \
       -o /out/lbdns ./cmd/lbdns && \
     hack/image/rootfs.sh /rootfs /out/lbdns
 

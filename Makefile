@@ -1,9 +1,10 @@
 # lbdns: see README.md.
 SHELL := /bin/bash
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-# Expanded once, so that a file saved while make runs cannot give the build and its check two versions.
-VERSION := $(VERSION)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+# The release this tree builds: the file VERSION, which the binary embeds (lbdns --version), the image's tag and
+# labels, the chart and every manifest take (version_test.go checks that they agree).
+VERSION := $(shell cat VERSION)
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
+LDFLAGS := -s -w -X main.commit=$(COMMIT)
 
 .PHONY: all build static image deps demo run-local test unit e2e lint docs bench scalebench dnsbench failbench fuzz clean
 

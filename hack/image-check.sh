@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 IMAGE=${1:-bin/lbdns-image.oci.tar}
-VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+VERSION=${VERSION:-$(cat "$(dirname "$0")/../VERSION")}
 CRANE="$(hack/build-tools.sh crane)/crane-v0.22.1"
 CHROOT=$(command -v chroot)
 [ "$(id -u)" -eq 0 ] || { echo "image-check.sh needs root (chroot --userspec, umoci unpack with owners)" >&2; exit 1; }

@@ -6,7 +6,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+VERSION=${VERSION:-$(cat VERSION)}
+COMMIT=${COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || true)}
 REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 # Reproducible timestamps: the commit's time.
 EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
@@ -32,7 +33,7 @@ manifests=()
 for arch in amd64 arm64; do
   echo "== linux/$arch" >&2
   mkdir -p "$work/$arch/rootfs"
-  CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "-s -w -X main.version=$VERSION" \
+  CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "-s -w -X main.commit=$COMMIT" \
     -o "$work/$arch/lbdns" ./cmd/lbdns
   hack/image/rootfs.sh "$work/$arch/rootfs" "$work/$arch/lbdns"
   # Everything owned by root but the nonroot user's home; names sorted and one mtime: the same input gives

@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/lbdns/lbdns"
 	"github.com/lbdns/lbdns/apiwatch"
 	"github.com/lbdns/lbdns/config"
 	"github.com/lbdns/lbdns/controller"
@@ -38,8 +39,13 @@ import (
 	"github.com/lbdns/lbdns/source"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is the release, from the tree's VERSION file.
+var version = lbdns.Version()
+
+// commit is the commit the binary was built from, when the build says it
+// (make and hack/image.sh: -ldflags "-X main.commit=..."); else the go
+// tool's own stamp is used, if it made one.
+var commit string
 
 func main() {
 	if err := run(os.Args[1:], os.Environ(), os.Stdout); err != nil {
@@ -61,7 +67,7 @@ func run(args, environ []string, stdout io.Writer) error {
 		return err
 	}
 	if *showVersion {
-		fmt.Fprintf(stdout, "lbdns %s (%s)\n", version, runtime.Version())
+		fmt.Fprintf(stdout, "lbdns %s (%s, %s)\n", version, revision(), runtime.Version())
 		return nil
 	}
 	if fs.NArg() > 0 && fs.Arg(0) == "agent" && fs.NArg() == 1 {
@@ -312,4 +318,32 @@ func newController(cfg config.Config, log *slog.Logger, m allMetrics) *controlle
 		Logger:           log,
 		Metrics:          m.controller,
 	})
+}
+
+// revision names the commit the binary was built from, as the go tool
+// stamped it ("+dirty" when the tree had changes), or says it is unknown
+// (a build outside a git checkout, as in a Docker build context).
+func revision() string {
+	if commit != "" {
+		return "revision " + commit
+	}
+	rev, dirty := "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if rev == "" {
+		return "revision unknown"
+	}
+	rev = "revision " + rev[:min(12, len(rev))]
+	if dirty {
+		rev += "+dirty"
+	}
+	return rev
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbdns/lbdns"
 	"github.com/lbdns/lbdns/config"
 )
 
@@ -31,7 +32,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
-	if err := run([]string{"--version"}, nil, &out); err != nil || !strings.HasPrefix(out.String(), "lbdns "+version) {
+	if err := run([]string{"--version"}, nil, &out); err != nil || !strings.HasPrefix(out.String(), "lbdns "+lbdns.Version()+" (revision ") {
 		t.Fatalf("--version: %q, %v", out.String(), err)
 	}
 }
