@@ -86,6 +86,7 @@ func (r RFC2136) validate() []error {
 type Writers struct {
 	SyncInterval time.Duration `env:"SYNC_INTERVAL" envDefault:"1m" help:"full sync of the writers (standalone, DNSEndpoint) at least this often"`
 	CRDNamespace string        `env:"CRD_NAMESPACE" help:"write one DNSEndpoint per hostname in this namespace; empty = off"`
+	DryRun       bool          `env:"DRY_RUN" envDefault:"false" help:"the writers (standalone, DNSEndpoint) read and plan as always, log and show in /status what they would change, and change nothing: a first look at a production zone"`
 }
 
 func (w Writers) validate() []error {

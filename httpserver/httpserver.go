@@ -210,6 +210,10 @@ type OutputStatus struct {
 	FailingSince *time.Time `json:"failingSince,omitempty"`
 	Failures     int        `json:"failures,omitempty"`
 	LastSuccess  *time.Time `json:"lastSuccess,omitempty"`
+	// DryRun: the output only plans (LBDNS_DRY_RUN); WouldChange is what
+	// its last sync would have changed.
+	DryRun      bool              `json:"dryRun,omitempty"`
+	WouldChange []provider.Change `json:"wouldChange,omitempty"`
 }
 
 // HostnameStatus is one hostname in /status.
@@ -330,7 +334,8 @@ func NewStatus(snap *model.Snapshot, ready bool, outputs []provider.OutputStatus
 		Hostnames: []HostnameStatus{}, Transitions: []TransitionStatus{}, Outputs: []OutputStatus{}}
 	for _, o := range outputs {
 		st.Outputs = append(st.Outputs, OutputStatus{Output: o.Output, Failing: o.Failing, LastError: o.LastError,
-			FailingSince: timePtr(o.FailingSince), Failures: o.Failures, LastSuccess: timePtr(o.LastSuccess)})
+			FailingSince: timePtr(o.FailingSince), Failures: o.Failures, LastSuccess: timePtr(o.LastSuccess),
+			DryRun: o.DryRun, WouldChange: o.Plan})
 	}
 	for _, d := range snap.Hostnames {
 		c := d.Capacity()

@@ -73,6 +73,9 @@ th { background: #f3f3f3; }
 <tr><th>Output</th><th>State</th><th>Last success</th><th>Last error</th></tr>
 {{range .Outputs}}<tr><td>{{.Output}}</td><td class="{{if .Failing}}unhealthy{{else}}healthy{{end}}">{{if .Failing}}failing since {{ago .FailingSince}}{{else}}ok{{end}}</td>
 <td>{{ago .LastSuccess}}</td><td>{{.LastError}}</td></tr>
+{{if .DryRun}}<tr class="dry-run"><td colspan="4"><span class="badge">dry run</span> {{.Output}} writes nothing;
+{{if .WouldChange}}its last sync would have made {{len .WouldChange}} changes:<ul>{{range .WouldChange}}<li><code>{{.}}</code></li>{{end}}</ul>
+{{else}}its last sync found nothing to change.{{end}}</td></tr>{{end}}
 {{end}}</table>{{end}}
 {{if .Agents}}<h2>Node agents</h2>
 <table>

@@ -32,6 +32,10 @@ type OutputStatus struct {
 	LastError    string
 	FailingSince time.Time
 	Failures     int
+	// DryRun is set for a writer that only plans (LBDNS_DRY_RUN); Plan is
+	// what its last successful sync would have changed.
+	DryRun bool
+	Plan   Plan
 }
 
 // Observe records one sync of snap that ended with err. It returns the new
@@ -64,6 +68,16 @@ func (o *SyncObserver) record(err error, now time.Time) (OutputStatus, bool) {
 	st.Failing, st.LastError = true, err.Error()
 	st.Failures++
 	return *st, !prev.Failing || prev.LastError != st.LastError
+}
+
+// planned records a dry run's plan; it reports whether the plan differs
+// from the last one recorded (or is the first).
+func (o *SyncObserver) planned(p Plan) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	changed := !o.status.DryRun || !o.status.Plan.equal(p)
+	o.status.DryRun, o.status.Plan = true, p
+	return changed
 }
 
 // Status returns the output's sync state.

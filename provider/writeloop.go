@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/external-dns/endpoint"
@@ -41,6 +42,10 @@ type Desired struct {
 	// makes; when it returns an error (wrapping ErrFenced), the writer
 	// changes nothing and returns that error. Never nil.
 	Fence func() error
+	// DryRun: the writer reads and plans as always, hands each change it
+	// would make to Planned, and changes nothing.
+	DryRun  bool
+	Planned func(Change)
 }
 
 // ErrFenced is the error of a write held back by the fence: this replica
@@ -79,6 +84,10 @@ type LoopOptions struct {
 	// Observer records each sync; nil makes one over Metrics.
 	Observer *SyncObserver
 	Metrics  *Metrics
+	// DryRun makes every sync a plan: the writer changes nothing; the loop
+	// logs the plan when it differs from the last and shows it in the
+	// output's status.
+	DryRun bool
 }
 
 // WriteLoop drives a Writer: it waits until lbdns is ready, then writes after
@@ -166,13 +175,41 @@ func (l *WriteLoop) Run(ctx context.Context) {
 	}
 }
 
+// Output names the loop's writer.
+func (l *WriteLoop) Output() string { return l.opts.Output }
+
+// RunOnce waits until lbdns is ready and syncs once (lbdns --once). A sync
+// held back by the fence (the Lease not yet provably held, a view not yet
+// fresh) is tried again until ctx ends.
+func (l *WriteLoop) RunOnce(ctx context.Context) error {
+	select {
+	case <-l.ready.Ready():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for {
+		err := l.Sync(ctx, l.snaps.Snapshot())
+		if !errors.Is(err, ErrFenced) || ctx.Err() != nil {
+			return err
+		}
+		if !sleep(ctx, l.opts.MinBackoff) {
+			return fmt.Errorf("%w (until the end of --once's time)", err)
+		}
+	}
+}
+
 // Sync writes one snapshot and records the result: in the metrics, in the
 // output's status, and in the log once per change of that status (a failing
 // output retrying every few seconds says so once, not every time).
 func (l *WriteLoop) Sync(ctx context.Context, snap *model.Snapshot) error {
+	var plan Plan
 	err := l.fence()
 	if err == nil {
-		err = l.writer.Write(ctx, l.desired(snap))
+		d := l.desired(snap)
+		if l.opts.DryRun {
+			d.DryRun, d.Planned = true, func(c Change) { plan = append(plan, c) }
+		}
+		err = l.writer.Write(ctx, d)
 	}
 	if ctx.Err() != nil {
 		return err // shutting down or no longer leading: not the output's fault
@@ -182,6 +219,9 @@ func (l *WriteLoop) Sync(ctx context.Context, snap *model.Snapshot) error {
 		return err
 	}
 	l.fenced = false
+	if l.opts.DryRun && err == nil {
+		l.notePlan(plan.sorted())
+	}
 	st, changed := l.observer.Observe(snap, err)
 	switch {
 	case !changed:
@@ -234,6 +274,23 @@ func (l *WriteLoop) fence() error {
 		return fmt.Errorf("%w: %w", ErrFenced, err)
 	}
 	return nil
+}
+
+// notePlan shows a dry run's plan in the output's status, and logs it when
+// it differs from the last one (a sync every minute with nothing new to say
+// says nothing).
+func (l *WriteLoop) notePlan(plan Plan) {
+	if !l.observer.planned(plan) {
+		return
+	}
+	if len(plan) == 0 {
+		l.opts.Logger.Info("dry run: nothing to change")
+		return
+	}
+	for _, c := range plan {
+		l.opts.Logger.Info("dry run: would change", "action", c.Action, "name", c.Name, "records", strings.Join(c.Records, " "))
+	}
+	l.opts.Logger.Info("dry run: plan", "changes", len(plan))
 }
 
 // noteFenced counts a held-back write, and logs the first of a row.

@@ -3,7 +3,9 @@ package provider
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -146,4 +148,44 @@ func TestWriteLoopRetriesWhenPingsAnswerAgain(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the first sync failed; an hour of backoff began
 	w.down.Store(false)
 	testwait.For(t, "the write once pings answered", func() bool { _, n := w.last(); return n == 1 })
+}
+
+// planner is a Writer that plans one change per endpoint in a dry run.
+type planner struct{}
+
+func (planner) Write(_ context.Context, d Desired) error {
+	if !d.DryRun {
+		return errors.New("wrote in a dry run")
+	}
+	for _, ep := range d.Endpoints {
+		d.Planned(Change{Action: "create", Name: ep.DNSName + " " + ep.RecordType, Records: ep.Targets})
+	}
+	return nil
+}
+
+// A dry run's plan is logged when it changes, not on every sync, and shown
+// in the status.
+func TestDryRunLogsAPlanOnce(t *testing.T) {
+	var logs strings.Builder
+	obs := &SyncObserver{Output: "test"}
+	l := NewWriteLoop(nil, nil, planner{}, LoopOptions{Output: "test", DryRun: true, Observer: obs,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	snap := testsnap.Build(1, map[string][]string{"a.example.com": {"192.0.2.1"}})
+	for range 3 {
+		if err := l.Sync(context.Background(), snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(logs.String(), "dry run: would change"); n != 1 {
+		t.Errorf("the same plan logged %d times:\n%s", n, logs.String())
+	}
+	if err := l.Sync(context.Background(), testsnap.Build(2, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "dry run: nothing to change") {
+		t.Errorf("an empty plan was not logged:\n%s", logs.String())
+	}
+	if st := obs.Status(); !st.DryRun || len(st.Plan) != 0 {
+		t.Errorf("status after the empty plan: %+v", st)
+	}
 }

@@ -36,6 +36,9 @@ func (g *group) Go(f func(ctx context.Context) error) {
 	})
 }
 
+// Stop stops the group without a failure: lbdns is done.
+func (g *group) Stop() { g.cancel() }
+
 func (g *group) failure() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()

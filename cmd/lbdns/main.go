@@ -59,6 +59,7 @@ func run(args, environ []string, stdout io.Writer) error {
 	fs.SetOutput(stdout)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	checkConfig := fs.Bool("check-config", false, "validate the LBDNS_* environment, print the effective settings (secrets masked) and exit 0 or 1")
+	once := fs.Bool("once", false, "sync the writers (standalone, DNSEndpoint) once, as soon as the view is complete, and exit 0 if every sync worked, else 1 (with LBDNS_DRY_RUN: plan once)")
 	fs.Usage = func() { usage(stdout) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,6 +88,9 @@ func run(args, environ []string, stdout io.Writer) error {
 		printSettings(stdout, cfg)
 		return nil
 	}
+	if *once && !cfg.HasWriters() {
+		return fmt.Errorf("--once syncs the writers, and none is configured: set LBDNS_PROVIDER or LBDNS_CRD_NAMESPACE")
+	}
 	log := newLogger(cfg.Log)
 	for _, d := range config.Deprecated(environ) {
 		log.Warn(d)
@@ -97,7 +101,7 @@ func run(args, environ []string, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return serve(ctx, cfg, log)
+	return serve(ctx, cfg, log, *once)
 }
 
 // runAgentCommand runs `lbdns agent` (the node agent) with the settings of
@@ -140,7 +144,7 @@ func printTable(w io.Writer, header []string, rows [][]string) {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, `lbdns %s: health-checked multi-A/AAAA records for LoadBalancer Services, for external-dns.
 
-Usage: lbdns [--help] [--version] [--check-config]
+Usage: lbdns [--help] [--version] [--check-config] [--once]
        lbdns agent   (the node agent: serves its node's IPs and interface rates
                       on LBDNS_AGENT_ADDR; run it as a DaemonSet with hostNetwork)
 
@@ -178,7 +182,8 @@ func kubeConfig() (*rest.Config, error) {
 }
 
 // serve wires everything and runs until ctx is done or a part fails.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// With once, the writers sync once and lbdns stops (lbdns --once).
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, once bool) error {
 	restCfg, client, err := kubeClient()
 	if err != nil {
 		return err
@@ -193,10 +198,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	leading := &atomic.Bool{}
 	leading.Store(lease == nil)
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	recorder := gatedRecorder{inner: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "lbdns"}), leading: leading}
+	recorder, stopEvents := newRecorder(ctx, client, leading)
+	defer stopEvents()
 
 	conn := apiwatch.New(func(ctx context.Context) error {
 		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
@@ -234,8 +237,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready()) })
 	g.Go(func(ctx context.Context) error { return runController(ctx, ctl, conn, cfg) })
 	w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, outputs: outputs, leading: leading, migrateFrom: migrateFrom}
+	if once {
+		w.once = g.Stop
+	}
 	g.Go(func(ctx context.Context) error { return runWriters(ctx, w, lease) })
 	return g.Wait(log)
+}
+
+// newRecorder returns the event recorder of lbdns, which sends events only
+// while leading is set, and the function that stops it.
+func newRecorder(ctx context.Context, client kubernetes.Interface, leading *atomic.Bool) (gatedRecorder, func()) {
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	return gatedRecorder{inner: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "lbdns"}), leading: leading}, broadcaster.Shutdown
 }
 
 // runController runs the controller until ctx ends; a failure to sync the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -39,7 +40,14 @@ type writers struct {
 	// migrateFrom is an owner ID whose records the standalone updater
 	// adopts: the old default, when the owner ID was derived.
 	migrateFrom string
+	// once, if set, makes the writers sync once (lbdns --once) and then
+	// calls it; lbdns stops.
+	once func()
 }
+
+// onceTimeout bounds lbdns --once: the caches, the first probe round, the
+// Lease (with leader election) and the sync must all be done within it.
+const onceTimeout = 5 * time.Minute
 
 // build returns the configured writers, each in its write loop, writing only
 // while fence allows.
@@ -53,6 +61,7 @@ func (w writers) build(fence func() error) ([]*provider.WriteLoop, error) {
 			Logger:       w.log,
 			Observer:     w.outputs.Observer(output),
 			Metrics:      w.m.outputs,
+			DryRun:       w.cfg.Writers.DryRun,
 		})
 	}
 	var loops []*provider.WriteLoop
@@ -124,12 +133,46 @@ func runWriters(ctx context.Context, w writers, lease *heldLease) error {
 		wg.Wait()
 		<-ctx.Done() // no writers: holding the Lease is the job (the DNS serials)
 	}
+	var onceErr error
+	if w.once != nil {
+		ctx, cancel := context.WithTimeout(ctx, onceTimeout)
+		defer cancel()
+		run = func(ctx context.Context) {
+			onceErr = syncOnce(ctx, loops)
+			w.once()
+		}
+		err := w.runLeading(ctx, lease, run)
+		if onceErr == nil && ctx.Err() == context.DeadlineExceeded {
+			onceErr = fmt.Errorf("--once: not done within %s (caches, first probe round, Lease)", onceTimeout)
+		}
+		return errors.Join(err, onceErr)
+	}
+	return w.runLeading(ctx, lease, run)
+}
+
+// runLeading runs run at once, or, with a Lease, while this replica holds it.
+func (w writers) runLeading(ctx context.Context, lease *heldLease, run func(context.Context)) error {
 	if lease == nil {
 		w.m.leader.Set(1)
 		run(ctx)
 		return nil
 	}
 	return w.campaign(ctx, lease, run)
+}
+
+// syncOnce syncs every writer once (lbdns --once) and says which failed.
+func syncOnce(ctx context.Context, loops []*provider.WriteLoop) error {
+	errs := make([]error, len(loops))
+	var wg sync.WaitGroup
+	for i, l := range loops {
+		wg.Go(func() {
+			if err := l.RunOnce(ctx); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", l.Output(), err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // newLease returns the Lease lock of this replica; writes are allowed for

@@ -83,6 +83,14 @@ func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
 				continue
 			}
 		}
+		if d.DryRun {
+			action := "create"
+			if ok {
+				action = "update"
+			}
+			d.Planned(provider.Change{Action: action, Name: "DNSEndpoint " + w.namespace + "/" + name, Records: specRecords(obj)})
+			continue
+		}
 		if err := d.Fence(); err != nil {
 			return err
 		}
@@ -94,6 +102,10 @@ func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
 	}
 	for name := range existing {
 		if _, ok := desired[name]; !ok {
+			if d.DryRun {
+				d.Planned(provider.Change{Action: "delete", Name: "DNSEndpoint " + w.namespace + "/" + name})
+				continue
+			}
 			if err := d.Fence(); err != nil {
 				return err
 			}
@@ -213,4 +225,13 @@ func sameLabels(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// specRecords are the record sets of obj, as a dry run shows them.
+func specRecords(obj *v1alpha1.DNSEndpoint) []string {
+	var out []string
+	for _, ep := range obj.Spec.Endpoints {
+		out = append(out, fmt.Sprintf("%s %s %s", ep.DNSName, ep.RecordType, strings.Join(ep.Targets, ",")))
+	}
+	return out
 }

@@ -129,3 +129,18 @@ func TestObjectName(t *testing.T) {
 		}
 	}
 }
+
+func TestDryRunChangesNothing(t *testing.T) {
+	c := newFake()
+	obs := &provider.SyncObserver{Output: Output}
+	w := provider.NewWriteLoop(nil, nil, New(c, ns, nil), provider.LoopOptions{Output: Output, DryRun: true, Observer: obs})
+	if err := w.Sync(context.Background(), snapshot(1, map[string][]string{"a.example.com": {"192.0.2.1"}})); err != nil {
+		t.Fatal(err)
+	}
+	if got := writes(c); len(got) != 0 {
+		t.Fatalf("a dry run wrote: %v", got)
+	}
+	if st := obs.Status(); !st.DryRun || len(st.Plan) != 1 || st.Plan[0].Action != "create" || st.Plan[0].Name != "DNSEndpoint "+ns+"/lbdns-a.example.com" {
+		t.Fatalf("status: %+v", st)
+	}
+}

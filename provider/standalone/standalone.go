@@ -129,6 +129,10 @@ func (w *Writer) Write(ctx context.Context, d provider.Desired) error {
 		return unownable
 	}
 	c := p.Changes
+	if d.DryRun {
+		reportPlan(c, d.Planned)
+		return unownable
+	}
 	if err := d.Fence(); err != nil { // the read and the plan took time: ask again right before writing
 		return err
 	}
@@ -166,4 +170,20 @@ func splitOwnable(eps []*endpoint.Endpoint, filter endpoint.DomainFilterInterfac
 	return kept, fmt.Errorf("not written: %d hostnames whose TXT ownership record is outside the domain filter (LBDNS_DOMAIN_FILTER), "+
 		"so lbdns could create them but never update or delete them: %s (the first one's record: %s); widen the filter to their parent domain",
 		len(bad), strings.Join(bad[:min(len(bad), 5)], ", "), firstTXT)
+}
+
+// reportPlan hands each record set the plan would create, update or delete
+// to planned, as a dry run shows it.
+func reportPlan(c *plan.Changes, planned func(provider.Change)) {
+	records := func(ep *endpoint.Endpoint) []string { return slices.Clone([]string(ep.Targets)) }
+	name := func(ep *endpoint.Endpoint) string { return ep.DNSName + " " + ep.RecordType }
+	for _, ep := range c.Create {
+		planned(provider.Change{Action: "create", Name: name(ep), Records: records(ep)})
+	}
+	for _, ep := range c.UpdateNew {
+		planned(provider.Change{Action: "update", Name: name(ep), Records: records(ep)})
+	}
+	for _, ep := range c.Delete {
+		planned(provider.Change{Action: "delete", Name: name(ep)})
+	}
 }

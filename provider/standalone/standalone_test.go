@@ -199,3 +199,24 @@ func TestRunRetriesAndFollowsChanges(t *testing.T) {
 	s.Set(snapshot(2, map[string][]string{app: {"192.0.2.1", "192.0.2.2"}}))
 	testwait.For(t, "the change written", func() bool { return has(f.records(t, p), app+" A 192.0.2.1,192.0.2.2") })
 }
+
+// A dry run reads and plans as a real sync does, shows the plan in the
+// output's status, and changes nothing.
+func TestDryRunChangesNothing(t *testing.T) {
+	p, reg := newZone(t)
+	obs := &provider.SyncObserver{Output: "test"}
+	w := provider.NewWriteLoop(nil, nil, newWriter(reg, &plan.SyncPolicy{}, nil), provider.LoopOptions{Output: "test", DryRun: true, Observer: obs})
+	before := records(t, p)
+	app := "app." + zone
+	if err := w.Sync(context.Background(), snapshot(1, map[string][]string{app: {"192.0.2.2", "192.0.2.1"}, "foreign." + zone: {"192.0.2.3"}})); err != nil {
+		t.Fatal(err)
+	}
+	if got := records(t, p); !slices.Equal(got, before) {
+		t.Fatalf("a dry run changed the zone: %q, was %q", got, before)
+	}
+	st := obs.Status()
+	want := provider.Change{Action: "create", Name: app + " A", Records: []string{"192.0.2.1", "192.0.2.2"}}
+	if !st.DryRun || len(st.Plan) != 1 || st.Plan[0].String() != want.String() {
+		t.Fatalf("status: dry run %v, plan %v; want [%v] (the foreign name is not ours)", st.DryRun, st.Plan, want)
+	}
+}
