@@ -648,6 +648,14 @@ type outputStatus struct {
 	Failing           bool
 	FailingSince      *time.Time
 	Failures          int
+	DryRun            bool
+	WouldChange       []plannedChange
+}
+
+// plannedChange is a change a dry run would make, in /status.
+type plannedChange struct {
+	Action, Name string
+	Records      []string
 }
 
 func (l *lbdnsProc) output(name string) (outputStatus, error) {

@@ -91,11 +91,10 @@ func run(args, environ []string, stdout io.Writer) error {
 	if *once && !cfg.HasWriters() {
 		return fmt.Errorf("--once syncs the writers, and none is configured: set LBDNS_PROVIDER or LBDNS_CRD_NAMESPACE")
 	}
-	log := newLogger(cfg.Log)
+	log := setupLogs(cfg.Log, os.Stderr)
 	for _, d := range config.Deprecated(environ) {
 		log.Warn(d)
 	}
-	configureLogrus(cfg.Log)
 	if soft := setMemoryLimit(os.Getenv, cgroupMemoryFiles); soft > 0 {
 		log.Info("Go memory limit set from the container's", "bytes", soft)
 	}
@@ -114,7 +113,7 @@ func runAgentCommand(environ []string) error {
 	setMemoryLimit(os.Getenv, cgroupMemoryFiles)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return runAgent(ctx, cfg, newLogger(cfg.Log))
+	return runAgent(ctx, cfg, newLogger(cfg.Log, os.Stderr))
 }
 
 // printSettings prints the effective configuration for --check-config.
@@ -157,16 +156,6 @@ else the standard kubeconfig rules (KUBECONFIG, ~/.kube/config).
 		rows = append(rows, []string{v.Name, v.Default, v.Help})
 	}
 	printTable(w, []string{"VARIABLE", "DEFAULT", "MEANING"}, rows)
-}
-
-func newLogger(cfg config.Log) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 func kubeConfig() (*rest.Config, error) {

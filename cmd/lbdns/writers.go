@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -225,20 +224,6 @@ func (w writers) campaign(ctx context.Context, lock *heldLease, run func(context
 		le.Run(ctx) // returns when leadership is lost or ctx is done; then campaign again
 	}
 	return nil
-}
-
-// configureLogrus makes the external-dns libraries (which log with logrus)
-// follow lbdns's level and format.
-func configureLogrus(cfg config.Log) {
-	level, err := logrus.ParseLevel(cfg.Level)
-	if err != nil {
-		level = logrus.InfoLevel
-	}
-	logrus.SetLevel(level)
-	logrus.SetOutput(os.Stderr)
-	if cfg.Format == "json" {
-		logrus.SetFormatter(&logrus.JSONFormatter{})
-	}
 }
 
 func splitList(s string) []string {
