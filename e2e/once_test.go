@@ -52,6 +52,12 @@ func TestDryRunAndOnce(t *testing.T) {
 	if !strings.Contains(dry.Tail(1000), "dry run: would change") {
 		t.Error("the dry run did not log its plan")
 	}
+	// lbdns status, as an operator would read the running instance.
+	status, err := exec.Command(e.lbdnsBin, "status", "--addr", dry.http, "--hostname", host).CombinedOutput()
+	if err != nil || !strings.Contains(string(status), "output rfc2136 dry run: would make") ||
+		!strings.Contains(string(status), "127.0.35.1") || !strings.Contains(string(status), "healthy") {
+		t.Fatalf("lbdns status: %v\n%s", err, status)
+	}
 
 	// --once writes and exits 0.
 	start := time.Now()

@@ -74,6 +74,9 @@ func run(args, environ []string, stdout io.Writer) error {
 	if fs.NArg() > 0 && fs.Arg(0) == "agent" && fs.NArg() == 1 {
 		return runAgentCommand(environ)
 	}
+	if fs.NArg() > 0 && fs.Arg(0) == "status" {
+		return runStatusCommand(fs.Args()[1:], stdout)
+	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: lbdns is configured by LBDNS_* environment variables (see --help)", fs.Args())
 	}
@@ -144,6 +147,8 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, `lbdns %s: health-checked multi-A/AAAA records for LoadBalancer Services, for external-dns.
 
 Usage: lbdns [--help] [--version] [--check-config] [--once]
+       lbdns status  (reads /status of a running lbdns and prints its hostnames
+                      and targets as a table; lbdns status --help)
        lbdns agent   (the node agent: serves its node's IPs and interface rates
                       on LBDNS_AGENT_ADDR; run it as a DaemonSet with hostNetwork)
 
