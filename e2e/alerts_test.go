@@ -10,6 +10,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// runbookBase is where the alerts' runbook_url point by default.
+const runbookBase = "https://github.com/lbdns/lbdns/blob/main/docs/runbooks.md"
+
 // TestAlertRules checks the PrometheusRule's alerts as Prometheus users do:
 // `promtool check rules` on its rule groups, and `promtool test rules` with
 // manifests/helm/lbdns/files/prometheusrule-tests.yaml, which must test every
@@ -50,11 +53,16 @@ func TestAlertRules(t *testing.T) {
 			t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+	runbooks, err := os.ReadFile(filepath.Join(e.root, "docs/runbooks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	alerts := 0
 	for _, g := range rule.Spec.Groups {
 		rs, _ := g["rules"].([]any)
 		for _, r := range rs {
-			name, _ := r.(map[string]any)["alert"].(string)
+			rule, _ := r.(map[string]any)
+			name, _ := rule["alert"].(string)
 			if name == "" {
 				continue
 			}
@@ -62,7 +70,20 @@ func TestAlertRules(t *testing.T) {
 			if !strings.Contains(string(tests), "alertname: "+name) {
 				t.Errorf("alert %s has no promtool test", name)
 			}
+			// Every alert links its runbook, and the runbook has its section.
+			annotations, _ := rule["annotations"].(map[string]any)
+			if url, _ := annotations["runbook_url"].(string); url != runbookBase+"#"+strings.ToLower(name) {
+				t.Errorf("alert %s: runbook_url %q", name, url)
+			}
+			if !strings.Contains(string(runbooks), "\n## "+name+"\n") {
+				t.Errorf("docs/runbooks.md has no section ## %s", name)
+			}
+			for _, a := range []string{"summary", "description"} {
+				if v, _ := annotations[a].(string); v == "" {
+					t.Errorf("alert %s has no %s", name, a)
+				}
+			}
 		}
 	}
-	record(t, "PASS promtool check rules and test rules: %d alerts, each firing after its `for` and silent for a healthy lbdns", alerts)
+	record(t, "PASS promtool check rules and test rules: %d alerts, each firing after its `for` and silent for a healthy lbdns, each with its runbook section", alerts)
 }

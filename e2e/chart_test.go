@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // chartMode is one way to install lbdns's own chart: the values a user
@@ -84,20 +85,22 @@ var chartModes = map[string]chartMode{
 // chartRejects are values the chart must refuse, and a part of the message
 // that tells the user what to fix.
 var chartRejects = map[string]string{
-	"replicas=0":                                   "replicas",
-	"standalone.provider=route53":                  "provider",
-	"probe.interval=2 seconds":                     "interval",
-	"probe.fal=3":                                  "fal",
-	"standalone.rfc2136.port=70000":                "port",
-	"extraEnv[0].name=HTTP_PROXY":                  "name",
-	"dns.containerPort=53":                         "containerPort",
-	"agent.port=80":                                "port",
-	"metrics.prometheusRule.nearCapacityShare=1.5": "nearCapacityShare",
-	"standalone.provider=rfc2136":                  "standalone.rfc2136.host",
-	"dnsEndpoint.enabled=false":                    "no output is on",
-	"dns.enabled=true":                             "dns.zones",
-	"standalone.ionosWebhook.enabled=true":         "standalone.provider=webhook",
-	"replicas=3,leaderElection.enabled=false":      "leaderElection.enabled=true",
+	"replicas=0":                                                "replicas",
+	"standalone.provider=route53":                               "provider",
+	"probe.interval=2 seconds":                                  "interval",
+	"probe.fal=3":                                               "fal",
+	"standalone.rfc2136.port=70000":                             "port",
+	"extraEnv[0].name=HTTP_PROXY":                               "name",
+	"dns.containerPort=53":                                      "containerPort",
+	"agent.port=80":                                             "port",
+	"metrics.prometheusRule.nearCapacityShare=1.5":              "nearCapacityShare",
+	"standalone.provider=rfc2136":                               "standalone.rfc2136.host",
+	"dnsEndpoint.enabled=false":                                 "no output is on",
+	"dns.enabled=true":                                          "dns.zones",
+	"standalone.ionosWebhook.enabled=true":                      "standalone.provider=webhook",
+	"replicas=3,leaderElection.enabled=false":                   "leaderElection.enabled=true",
+	"metrics.prometheusRule.alerts.LbdnsNope.enabled=false":     "LbdnsNope",
+	"metrics.prometheusRule.alerts.LbdnsSyncStale.threshold=-5": "threshold",
 }
 
 // TestHelmChart lints lbdns's own chart, renders each mode, has the real API
@@ -134,6 +137,7 @@ func TestHelmChart(t *testing.T) {
 			record(t, "PASS helm template (%d objects) passes the API server's dry run; lbdns --check-config accepts its environment", n)
 		})
 	}
+	t.Run("alert_values", func(t *testing.T) { checkAlertValues(t, helm, chart) })
 	t.Run("bad_values", func(t *testing.T) {
 		for set, want := range chartRejects {
 			out, err := exec.Command(helm, "template", "lbdns", chart, "--namespace", "lbdns", "--set", set).CombinedOutput()
@@ -255,4 +259,58 @@ func lbdnsContainers(t *testing.T, rendered []byte) []corev1.Container {
 		}
 	}
 	return out
+}
+
+// checkAlertValues renders the PrometheusRule with per-alert values: a
+// disabled alert is gone, a threshold, a severity and a for replace the
+// file's, and the runbooks point at the given base.
+func checkAlertValues(t *testing.T, helm, chart string) {
+	args := []string{"template", "lbdns", chart, "--namespace", "lbdns", "--show-only", "templates/monitoring.yaml",
+		"--set", "metrics.prometheusRule.enabled=true",
+		"--set", "metrics.prometheusRule.alerts.LbdnsTargetWithdrawn.enabled=false",
+		"--set", "metrics.prometheusRule.alerts.LbdnsSyncStale.threshold=900",
+		"--set", "metrics.prometheusRule.alerts.LbdnsNoWriter.severity=page",
+		"--set", "metrics.prometheusRule.alerts.LbdnsNoWriter.for=1m",
+		"--set", "metrics.prometheusRule.runbookBaseURL=https://wiki.example.com/lbdns"}
+	out, err := exec.Command(helm, args...).Output()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderrOf(err))
+	}
+	var rule struct {
+		Spec struct {
+			Groups []struct {
+				Rules []struct {
+					Alert, Expr, For string
+					Labels           map[string]string
+					Annotations      map[string]string
+				}
+			}
+		}
+	}
+	if err := yaml.Unmarshal(out, &rule); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, g := range rule.Spec.Groups {
+		for _, r := range g.Rules {
+			seen[r.Alert] = true
+			if want := "https://wiki.example.com/lbdns#" + strings.ToLower(r.Alert); r.Annotations["runbook_url"] != want {
+				t.Errorf("%s: runbook_url %q, want %q", r.Alert, r.Annotations["runbook_url"], want)
+			}
+			switch r.Alert {
+			case "LbdnsSyncStale":
+				if !strings.HasSuffix(strings.TrimSpace(r.Expr), "> 900") {
+					t.Errorf("LbdnsSyncStale's threshold not applied: %s", r.Expr)
+				}
+			case "LbdnsNoWriter":
+				if r.Labels["severity"] != "page" || r.For != "1m" {
+					t.Errorf("LbdnsNoWriter: severity %q, for %q", r.Labels["severity"], r.For)
+				}
+			}
+		}
+	}
+	if seen["LbdnsTargetWithdrawn"] || !seen["LbdnsFailOpen"] || len(seen) != 12 {
+		t.Errorf("alerts rendered: %v (want 12, without LbdnsTargetWithdrawn)", seen)
+	}
+	record(t, "PASS per-alert values: an alert dropped, a threshold, severity and for replaced, runbooks moved")
 }

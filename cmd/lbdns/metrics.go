@@ -25,8 +25,10 @@ type allMetrics struct {
 	connector  *connector.Metrics
 	dns        *dnsserver.Metrics
 	listeners  *connlimit.Metrics
-	// leader is 1 while this replica runs the writers.
-	leader prometheus.Gauge
+	// leader is 1 while this replica runs the writers; writers says which
+	// are configured, whether or not this replica runs them.
+	leader  prometheus.Gauge
+	writers *prometheus.GaugeVec
 }
 
 // newRegistry is the registry /metrics serves: the Go and process
@@ -49,6 +51,8 @@ func newMetrics(reg prometheus.Registerer) allMetrics {
 		dns:        dnsserver.NewMetrics(reg),
 		listeners:  connlimit.NewMetrics(reg),
 		leader:     r.Gauge("lbdns_leader", "1 while this replica runs the writers (it holds the Lease, or leader election is off)."),
+		writers: r.GaugeVec("lbdns_writers",
+			"1 for each output that writes (standalone, DNSEndpoint) configured on this replica, by output; it writes only where lbdns_leader is 1.", "output"),
 	}
 }
 

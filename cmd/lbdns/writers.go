@@ -52,6 +52,7 @@ const onceTimeout = 5 * time.Minute
 // while fence allows.
 func (w writers) build(fence func() error) ([]*provider.WriteLoop, error) {
 	loop := func(output string, wr provider.Writer) *provider.WriteLoop {
+		w.m.writers.WithLabelValues(output).Set(1)
 		return provider.NewWriteLoop(w.ctl, w.ctl, wr, provider.LoopOptions{
 			Output:       output,
 			DomainFilter: endpoint.NewDomainFilter(w.cfg.Standalone.DomainFilter),
