@@ -89,13 +89,13 @@ func (e *env) installPrometheusOperatorCRDs(t *testing.T) {
 		t.Fatalf("go mod download %s: %v\n%s", prometheusOperator, err, out)
 	}
 	crds := filepath.Join(mod.Dir, "example/prometheus-operator-crd")
-	for _, f := range []string{"monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml"} {
+	for _, f := range []string{"monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_podmonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml"} {
 		if out, err := exec.Command("kubectl", "--kubeconfig", e.cp.AdminKubeconfig, "apply", "--server-side",
 			"-f", filepath.Join(crds, f)).CombinedOutput(); err != nil {
 			t.Fatalf("installing %s: %v\n%s", f, err, out)
 		}
 	}
-	for _, crd := range []string{"servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"} {
+	for _, crd := range []string{"servicemonitors.monitoring.coreos.com", "podmonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"} {
 		if out, err := exec.Command("kubectl", "--kubeconfig", e.cp.AdminKubeconfig, "wait", "--for=condition=Established",
 			"--timeout=60s", "crd/"+crd).CombinedOutput(); err != nil {
 			t.Fatalf("waiting for %s: %v\n%s", crd, err, out)
