@@ -6,7 +6,7 @@ VERSION := $(shell cat VERSION)
 COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
 LDFLAGS := -s -w -X main.commit=$(COMMIT)
 
-.PHONY: all build static image deps demo run-local test unit e2e lint docs bench scalebench dnsbench failbench fuzz clean
+.PHONY: all build static image release deps demo run-local test unit e2e lint docs bench scalebench dnsbench failbench fuzz clean
 
 all: build
 
@@ -24,6 +24,11 @@ static: build
 image: deps
 	VERSION=$(VERSION) hack/image.sh
 	VERSION=$(VERSION) hack/image-check.sh
+
+# The release artifacts of VERSION into dist/: binaries, the OCI image, the packaged chart, SBOMs, SHA256SUMS
+# (hack/release.sh; see docs/releasing.md).
+release: image
+	hack/release.sh
 
 # The local demo: kube-apiserver, three Services, lbdns answering DNS on 127.0.0.1:5353.
 demo:

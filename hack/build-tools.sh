@@ -21,7 +21,8 @@ install() {
     rm -rf "$tmp"
   fi
 }
-# With arguments, build only those tools (kube-apiserver, kube-proxy, external-dns, helm, crane, coredns).
+# With arguments, build only those tools (kube-apiserver, kube-proxy, external-dns, helm, crane, cyclonedx-gomod,
+# ionos-webhook).
 want=${*:-kube-apiserver kube-proxy external-dns helm crane ionos-webhook}
 case " $want " in *" kube-apiserver "*) build kube-apiserver kube-apiserver-v1.36.3 ;; esac
 # kube-proxy from the same module; the stamp is the version it reports.
@@ -30,6 +31,8 @@ case " $want " in *" kube-proxy "*) build kube-apiserver/kube-proxy kube-proxy-v
 case " $want " in *" external-dns "*) build external-dns external-dns-v0.22.0 ;; esac
 case " $want " in *" helm "*) install helm.sh/helm/v3/cmd/helm v3.22.0 helm-v3.22.0 ;; esac
 case " $want " in *" crane "*) install github.com/google/go-containerregistry/cmd/crane v0.22.1 crane-v0.22.1 ;; esac
+# The SBOM generator of make release (CycloneDX's, from the Go modules a binary records).
+case " $want " in *" cyclonedx-gomod "*) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod v1.10.0 cyclonedx-gomod-v1.10.0 ;; esac
 # The IONOS external-dns webhook v0.13.0, from its unchanged source in e2e/testdata (the module proxy does not
 # serve it): make test's IONOS scenario runs it in front of a stand-in of the IONOS Cloud DNS API.
 case " $want " in *" ionos-webhook "*)
