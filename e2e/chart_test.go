@@ -21,6 +21,8 @@ import (
 type chartMode struct {
 	set  []string
 	want map[string]string // LBDNS_* -> value printed by lbdns --check-config
+	// has and lacks are texts the rendered manifests must (not) hold.
+	has, lacks []string
 }
 
 var chartModes = map[string]chartMode{
@@ -73,6 +75,20 @@ var chartModes = map[string]chartMode{
 		set: []string{"clusters[0].name=eu-west", "clusters[0].secret=lbdns-cluster-eu-west", "clusterName=eu-central"},
 		want: map[string]string{"LBDNS_CLUSTERS": "eu-west=/etc/lbdns/clusters/eu-west/kubeconfig", "LBDNS_CLUSTER_NAME": "eu-central",
 			"LBDNS_LOCAL_CLUSTER": "true"},
+	},
+	// The knobs users of the external-dns and cert-manager charts expect, on OpenShift (restricted-v2 assigns
+	// the user: no runAsUser), the image pinned by digest.
+	"knobs_openshift": {
+		set: []string{"nameOverride=lb", "commonLabels.team=dns", "image.digest=sha256:" + strings.Repeat("ab", 32),
+			"podSecurityContext.runAsUser=null", "podSecurityContext.runAsGroup=null",
+			"extraVolumes[0].name=ca", "extraVolumes[0].configMap.name=ca-bundle",
+			"extraVolumeMounts[0].name=ca", "extraVolumeMounts[0].mountPath=/etc/ssl/custom", "extraVolumeMounts[0].readOnly=true",
+			"metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.relabelings[0].targetLabel=node",
+			"metrics.serviceMonitor.relabelings[0].sourceLabels={__meta_kubernetes_pod_node_name}", "priorityClassName=system-cluster-critical"},
+		want: map[string]string{"LBDNS_LEADER_ELECT_NAME": "lbdns", "LBDNS_CRD_NAMESPACE": "lbdns"},
+		has: []string{`image: "ghcr.io/lbdns/lbdns@sha256:abab`, "app.kubernetes.io/name: lb\n", "team: dns", "mountPath: /etc/ssl/custom",
+			"name: ca-bundle", "targetLabel: node", "priorityClassName: system-cluster-critical"},
+		lacks: []string{"runAsUser", "runAsGroup"},
 	},
 	// The node agent DaemonSet beside lbdns, which asks it.
 	"node_agents": {
@@ -132,6 +148,16 @@ func TestHelmChart(t *testing.T) {
 				t.Fatalf("want one lbdns container (besides agents) in the rendered chart, got %d", n)
 			}
 			checkLbdnsEnv(t, rendered, mode.want)
+			for _, want := range mode.has {
+				if !strings.Contains(string(rendered), want) {
+					t.Errorf("the rendered chart lacks %q", want)
+				}
+			}
+			for _, unwanted := range mode.lacks {
+				if strings.Contains(string(rendered), unwanted) {
+					t.Errorf("the rendered chart holds %q", unwanted)
+				}
+			}
 			n := dryRun(t, rendered)
 			checkNotes(t, helm, chart, mode.set)
 			record(t, "PASS helm template (%d objects) passes the API server's dry run; lbdns --check-config accepts its environment", n)
@@ -173,7 +199,11 @@ func checkNotes(t *testing.T, helm, chart string, set []string) {
 		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	notes := string(out[bytes.Index(out, []byte("NOTES:"))+1:])
-	for _, want := range []string{"kubectl -n " + ns + " port-forward service/" + release + " 9797", "http://127.0.0.1:9797/"} {
+	wants := []string{"kubectl -n " + ns + " port-forward service/" + release + " 9797", "http://127.0.0.1:9797/"}
+	if !slices.Contains(set, "leaderElection.enabled=false") {
+		wants = append(wants, "kubectl -n "+ns+" get lease "+release) // the Lease the replicas really use
+	}
+	for _, want := range wants {
 		if !bytes.Contains(out, []byte("NOTES:")) || !strings.Contains(notes, want) {
 			t.Errorf("NOTES.txt of helm install lacks %q:\n%s", want, notes)
 		}

@@ -1,20 +1,37 @@
-{{/* The release's objects are named after it; "lbdns" when the release is called lbdns. */}}
+{{/* The chart's name, or nameOverride. */}}
+{{- define "lbdns.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release's objects are named after it; "lbdns" when the release is called lbdns; fullnameOverride
+     names them outright. */}}
 {{- define "lbdns.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains (include "lbdns.name" .) .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name (include "lbdns.name" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
 {{- define "lbdns.selectorLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/name: {{ include "lbdns.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The image: repository:tag (the chart's appVersion unless image.tag), or repository@digest. */}}
+{{- define "lbdns.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The agent's own labels: lbdns's selector (Service, PodDisruptionBudget) must not pick its pods. */}}
 {{- define "lbdns.agentSelectorLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}-agent
+app.kubernetes.io/name: {{ include "lbdns.name" . }}-agent
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
@@ -23,6 +40,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "lbdns.serviceAccountName" -}}
