@@ -92,8 +92,10 @@ func checkSBOM(t *testing.T, path, version string) {
 	t.Helper()
 	var bom struct {
 		BOMFormat, SpecVersion string
-		Metadata               struct{ Component struct{ Name, Version string } }
-		Components             []struct{ Name, Version, Purl string }
+		Metadata               struct {
+			Component struct{ Name, Version string }
+		}
+		Components []struct{ Name, Version, Purl string }
 	}
 	if err := json.Unmarshal(must(os.ReadFile(path)), &bom); err != nil {
 		t.Fatal(err)

@@ -25,8 +25,9 @@ import (
 // annotation lbdns reads.
 func TestDocsAreCurrent(t *testing.T) {
 	for path, want := range map[string]string{
-		"../../docs/configuration.md": configurationDoc(),
-		"../../docs/metrics.md":       metricsDoc(t),
+		"../../docs/configuration.md":          configurationDoc(),
+		"../../docs/metrics.md":                metricsDoc(t),
+		"../../manifests/helm/lbdns/README.md": chartReadme(t),
 	} {
 		if os.Getenv("LBDNS_UPDATE_DOCS") != "" {
 			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
