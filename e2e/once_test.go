@@ -3,11 +3,15 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/lbdns/lbdns/e2e/framework"
 )
@@ -98,4 +102,36 @@ func (e *env) runOnce(env ...string) (string, error) {
 func tail(s string, lines int) string {
 	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(parts[max(0, len(parts)-lines):], "\n")
+}
+
+// lbdns status --pod reads a pod's /status through the API server's proxy,
+// as an operator without a port-forward does: an lbdns inside a real node,
+// and a Pod object at its address (the API server dials the pod's IP).
+func TestStatusThroughPodProxy(t *testing.T) {
+	e := suite
+	if len(e.nodes) == 0 {
+		t.Skip("no real nodes without root (network namespaces): the API server cannot reach a pod address")
+	}
+	n := e.nodes[0]
+	l := e.inClusterLbdns(t, n)
+	_, port, _ := strings.Cut(l.http, ":")
+	ctx := context.Background()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "lbdns-status", Namespace: "lbdns"},
+		Spec: corev1.PodSpec{NodeName: n.name, Containers: []corev1.Container{{Name: "lbdns", Image: "ghcr.io/lbdns/lbdns:test"}}}}
+	created, err := e.cp.Client.CoreV1().Pods("lbdns").Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.cp.Client.CoreV1().Pods("lbdns").Delete(ctx, pod.Name, metav1.DeleteOptions{}) })
+	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: n.nodeIP.String(), PodIPs: []corev1.PodIP{{IP: n.nodeIP.String()}}}
+	if _, err := e.cp.Client.CoreV1().Pods("lbdns").UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e.lbdnsBin, "status", "--pod", "lbdns/lbdns-status:"+port)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.cp.AdminKubeconfig)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "lbdns ready, generation") {
+		t.Fatalf("lbdns status --pod: %v\n%s", err, out)
+	}
+	record(t, "PASS lbdns status --pod read /status of an lbdns in node %s through the API server's pod proxy", n.name)
 }
