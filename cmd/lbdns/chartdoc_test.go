@@ -44,6 +44,13 @@ values.schema.json. Alerts link their [runbooks](../../../docs/runbooks.md).
 ## Values
 `)
 	walkValues(&sb, doc.Content[0], "", true)
+	// Every value says what it does: a row without a meaning is a value
+	// without a comment in values.yaml.
+	for _, line := range strings.Split(sb.String(), "\n") {
+		if strings.HasPrefix(line, "| `") && strings.HasSuffix(line, "|  |") {
+			t.Errorf("values.yaml: %s has no comment", strings.Split(line, "`")[1])
+		}
+	}
 	return sb.String()
 }
 
@@ -72,7 +79,9 @@ func walkValues(sb *strings.Builder, m *yaml.Node, prefix string, top bool) {
 			started = true
 		}
 		path := prefix + key.Value
-		if value.Kind == yaml.MappingNode && len(value.Content) > 0 {
+		// A map whose keys say nothing of their own is one value (resources,
+		// a security context); else each of its keys is.
+		if value.Kind == yaml.MappingNode && len(value.Content) > 0 && anyCommented(value) {
 			if len(help) > 0 {
 				fmt.Fprintf(sb, "| `%s` |  | %s |\n", path, cell(strings.Join(help, " ")))
 			}
@@ -100,3 +109,15 @@ func flow(n *yaml.Node) string {
 }
 
 func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// anyCommented reports whether a key of the mapping m, at any depth, has a
+// comment of its own.
+func anyCommented(m *yaml.Node) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if strings.TrimSpace(m.Content[i].HeadComment) != "" ||
+			(m.Content[i+1].Kind == yaml.MappingNode && anyCommented(m.Content[i+1])) {
+			return true
+		}
+	}
+	return false
+}
