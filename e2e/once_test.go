@@ -117,7 +117,8 @@ func TestStatusThroughPodProxy(t *testing.T) {
 	_, port, _ := strings.Cut(l.http, ":")
 	ctx := context.Background()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "lbdns-status", Namespace: "lbdns"},
-		Spec: corev1.PodSpec{NodeName: n.name, Containers: []corev1.Container{{Name: "lbdns", Image: "ghcr.io/lbdns/lbdns:test"}}}}
+		Spec: corev1.PodSpec{NodeName: n.name, ServiceAccountName: "lbdns", AutomountServiceAccountToken: ptrTo(false),
+			Containers: []corev1.Container{{Name: "lbdns", Image: "ghcr.io/lbdns/lbdns:test"}}}}
 	created, err := e.cp.Client.CoreV1().Pods("lbdns").Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
