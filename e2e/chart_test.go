@@ -79,13 +79,13 @@ var chartModes = map[string]chartMode{
 	// The knobs users of the external-dns and cert-manager charts expect, on OpenShift (restricted-v2 assigns
 	// the user: no runAsUser), the image pinned by digest.
 	"knobs_openshift": {
-		set: []string{"nameOverride=lb", "commonLabels.team=dns", "image.digest=sha256:" + strings.Repeat("ab", 32),
+		set: []string{"nameOverride=lb", "commonLabels.team=dns", "dryRun=true", "image.digest=sha256:" + strings.Repeat("ab", 32),
 			"podSecurityContext.runAsUser=null", "podSecurityContext.runAsGroup=null",
 			"extraVolumes[0].name=ca", "extraVolumes[0].configMap.name=ca-bundle",
 			"extraVolumeMounts[0].name=ca", "extraVolumeMounts[0].mountPath=/etc/ssl/custom", "extraVolumeMounts[0].readOnly=true",
 			"metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.relabelings[0].targetLabel=node",
 			"metrics.serviceMonitor.relabelings[0].sourceLabels={__meta_kubernetes_pod_node_name}", "priorityClassName=system-cluster-critical"},
-		want: map[string]string{"LBDNS_LEADER_ELECT_NAME": "lbdns", "LBDNS_CRD_NAMESPACE": "lbdns"},
+		want: map[string]string{"LBDNS_LEADER_ELECT_NAME": "lbdns", "LBDNS_CRD_NAMESPACE": "lbdns", "LBDNS_DRY_RUN": "true"},
 		has: []string{`image: "ghcr.io/lbdns/lbdns@sha256:abab`, "app.kubernetes.io/name: lb\n", "team: dns", "mountPath: /etc/ssl/custom",
 			"name: ca-bundle", "targetLabel: node", "priorityClassName: system-cluster-critical"},
 		lacks: []string{"runAsUser", "runAsGroup"},

@@ -34,6 +34,9 @@
 - {name: LBDNS_PROBE_FALL, value: {{ $v.probe.fall | quote }}}
 - {name: LBDNS_PROBE_RISE, value: {{ $v.probe.rise | quote }}}
 - {name: LBDNS_SYNC_INTERVAL, value: {{ $v.syncInterval | quote }}}
+{{- if $v.dryRun }}
+- {name: LBDNS_DRY_RUN, value: "true"}
+{{- end }}
 {{- with $v.domainFilter }}
 - {name: LBDNS_DOMAIN_FILTER, value: {{ join "," . | quote }}}
 {{- end }}
