@@ -83,8 +83,9 @@ scalebench: deps
 	hack/build-tools.sh kube-apiserver external-dns
 	cd e2e && go test -run '^$$' -bench BenchmarkScale -benchtime 1x -timeout 60m ./... | grep -E '^(scalebench|\||make scalebench|ok|FAIL|---)|_test.go'
 
-# Queries per second of the embedded DNS, BIND 9 and CoreDNS v1.15.0 (built from its Go module on first
-# use) serving the same zone, from dnsperf, in one run. (hack/dnsbench.sh loads a running `make demo`.)
+# Queries per second of the embedded DNS, BIND 9, Knot DNS, NSD and CoreDNS v1.15.0 (built from its Go module on first
+# use) serving the same zone, from dnsperf, in one run, beside the ceiling (an echo responder). (hack/dnsbench.sh
+# loads a running `make demo`.)
 dnsbench: deps
 	hack/build-tools.sh kube-apiserver external-dns coredns
 	cd e2e && set -o pipefail && go test -run '^$$' -bench BenchmarkDNS -benchtime 1x -timeout 30m ./... | \

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,17 +21,24 @@ import (
 )
 
 const (
-	dnsBenchZone      = "dnsbench.test"
-	dnsBenchNamespace = "dnsbench"
-	dnsBenchNames     = 100
-	coreDNSBinary     = "coredns-v1.15.0"
+	// ceilingName is the echo responder's row: what dnsperf and loopback
+	// allow here.
+	ceilingName         = "ceiling: echo responder (no lookup)"
+	ceilingBlockingName = "ceiling: echo responder, blocking recvmmsg (no netpoller)"
+	dnsBenchZone        = "dnsbench.test"
+	dnsBenchNamespace   = "dnsbench"
+	dnsBenchNames       = 100
+	coreDNSBinary       = "coredns-v1.15.0"
 )
 
 // BenchmarkDNS is make dnsbench: the same zone (100 names with 3 A records
 // each) served by lbdns's embedded DNS (from 300 LoadBalancer Services), by
-// BIND 9 (Debian's, authoritative from a zone file) and by CoreDNS v1.15.0
-// (its file plugin), loaded in turn by dnsperf (8 clients, 10 s each) in one
-// run. Response rate limiting is off everywhere (BIND's is off by default).
+// BIND 9, Knot DNS and NSD (Debian's, authoritative from a zone file) and by
+// CoreDNS v1.15.0 (its file plugin), loaded in turn by dnsperf (8 clients,
+// 10 s each) in one run, and the ceiling: an echo responder that answers
+// without any lookup. Response rate limiting is off everywhere (loopback is
+// exempt from lbdns's; BIND's and Knot's are off by default; NSD's is set
+// off).
 func BenchmarkDNS(b *testing.B) {
 	e := suite
 	seconds := envInt("LBDNS_DNSBENCH_SECONDS", 10)
@@ -59,11 +67,25 @@ func BenchmarkDNS(b *testing.B) {
 		{"lbdns (embedded DNS)", func() (string, func()) { lbdns = e.dnsBenchLbdns(b); return lbdns.dns, lbdns.Stop }},
 		{"BIND " + bindVersion(), func() (string, func()) { return startBindFor(b, dir, zoneFile) }},
 		{"CoreDNS v1.15.0 (file)", func() (string, func()) { return e.startCoreDNSFor(b, dir, zoneFile) }},
+		{"Knot " + lastField(peerVersion("knotd", "-V")), func() (string, func()) { return startKnotFor(b, dir, zoneFile) }},
+		{"NSD " + lastField(peerVersion("nsd", "-v")), func() (string, func()) { return startNSDFor(b, dir, zoneFile) }},
+		{ceilingName, func() (string, func()) { return startEchoResponder(b, dir, false) }},
+		{ceilingBlockingName, func() (string, func()) { return startEchoResponder(b, dir, true) }},
 	}
 	qps := map[string]float64{}
+	// LBDNS_DNSBENCH_SERVERS=lbdns,NSD runs only those (by the first word of
+	// their row), e.g. while profiling lbdns.
+	only := os.Getenv("LBDNS_DNSBENCH_SERVERS")
 	for _, s := range servers {
+		if only != "" && !slices.Contains(strings.Split(only, ","), strings.Fields(s.name)[0]) && !(strings.HasPrefix(s.name, "ceiling") && strings.Contains(only, "ceiling")) {
+			continue
+		}
 		addr, stop := s.start()
-		if _, err := waitAnswer(addr, "h1."+dnsBenchZone, []string{dnsBenchIP(1, 0), dnsBenchIP(1, 1), dnsBenchIP(1, 2)}, time.Now(), 30*time.Second); err != nil {
+		want := []string{dnsBenchIP(1, 0), dnsBenchIP(1, 1), dnsBenchIP(1, 2)}
+		if s.name == ceilingName || s.name == ceilingBlockingName {
+			want = nil // it echoes: no answers
+		}
+		if _, err := waitAnswer(addr, "h1."+dnsBenchZone, want, time.Now(), 30*time.Second); err != nil {
 			b.Fatal(err)
 		}
 		done := make(chan struct{})
@@ -77,8 +99,17 @@ func BenchmarkDNS(b *testing.B) {
 		stop()
 		table.add(s.name, "%.0f queries/s", qps[s.name])
 	}
-	table.add("lbdns / BIND", "%.2f x", qps[servers[0].name]/qps[servers[1].name])
-	table.add("lbdns / CoreDNS", "%.2f x", qps[servers[0].name]/qps[servers[2].name])
+	lbdnsQPS := qps[servers[0].name]
+	for _, peer := range servers[1:5] {
+		if qps[peer.name] > 0 && lbdnsQPS > 0 {
+			table.add("lbdns / "+strings.Fields(peer.name)[0], "%.2f x", lbdnsQPS/qps[peer.name])
+		}
+	}
+	for _, s := range servers[:5] {
+		if qps[s.name] > 0 && qps[ceilingName] > 0 {
+			table.add(strings.Fields(s.name)[0]+" / ceiling", "%.0f %%", 100*qps[s.name]/qps[ceilingName])
+		}
+	}
 	table.print(fmt.Sprintf("make dnsbench: %d names x 3 A, dnsperf -c 8 for %d s each, %s", dnsBenchNames, seconds,
 		time.Now().UTC().Format("2006-01-02")))
 }

@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+
+	"github.com/lbdns/lbdns/e2e/framework"
+)
+
+// The peers of make dnsbench beyond BIND and CoreDNS: the fastest
+// open-source authoritative servers, from Debian, each set up as its
+// documentation advises for a 2-core machine, response rate limiting off.
+
+// startKnotFor runs Knot DNS (knotd), authoritative for the zone file, with
+// its default of one UDP worker per core.
+func startKnotFor(b *testing.B, dir, zoneFile string) (string, func()) {
+	port := freePortOrFail(b)
+	kdir := filepath.Join(dir, "knot")
+	if err := os.MkdirAll(kdir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	conf := fmt.Sprintf(`server:
+    rundir: %[1]s
+    listen: 127.0.0.1@%[2]d
+database:
+    storage: %[1]s
+template:
+  - id: default
+    storage: %[3]s
+    semantic-checks: off
+zone:
+  - domain: %[4]s
+    file: %[5]s
+    zonefile-load: whole
+    journal-content: none
+`, kdir, port, filepath.Dir(zoneFile), dnsBenchZone, filepath.Base(zoneFile))
+	path := filepath.Join(kdir, "knot.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	p, err := framework.Start(dir, "knot-dnsbench", nil, "knotd", "-c", path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port), p.Stop
+}
+
+// startNSDFor runs NSD, authoritative for the zone file, with one server
+// process per core (server-count 2, reuseport) and its RRL off.
+func startNSDFor(b *testing.B, dir, zoneFile string) (string, func()) {
+	port := freePortOrFail(b)
+	ndir := filepath.Join(dir, "nsd")
+	if err := os.MkdirAll(ndir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	conf := fmt.Sprintf(`server:
+  ip-address: 127.0.0.1
+  port: %[2]d
+  server-count: 2
+  reuseport: yes
+  rrl-ratelimit: 0
+  zonesdir: "%[1]s"
+  database: ""
+  pidfile: "%[1]s/nsd.pid"
+  xfrdfile: "%[1]s/xfrd.state"
+  zonelistfile: "%[1]s/zone.list"
+  username: ""
+  chroot: ""
+  verbosity: 0
+remote-control:
+  control-enable: no
+zone:
+  name: "%[3]s"
+  zonefile: "%[4]s"
+`, ndir, port, dnsBenchZone, zoneFile)
+	path := filepath.Join(ndir, "nsd.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	p, err := framework.Start(dir, "nsd-dnsbench", nil, "nsd", "-d", "-c", path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port), p.Stop
+}
+
+// startEchoResponder runs the ceiling of the benchmark: a server that
+// answers each query with the query itself flagged as a response (no
+// lookup, no packing), one socket per core on a SO_REUSEPORT port, in its
+// own process (this test binary re-run as LBDNS_ECHO_RESPONDER=addr), with
+// the system calls lbdns makes (recvmmsg and sendmmsg of up to 64). What
+// dnsperf gets from it is what this machine, its loopback, Go's runtime and
+// dnsperf allow that syscall path.
+func startEchoResponder(b *testing.B, dir string, blocking bool) (string, func()) {
+	addr := fmt.Sprintf("127.0.0.1:%d", freePortOrFail(b))
+	env := []string{"LBDNS_ECHO_RESPONDER=" + addr}
+	if blocking {
+		env = append(env, "LBDNS_ECHO_BLOCKING=1")
+	}
+	p, err := framework.Start(dir, "echo-responder", env, os.Args[0], "-test.run", "^$")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return addr, p.Stop
+}
+
+// echoBatches answers on c as lbdns's UDP readers do, in batches: one
+// recvmmsg for up to 64 queries, one sendmmsg for their answers.
+func echoBatches(c *ipv4.PacketConn) error {
+	in := make([]ipv4.Message, 64)
+	for i := range in {
+		in[i].Buffers = [][]byte{make([]byte, 1500)}
+	}
+	out := make([]ipv4.Message, 0, len(in))
+	for {
+		n, err := c.ReadBatch(in, 0)
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, m := range in[:n] {
+			if m.N < 12 {
+				continue
+			}
+			b := m.Buffers[0][:m.N]
+			b[2] |= 0x84 // QR, AA
+			out = append(out, ipv4.Message{Buffers: [][]byte{b}, Addr: m.Addr})
+		}
+		for len(out) > 0 {
+			sent, err := c.WriteBatch(out, 0)
+			if err != nil {
+				return err
+			}
+			out = out[sent:]
+		}
+	}
+}
+
+// serveEcho is the echo responder's process (see startEchoResponder).
+func serveEcho(addr string) error {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) }); err != nil {
+			return err
+		}
+		return serr
+	}}
+	errc := make(chan error, 2)
+	for range 2 {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			return err
+		}
+		if os.Getenv("LBDNS_ECHO_BLOCKING") != "" {
+			go func() { errc <- echoBlocking(pc) }()
+		} else {
+			go func() { errc <- echoBatches(ipv4.NewPacketConn(pc)) }()
+		}
+	}
+	return <-errc
+}
+
+func freePortOrFail(b *testing.B) int {
+	port, err := framework.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return port
+}
+
+// peerVersion is the first line of a server's version output.
+func peerVersion(bin string, args ...string) string {
+	out, _ := exec.Command(bin, args...).CombinedOutput()
+	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+}
+
+func lastField(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[len(f)-1]
+}
