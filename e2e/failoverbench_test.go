@@ -37,12 +37,14 @@ type failoverOutput struct {
 	zone              string // the zone of the hostname on that server
 	lbdns             *lbdnsProc
 	extdns            *framework.Supervisor
+	peer              *framework.Proc // a server that checks the backends itself (PowerDNS, gdnsd)
 	withdraw, restore []time.Duration
 }
 
 func (o *failoverOutput) Stop() {
 	o.extdns.Stop()
 	o.lbdns.Stop()
+	o.peer.Stop()
 }
 
 const (
@@ -55,9 +57,12 @@ const (
 // profile, and each time it measures how long every output takes to drop the
 // IP from the answers and to answer it again. All outputs watch the same
 // Services in the same run, each in its own lbdns instance: the embedded DNS
-// (with and without the fast interval), the standalone rfc2136 updater,
-// the connector with external-dns as in the sidecar recipe, and DNSEndpoints
-// with external-dns --source=crd --events, the last three written to BIND.
+// (with and without the fast interval, and at PowerDNS's fall 1 and rise 1),
+// the standalone rfc2136 updater, the connector with external-dns as in the
+// sidecar recipe, and DNSEndpoints with external-dns --source=crd --events,
+// the last three written to BIND. Beside them the peers that check backends
+// themselves (failoverpeers_test.go): PowerDNS's LUA ifportup and gdnsd's
+// multifo with tcp_connect monitors, on the same two backends.
 func BenchmarkFailover(b *testing.B) {
 	rounds := envInt("LBDNS_FAILOVER_ROUNDS", 50)
 	if err := suite.startFailoverDNS(); err != nil {
@@ -121,11 +126,21 @@ func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*
 	for _, o := range outputs {
 		hostnames = append(hostnames, label+"."+o.zone)
 	}
-	backends := []*tcpBackend{newTCPBackend(b, fmt.Sprintf("127.0.78.%d", 2*n+1)), newTCPBackend(b, fmt.Sprintf("127.0.78.%d", 2*n+2))}
+	// Both backends on one port: the peers check one port for all the
+	// addresses of a name (PowerDNS's ifportup, a gdnsd service type).
+	first := newTCPBackend(b, fmt.Sprintf("127.0.78.%d", 2*n+1))
+	second := &tcpBackend{ip: netip.MustParseAddr(fmt.Sprintf("127.0.78.%d", 2*n+2)), port: first.port}
+	second.start(b)
+	backends := []*tcpBackend{first, second}
 	for i, be := range backends {
 		e.createProbedService(b, ns, fmt.Sprintf("s%d", i), strings.Join(slices.Compact(hostnames), ","), be)
 		defer be.Stop()
 	}
+	peers := e.startFailoverPeers(b, p, label, backends)
+	for _, o := range peers {
+		defer o.Stop()
+	}
+	outputs = append(outputs, peers...)
 	both := []string{backends[0].ip.String(), backends[1].ip.String()}
 	waitOutputs(b, outputs, label, both, time.Now(), 60*time.Second) // the first sync of external-dns may take a while
 	victim := backends[0]
@@ -179,7 +194,7 @@ func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) (
 		})
 		return err
 	}
-	ports := make([]int, 5)
+	ports := make([]int, 6)
 	for i := range ports {
 		var err error
 		if ports[i], err = framework.FreePort(); err != nil {
@@ -190,6 +205,13 @@ func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) (
 		func() error {
 			o, err := start("embedded DNS", fmt.Sprintf("127.0.0.1:%d", ports[0]), failoverZone,
 				fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", ports[0]), "LBDNS_DNS_ZONES="+failoverZone, "LBDNS_DNS_RRL_RATE=0")
+			o.lbdns.dns = o.dns
+			return err
+		},
+		func() error { // PowerDNS's settings: down at the first failure, up at the first success
+			o, err := start("embedded DNS, fall 1, rise 1 (as PowerDNS)", fmt.Sprintf("127.0.0.1:%d", ports[5]), failoverZone,
+				fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", ports[5]), "LBDNS_DNS_ZONES="+failoverZone, "LBDNS_DNS_RRL_RATE=0",
+				"LBDNS_PROBE_FALL=1", "LBDNS_PROBE_RISE=1")
 			o.lbdns.dns = o.dns
 			return err
 		},

@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lbdns/lbdns/e2e/framework"
+)
+
+// The peers of make failbench: the servers an operator would pick for
+// health-checked DNS answers without lbdns, from Debian, each checking the
+// same two backends with TCP connects at the profile's settings where the
+// peer allows them.
+const (
+	failoverPDNSZone  = "failover-pdns.test"
+	failoverGdnsdZone = "failover-gdnsd.test"
+)
+
+// startFailoverPeers starts PowerDNS and gdnsd answering label in their
+// zones with the backends that are up.
+func (e *env) startFailoverPeers(b *testing.B, p failoverProfile, label string, backends []*tcpBackend) []*failoverOutput {
+	pdns := e.startPowerDNS(b, p, label, backends)
+	gdnsd := e.startGdnsd(b, p, label, backends)
+	return []*failoverOutput{pdns, gdnsd}
+}
+
+// startPowerDNS runs PowerDNS 4.7 (bind backend) with a LUA record:
+// ifportup on the backends' port, every address that is up
+// (selector 'all'). Its checks run every lua-health-checks-interval whole
+// seconds (at least 1) and mark an address down at the first failure: it
+// has no fall or rise.
+func (e *env) startPowerDNS(b *testing.B, p failoverProfile, label string, backends []*tcpBackend) *failoverOutput {
+	dir := filepath.Join(e.dir, "pdns-"+label)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	port := freePortOrFail(b)
+	interval := max(1, int(math.Round(p.interval.Seconds())))
+	zone := fmt.Sprintf(`$TTL 30
+@ IN SOA ns1.%[1]s. hostmaster.%[1]s. 1 60 60 3600 30
+@ IN NS ns1.%[1]s.
+ns1 IN A 127.0.0.1
+%[2]s IN LUA A "ifportup(%[3]d, {'%[4]s', '%[5]s'}, {selector='all'})"
+`, failoverPDNSZone, label, backends[0].port, backends[0].ip, backends[1].ip)
+	files := map[string]string{
+		"zone":       zone,
+		"named.conf": fmt.Sprintf("zone %q { type master; file %q; };\n", failoverPDNSZone, filepath.Join(dir, "zone")),
+		"pdns.conf": fmt.Sprintf(`launch=bind
+bind-config=%[1]s/named.conf
+local-address=127.0.0.1
+local-port=%[2]d
+enable-lua-records=yes
+lua-health-checks-interval=%[3]d
+socket-dir=%[1]s
+guardian=no
+daemon=no
+disable-syslog=yes
+`, dir, port, interval),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	proc, err := framework.Start(e.dir, "pdns-"+label, nil, "pdns_server", "--config-dir="+dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &failoverOutput{name: fmt.Sprintf("PowerDNS %s LUA ifportup (checks every %d s, down at the first failure)", peerVersionOf("pdns"), interval),
+		dns: fmt.Sprintf("127.0.0.1:%d", port), zone: failoverPDNSZone, peer: proc}
+}
+
+// startGdnsd runs gdnsd 3.8 with a tcp_connect monitor of the backends
+// (interval at least 2 s, its minimum; down_thresh and up_thresh 2, as fall
+// and rise) and a multifo record: every address that is up.
+func (e *env) startGdnsd(b *testing.B, p failoverProfile, label string, backends []*tcpBackend) *failoverOutput {
+	dir := filepath.Join(e.dir, "gdnsd-"+label)
+	for _, d := range []string{"config/zones", "run", "state"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	port := freePortOrFail(b)
+	interval := max(2, int(math.Round(p.interval.Seconds())))
+	timeout := max(1, interval/2)
+	config := fmt.Sprintf(`options => {
+  listen => [ 127.0.0.1:%[1]d ]
+  run_dir => %[2]s/run
+  state_dir => %[2]s/state
+}
+service_types => {
+  backend => { plugin => tcp_connect, port => %[3]d, interval => %[4]d, timeout => %[5]d, down_thresh => 2, up_thresh => 2, ok_thresh => 2 }
+}
+plugins => {
+  multifo => {
+    %[6]s => { service_types => backend, a => %[7]s, b => %[8]s }
+  }
+}
+`, port, dir, backends[0].port, interval, timeout, label, backends[0].ip, backends[1].ip)
+	zone := fmt.Sprintf("$TTL 30\n@ SOA ns1 hostmaster 1 60 60 3600 30\n@ NS ns1\nns1 A 127.0.0.1\n%[1]s 30 DYNA multifo!%[1]s\n", label)
+	for name, content := range map[string]string{"config/config": config, "config/zones/" + failoverGdnsdZone: zone} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	proc, err := framework.Start(e.dir, "gdnsd-"+label, nil, "gdnsd", "-c", filepath.Join(dir, "config"), "start")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &failoverOutput{name: fmt.Sprintf("gdnsd %s multifo + tcp_connect (every %d s, timeout %d s, down/up 2)", peerVersionOf("gdnsd"), interval, timeout),
+		dns: fmt.Sprintf("127.0.0.1:%d", port), zone: failoverGdnsdZone, peer: proc}
+}
+
+// peerVersionOf is the version a peer prints.
+func peerVersionOf(peer string) string {
+	switch peer {
+	case "pdns":
+		return lastField(peerVersion("sh", "-c", "pdns_server --version 2>&1 | grep -o 'Server [0-9.]*' | head -1"))
+	case "gdnsd":
+		return lastField(peerVersion("sh", "-c", "gdnsd -h 2>&1 | grep -o 'version [0-9.]*' | head -1"))
+	}
+	return "?"
+}
