@@ -2,6 +2,7 @@ package framework
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -20,8 +21,10 @@ func BuildTools(root string) (string, error) {
 
 // BuildLbdns builds ./cmd/lbdns of the repository at root into bin.
 func BuildLbdns(root, bin string) error {
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/lbdns")
+	// As make build makes the binary the image ships: static, stripped.
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/lbdns")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
