@@ -94,8 +94,8 @@ func benchController(b *testing.B) (*Controller, fixedCluster) {
 		Probe: probe.Options{Interval: 2e9, Timeout: 1e9, Rise: 2, Fall: 2, Concurrency: 64, Funcs: probe.Funcs()},
 	})
 	ctl.reconcile(context.Background())
-	if !ctl.IsReady() || len(ctl.Snapshot().Hostnames) != 1000 {
-		b.Fatalf("first reconcile: ready %v, %d hostnames", ctl.IsReady(), len(ctl.Snapshot().Hostnames))
+	if !ctl.IsReady() || ctl.Snapshot().Hostnames.Len() != 1000 {
+		b.Fatalf("first reconcile: ready %v, %d hostnames", ctl.IsReady(), ctl.Snapshot().Hostnames.Len())
 	}
 	return ctl, f
 }

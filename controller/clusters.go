@@ -29,7 +29,7 @@ func (c *Controller) size() (hostnames, targets int) {
 	}
 	switch {
 	case c.isReady.Load():
-		hostnames = len(c.snap.Load().Hostnames)
+		hostnames = c.snap.Load().Hostnames.Len()
 	case len(c.order) > 1: // before the first decisions, with several clusters (rare)
 		hostnames = len(c.hostnames())
 	}

@@ -135,7 +135,7 @@ func (h *harness) create(o any) {
 
 // published returns the published IPs of the hostname and its decision.
 func (h *harness) published() ([]string, model.Decision) {
-	for _, d := range h.ctl.Snapshot().Hostnames {
+	for _, d := range h.ctl.Snapshot().Hostnames.Slice() {
 		if d.Hostname == hostname {
 			var ips []string
 			for _, t := range d.Published() {
@@ -329,7 +329,7 @@ func TestControllerReadinessIsBoundedByOneTimeout(t *testing.T) {
 	}
 	took := time.Since(start)
 	pending := 0
-	for _, d := range h.ctl.Snapshot().Hostnames {
+	for _, d := range h.ctl.Snapshot().Hostnames.Slice() {
 		for _, td := range d.Targets {
 			if td.Pending {
 				pending++
@@ -427,7 +427,7 @@ func TestControllerOneVerdictPerTargetInEverySnapshot(t *testing.T) {
 		snap := h.ctl.Snapshot()
 		generations[snap.Generation] = true
 		var seen []model.TargetDecision
-		for _, d := range snap.Hostnames {
+		for _, d := range snap.Hostnames.Slice() {
 			seen = append(seen, d.Targets...)
 		}
 		if len(seen) != 2 {
@@ -468,7 +468,7 @@ func TestControllerFreshAfterATimeJump(t *testing.T) {
 		return !h.ctl.fresh.jumpedAt.IsZero() || h.ctl.fresh.lastTick.After(now)
 	})
 	testwait.For(t, "fresh after a probe round", func() bool { return h.ctl.Fresh() == nil })
-	for _, d := range h.ctl.Snapshot().Hostnames {
+	for _, d := range h.ctl.Snapshot().Hostnames.Slice() {
 		for _, td := range d.Targets {
 			if !td.ProbeStatus.LastProbe.After(now) {
 				t.Errorf("%s fresh with a probe from %s, before the jump at %s", td.IP, td.ProbeStatus.LastProbe, now)

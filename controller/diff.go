@@ -111,7 +111,7 @@ func failOpenChanges(before, next []model.Decision, everHealthy map[model.Key]bo
 	for _, d := range next {
 		if d.FailOpen != was[d.Hostname] {
 			wasHealthy := slices.ContainsFunc(d.Targets, func(t model.TargetDecision) bool { return everHealthy[t.Key] })
-			out = append(out, failOpenChange{Hostname: d.Hostname, On: d.FailOpen, Published: len(d.Published()),
+			out = append(out, failOpenChange{Hostname: d.Hostname, On: d.FailOpen, Published: d.PublishedCount(),
 				Targets: d.Targets, WasHealthy: wasHealthy})
 		}
 	}

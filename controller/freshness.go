@@ -80,7 +80,7 @@ func (c *Controller) Fresh() error {
 	}
 	snap := c.snap.Load()
 	stale := 0
-	for _, d := range snap.Hostnames {
+	for d := range snap.Hostnames.All() {
 		for _, t := range d.Targets {
 			if t.Published && t.Probed && t.ProbeStatus.State == probe.Up && !t.ProbeStatus.LastProbe.After(jumpedAt) {
 				stale++

@@ -78,7 +78,7 @@ func (g *snapshotGauges) Collect(ch chan<- prometheus.Metric) {
 	if f == nil {
 		return
 	}
-	for _, d := range f.snapshot().Hostnames {
+	for d := range f.snapshot().Hostnames.All() {
 		ch <- prometheus.MustNewConstMetric(g.failOp, prometheus.GaugeValue, b2f(d.FailOpen), d.Hostname)
 		c := d.Capacity()
 		ch <- prometheus.MustNewConstMetric(g.nodes, prometheus.GaugeValue, float64(c.Nodes), d.Hostname)

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"slices"
 	"time"
 
 	"github.com/lbdns/lbdns/model"
@@ -22,7 +21,7 @@ func (c *Controller) publish(prev *model.Snapshot, hostnames []string, before, d
 		decisions[i].Pass = c.passes
 	}
 	next := &model.Snapshot{Generation: prev.Generation, Changes: prev.Changes, Taken: at,
-		Hostnames: merge(prev.Hostnames, hostnames, decisions), Transitions: appendTransitions(prev.Transitions, changed, at)}
+		Hostnames: prev.Hostnames.Replace(hostnames, decisions), Transitions: appendTransitions(prev.Transitions, changed, at)}
 	if !samePublished(before, decisions) || prev.Generation == 0 {
 		next.Generation++
 		changes := append([]model.Change(nil), prev.Changes...)
@@ -58,31 +57,6 @@ func appendTransitions(recent []model.Transition, changed []targetChange, at tim
 		out = append(out, tr)
 	}
 	return out[max(0, len(out)-recentTransitions):]
-}
-
-// merge returns the previous decisions with those of the decided hostnames
-// (sorted, like every list here) replaced by the new ones: a hostname that is
-// decided and has no new decision is gone.
-func merge(prev []model.Decision, decided []string, decisions []model.Decision) []model.Decision {
-	out := make([]model.Decision, 0, len(prev)+len(decisions))
-	i, j := 0, 0
-	for i < len(prev) || j < len(decisions) {
-		switch {
-		case j == len(decisions) || i < len(prev) && prev[i].Hostname < decisions[j].Hostname:
-			if _, found := slices.BinarySearch(decided, prev[i].Hostname); !found {
-				out = append(out, prev[i])
-			}
-			i++
-		case i == len(prev) || decisions[j].Hostname < prev[i].Hostname:
-			out = append(out, decisions[j])
-			j++
-		default: // the same hostname: decided anew
-			out = append(out, decisions[j])
-			i++
-			j++
-		}
-	}
-	return out
 }
 
 // samePublished reports whether two sorted lists of decisions publish the

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"slices"
-	"sort"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -161,11 +160,7 @@ func decisionsOf(snap *model.Snapshot, hostnames []string) []model.Decision {
 }
 
 func decisionOf(snap *model.Snapshot, hostname string) (model.Decision, bool) {
-	i := sort.Search(len(snap.Hostnames), func(i int) bool { return snap.Hostnames[i].Hostname >= hostname })
-	if i < len(snap.Hostnames) && snap.Hostnames[i].Hostname == hostname {
-		return snap.Hostnames[i], true
-	}
-	return model.Decision{}, false
+	return snap.Hostnames.Find(hostname)
 }
 
 // facts reads the probe statuses of the groups' targets once, and weighs

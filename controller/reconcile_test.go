@@ -37,16 +37,16 @@ func TestReconcileSharesUntouchedHostnames(t *testing.T) {
 	ctl.dirt.addService(serviceRef{NamespacedName: types.NamespacedName{Namespace: "default", Name: "svc-1"}})
 	ctl.reconcile(context.Background())
 	after := ctl.Snapshot()
-	if after.Generation != before.Generation+1 || len(after.Hostnames) != 3 {
-		t.Fatalf("generation %d -> %d, %d hostnames", before.Generation, after.Generation, len(after.Hostnames))
+	if after.Generation != before.Generation+1 || after.Hostnames.Len() != 3 {
+		t.Fatalf("generation %d -> %d, %d hostnames", before.Generation, after.Generation, after.Hostnames.Len())
 	}
-	for i, d := range after.Hostnames {
-		shared := d.Pass == before.Hostnames[i].Pass
+	for i, d := range after.Hostnames.Slice() {
+		shared := d.Pass == before.Hostnames.Slice()[i].Pass
 		if shared != (i != 1) {
 			t.Errorf("%s: shared with the previous snapshot: %v", d.Hostname, shared)
 		}
 	}
-	if ip := after.Hostnames[1].Published()[0].IP.String(); ip != "10.0.0.99" {
+	if ip := after.Hostnames.Slice()[1].Published()[0].IP.String(); ip != "10.0.0.99" {
 		t.Errorf("h1 publishes %s, want the new IP", ip)
 	}
 }

@@ -337,7 +337,7 @@ func NewStatus(snap *model.Snapshot, ready bool, outputs []provider.OutputStatus
 			FailingSince: timePtr(o.FailingSince), Failures: o.Failures, LastSuccess: timePtr(o.LastSuccess),
 			DryRun: o.DryRun, WouldChange: o.Plan})
 	}
-	for _, d := range snap.Hostnames {
+	for d := range snap.Hostnames.All() {
 		c := d.Capacity()
 		hs := HostnameStatus{Hostname: d.Hostname, TTL: d.TTL, FailOpen: d.FailOpen, Published: []string{},
 			ExternalDNSConflicts: d.ExternalDNSConflicts, Capacity: CapacityStatus{Nodes: c.Nodes, BitsPerSecond: c.BitsPerSecond,

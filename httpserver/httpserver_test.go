@@ -42,7 +42,7 @@ func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
 
 func TestEndpoints(t *testing.T) {
 	now := time.Now()
-	st := &state{snap: &model.Snapshot{Generation: 2, Hostnames: []model.Decision{{
+	st := &state{snap: &model.Snapshot{Generation: 2, Hostnames: model.NewDecisions([]model.Decision{{
 		Hostname: "app.example.com", TTL: 30, ExternalDNSConflicts: []string{"ns/b"},
 		Targets: []model.TargetDecision{
 			{Target: model.Target{Key: model.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")}, Weight: 100,
@@ -52,7 +52,7 @@ func TestEndpoints(t *testing.T) {
 			{Target: model.Target{Key: model.Key{Namespace: "ns", Service: "b", IP: netip.MustParseAddr("192.0.2.2")}, Weight: 50,
 				Node: "n2", NodeBandwidth: 2e9}, Healthy: true, Published: true},
 		},
-	}}, Transitions: []model.Transition{{At: now, Target: model.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")},
+	}}), Transitions: []model.Transition{{At: now, Target: model.Key{Namespace: "ns", Service: "a", IP: netip.MustParseAddr("192.0.2.1")},
 		Hostnames: []string{"app.example.com"}, To: "unhealthy", Reason: model.ProbeFailed}}}}
 	reg := prometheus.NewRegistry()
 	outputs := &provider.Outputs{Metrics: provider.NewMetrics(reg)}

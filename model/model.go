@@ -259,6 +259,9 @@ func (d Decision) SharedNodes() []SharedNode {
 
 // Published returns the published targets, in the order of Targets.
 func (d Decision) Published() []TargetDecision {
+	if d.PublishedCount() == 0 {
+		return nil
+	}
 	var out []TargetDecision
 	for _, t := range d.Targets {
 		if t.Published {
@@ -266,6 +269,17 @@ func (d Decision) Published() []TargetDecision {
 		}
 	}
 	return out
+}
+
+// PublishedCount is len(d.Published()), without the copy.
+func (d Decision) PublishedCount() int {
+	n := 0
+	for i := range d.Targets {
+		if d.Targets[i].Published {
+			n++
+		}
+	}
+	return n
 }
 
 // Reasons from Kubernetes (withdraw at once), from probes, and from weights.

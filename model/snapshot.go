@@ -14,7 +14,7 @@ type Snapshot struct {
 	// output can measure how late it reflects each one.
 	Changes   []Change
 	Taken     time.Time
-	Hostnames []Decision
+	Hostnames Decisions
 	// Transitions are the latest target health changes, newest last.
 	Transitions []Transition
 }
@@ -56,6 +56,20 @@ func SamePublished(a, b Decision) bool {
 	if a.Hostname != b.Hostname || a.TTL != b.TTL || a.Owner != b.Owner {
 		return false
 	}
-	pa, pb := a.Published(), b.Published()
-	return slices.EqualFunc(pa, pb, func(x, y TargetDecision) bool { return x.IP == y.IP })
+	i, j := 0, 0 // walks both lists of targets, skipping the unpublished, without a copy
+	for {
+		for i < len(a.Targets) && !a.Targets[i].Published {
+			i++
+		}
+		for j < len(b.Targets) && !b.Targets[j].Published {
+			j++
+		}
+		if i == len(a.Targets) || j == len(b.Targets) {
+			return i == len(a.Targets) && j == len(b.Targets)
+		}
+		if a.Targets[i].IP != b.Targets[j].IP {
+			return false
+		}
+		i, j = i+1, j+1
+	}
 }

@@ -50,7 +50,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	type carrier struct{ node, ifc string }
 	exported := map[carrier]bool{}
-	for _, d := range c.snapshot().Hostnames {
+	for d := range c.snapshot().Hostnames.All() {
 		var sum float64
 		var mine []carrier
 		for _, t := range d.Targets {

@@ -29,8 +29,8 @@ type Readiness interface {
 // without duplicates, with the hostname's TTL. The resource label names the
 // first Service of the hostname, as external-dns's own sources do.
 func Endpoints(snap *model.Snapshot) []*endpoint.Endpoint {
-	eps := make([]*endpoint.Endpoint, 0, len(snap.Hostnames))
-	for _, d := range snap.Hostnames {
+	eps := make([]*endpoint.Endpoint, 0, snap.Hostnames.Len())
+	for d := range snap.Hostnames.All() {
 		var v4, v6 []netip.Addr
 		for _, t := range d.Targets {
 			if !t.Published {

@@ -21,14 +21,14 @@ func td(ns, svc, ip string, published bool) model.TargetDecision {
 }
 
 func TestEndpoints(t *testing.T) {
-	snap := &model.Snapshot{Hostnames: []model.Decision{
+	snap := &model.Snapshot{Hostnames: model.NewDecisions([]model.Decision{
 		{Hostname: "app.example.com", TTL: 20, Targets: []model.TargetDecision{
 			td("web", "a", "192.0.2.10", true), td("web", "a", "2001:db8::1", true),
 			td("web", "b", "192.0.2.9", true), td("web", "c", "192.0.2.11", false),
 			td("web", "d", "192.0.2.9", true), // the same IP from a second Service
 		}},
 		{Hostname: "down.example.com", TTL: 30, Targets: []model.TargetDecision{td("web", "e", "192.0.2.1", false)}},
-	}}
+	})}
 	eps := Endpoints(snap)
 	var got []string
 	for _, ep := range eps {
@@ -59,6 +59,7 @@ func BenchmarkEndpoints(b *testing.B) {
 
 func bigSnapshot(hostnames, perHost int) *model.Snapshot {
 	snap := &model.Snapshot{}
+	var ds []model.Decision
 	for h := range hostnames {
 		d := model.Decision{Hostname: fmt.Sprintf("h%d.example.com", h), TTL: 30}
 		for s := range perHost {
@@ -68,7 +69,8 @@ func bigSnapshot(hostnames, perHost int) *model.Snapshot {
 			t.ProbeStatus = probe.Status{State: probe.Up}
 			d.Targets = append(d.Targets, t)
 		}
-		snap.Hostnames = append(snap.Hostnames, d)
+		ds = append(ds, d)
 	}
+	snap.Hostnames = model.NewDecisions(ds) // h10 before h2: not sorted, as Endpoints does not need
 	return snap
 }

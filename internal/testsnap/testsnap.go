@@ -3,7 +3,9 @@
 package testsnap
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/lbdns/lbdns/model"
@@ -13,15 +15,18 @@ import (
 // every hostname is healthy and published with weight 100 and TTL 30.
 func Build(gen uint64, hosts map[string][]string) *model.Snapshot {
 	s := &model.Snapshot{Generation: gen}
-	for h, ips := range hosts {
+	var ds []model.Decision
+	for _, h := range slices.Sorted(maps.Keys(hosts)) {
+		ips := hosts[h]
 		d := model.Decision{Hostname: h, TTL: 30}
 		for _, ip := range ips {
 			d.Targets = append(d.Targets, model.TargetDecision{Target: model.Target{
 				Key: model.Key{Namespace: "web", Service: "svc", IP: netip.MustParseAddr(ip)}, Weight: 100},
 				Healthy: true, Published: true})
 		}
-		s.Hostnames = append(s.Hostnames, d)
+		ds = append(ds, d)
 	}
+	s.Hostnames = model.NewDecisions(ds)
 	return s
 }
 

@@ -31,9 +31,9 @@ func newState() *fakeState {
 	return &fakeState{
 		ready:   make(chan struct{}),
 		changed: make(chan struct{}),
-		snap: &model.Snapshot{Generation: 1, Hostnames: []model.Decision{{Hostname: "app.example.com", TTL: 30,
+		snap: &model.Snapshot{Generation: 1, Hostnames: model.NewDecisions([]model.Decision{{Hostname: "app.example.com", TTL: 30,
 			Targets: []model.TargetDecision{{Target: model.Target{Key: model.Key{Namespace: "ns", Service: "a", IP: ip}, Weight: 100},
-				Healthy: true, Published: true}}}}},
+				Healthy: true, Published: true}}}})},
 	}
 }
 

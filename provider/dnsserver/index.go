@@ -30,17 +30,45 @@ type node struct {
 	decision      model.Decision
 }
 
-// indexShards splits the index, so that a snapshot that changes a few
+// The index is split into shards, so that a snapshot that changes a few
 // hostnames copies a few small maps, not maps of every name: the index of
-// the next snapshot shares every shard no change touched.
-const indexShards = 64
+// the next snapshot shares every shard no change touched. Their number
+// grows with the hostnames (a power of two, about namesPerShard hostnames
+// each, at least minShards), so that a change copies as little among
+// 10,000 hostnames as among 100.
+const (
+	minShards     = 64
+	namesPerShard = 16
+)
 
 var indexSeed = maphash.MakeSeed()
 
-func shardOf(name string) int { return int(maphash.String(indexSeed, name) % indexShards) }
+// shardsFor is the number of shards for n hostnames.
+func shardsFor(n int) int {
+	shards := minShards
+	for shards*namesPerShard < n {
+		shards *= 2
+	}
+	return shards
+}
+
+// shardsFit says whether an index of so many shards may go on holding n
+// hostnames: until they grow to four times their number or shrink to a
+// quarter of it (then the next index is built anew, a cost that many changes
+// share).
+func shardsFit(shards, n int) bool {
+	want := shardsFor(n)
+	return 4*shards > want && shards < 4*want
+}
+
+func (ix *index) shardOf(name string) int {
+	return int(maphash.String(indexSeed, name) & uint64(len(ix.shards)-1))
+}
 
 // shardOfBytes is shardOf for a name as bytes (the same hash).
-func shardOfBytes(name []byte) int { return int(maphash.Bytes(indexSeed, name) % indexShards) }
+func (ix *index) shardOfBytes(name []byte) int {
+	return int(maphash.Bytes(indexSeed, name) & uint64(len(ix.shards)-1))
+}
 
 // shard is one part of the index. Its maps are never changed once an index
 // that holds it is in use.
@@ -74,10 +102,10 @@ func (s *shard) clone() *shard {
 // index is a snapshot turned into lookups by fully qualified, lower-case name.
 type index struct {
 	snap   *model.Snapshot
-	shards [indexShards]*shard
+	shards []*shard // len is a power of two
 	// owned marks the shards this index copied while it is being built;
 	// the others belong to the previous index too.
-	owned [indexShards]bool
+	owned []bool
 	// sorted: its snapshot's hostnames are in order, so the next index may
 	// walk them side by side with its own.
 	sorted bool
@@ -86,47 +114,37 @@ type index struct {
 }
 
 // newIndex indexes a snapshot. The controller carries undecided hostnames
-// into the next snapshot unchanged, in sorted order, so the index of the
-// next snapshot walks both lists side by side and rebuilds the nodes of
-// the hostnames that were decided anew, came or went, in copies of the
-// shards they touch.
+// into the next snapshot unchanged, in chunks it shares with the previous
+// one, so the index of the next snapshot rebuilds only the nodes of the
+// hostnames in chunks that changed and were decided anew, came or went, in
+// copies of the shards they touch.
 func newIndex(snap *model.Snapshot, prev *index, byNode bool) *index {
-	if prev == nil || !prev.sorted || prev.byNode != byNode {
+	if prev == nil || !prev.sorted || prev.byNode != byNode || !snap.Hostnames.Sorted() || !shardsFit(len(prev.shards), snap.Hostnames.Len()) {
 		return fullIndex(snap, byNode)
 	}
-	ix := &index{snap: snap, shards: prev.shards, sorted: true, byNode: byNode}
-	old, cur := prev.snap.Hostnames, snap.Hostnames
-	for len(old) > 0 || len(cur) > 0 {
-		if len(cur) > 1 && cur[1].Hostname <= cur[0].Hostname {
-			return fullIndex(snap, byNode) // not sorted (only tests make such snapshots)
-		}
+	ix := &index{snap: snap, shards: slices.Clone(prev.shards), owned: make([]bool, len(prev.shards)), sorted: true, byNode: byNode}
+	snap.Hostnames.Diff(prev.snap.Hostnames, func(old, cur *model.Decision) {
 		switch {
-		case len(cur) == 0 || len(old) > 0 && old[0].Hostname < cur[0].Hostname: // gone
-			ix.remove(old[0].Hostname)
-			old = old[1:]
-		case len(old) == 0 || cur[0].Hostname < old[0].Hostname: // new
-			ix.add(cur[0].Hostname, newNode(cur[0], byNode))
-			cur = cur[1:]
-		default: // kept: rebuilt only if decided anew
-			if !sameDecision(old[0], cur[0]) {
-				ix.remove(cur[0].Hostname)
-				ix.add(cur[0].Hostname, newNode(cur[0], byNode))
-			}
-			old, cur = old[1:], cur[1:]
+		case cur == nil: // gone
+			ix.remove(old.Hostname)
+		case old == nil: // new
+			ix.add(cur.Hostname, newNode(*cur, byNode))
+		case !sameDecision(*old, *cur): // decided anew
+			ix.remove(cur.Hostname)
+			ix.add(cur.Hostname, newNode(*cur, byNode))
 		}
-	}
+	})
 	return ix
 }
 
 // fullIndex indexes a snapshot from scratch.
 func fullIndex(snap *model.Snapshot, byNode bool) *index {
-	ix := &index{snap: snap, byNode: byNode, sorted: slices.IsSortedFunc(snap.Hostnames, func(a, b model.Decision) int {
-		return strings.Compare(a.Hostname, b.Hostname)
-	})}
+	n := shardsFor(snap.Hostnames.Len())
+	ix := &index{snap: snap, byNode: byNode, sorted: snap.Hostnames.Sorted(), shards: make([]*shard, n), owned: make([]bool, n)}
 	for i := range ix.shards {
-		ix.shards[i], ix.owned[i] = newShard(len(snap.Hostnames)/indexShards), true
+		ix.shards[i], ix.owned[i] = newShard(namesPerShard), true
 	}
-	for _, d := range snap.Hostnames {
+	for d := range snap.Hostnames.All() {
 		ix.add(d.Hostname, newNode(d, byNode))
 	}
 	return ix
@@ -141,36 +159,36 @@ func (ix *index) mutable(i int) *shard {
 }
 
 func (ix *index) add(hostname string, n *node) {
-	ix.mutable(shardOf(hostname)).byHostname[hostname] = n
+	ix.mutable(ix.shardOf(hostname)).byHostname[hostname] = n
 	if n.decision.Owner != "" {
-		ix.mutable(shardOf(n.name)).owned[n.name] = n
+		ix.mutable(ix.shardOf(n.name)).owned[n.name] = n
 	}
 	if !n.hasAddresses() {
 		return
 	}
-	ix.mutable(shardOf(n.name)).nodes[n.name] = n
+	ix.mutable(ix.shardOf(n.name)).nodes[n.name] = n
 	for p := n.name; p != "."; p = parent(p) {
-		ix.mutable(shardOf(p)).names[p]++
+		ix.mutable(ix.shardOf(p)).names[p]++
 	}
 }
 
 func (ix *index) remove(hostname string) {
-	n := ix.shards[shardOf(hostname)].byHostname[hostname]
+	n := ix.shards[ix.shardOf(hostname)].byHostname[hostname]
 	if n == nil {
 		return
 	}
-	delete(ix.mutable(shardOf(hostname)).byHostname, hostname)
-	if s := ix.shards[shardOf(n.name)]; s.owned[n.name] == n {
-		delete(ix.mutable(shardOf(n.name)).owned, n.name)
+	delete(ix.mutable(ix.shardOf(hostname)).byHostname, hostname)
+	if s := ix.shards[ix.shardOf(n.name)]; s.owned[n.name] == n {
+		delete(ix.mutable(ix.shardOf(n.name)).owned, n.name)
 	}
 	if !n.hasAddresses() {
 		return
 	}
-	if s := ix.shards[shardOf(n.name)]; s.nodes[n.name] == n { // not a hostname spelt otherwise that replaced it
-		delete(ix.mutable(shardOf(n.name)).nodes, n.name)
+	if s := ix.shards[ix.shardOf(n.name)]; s.nodes[n.name] == n { // not a hostname spelt otherwise that replaced it
+		delete(ix.mutable(ix.shardOf(n.name)).nodes, n.name)
 	}
 	for p := n.name; p != "."; p = parent(p) {
-		s := ix.mutable(shardOf(p))
+		s := ix.mutable(ix.shardOf(p))
 		if s.names[p]--; s.names[p] <= 0 {
 			delete(s.names, p)
 		}
@@ -180,14 +198,14 @@ func (ix *index) remove(hostname string) {
 func (n *node) hasAddresses() bool { return len(n.a.ips) > 0 || len(n.aaaa.ips) > 0 }
 
 // node returns the owner of name with addresses, or nil.
-func (ix *index) node(name string) *node { return ix.shards[shardOf(name)].nodes[name] }
+func (ix *index) node(name string) *node { return ix.shards[ix.shardOf(name)].nodes[name] }
 
 // nodeOfBytes is node for a name as bytes, without allocating.
 func (ix *index) nodeOfBytes(name []byte) *node {
-	return ix.shards[shardOfBytes(name)].nodes[string(name)]
+	return ix.shards[ix.shardOfBytes(name)].nodes[string(name)]
 }
 
-func (ix *index) exists(name string) bool { return ix.shards[shardOf(name)].names[name] > 0 }
+func (ix *index) exists(name string) bool { return ix.shards[ix.shardOf(name)].names[name] > 0 }
 
 // sameDecision reports whether two decisions are one: the same hostname
 // decided in the same numbered pass (model.Decision.Pass).
@@ -206,7 +224,11 @@ func newNode(d model.Decision, byNode bool) *node {
 	weight := map[netip.Addr]int{}
 	nodeOf := map[netip.Addr]string{}
 	var order []netip.Addr
-	for _, t := range d.Published() {
+	for i := range d.Targets {
+		t := &d.Targets[i]
+		if !t.Published {
+			continue
+		}
 		if _, seen := weight[t.IP]; !seen {
 			order = append(order, t.IP)
 		}
@@ -254,7 +276,7 @@ func (ix *index) lookup(name string) (*node, bool) {
 	}
 	if p := parent(name); p != "." {
 		if n := ix.node("*." + p); n != nil {
-			if o := ix.shards[shardOf(name)].owned[name]; o != nil && o.decision.Owner != n.decision.Owner {
+			if o := ix.shards[ix.shardOf(name)].owned[name]; o != nil && o.decision.Owner != n.decision.Owner {
 				return nil, true
 			}
 			return n, true

@@ -35,7 +35,7 @@ func testSnapshot() *model.Snapshot {
 		many.Targets = append(many.Targets, target(fmt.Sprintf("m%d", i), fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), 100, true))
 	}
 	return &model.Snapshot{Generation: 3, Taken: time.Now(), Changes: []model.Change{{Generation: 3, At: time.Unix(1700000000, 0)}},
-		Hostnames: []model.Decision{
+		Hostnames: model.NewDecisions([]model.Decision{
 			{Hostname: "app.example.com", TTL: 20, Targets: []model.TargetDecision{
 				target("a", "192.0.2.1", 100, true), target("b", "192.0.2.2", 100, true),
 				target("c", "192.0.2.3", 100, false), target("v6", "2001:db8::1", 100, true)}},
@@ -43,7 +43,7 @@ func testSnapshot() *model.Snapshot {
 			{Hostname: "*.apps.example.com", TTL: 30, Targets: []model.TargetDecision{target("e", "192.0.2.5", 100, true)}},
 			{Hostname: "down.example.com", TTL: 30, Targets: []model.TargetDecision{target("f", "192.0.2.6", 100, false)}},
 			many,
-		}}
+		})}
 }
 
 // start serves the snapshot on real loopback UDP and TCP sockets.
@@ -254,9 +254,9 @@ func TestMalformedPacketsAreSurvived(t *testing.T) {
 
 // TestWeightedFirstAnswer checks that the first answer follows the weights.
 func TestWeightedFirstAnswer(t *testing.T) {
-	snap := &model.Snapshot{Hostnames: []model.Decision{{Hostname: "w.example.com", TTL: 30, Targets: []model.TargetDecision{
+	snap := &model.Snapshot{Hostnames: model.NewDecisions([]model.Decision{{Hostname: "w.example.com", TTL: 30, Targets: []model.TargetDecision{
 		target("a", "192.0.2.1", 600, true), target("b", "192.0.2.2", 300, true), target("c", "192.0.2.3", 100, true),
-	}}}}
+	}}})}
 	s := New(fixed{snap}, Options{Zones: []string{"example.com"}})
 	checkFirstShares(t, s, "w.example.com.", map[string]float64{"192.0.2.1": 0.6, "192.0.2.2": 0.3, "192.0.2.3": 0.1})
 }
@@ -267,11 +267,11 @@ func TestWeightedFirstAnswer(t *testing.T) {
 // IPv4 share; without it, each IP is first in a third.
 func TestWeightByNode(t *testing.T) {
 	on := func(td model.TargetDecision, node string) model.TargetDecision { td.Node = node; return td }
-	snap := &model.Snapshot{Hostnames: []model.Decision{{Hostname: "w.example.com", TTL: 30, Targets: []model.TargetDecision{
+	snap := &model.Snapshot{Hostnames: model.NewDecisions([]model.Decision{{Hostname: "w.example.com", TTL: 30, Targets: []model.TargetDecision{
 		on(target("a", "192.0.2.1", 100, true), "n1"), on(target("b", "192.0.2.2", 100, true), "n1"),
 		on(target("c", "192.0.2.3", 100, true), "n2"), on(target("d", "2001:db8::1", 100, true), "n1"),
 		target("e", "192.0.2.4", 50, true), // unmapped: its own unit
-	}}}}
+	}}})}
 	byNode := New(fixed{snap}, Options{Zones: []string{"example.com"}, WeightByNode: true})
 	checkFirstShares(t, byNode, "w.example.com.", map[string]float64{"192.0.2.1": 0.2, "192.0.2.2": 0.2, "192.0.2.3": 0.4, "192.0.2.4": 0.2})
 	byIP := New(fixed{snap}, Options{Zones: []string{"example.com"}})
@@ -465,12 +465,12 @@ func TestWildcardNeverAnswersForAnotherOwnersName(t *testing.T) {
 	owned := func(h, owner, svc, ip string, published bool) model.Decision {
 		return model.Decision{Hostname: h, TTL: 30, Owner: owner, Targets: []model.TargetDecision{target(svc, ip, 100, published)}}
 	}
-	snap := &model.Snapshot{Generation: 1, Taken: time.Now(), Hostnames: []model.Decision{
+	snap := &model.Snapshot{Generation: 1, Taken: time.Now(), Hostnames: model.NewDecisions([]model.Decision{
 		owned("*.example.com", "mallory", "m", "192.0.2.66", true),
 		owned("app.example.com", "team-a", "a", "192.0.2.1", false),   // drained or down, nothing published
 		owned("mine.example.com", "mallory", "b", "192.0.2.2", false), // mallory's own name: its wildcard may answer
 		{Hostname: "shared.example.com", TTL: 30, Targets: []model.TargetDecision{target("c", "192.0.2.3", 100, false)}},
-	}}
+	})}
 	addr := start(t, snap, nil)
 	for _, tc := range []struct {
 		qname   string
