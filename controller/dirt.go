@@ -103,3 +103,9 @@ func (d *dirt) take() *dirt {
 	d.all, d.recheck, d.redecide = false, false, false
 	return out
 }
+
+// empty reports whether nothing changed: a reconcile of it would decide
+// nothing anew.
+func (d *dirt) empty() bool {
+	return len(d.services) == 0 && len(d.ips) == 0 && len(d.keys) == 0 && len(d.nodes) == 0 && !d.all && !d.recheck && !d.redecide
+}

@@ -41,15 +41,27 @@ func (c *Controller) AddClusterEventHandlers(cluster string, services, slices, n
 	if v == nil {
 		return fmt.Errorf("no cluster %q: AddCluster first", cluster)
 	}
-	onServiceOrSlice := func(obj any) {
-		if name, ok := informer.ServiceOf(obj); ok {
-			c.dirt.addService(serviceRef{cluster: cluster, NamespacedName: name})
-			c.Trigger()
+	onServiceOrSlice := func(objs ...any) {
+		marked := false
+		for _, obj := range objs {
+			if name, ok := informer.ServiceOf(obj); ok {
+				c.dirt.addService(serviceRef{cluster: cluster, NamespacedName: name})
+				marked = true
+			}
+		}
+		if marked {
+			c.Trigger() // once for both sides of an update: a second one would wake the loop for nothing
 		}
 	}
-	onNode := func(obj any) {
-		if n, ok := untomb(obj).(*corev1.Node); ok {
-			c.dirt.addNode(cluster, v.reader.IPsOf(n))
+	onNode := func(objs ...any) {
+		marked := false
+		for _, obj := range objs {
+			if n, ok := untomb(obj).(*corev1.Node); ok {
+				c.dirt.addNode(cluster, v.reader.IPsOf(n))
+				marked = true
+			}
+		}
+		if marked {
 			c.Trigger()
 		}
 	}
@@ -61,8 +73,8 @@ func (c *Controller) AddClusterEventHandlers(cluster string, services, slices, n
 		{"Services", services, eachChange(onServiceOrSlice)},
 		{"EndpointSlices", slices, eachChange(onServiceOrSlice)},
 		{"Nodes", nodes, cache.ResourceEventHandlerFuncs{
-			AddFunc:    onNode,
-			UpdateFunc: func(old, cur any) { onNode(old); onNode(cur) }, // IPs it lost and IPs it has
+			AddFunc:    func(obj any) { onNode(obj) },
+			UpdateFunc: func(old, cur any) { onNode(old, cur) }, // IPs it lost and IPs it has
 			DeleteFunc: func(obj any) {
 				if n, ok := untomb(obj).(*corev1.Node); ok {
 					c.gone.Add(cluster, n.Name, v.reader.IPsOf(n))
@@ -83,8 +95,9 @@ func (c *Controller) AddClusterEventHandlers(cluster string, services, slices, n
 
 // eachChange calls f with the object of every add and delete, and with both
 // objects of an update (an EndpointSlice may move to another Service).
-func eachChange(f func(obj any)) cache.ResourceEventHandlerFuncs {
-	return cache.ResourceEventHandlerFuncs{AddFunc: f, UpdateFunc: func(old, cur any) { f(old); f(cur) }, DeleteFunc: f}
+func eachChange(f func(objs ...any)) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) { f(obj) }, UpdateFunc: func(old, cur any) { f(old, cur) },
+		DeleteFunc: func(obj any) { f(obj) }}
 }
 
 // untomb returns the last known object of a deletion the informer missed.

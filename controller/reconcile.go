@@ -19,6 +19,9 @@ import (
 func (c *Controller) reconcile(ctx context.Context) {
 	start := time.Now()
 	d := c.dirt.take()
+	if d.empty() && c.isReady.Load() {
+		return // a trigger whose change an earlier pass already took
+	}
 	hostnames := c.apply(ctx, d)
 	defer c.observe(start)
 	first, ready := c.readiness(start)

@@ -27,8 +27,9 @@ type ControlPlane struct {
 	apiServerBinary string
 	dir             string
 	etcdData        string // removed at Stop when it is in memory
-	// APIAddr is host:port of the API server.
+	// APIAddr is host:port of the API server; EtcdURL etcd's client URL.
 	APIAddr         string
+	EtcdURL         string
 	AdminKubeconfig string
 	// Client is the admin's.
 	Client *kubernetes.Clientset
@@ -83,6 +84,7 @@ func StartControlPlane(dir, apiserverBin, name string, tokens ...string) (*Contr
 		}
 	}
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	cp.EtcdURL = etcdURL
 	var err error
 	cp.etcdData = etcdDataDir(dir)
 	cp.Etcd, err = Start(dir, "etcd", nil, "etcd", "--data-dir", cp.etcdData,
