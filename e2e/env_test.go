@@ -195,15 +195,25 @@ func (e *env) newLbdns(name string, extra ...string) (*lbdnsProc, error) {
 
 // run starts the instance and waits until it is ready.
 func (l *lbdnsProc) run(e *env) error {
+	if err := l.start(e); err != nil {
+		return err
+	}
+	return l.waitReady()
+}
+
+// start starts the instance.
+func (l *lbdnsProc) start(e *env) error {
 	var err error
 	if l.netns != "" {
 		l.Proc, err = framework.Start(e.dir, l.name, l.env, "ip", "netns", "exec", l.netns, e.lbdnsBin)
 	} else {
 		l.Proc, err = framework.Start(e.dir, l.name, l.env, e.lbdnsBin)
 	}
-	if err != nil {
-		return err
-	}
+	return err
+}
+
+// waitReady waits until the instance is ready.
+func (l *lbdnsProc) waitReady() error {
 	return framework.WaitFor(60*time.Second, l.name+" /readyz", func() error {
 		if l.Exited() {
 			return fmt.Errorf("%s exited:\n%s", l.name, l.Tail(20))

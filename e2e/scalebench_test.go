@@ -143,15 +143,21 @@ func (e *env) scaleTo(b *testing.B, client kubernetes.Interface, w *scaleWorkloa
 
 	// A fresh start on the full cluster: time to ready and memory.
 	start = time.Now()
-	l = e.startScaleLbdns(b, fmt.Sprintf("lbdns-scale-%d-restart", size))
+	l = e.startDNSLbdns(b, fmt.Sprintf("lbdns-scale-%d-restart", size), scaleZone, scaleLbdnsEnv...)
 	defer l.Stop()
+	profiled := saveStartProfile(b, l, fmt.Sprintf("start-%d", size))
+	if err := l.waitReady(); err != nil {
+		b.Fatal(err)
+	}
 	p.ready = time.Since(start)
+	<-profiled
 	table.add("lbdns start -> ready", "%.2f s", p.ready.Seconds())
 	time.Sleep(10 * time.Second)
 	p.rss, p.peak = rss(b, l.Proc), peakRSS(b, l.Proc)
+	anon, file := procStatusMB(b, l.Proc, "RssAnon:"), procStatusMB(b, l.Proc, "RssFile:")
 	table.add("lbdns RSS 10 s after ready (peak)", "%.0f MB (%.0f MB)", p.rss, p.peak)
-	heap, _, _ := l.metric("go_memstats_heap_inuse_bytes", nil)
-	table.add("lbdns RSS anonymous + file-backed (binary)", "%.0f + %.0f MB", procStatusMB(b, l.Proc, "RssAnon:"), procStatusMB(b, l.Proc, "RssFile:"))
+	table.add("lbdns RSS anonymous + file-backed (binary)", "%.0f + %.0f MB", anon, file)
+	heap, _, _ := l.metric("go_memstats_heap_inuse_bytes", nil) // a scrape: after the RSS
 	table.add("lbdns Go heap in use", "%.0f MB", heap/(1<<20))
 	saveHeapProfile(b, l, fmt.Sprintf("ready-%d", size))
 	for run := 1; run <= 2; run++ {
@@ -185,14 +191,41 @@ func (e *env) scaleTo(b *testing.B, client kubernetes.Interface, w *scaleWorkloa
 // startScaleLbdns runs lbdns with its embedded DNS for the scale zone and
 // waits until it is ready.
 func (e *env) startScaleLbdns(b *testing.B, name string) *lbdnsProc {
-	return e.runDNSLbdns(b, name, scaleZone, "LBDNS_NAMESPACE="+scaleNamespace, "LBDNS_LOG_LEVEL=info",
-		"LBDNS_PROBE_INTERVAL=2s", "LBDNS_PROBE_TIMEOUT=1s", "LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2")
+	return e.runDNSLbdns(b, name, scaleZone, scaleLbdnsEnv...)
+}
+
+var scaleLbdnsEnv = []string{"LBDNS_NAMESPACE=" + scaleNamespace, "LBDNS_LOG_LEVEL=info",
+	"LBDNS_PROBE_INTERVAL=2s", "LBDNS_PROBE_TIMEOUT=1s", "LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2"}
+
+// saveStartProfile profiles lbdns's first LBDNS_SCALE_START_PROFILE seconds
+// (default 12: past ready at 100,000 Services), when LBDNS_SCALE_PROFILES is
+// set.
+func saveStartProfile(b *testing.B, l *lbdnsProc, name string) <-chan struct{} {
+	if os.Getenv("LBDNS_SCALE_PROFILES") == "" {
+		return saveProfile(b, l, name, "")
+	}
+	if err := framework.WaitFor(10*time.Second, "lbdns's HTTP server", func() error {
+		_, err := framework.HTTPGet("http://" + l.http + "/healthz")
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return saveProfile(b, l, name, fmt.Sprintf("profile?seconds=%d", max(2, envInt("LBDNS_SCALE_START_PROFILE", 12))))
 }
 
 // runDNSLbdns runs an lbdns that answers for zone on a free loopback port,
 // without rate limiting and with its profiles served, and waits until it is
 // ready: the benchmarks' instance.
 func (e *env) runDNSLbdns(b *testing.B, name, zone string, extra ...string) *lbdnsProc {
+	l := e.startDNSLbdns(b, name, zone, extra...)
+	if err := l.waitReady(); err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
+// startDNSLbdns is runDNSLbdns without the wait.
+func (e *env) startDNSLbdns(b *testing.B, name, zone string, extra ...string) *lbdnsProc {
 	port, err := framework.FreePort()
 	if err != nil {
 		b.Fatal(err)
@@ -204,7 +237,7 @@ func (e *env) runDNSLbdns(b *testing.B, name, zone string, extra ...string) *lbd
 		b.Fatal(err)
 	}
 	l.dns = addr
-	if err := l.run(e); err != nil {
+	if err := l.start(e); err != nil {
 		b.Fatal(err)
 	}
 	return l

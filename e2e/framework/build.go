@@ -21,8 +21,13 @@ func BuildTools(root string) (string, error) {
 
 // BuildLbdns builds ./cmd/lbdns of the repository at root into bin.
 func BuildLbdns(root, bin string) error {
-	// As make build makes the binary the image ships: static, stripped.
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/lbdns")
+	// As make build makes the binary the image ships: static, stripped;
+	// LBDNS_E2E_SYMBOLS=true keeps its symbols, for perf.
+	ldflags := "-s -w"
+	if os.Getenv("LBDNS_E2E_SYMBOLS") == "true" {
+		ldflags = ""
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", ldflags, "-o", bin, "./cmd/lbdns")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
