@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build-tools.sh: build the real kube-apiserver, kube-proxy and external-dns, helm and crane from
+# build-tools.sh: build the real etcd, kube-apiserver, kube-proxy and external-dns, helm and crane from
 # their Go modules (e2e/tools/*), once per version, into a cache directory. Prints the
 # cache directory. A warm cache makes this a no-op.
 set -euo pipefail
@@ -22,9 +22,11 @@ install() {
   fi
 }
 # With arguments, build only those tools (kube-apiserver, kube-proxy, external-dns, helm, crane, cyclonedx-gomod,
-# ionos-webhook).
+# ionos-webhook); kube-apiserver brings its etcd.
 want=${*:-kube-apiserver kube-proxy external-dns helm crane ionos-webhook}
-case " $want " in *" kube-apiserver "*) build kube-apiserver kube-apiserver-v1.36.3 ;; esac
+# etcd 3.6, a release Kubernetes 1.36 supports (Debian's 3.4.23 is not: without watch progress requests the API
+# server cannot stream lists to informers).
+case " $want " in *" kube-apiserver "*) build etcd etcd-v3.6.16 && build kube-apiserver kube-apiserver-v1.36.3 ;; esac
 # kube-proxy from the same module; the stamp is the version it reports.
 case " $want " in *" kube-proxy "*) build kube-apiserver/kube-proxy kube-proxy-v1.36.3 \
   "-X k8s.io/component-base/version.gitVersion=v1.36.3" ;; esac

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh: install the Debian packages the demo, the local run and the
-# e2e suite and make image need (etcd, BIND9 with dig/nsupdate/tsig-keygen, Knot, NSD, Chromium, dnsperf, skopeo, umoci;
+# e2e suite and make image need (BIND9 with dig/nsupdate/tsig-keygen, Knot, NSD, Chromium, dnsperf, skopeo, umoci;
 # kubectl is expected on the image), only when missing.
 set -euo pipefail
 need=()
-command -v etcd >/dev/null || need+=(etcd-server)
 command -v named >/dev/null || need+=(bind9)
 command -v dig >/dev/null && command -v tsig-keygen >/dev/null || need+=(bind9-dnsutils)
 command -v openssl >/dev/null || need+=(openssl)

@@ -48,7 +48,7 @@ KC
 start_control_plane() {
   local etcd_port=23790
   log "starting etcd and kube-apiserver (logs in $WORK)"
-  etcd --data-dir "$WORK/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
+  "$CACHE/etcd-v3.6.16" --data-dir "$WORK/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
     --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls http://127.0.0.1:23800 \
     >"$WORK/etcd.log" 2>&1 & PIDS+=($!)
   openssl genrsa -out "$WORK/sa.key" 2048 2>/dev/null

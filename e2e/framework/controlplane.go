@@ -19,6 +19,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
+// EtcdBinary is the name of the etcd hack/build-tools.sh builds, in the
+// directory of the API server's binary.
+const EtcdBinary = "etcd-v3.6.16"
+
 // ControlPlane is one cluster's etcd and kube-apiserver, on loopback.
 type ControlPlane struct {
 	Etcd, APIServer *Proc
@@ -87,7 +91,9 @@ func StartControlPlane(dir, apiserverBin, name string, tokens ...string) (*Contr
 	cp.EtcdURL = etcdURL
 	var err error
 	cp.etcdData = etcdDataDir(dir)
-	cp.Etcd, err = Start(dir, "etcd", nil, "etcd", "--data-dir", cp.etcdData,
+	// hack/build-tools.sh builds etcd beside the API server.
+	etcdBin := filepath.Join(filepath.Dir(apiserverBin), EtcdBinary)
+	cp.Etcd, err = Start(dir, "etcd", nil, etcdBin, "--data-dir", cp.etcdData,
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", ports[1]))
 	if err != nil {

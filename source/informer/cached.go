@@ -30,10 +30,6 @@ func identityOf(m metav1.ObjectMeta) identity {
 	return identity{name: m.Name, namespace: m.Namespace, resourceVersion: m.ResourceVersion, uid: m.UID}
 }
 
-// GetObjectMeta makes the cached objects metav1.ObjectMetaAccessors, which
-// is how the informer keys them.
-func (id identity) GetObjectMeta() metav1.Object { return ptr(id.objectMeta()) }
-
 func (id identity) objectMeta() metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: id.name, Namespace: id.namespace, ResourceVersion: id.resourceVersion, UID: id.uid}
 }

@@ -10,6 +10,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
 )
 
 func trimmed(t *testing.T, tr Trimmer, svc *corev1.Service) *corev1.Service {
@@ -115,5 +116,21 @@ func TestTrimmer(t *testing.T) {
 	if ep := gotSlice.Endpoints; ep[0].Conditions.Ready == nil || !*ep[0].Conditions.Ready || *ep[0].NodeName != "n1" ||
 		ep[1].Conditions.Ready == nil || *ep[1].Conditions.Ready || *ep[1].NodeName != "n2" {
 		t.Errorf("endpoints after trimming: %+v", ep)
+	}
+}
+
+// The informer keys a cached object on every event: by its own name, without
+// building an ObjectMeta.
+func TestCachedObjectsKeyWithoutCopies(t *testing.T) {
+	svc := testkube.LoadBalancer("web", "a", map[string]string{"lbdns.io/hostname": "a.example.com"}, nil, "192.0.2.1")
+	obj, err := Trimmer{AnnotationPrefix: "lbdns.io/"}.Transform(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err != nil || key != "web/a" {
+		t.Fatalf("key %q, %v", key, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = cache.MetaNamespaceKeyFunc(obj) }); n > 1 {
+		t.Errorf("keying a cached Service allocates %.0f times, want at most the key itself", n)
 	}
 }
