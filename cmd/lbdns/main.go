@@ -178,6 +178,7 @@ func kubeConfig() (*rest.Config, error) {
 // serve wires everything and runs until ctx is done or a part fails.
 // With once, the writers sync once and lbdns stops (lbdns --once).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, once bool) error {
+	restoreGC := collectLessUntilReady(os.Getenv)
 	restCfg, client, err := kubeClient()
 	if err != nil {
 		return err
@@ -228,7 +229,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, once bool) 
 		Agents: agents, Gatherer: reg, Pprof: cfg.HTTP.Pprof, TXTOwnerID: cfg.Standalone.TXTOwnerID}, cfg, m.listeners)
 	serveReaders(g, cfg, ls, ctl, outputs, m, serialBoard(g, cfg, client, lease, log), log)
 	runClusters(g, clusters)
-	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready()) })
+	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready(), restoreGC) })
 	g.Go(func(ctx context.Context) error { return runController(ctx, ctl, conn, cfg) })
 	w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, outputs: outputs, leading: leading, migrateFrom: migrateFrom}
 	if once {
@@ -259,13 +260,33 @@ func runController(ctx context.Context, ctl *controller.Controller, conn *apiwat
 	return fmt.Errorf("%w (LBDNS_CACHE_SYNC_TIMEOUT=%s): check that the API server is reachable and that lbdns may list and watch Services, EndpointSlices and Nodes", err, cfg.Source.CacheSyncTimeout)
 }
 
+// startGCPercent is the garbage collector's target until lbdns is ready
+// (when GOGC is not set): the start decodes every Service and EndpointSlice
+// and builds the caches, the model and the first snapshot, a heap that only
+// grows; at the default 100 the collector ran over and over on it (a quarter
+// of the CPU of a start at 100,000 Services). GOMEMLIMIT, set from the
+// container's limit, still bounds the heap.
+const startGCPercent = 300
+
+// collectLessUntilReady raises the garbage collector's target for the start
+// unless the operator set GOGC; releaseStartupMemory puts it back.
+func collectLessUntilReady(getenv func(string) string) (restore func()) {
+	if getenv("GOGC") != "" {
+		return func() {}
+	}
+	before := debug.SetGCPercent(startGCPercent)
+	return func() { debug.SetGCPercent(before) }
+}
+
 // releaseStartupMemory returns the heap the initial lists left behind to the
 // system once lbdns is ready: decoding every Service, EndpointSlice and Node
 // of a large cluster takes several times the memory the trimmed caches keep,
-// and the runtime would otherwise hand it back only minutes later.
-func releaseStartupMemory(ctx context.Context, ready <-chan struct{}) error {
+// and the runtime would otherwise hand it back only minutes later. It puts
+// the collector's start target back first.
+func releaseStartupMemory(ctx context.Context, ready <-chan struct{}, restoreGC func()) error {
 	select {
 	case <-ready:
+		restoreGC()
 		debug.FreeOSMemory()
 	case <-ctx.Done():
 	}

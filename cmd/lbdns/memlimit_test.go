@@ -31,3 +31,23 @@ func TestSetMemoryLimitFromTheCgroup(t *testing.T) {
 		t.Fatalf("GOMEMLIMIT set: lbdns set %d too", got)
 	}
 }
+
+// The collector's target is raised for the start and put back when ready,
+// unless the operator set GOGC.
+func TestCollectLessUntilReady(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	restore := collectLessUntilReady(func(string) string { return "" })
+	if got := debug.SetGCPercent(startGCPercent); got != startGCPercent {
+		t.Fatalf("GC percent during the start %d, want %d", got, startGCPercent)
+	}
+	restore()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent once ready %d, want 100 again", got)
+	}
+	restore = collectLessUntilReady(func(k string) string { return map[string]string{"GOGC": "50"}[k] })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC set: lbdns changed the GC percent to %d", got)
+	}
+	restore()
+}
