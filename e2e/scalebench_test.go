@@ -159,6 +159,8 @@ func (e *env) scaleTo(b *testing.B, client kubernetes.Interface, w *scaleWorkloa
 	table.add("lbdns RSS anonymous + file-backed (binary)", "%.0f + %.0f MB", anon, file)
 	heap, _, _ := l.metric("go_memstats_heap_inuse_bytes", nil) // a scrape: after the RSS
 	table.add("lbdns Go heap in use", "%.0f MB", heap/(1<<20))
+	// A scrape renders two series per target: what Prometheus costs.
+	table.add("lbdns RSS after one /metrics scrape", "%.0f MB", rss(b, l.Proc))
 	saveHeapProfile(b, l, fmt.Sprintf("ready-%d", size))
 	for run := 1; run <= 2; run++ {
 		wall, peak, cpu := e.externalDNSOnce(b)
