@@ -33,21 +33,21 @@ func (e *env) startFailoverPeers(b *testing.B, p failoverProfile, label string, 
 // seconds (at least 1) and mark an address down at the first failure: it
 // has no fall or rise.
 func (e *env) startPowerDNS(b *testing.B, p failoverProfile, label string, backends []*tcpBackend) *failoverOutput {
-	dir := filepath.Join(e.dir, "pdns-"+label)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
 	port := freePortOrFail(b)
 	interval := max(1, int(math.Round(p.interval.Seconds())))
-	zone := fmt.Sprintf(`$TTL 30
-@ IN SOA ns1.%[1]s. hostmaster.%[1]s. 1 60 60 3600 30
-@ IN NS ns1.%[1]s.
-ns1 IN A 127.0.0.1
-%[2]s IN LUA A "ifportup(%[3]d, {'%[4]s', '%[5]s'}, {selector='all'})"
-`, failoverPDNSZone, label, backends[0].port, backends[0].ip, backends[1].ip)
-	files := map[string]string{
-		"zone":       zone,
-		"named.conf": fmt.Sprintf("zone %q { type master; file %q; };\n", failoverPDNSZone, filepath.Join(dir, "zone")),
+	record := fmt.Sprintf("%s IN LUA A \"ifportup(%d, {'%s', '%s'}, {selector='all'})\"\n", label, backends[0].port, backends[0].ip, backends[1].ip)
+	proc := e.runPowerDNS(b, filepath.Join(e.dir, "pdns-"+label), "pdns-"+label, failoverPDNSZone, port, interval, record)
+	return &failoverOutput{name: fmt.Sprintf("PowerDNS %s LUA ifportup (checks every %d s, down at the first failure)", peerVersionOf("pdns"), interval),
+		dns: fmt.Sprintf("127.0.0.1:%d", port), zone: failoverPDNSZone, peer: proc}
+}
+
+// runPowerDNS runs pdns_server on 127.0.0.1:port serving zone (its SOA, NS
+// and the given records) from files in dir, with LUA records checked every
+// interval seconds.
+func (e *env) runPowerDNS(b *testing.B, dir, name, zone string, port, interval int, records string) *framework.Proc {
+	writeFiles(b, dir, map[string]string{
+		"zone":       fmt.Sprintf("$TTL 30\n@ IN SOA ns1.%[1]s. hostmaster.%[1]s. 1 60 60 3600 30\n@ IN NS ns1.%[1]s.\nns1 IN A 127.0.0.1\n", zone) + records,
+		"named.conf": fmt.Sprintf("zone %q { type master; file %q; };\n", zone, filepath.Join(dir, "zone")),
 		"pdns.conf": fmt.Sprintf(`launch=bind
 bind-config=%[1]s/named.conf
 local-address=127.0.0.1
@@ -59,33 +59,32 @@ guardian=no
 daemon=no
 disable-syslog=yes
 `, dir, port, interval),
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	proc, err := framework.Start(e.dir, "pdns-"+label, nil, "pdns_server", "--config-dir="+dir)
+	})
+	proc, err := framework.Start(e.dir, name, nil, "pdns_server", "--config-dir="+dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &failoverOutput{name: fmt.Sprintf("PowerDNS %s LUA ifportup (checks every %d s, down at the first failure)", peerVersionOf("pdns"), interval),
-		dns: fmt.Sprintf("127.0.0.1:%d", port), zone: failoverPDNSZone, peer: proc}
+	return proc
 }
 
 // startGdnsd runs gdnsd 3.8 with a tcp_connect monitor of the backends
 // (interval at least 2 s, its minimum; down_thresh and up_thresh 2, as fall
 // and rise) and a multifo record: every address that is up.
 func (e *env) startGdnsd(b *testing.B, p failoverProfile, label string, backends []*tcpBackend) *failoverOutput {
-	dir := filepath.Join(e.dir, "gdnsd-"+label)
-	for _, d := range []string{"config/zones", "run", "state"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			b.Fatal(err)
-		}
-	}
 	port := freePortOrFail(b)
 	interval := max(2, int(math.Round(p.interval.Seconds())))
 	timeout := max(1, interval/2)
+	resource := fmt.Sprintf("    %s => { service_types => backend, a => %s, b => %s }\n", label, backends[0].ip, backends[1].ip)
+	record := fmt.Sprintf("%[1]s 30 DYNA multifo!%[1]s\n", label)
+	proc := e.runGdnsd(b, filepath.Join(e.dir, "gdnsd-"+label), "gdnsd-"+label, failoverGdnsdZone, port, backends[0].port, interval, timeout, resource, record)
+	return &failoverOutput{name: fmt.Sprintf("gdnsd %s multifo + tcp_connect (every %d s, timeout %d s, down/up 2)", peerVersionOf("gdnsd"), interval, timeout),
+		dns: fmt.Sprintf("127.0.0.1:%d", port), zone: failoverGdnsdZone, peer: proc}
+}
+
+// runGdnsd runs gdnsd on 127.0.0.1:port serving zone, with multifo
+// resources (lines of the plugin's config) whose addresses a tcp_connect
+// monitor checks on backendPort, and the given records.
+func (e *env) runGdnsd(b *testing.B, dir, name, zone string, port, backendPort, interval, timeout int, resources, records string) *framework.Proc {
 	config := fmt.Sprintf(`options => {
   listen => [ 127.0.0.1:%[1]d ]
   run_dir => %[2]s/run
@@ -96,22 +95,23 @@ service_types => {
 }
 plugins => {
   multifo => {
-    %[6]s => { service_types => backend, a => %[7]s, b => %[8]s }
-  }
+%[6]s  }
 }
-`, port, dir, backends[0].port, interval, timeout, label, backends[0].ip, backends[1].ip)
-	zone := fmt.Sprintf("$TTL 30\n@ SOA ns1 hostmaster 1 60 60 3600 30\n@ NS ns1\nns1 A 127.0.0.1\n%[1]s 30 DYNA multifo!%[1]s\n", label)
-	for name, content := range map[string]string{"config/config": config, "config/zones/" + failoverGdnsdZone: zone} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+`, port, dir, backendPort, interval, timeout, resources)
+	writeFiles(b, dir, map[string]string{
+		"config/config":        config,
+		"config/zones/" + zone: "$TTL 30\n@ SOA ns1 hostmaster 1 60 60 3600 30\n@ NS ns1\nns1 A 127.0.0.1\n" + records,
+	})
+	for _, d := range []string{"run", "state"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			b.Fatal(err)
 		}
 	}
-	proc, err := framework.Start(e.dir, "gdnsd-"+label, nil, "gdnsd", "-c", filepath.Join(dir, "config"), "start")
+	proc, err := framework.Start(e.dir, name, nil, "gdnsd", "-c", filepath.Join(dir, "config"), "start")
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &failoverOutput{name: fmt.Sprintf("gdnsd %s multifo + tcp_connect (every %d s, timeout %d s, down/up 2)", peerVersionOf("gdnsd"), interval, timeout),
-		dns: fmt.Sprintf("127.0.0.1:%d", port), zone: failoverGdnsdZone, peer: proc}
+	return proc
 }
 
 // peerVersionOf is the version a peer prints.

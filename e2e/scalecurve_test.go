@@ -49,8 +49,8 @@ func plotScaleCurve(path string, points []scalePoint) error {
 	for i, panel := range panels {
 		p := plot.New()
 		p.Title.Text = panel.title
-		if i == 0 {
-			p.Title.Text = fmt.Sprintf("%s\n(make scalebench, %s, %s)", panel.title, time.Now().UTC().Format("2006-01-02"), machine())
+		if i == 1 { // the middle panel carries the caption, centred over all three
+			p.Title.Text = fmt.Sprintf("make scalebench, %s, %s\n\n%s", time.Now().UTC().Format("2006-01-02"), machine(), panel.title)
 		}
 		p.X.Label.Text = "LoadBalancer Services"
 		p.Y.Label.Text = panel.unit
