@@ -99,8 +99,12 @@ func BenchmarkProbeCost(b *testing.B) {
 		time.Now().UTC().Format("2006-01-02"), machine()))
 }
 
+// lbdnsVersion is the version lbdns --version prints ("lbdns 0.1.0 (...)").
 func lbdnsVersion(e *env) string {
-	return lastField(peerVersion(e.lbdnsBin, "--version"))
+	if f := strings.Fields(peerVersion(e.lbdnsBin, "--version")); len(f) > 1 {
+		return f[1]
+	}
+	return "?"
 }
 
 // startProbeCostLbdns runs lbdns over 1,000 Services, one per backend,
@@ -182,7 +186,11 @@ func (e *env) startProbeCostPowerDNS(b *testing.B, backends *probeCostBackends) 
 	dir, port := filepath.Join(e.dir, "pdns-probecost"), freePortOrFail(b)
 	p := e.runPowerDNS(b, dir, "pdns-probecost", probeCostZone, port, 2, records.String())
 	for h := range probeCostHostnames {
-		if _, err := framework.Lookup(fmt.Sprintf("127.0.0.1:%d", port), probeCostLabel(h*10)+"."+probeCostZone, "A"); err != nil {
+		name := probeCostLabel(h*10) + "." + probeCostZone
+		if err := framework.WaitFor(10*time.Second, "PowerDNS answering "+name, func() error {
+			_, err := framework.Lookup(fmt.Sprintf("127.0.0.1:%d", port), name, "A")
+			return err
+		}); err != nil {
 			b.Fatal(err)
 		}
 	}

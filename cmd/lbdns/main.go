@@ -227,9 +227,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, once bool) 
 	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Clusters: clusterStatuses(cfg, clusters),
 		Agents: agents, Gatherer: reg, Pprof: cfg.HTTP.Pprof, TXTOwnerID: cfg.Standalone.TXTOwnerID}, cfg, m.listeners)
 	serveReaders(g, cfg, ls, ctl, outputs, m, serialBoard(g, cfg, client, lease, log), log)
-	g.Go(func(ctx context.Context) error {
-		return releaseStartupMemory(ctx, ctl.Ready(), collectLessUntilReady(os.Getenv))
-	})
+	releaseWhenReady(g, ctl)
 	runClusters(g, clusters)
 	g.Go(func(ctx context.Context) error { return runController(ctx, ctl, conn, cfg) })
 	w := writers{cfg: cfg, ctl: ctl, restCfg: restCfg, log: log, m: m, outputs: outputs, leading: leading, migrateFrom: migrateFrom}
@@ -277,6 +275,13 @@ func collectLessUntilReady(getenv func(string) string) (restore func()) {
 	}
 	before := debug.SetGCPercent(startGCPercent)
 	return func() { debug.SetGCPercent(before) }
+}
+
+// releaseWhenReady lowers the garbage collector's target for the start and
+// hands the start's heap back once ctl is ready.
+func releaseWhenReady(g *group, ctl *controller.Controller) {
+	restoreGC := collectLessUntilReady(os.Getenv)
+	g.Go(func(ctx context.Context) error { return releaseStartupMemory(ctx, ctl.Ready(), restoreGC) })
 }
 
 // releaseStartupMemory returns the heap the initial lists left behind to the
