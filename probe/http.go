@@ -29,6 +29,7 @@ func newHTTPClient(serverName string) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
 			DisableKeepAlives:      true,
+			DialContext:            probeDialer.DialContext,
 			Proxy:                  nil,
 			MaxResponseHeaderBytes: maxResponseHeaderBytes,
 			TLSClientConfig:        &tls.Config{ServerName: serverName, InsecureSkipVerify: true}, //nolint:gosec // see above
