@@ -133,7 +133,9 @@ func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*
 	second.start(b)
 	backends := []*tcpBackend{first, second}
 	for i, be := range backends {
-		e.createProbedService(b, ns, fmt.Sprintf("s%d", i), strings.Join(slices.Compact(hostnames), ","), be)
+		if err := e.createProbedService(context.Background(), ns, fmt.Sprintf("s%d", i), strings.Join(slices.Compact(hostnames), ","), be.ip, be.port); err != nil {
+			b.Fatal(err)
+		}
 		defer be.Stop()
 	}
 	peers := e.startFailoverPeers(b, p, label, backends)
@@ -301,31 +303,28 @@ func waitAnswer(dnsAddr, name string, want []string, start time.Time, limit time
 	}
 }
 
-// createProbedService creates a LoadBalancer Service probed over TCP on the
-// backend's port, with its LB IP and a ready EndpointSlice.
-func (e *env) createProbedService(b *testing.B, ns, name, hostname string, be *tcpBackend) {
-	ctx := context.Background()
+// createProbedService creates a LoadBalancer Service with LB IP ip, probed
+// over TCP on port, and a ready EndpointSlice.
+func (e *env) createProbedService(ctx context.Context, ns, name, hostname string, ip netip.Addr, port int) error {
 	no, ready := false, true
 	svc, err := e.cp.Client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{"lbdns.io/hostname": hostname}},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, AllocateLoadBalancerNodePorts: &no,
-			Ports: []corev1.ServicePort{{Name: "web", Port: int32(be.port), Protocol: corev1.ProtocolTCP}}},
+			Ports: []corev1.ServicePort{{Name: "web", Port: int32(port), Protocol: corev1.ProtocolTCP}}},
 	}, metav1.CreateOptions{})
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: be.ip.String()}}
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip.String()}}
 	if _, err := e.cp.Client.CoreV1().Services(ns).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
-		b.Fatal(err)
+		return err
 	}
 	_, err = e.cp.Client.DiscoveryV1().EndpointSlices(ns).Create(ctx, &discoveryv1.EndpointSlice{
 		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.2.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
 	}, metav1.CreateOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	return err
 }
 
 // tcpBackend is a TCP listener that can stop (connections refused, as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/lbdns/lbdns/e2e/framework"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -116,7 +116,8 @@ func (e *env) startProbeCostLbdns(b *testing.B, backends *probeCostBackends) *lb
 		b.Fatal(err)
 	}
 	e.scaleApply(b, 0, len(backends.ips), func(i int) error {
-		return createProbeCostService(ctx, e, backends, i)
+		return e.createProbedService(ctx, probeCostNamespace, fmt.Sprintf("b%04d", i), probeCostLabel(i)+"."+probeCostZone,
+			netip.MustParseAddr(backends.ips[i]), backends.port)
 	})
 	l := e.runDNSLbdns(b, "lbdns-probecost", probeCostZone, "LBDNS_NAMESPACE="+probeCostNamespace, "LBDNS_LOG_LEVEL=info",
 		"LBDNS_PROBE_INTERVAL=2s", "LBDNS_PROBE_TIMEOUT=1s", "LBDNS_PROBE_FALL=2", "LBDNS_PROBE_RISE=2")
@@ -146,29 +147,6 @@ func (l *lbdnsProc) healthyTargets() (int, error) {
 		}
 	}
 	return n, nil
-}
-
-func createProbeCostService(ctx context.Context, e *env, backends *probeCostBackends, i int) error {
-	name, no, ready := fmt.Sprintf("b%04d", i), false, true
-	svc, err := e.cp.Client.CoreV1().Services(probeCostNamespace).Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: probeCostNamespace, Name: name, Annotations: map[string]string{
-			"lbdns.io/hostname": probeCostLabel(i) + "." + probeCostZone, "lbdns.io/node-probe": "off"}},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, AllocateLoadBalancerNodePorts: &no,
-			Ports: []corev1.ServicePort{{Name: "web", Port: int32(backends.port), Protocol: corev1.ProtocolTCP}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return err
-	}
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: backends.ips[i]}}
-	if _, err := e.cp.Client.CoreV1().Services(probeCostNamespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
-		return err
-	}
-	_, err = e.cp.Client.DiscoveryV1().EndpointSlices(probeCostNamespace).Create(ctx, &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: probeCostNamespace, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.3.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
-	}, metav1.CreateOptions{})
-	return err
 }
 
 // startProbeCostPowerDNS runs PowerDNS with one LUA record per hostname
