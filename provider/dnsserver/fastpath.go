@@ -3,7 +3,6 @@ package dnsserver
 import (
 	"bytes"
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"time"
 
@@ -40,7 +39,7 @@ type fastQuery struct {
 // It reports false for everything else (errors, NXDOMAIN, NODATA, other
 // types, wildcards, truncation, escapes in names), which the full path
 // answers. A nil answer with true is a response that rate limiting dropped.
-func (s *Server) fastAnswer(raw []byte, from net.Addr, buf []byte) ([]byte, bool) {
+func (s *Server) fastAnswer(raw []byte, from netip.AddrPort, buf []byte) ([]byte, bool) {
 	start := time.Now()
 	var nameBuf [maxName + 1]byte
 	q, name, ok := parseFastQuery(raw, nameBuf[:0])
@@ -68,16 +67,13 @@ func (s *Server) fastAnswer(raw []byte, from net.Addr, buf []byte) ([]byte, bool
 	}
 	truncate := false
 	if s.limiter != nil {
-		if addr, isUDP := from.(*net.UDPAddr); isUDP {
-			client, _ := netip.AddrFromSlice(addr.IP)
-			switch v := s.limiter.verdict(client, kind, start); v {
-			case rrlDrop:
-				s.countLimited(v)
-				return nil, true
-			case rrlSlip:
-				s.countLimited(v)
-				truncate = true
-			}
+		switch v := s.limiter.verdict(from.Addr(), kind, start); v {
+		case rrlDrop:
+			s.countLimited(v)
+			return nil, true
+		case rrlSlip:
+			s.countLimited(v)
+			truncate = true
 		}
 	}
 	out := s.writeFastAnswer(buf[:0], raw, q, a, truncate)

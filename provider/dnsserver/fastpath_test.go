@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"net"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -10,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-var fastClient = &net.UDPAddr{IP: net.IPv4(198, 51, 100, 7), Port: 40000}
+var fastClient = netip.MustParseAddrPort("198.51.100.7:40000")
 
 // fullAnswer is what the full path writes for a datagram.
 func fullAnswer(t *testing.T, s *Server, raw []byte) []byte {
@@ -19,7 +20,7 @@ func fullAnswer(t *testing.T, s *Server, raw []byte) []byte {
 	if err := req.Unpack(raw); err != nil {
 		t.Fatalf("the full path cannot read the query: %v", err)
 	}
-	w := &batchWriter{local: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}, remote: fastClient}
+	w := &batchWriter{local: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}, remote: net.UDPAddrFromAddrPort(fastClient)}
 	s.ServeDNS(w, req)
 	return w.packed
 }

@@ -45,21 +45,3 @@ func reusesPort(pc *net.UDPConn) bool {
 	_ = raw.Control(func(fd uintptr) { on, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT) })
 	return on == 1
 }
-
-// udpSockets returns pc and, when pc reuses its port, one more socket on
-// its address per further core: the sockets serveUDP reads.
-func (s *Server) udpSockets(pc *net.UDPConn, cores int) []*net.UDPConn {
-	socks := []*net.UDPConn{pc}
-	if !reusesPort(pc) {
-		return socks
-	}
-	for len(socks) < cores {
-		extra, err := ListenUDP(pc.LocalAddr().String())
-		if err != nil {
-			s.opts.Logger.Warn("DNS server: one UDP socket fewer than cores", "err", err)
-			break
-		}
-		socks = append(socks, extra)
-	}
-	return socks
-}

@@ -174,10 +174,12 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	go func() { errc <- tcp.ActivateAndServe() }()
 	var udp *dns.Server
 	udpDone := make(chan struct{}) // closed when serveUDP has closed its sockets
+	udpCtx, stopUDP := context.WithCancel(ctx)
+	defer stopUDP()
 	if conn, ok := pc.(*net.UDPConn); ok {
 		go func() {
 			defer close(udpDone)
-			errc <- s.serveUDP(ctx, conn)
+			errc <- s.serveUDP(udpCtx, conn)
 		}()
 	} else {
 		close(udpDone) // not a socket of its own (tests): miekg/dns serves it
@@ -193,10 +195,10 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	_ = tcp.Shutdown()
 	if udp != nil {
 		_ = udp.Shutdown()
-	} else {
-		_ = pc.Close() // ends the reads of serveUDP, which then closes its other sockets
 	}
+	stopUDP() // serveUDP wakes its readers and closes its sockets
 	<-udpDone
+	_ = pc.Close()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("DNS server: %w", err)
 	}

@@ -413,14 +413,18 @@ func TestServeReusePortSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}})
-	if socks := s.udpSockets(pc, 3); len(socks) != 3 {
-		t.Fatalf("%d sockets for 3 cores", len(socks))
+	probe, err := ListenUDP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if socks, err := openUDPSockets(probe, 3); err != nil || len(socks) != 3 {
+		t.Fatalf("%d sockets for 3 cores (%v)", len(socks), err)
 	} else {
-		for _, c := range socks[1:] {
-			c.Close()
+		for _, c := range socks {
+			c.close()
 		}
 	}
+	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}})
 	stop := serveOn(t, s, pc)
 	addr := pc.LocalAddr().String()
 	for i := range 40 { // each exchange from a new client socket

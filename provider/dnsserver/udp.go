@@ -2,17 +2,16 @@ package dnsserver
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net"
+	"net/netip"
 	"runtime"
-	"syscall"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
 )
 
-// udpBatch is how many datagrams one system call reads or writes.
-const udpBatch = 64
+// batchSize is how many datagrams one system call reads or writes.
+const batchSize = 64
 
 // readBufferSize holds any sensible query (a question and an OPT record
 // are a few hundred bytes); a longer datagram is cut short and answered
@@ -20,83 +19,83 @@ const udpBatch = 64
 const readBufferSize = 4096
 
 // serveUDP answers the queries arriving on pc with one reader per core, each
-// in batches: one recvmmsg reads up to udpBatch queries, each is answered in
+// in batches: one recvmmsg reads up to batchSize queries, each is answered in
 // turn (by the fast path, or by ServeDNS, so that rate limiting, truncation
 // and metrics are the ones TCP and the tests see), and one sendmmsg writes
 // the answers. Per packet, the system calls were most of the server's time;
 // a goroutine per query was most of the rest. When pc reuses its port
-// (ListenUDP), each reader has a socket of its own.
+// (ListenUDP), each reader has a socket of its own (openUDPSockets). It
+// returns when ctx is done.
 func (s *Server) serveUDP(ctx context.Context, pc *net.UDPConn) error {
-	readers := runtime.GOMAXPROCS(0)
-	socks := s.udpSockets(pc, readers)
-	errc := make(chan error, readers)
-	for i := range readers {
-		go func() { errc <- s.serveUDPReader(ctx, socks[i%len(socks)]) }()
+	socks, err := openUDPSockets(pc, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return fmt.Errorf("UDP sockets: %w", err)
+	}
+	wake := context.AfterFunc(ctx, func() {
+		for _, sock := range socks {
+			sock.stop()
+		}
+	})
+	defer wake()
+	errc := make(chan error, len(socks))
+	for _, sock := range socks {
+		go func() {
+			defer sock.close()
+			errc <- s.serveUDPReader(ctx, sock, pc.LocalAddr())
+		}()
 	}
 	var first error
-	for range readers {
+	for range socks {
 		if err := <-errc; err != nil && first == nil {
 			first = err
-		}
-		for _, c := range socks { // one reader ends: all end
-			_ = c.Close()
+			for _, sock := range socks { // one reader fails: all end
+				sock.stop()
+			}
 		}
 	}
 	return first
 }
 
-// serveUDPReader is one reader of serveUDP.
-func (s *Server) serveUDPReader(ctx context.Context, pc *net.UDPConn) error {
-	// Its batch calls serve IPv6 sockets too: an IPv4 client of a dual-stack
-	// socket (":5353") is written to as an IPv4 address, which Linux accepts
-	// there (TestServeDualStack).
-	conn := ipv4.NewPacketConn(pc)
-	in := make([]ipv4.Message, udpBatch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, readBufferSize)}
-	}
-	out := make([]ipv4.Message, 0, udpBatch)
-	answers := make([][]byte, udpBatch) // the fast path's answers, reused
+// serveUDPReader is one reader of serveUDP; local is the address its
+// answers are from.
+func (s *Server) serveUDPReader(ctx context.Context, sock *udpSocket, local net.Addr) error {
+	batch := newUDPBatch(batchSize, readBufferSize)
+	answers := make([][]byte, batchSize) // the fast path's answers, reused
 	for i := range answers {
 		answers[i] = make([]byte, 0, maxUDPSize)
 	}
-	w := &batchWriter{local: pc.LocalAddr()}
-
-	for ctx.Err() == nil {
-		n, err := conn.ReadBatch(in, 0)
+	w := &batchWriter{local: local}
+	for {
+		n, err := sock.read(batch)
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
 			return err
 		}
-		out = out[:0]
-		for i, m := range in[:n] {
+		k := 0
+		for i := range n {
+			raw, cut, from := batch.datagram(i)
 			answer := s.answerDatagram
-			if m.Flags&syscall.MSG_TRUNC != 0 { // longer than any query: cut short
+			if cut { // longer than any query
 				answer = formErr
 			}
-			if b := answer(w, m.Buffers[0][:m.N], m.Addr, answers[i]); b != nil {
-				out = append(out, ipv4.Message{Buffers: [][]byte{b}, Addr: m.Addr})
+			if b := answer(w, raw, from, answers[i]); len(b) > 0 {
+				batch.queue(k, i, b)
+				k++
 			}
 		}
-		for len(out) > 0 {
-			sent, err := conn.WriteBatch(out, 0)
-			if err != nil {
-				s.opts.Logger.Debug("DNS write failed", "err", err)
-				break
-			}
-			out = out[sent:]
+		if err := sock.write(batch, k); err != nil {
+			s.opts.Logger.Debug("DNS write failed", "err", err)
 		}
 	}
-	return nil
 }
 
 // answerDatagram returns the packed answer to one datagram, or nil when it
 // gets none: not a query (a response, or too short to be a message: replying
 // could loop between two servers), or dropped by rate limiting. The common
 // query is answered by the fast path into buf.
-func (s *Server) answerDatagram(w *batchWriter, raw []byte, from net.Addr, buf []byte) []byte {
+func (s *Server) answerDatagram(w *batchWriter, raw []byte, from netip.AddrPort, buf []byte) []byte {
 	if b, ok := s.fastAnswer(raw, from, buf); ok {
 		return b
 	}
@@ -107,7 +106,7 @@ func (s *Server) answerDatagram(w *batchWriter, raw []byte, from net.Addr, buf [
 	if req.Response {
 		return nil
 	}
-	w.remote, w.packed = from, nil
+	w.remote, w.packed = net.UDPAddrFromAddrPort(from), nil
 	w.tsig, w.tsigStatus, w.requestMAC = "", nil, ""
 	if t := req.IsTsig(); t != nil { // a secondary's SOA query: verify, and sign the answer
 		w.tsigStatus = dns.ErrSecret
@@ -123,7 +122,7 @@ func (s *Server) answerDatagram(w *batchWriter, raw []byte, from net.Addr, buf [
 // formErr answers a datagram that cannot be read with FORMERR, if it has a
 // header and is not a response (replying to those could loop between two
 // servers); its arguments are answerDatagram's.
-func formErr(_ *batchWriter, raw []byte, _ net.Addr, _ []byte) []byte {
+func formErr(_ *batchWriter, raw []byte, _ netip.AddrPort, _ []byte) []byte {
 	if len(raw) < 12 || raw[2]&0x80 != 0 {
 		return nil
 	}
