@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 
 	"github.com/miekg/dns"
 )
@@ -27,7 +26,9 @@ const readBufferSize = 4096
 // (ListenUDP), each reader has a socket of its own (openUDPSockets). It
 // returns when ctx is done.
 func (s *Server) serveUDP(ctx context.Context, pc *net.UDPConn) error {
-	socks, err := openUDPSockets(pc, runtime.GOMAXPROCS(0))
+	readers, release := reserveProcs()
+	defer release()
+	socks, err := openUDPSockets(pc, readers)
 	if err != nil {
 		return fmt.Errorf("UDP sockets: %w", err)
 	}

@@ -62,7 +62,7 @@ func openUDPSockets(pc *net.UDPConn, cores int) ([]*udpSocket, error) {
 		}
 		return nil, err
 	}
-	if len(socks) > 1 {
+	if reuses {
 		_ = pc.Close()
 	}
 	return socks, nil
@@ -190,8 +190,16 @@ func (s *udpSocket) read(b *udpBatch) (int, error) {
 		b.in[i].hdr.Namelen = unix.SizeofSockaddrInet6
 		b.in[i].hdr.Flags = 0
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)),
-		unix.MSG_WAITFORONE, 0, 0)
+	// What is queued already is read without telling the scheduler (a
+	// system call that does not block); only an empty socket is waited on
+	// as a blocking call, during which the runtime may give this thread's
+	// processor to other goroutines.
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)),
+		unix.MSG_DONTWAIT, 0, 0)
+	if errno == unix.EAGAIN {
+		n, _, errno = unix.Syscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)),
+			unix.MSG_WAITFORONE, 0, 0)
+	}
 	switch {
 	case errno == unix.EAGAIN || errno == unix.EINTR: // the receive timeout, or a signal
 		return 0, nil
@@ -223,7 +231,8 @@ func (b *udpBatch) queue(k, i int, answer []byte) {
 func (s *udpSocket) write(b *udpBatch, k int) error {
 	var first error
 	for sent := 0; sent < k; {
-		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&b.out[sent])), uintptr(k-sent),
+		// MSG_DONTWAIT: it never blocks, so the scheduler need not know.
+		n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&b.out[sent])), uintptr(k-sent),
 			unix.MSG_DONTWAIT, 0, 0)
 		switch {
 		case errno == unix.EINTR:
