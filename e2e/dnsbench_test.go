@@ -23,8 +23,7 @@ import (
 const (
 	// ceilingName is the echo responder's row: what dnsperf and loopback
 	// allow here.
-	ceilingName         = "ceiling: echo responder (no lookup)"
-	ceilingBlockingName = "ceiling: echo responder, blocking recvmmsg (no netpoller)"
+	ceilingName = "ceiling: echo responder (no lookup)"
 	dnsBenchZone        = "dnsbench.test"
 	dnsBenchNamespace   = "dnsbench"
 	dnsBenchNames       = 100
@@ -70,8 +69,7 @@ func BenchmarkDNS(b *testing.B) {
 		{"CoreDNS v1.15.0 (file)", func() (string, func()) { return e.startCoreDNSFor(b, dir, zoneFile) }},
 		{"Knot " + lastField(peerVersion("knotd", "-V")), func() (string, func()) { return startKnotFor(b, dir, zoneFile) }},
 		{"NSD " + lastField(peerVersion("nsd", "-v")), func() (string, func()) { return startNSDFor(b, dir, zoneFile) }},
-		{ceilingName, func() (string, func()) { return startEchoResponder(b, dir, false) }},
-		{ceilingBlockingName, func() (string, func()) { return startEchoResponder(b, dir, true) }},
+		{ceilingName, func() (string, func()) { return startEchoResponder(b, dir) }},
 	}
 	// LBDNS_DNSBENCH_SERVERS=lbdns,NSD runs only those (by the first word of
 	// their row), e.g. while profiling lbdns.
@@ -88,7 +86,7 @@ func BenchmarkDNS(b *testing.B) {
 		addr, stop := s.start()
 		b.Cleanup(stop)
 		want := []string{dnsBenchIP(1, 0), dnsBenchIP(1, 1), dnsBenchIP(1, 2)}
-		if s.name == ceilingName || s.name == ceilingBlockingName {
+		if s.name == ceilingName {
 			want = nil // it echoes: no answers
 		}
 		if _, err := waitAnswer(addr, "h1."+dnsBenchZone, want, time.Now(), 30*time.Second); err != nil {

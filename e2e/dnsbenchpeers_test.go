@@ -7,11 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"github.com/lbdns/lbdns/e2e/framework"
@@ -98,55 +98,19 @@ zone:
 // answers each query with the query itself flagged as a response (no
 // lookup, no packing), one socket per core on a SO_REUSEPORT port, in its
 // own process (this test binary re-run as LBDNS_ECHO_RESPONDER=addr), with
-// the system calls lbdns makes (recvmmsg and sendmmsg of up to 64). What
-// dnsperf gets from it is what this machine, its loopback, Go's runtime and
-// dnsperf allow that syscall path.
-func startEchoResponder(b *testing.B, dir string, blocking bool) (string, func()) {
+// the system calls lbdns makes (echoBlocking). What dnsperf gets from it is
+// what this machine, its loopback, Go's runtime and dnsperf allow.
+func startEchoResponder(b *testing.B, dir string) (string, func()) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePortOrFail(b))
-	env := []string{"LBDNS_ECHO_RESPONDER=" + addr}
-	if blocking {
-		env = append(env, "LBDNS_ECHO_BLOCKING=1")
-	}
-	p, err := framework.Start(dir, "echo-responder", env, os.Args[0], "-test.run", "^$")
+	p, err := framework.Start(dir, "echo-responder", []string{"LBDNS_ECHO_RESPONDER=" + addr}, os.Args[0], "-test.run", "^$")
 	if err != nil {
 		b.Fatal(err)
 	}
 	return addr, p.Stop
 }
 
-// echoBatches answers on c as lbdns's UDP readers do, in batches: one
-// recvmmsg for up to 64 queries, one sendmmsg for their answers.
-func echoBatches(c *ipv4.PacketConn) error {
-	in := make([]ipv4.Message, 64)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, 1500)}
-	}
-	out := make([]ipv4.Message, 0, len(in))
-	for {
-		n, err := c.ReadBatch(in, 0)
-		if err != nil {
-			return err
-		}
-		out = out[:0]
-		for _, m := range in[:n] {
-			if m.N < 12 {
-				continue
-			}
-			b := m.Buffers[0][:m.N]
-			b[2] |= 0x84 // QR, AA
-			out = append(out, ipv4.Message{Buffers: [][]byte{b}, Addr: m.Addr})
-		}
-		for len(out) > 0 {
-			sent, err := c.WriteBatch(out, 0)
-			if err != nil {
-				return err
-			}
-			out = out[sent:]
-		}
-	}
-}
-
-// serveEcho is the echo responder's process (see startEchoResponder).
+// serveEcho is the echo responder's process (see startEchoResponder): as
+// lbdns, a processor more per reader (dnsserver.reserveProcs).
 func serveEcho(addr string) error {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -155,17 +119,15 @@ func serveEcho(addr string) error {
 		}
 		return serr
 	}}
-	errc := make(chan error, 2)
-	for range 2 {
+	readers := runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(2 * readers)
+	errc := make(chan error, readers)
+	for range readers {
 		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
 		if err != nil {
 			return err
 		}
-		if os.Getenv("LBDNS_ECHO_BLOCKING") != "" {
-			go func() { errc <- echoBlocking(pc) }()
-		} else {
-			go func() { errc <- echoBatches(ipv4.NewPacketConn(pc)) }()
-		}
+		go func() { errc <- echoBlocking(pc) }()
 	}
 	return <-errc
 }

@@ -16,11 +16,9 @@ type mmsghdr struct {
 	_   [4]byte
 }
 
-// echoBlocking answers on a duplicate of pc's socket set to blocking, from
-// a goroutine locked to its thread: recvmmsg waits in the kernel for the
-// first datagram (MSG_WAITFORONE) instead of Go's netpoller (epoll, then a
-// wake-up), and sendmmsg writes the batch. It measures how much of the
-// ceiling Go's netpoller costs: the second ceiling row of make dnsbench.
+// echoBlocking answers on a duplicate of pc's socket set to blocking, as
+// lbdns's UDP readers do: recvmmsg waits in the kernel for the first
+// datagram (MSG_WAITFORONE), and sendmmsg writes the batch.
 func echoBlocking(pc net.PacketConn) error {
 	raw, err := pc.(*net.UDPConn).SyscallConn()
 	if err != nil {

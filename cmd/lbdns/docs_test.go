@@ -14,6 +14,7 @@ import (
 
 	"github.com/lbdns/lbdns/config"
 	"github.com/lbdns/lbdns/connlimit"
+	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/nodeagent"
 	"github.com/lbdns/lbdns/source"
 )
@@ -165,7 +166,7 @@ func kindOf(c prometheus.Collector, name string) string {
 	switch c.(type) {
 	case *prometheus.CounterVec:
 		return "counter"
-	case *prometheus.HistogramVec, prometheus.Histogram:
+	case *prometheus.HistogramVec, prometheus.Histogram, *metrics.ShardedHistogram:
 		return "histogram"
 	case *prometheus.GaugeVec, prometheus.Gauge:
 		return "gauge"

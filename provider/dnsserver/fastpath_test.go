@@ -80,7 +80,7 @@ func TestFastPathMatchesFullPath(t *testing.T) {
 		{"two addresses", packed(t, "app.example.com.", dns.TypeA, nil)},
 		{"two addresses, upper case", packed(t, "APP.EXAMPLE.COM.", dns.TypeA, withEDNS(1232))},
 	} {
-		fast, ok := s.fastAnswer(c.query, fastClient, make([]byte, 0, maxUDPSize))
+		fast, ok := s.fastAnswer(c.query, fastClient, make([]byte, 0, maxUDPSize), nil)
 		if !ok || fast == nil {
 			t.Errorf("%s: not answered by the fast path", c.what)
 			continue
@@ -124,12 +124,12 @@ func TestFastPathLeavesTheRestToTheFullPath(t *testing.T) {
 		{"a compression pointer", pointer},
 		{"the root", packed(t, ".", dns.TypeA, nil)},
 	} {
-		if b, ok := s.fastAnswer(c.query, fastClient, nil); ok {
+		if b, ok := s.fastAnswer(c.query, fastClient, nil, nil); ok {
 			t.Errorf("%s: answered by the fast path: %x", c.what, b)
 		}
 	}
 	notReady := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}, Ready: func() bool { return false }})
-	if _, ok := notReady.fastAnswer(packed(t, "a.b.example.com.", dns.TypeA, nil), fastClient, nil); ok {
+	if _, ok := notReady.fastAnswer(packed(t, "a.b.example.com.", dns.TypeA, nil), fastClient, nil, nil); ok {
 		t.Error("answered before ready")
 	}
 }
@@ -145,8 +145,11 @@ func TestFastPathRateLimits(t *testing.T) {
 	fastServer, fastMetrics := newServer()
 	fullServer, fullMetrics := newServer()
 	query := packed(t, "a.b.example.com.", dns.TypeA, withEDNS(1232))
+	counted := fastServer.newTally() // as a UDP reader counts: flushed per batch
 	for i := range 6 {
-		fast, ok := fastServer.fastAnswer(query, fastClient, nil)
+		counted.restart()
+		fast, ok := fastServer.fastAnswer(query, fastClient, nil, counted)
+		counted.flush(fastServer.fast)
 		if !ok {
 			t.Fatalf("query %d: not answered by the fast path", i)
 		}
@@ -167,13 +170,18 @@ func TestFastPathRateLimits(t *testing.T) {
 	}
 }
 
-// The fast path answers without allocating.
+// The fast path answers and counts without allocating.
 func TestFastPathAllocatesNothing(t *testing.T) {
 	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}, Metrics: NewMetrics(prometheus.NewRegistry())})
 	query := packed(t, "app.example.com.", dns.TypeA, withEDNS(1232))
 	buf := make([]byte, 0, maxUDPSize)
-	s.fastAnswer(query, fastClient, buf) // builds the index
-	if n := testing.AllocsPerRun(100, func() { s.fastAnswer(query, fastClient, buf) }); n != 0 {
+	counted := s.newTally()
+	s.fastAnswer(query, fastClient, buf, counted) // builds the index
+	if n := testing.AllocsPerRun(100, func() {
+		counted.restart()
+		s.fastAnswer(query, fastClient, buf, counted)
+		counted.flush(s.fast)
+	}); n != 0 {
 		t.Errorf("%g allocations per answer", n)
 	}
 }

@@ -8,7 +8,7 @@ import (
 // Metrics are the embedded DNS server's.
 type Metrics struct {
 	queries     *prometheus.CounterVec
-	duration    prometheus.Histogram
+	duration    *metrics.ShardedHistogram // a shard per UDP reader
 	rateLimited *prometheus.CounterVec
 	transfers   *prometheus.CounterVec
 	notifies    *prometheus.CounterVec
@@ -20,7 +20,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	r := metrics.Registrar{Reg: reg}
 	return &Metrics{
 		queries: r.CounterVec("lbdns_dns_queries_total", "Queries the embedded DNS server answered, by query type and response code.", "qtype", "rcode"),
-		duration: r.Histogram("lbdns_dns_request_duration_seconds", "Time the embedded DNS server took to answer one query.",
+		duration: r.ShardedHistogram("lbdns_dns_request_duration_seconds", "Time the embedded DNS server took to answer one query.",
 			[]float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05}),
 		rateLimited: r.CounterVec("lbdns_dns_rate_limited_total",
 			"Responses of the embedded DNS server over its rate limit (RRL), by what became of them: slipped (sent truncated) or dropped.", "action"),

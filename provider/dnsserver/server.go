@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/lbdns/lbdns/connlimit"
+	"github.com/lbdns/lbdns/metrics"
 	"github.com/lbdns/lbdns/provider"
 )
 
@@ -112,8 +113,10 @@ type Server struct {
 	// zoneBytes are the zones for the fast path, which reads names as bytes.
 	zoneBytes [][]byte
 	fast      fastCounters
-	ix        atomic.Pointer[index]
-	mu        sync.Mutex // serialises index rebuilds
+	// fullDurations is the full path's shard of the duration histogram.
+	fullDurations *metrics.HistogramShard
+	ix            atomic.Pointer[index]
+	mu            sync.Mutex // serialises index rebuilds
 
 	reflected *provider.SyncObserver
 	limiter   *limiter // nil: no response rate limiting
@@ -135,6 +138,7 @@ func New(snaps provider.Snapshots, opts Options) *Server {
 	s := &Server{snaps: snaps, opts: opts, reflected: opts.Observer}
 	if m := opts.Metrics; m != nil {
 		s.fast = fastCounters{a: m.queries.WithLabelValues("A", "NOERROR"), aaaa: m.queries.WithLabelValues("AAAA", "NOERROR")}
+		s.fullDurations = m.duration.Shard()
 	}
 	if opts.RRL.Rate > 0 {
 		s.limiter = newLimiter(opts.RRL)
@@ -264,7 +268,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	if m := s.opts.Metrics; m != nil {
 		m.queries.WithLabelValues(qtype, dns.RcodeToString[resp.Rcode]).Inc()
-		m.duration.Observe(time.Since(start).Seconds())
+		s.fullDurations.Observe(time.Since(start).Seconds())
 	}
 }
 

@@ -111,6 +111,7 @@ func TestAnswers(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
 	addr := start(t, testSnapshot(), m)
+	counted0, timed0 := answersCounted(t, reg) // start's own queries
 	tests := []struct {
 		name      string
 		qname     string
@@ -181,6 +182,34 @@ func TestAnswers(t *testing.T) {
 	if v := testutil.ToFloat64(m.queries.WithLabelValues("A", "NXDOMAIN")); v < 2 {
 		t.Errorf("lbdns_dns_queries_total{qtype=A,rcode=NXDOMAIN} = %v", v)
 	}
+	// Every answered query is counted once and timed once, whichever path
+	// (fast or full) and network answered it: the UDP readers' tallies are
+	// in by the time their answers are sent.
+	counted, timed := answersCounted(t, reg)
+	if answered := uint64(2*len(tests) - 2); counted-counted0 != answered || timed-timed0 != answered { // AXFR: TCP only, and not counted
+		t.Errorf("%d answers counted, %d timed, want %d", counted-counted0, timed-timed0, answered)
+	}
+}
+
+// answersCounted returns lbdns_dns_queries_total summed over its labels and
+// the count of lbdns_dns_request_duration_seconds.
+func answersCounted(t *testing.T, reg *prometheus.Registry) (counted, timed uint64) {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, metric := range f.Metric {
+			switch f.GetName() {
+			case "lbdns_dns_queries_total":
+				counted += uint64(metric.GetCounter().GetValue())
+			case "lbdns_dns_request_duration_seconds":
+				timed += metric.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return counted, timed
 }
 
 func TestTruncationAndEDNS(t *testing.T) {
@@ -293,7 +322,7 @@ func checkFirstShares(t *testing.T, s *Server, name string, want map[string]floa
 	for i := range n {
 		r := s.answer(req)
 		if i%2 == 1 {
-			fast, ok := s.fastAnswer(packet, fastClient, nil)
+			fast, ok := s.fastAnswer(packet, fastClient, nil, nil)
 			if !ok {
 				t.Fatal("the fast path did not answer")
 			}
@@ -328,7 +357,7 @@ func FuzzServeDNS(f *testing.F) {
 	}
 	s := New(fixed{testSnapshot()}, Options{Zones: []string{"example.com"}})
 	f.Fuzz(func(t *testing.T, packet []byte) {
-		fast, fastOK := s.fastAnswer(packet, fastClient, nil)
+		fast, fastOK := s.fastAnswer(packet, fastClient, nil, nil)
 		req := new(dns.Msg)
 		if err := req.Unpack(packet); err != nil {
 			if fastOK {

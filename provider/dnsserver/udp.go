@@ -66,6 +66,7 @@ func (s *Server) serveUDPReader(ctx context.Context, sock *udpSocket, local net.
 		answers[i] = make([]byte, 0, maxUDPSize)
 	}
 	w := &batchWriter{local: local}
+	t := s.newTally()
 	for {
 		n, err := sock.read(batch)
 		if ctx.Err() != nil {
@@ -75,17 +76,21 @@ func (s *Server) serveUDPReader(ctx context.Context, sock *udpSocket, local net.
 			return err
 		}
 		k := 0
+		t.restart()
 		for i := range n {
 			raw, cut, from := batch.datagram(i)
-			answer := s.answerDatagram
+			var b []byte
 			if cut { // longer than any query
-				answer = formErr
+				b = formErr(raw)
+			} else {
+				b = s.answerDatagram(w, raw, from, answers[i], t)
 			}
-			if b := answer(w, raw, from, answers[i]); len(b) > 0 {
+			if len(b) > 0 {
 				batch.queue(k, i, b)
 				k++
 			}
 		}
+		t.flush(s.fast)
 		if err := sock.write(batch, k); err != nil {
 			s.opts.Logger.Debug("DNS write failed", "err", err)
 		}
@@ -96,13 +101,14 @@ func (s *Server) serveUDPReader(ctx context.Context, sock *udpSocket, local net.
 // gets none: not a query (a response, or too short to be a message: replying
 // could loop between two servers), or dropped by rate limiting. The common
 // query is answered by the fast path into buf.
-func (s *Server) answerDatagram(w *batchWriter, raw []byte, from netip.AddrPort, buf []byte) []byte {
-	if b, ok := s.fastAnswer(raw, from, buf); ok {
+func (s *Server) answerDatagram(w *batchWriter, raw []byte, from netip.AddrPort, buf []byte, t *tally) []byte {
+	if b, ok := s.fastAnswer(raw, from, buf, t); ok {
 		return b
 	}
+	defer t.restart()
 	req := new(dns.Msg)
 	if err := req.Unpack(raw); err != nil {
-		return formErr(w, raw, from, buf)
+		return formErr(raw)
 	}
 	if req.Response {
 		return nil
@@ -122,8 +128,8 @@ func (s *Server) answerDatagram(w *batchWriter, raw []byte, from netip.AddrPort,
 
 // formErr answers a datagram that cannot be read with FORMERR, if it has a
 // header and is not a response (replying to those could loop between two
-// servers); its arguments are answerDatagram's.
-func formErr(_ *batchWriter, raw []byte, _ netip.AddrPort, _ []byte) []byte {
+// servers).
+func formErr(raw []byte) []byte {
 	if len(raw) < 12 || raw[2]&0x80 != 0 {
 		return nil
 	}

@@ -23,11 +23,19 @@ func weightedOrderInto(dst []int, weights []float64) []int {
 	}
 	var buf [8]keyed // most names have a few IPs: no allocation for the keys
 	ks := buf[:0]
+	equal := true // then u orders as u^(1/w) does: no logarithm (the common case)
+	for _, w := range weights {
+		equal = equal && w == weights[0] && w > 0
+	}
 	for i, w := range weights {
 		if w <= 0 {
 			w = 1e-9 // cannot happen for published targets; keep them last
 		}
-		ks = append(ks, keyed{i, math.Log(rand.Float64()) / w})
+		key := rand.Float64()
+		if !equal {
+			key = math.Log(key) / w
+		}
+		ks = append(ks, keyed{i, key})
 	}
 	slices.SortFunc(ks, func(a, b keyed) int { return cmp.Compare(b.key, a.key) })
 	for _, k := range ks {
