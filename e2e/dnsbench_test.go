@@ -23,11 +23,11 @@ import (
 const (
 	// ceilingName is the echo responder's row: what dnsperf and loopback
 	// allow here.
-	ceilingName = "ceiling: echo responder (no lookup)"
-	dnsBenchZone        = "dnsbench.test"
-	dnsBenchNamespace   = "dnsbench"
-	dnsBenchNames       = 100
-	coreDNSBinary       = "coredns-v1.15.0"
+	ceilingName       = "ceiling: echo responder (no lookup)"
+	dnsBenchZone      = "dnsbench.test"
+	dnsBenchNamespace = "dnsbench"
+	dnsBenchNames     = 100
+	coreDNSBinary     = "coredns-v1.15.0"
 )
 
 // BenchmarkDNS is make dnsbench: the same zone (100 names with 3 A records
