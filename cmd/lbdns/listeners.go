@@ -37,7 +37,7 @@ func serveReaders(g *group, cfg config.Config, ls listeners, ctl *controller.Con
 		srv := dnsserver.New(ctl, dnsserver.Options{Zones: cfg.DNS.Zones, NS: cfg.DNS.NS, NSAddresses: nsAddrs, Hostmaster: cfg.DNS.Hostmaster,
 			RRL: dnsserver.RRL{Rate: cfg.DNS.RRLRate, Slip: cfg.DNS.RRLSlip, Exempt: exempt}, WeightByNode: cfg.DNS.WeightByNode,
 			TCP:        dnsserver.TCPLimits{MaxConns: cfg.DNS.TCPMaxConns, MaxConnsPerNetwork: cfg.DNS.TCPMaxConnsPerNetwork, IdleTimeout: cfg.DNS.TCPIdleTimeout},
-			MaxAnswers: cfg.DNS.MaxAnswers, Transfer: dnsTransfer(cfg), Serials: serials,
+			MaxAnswers: cfg.DNS.MaxAnswers, Transfer: dnsTransfer(cfg), Serials: serials, SpreadByFlow: cfg.DNS.UDPSpread == "flow",
 			Ready: ctl.IsReady, Logger: log, Observer: outputs.Observer(dnsserver.Output),
 			Metrics: m.dns, Listeners: m.listeners})
 		g.Go(func(ctx context.Context) error {

@@ -57,6 +57,11 @@ type Options struct {
 	Ready func() bool
 	// RRL limits the responses over UDP per client network; zero is off.
 	RRL RRL
+	// SpreadByFlow leaves the spreading of UDP queries over the server's
+	// sockets to the kernel's hash of the client's address and port;
+	// otherwise each datagram goes to the socket of the CPU it arrived on
+	// (spreadByCPU).
+	SpreadByFlow bool
 	// MaxAnswers caps the addresses in one answer (0: all of them): which
 	// ones is a weighted choice, made anew for every query.
 	MaxAnswers int
@@ -263,12 +268,12 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 		resp.Truncate(size)
 	}
-	if err := w.WriteMsg(resp); err != nil {
-		s.opts.Logger.Debug("DNS write failed", "remote", w.RemoteAddr().String(), "err", err)
-	}
-	if m := s.opts.Metrics; m != nil {
+	if m := s.opts.Metrics; m != nil { // before the write: a client that has its answer finds it counted
 		m.queries.WithLabelValues(qtype, dns.RcodeToString[resp.Rcode]).Inc()
 		s.fullDurations.Observe(time.Since(start).Seconds())
+	}
+	if err := w.WriteMsg(resp); err != nil {
+		s.opts.Logger.Debug("DNS write failed", "remote", w.RemoteAddr().String(), "err", err)
 	}
 }
 

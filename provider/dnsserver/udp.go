@@ -32,6 +32,11 @@ func (s *Server) serveUDP(ctx context.Context, pc *net.UDPConn) error {
 	if err != nil {
 		return fmt.Errorf("UDP sockets: %w", err)
 	}
+	if !s.opts.SpreadByFlow {
+		if err := spreadByCPU(socks); err != nil { // the kernel's hash stays: slower, not wrong
+			s.opts.Logger.Warn("DNS server: UDP queries spread by flow, not by CPU", "err", err)
+		}
+	}
 	wake := context.AfterFunc(ctx, func() {
 		for _, sock := range socks {
 			sock.stop()
@@ -41,8 +46,9 @@ func (s *Server) serveUDP(ctx context.Context, pc *net.UDPConn) error {
 	errc := make(chan error, len(socks))
 	for _, sock := range socks {
 		go func() {
-			defer sock.close()
-			errc <- s.serveUDPReader(ctx, sock, pc.LocalAddr())
+			err := s.serveUDPReader(ctx, sock, pc.LocalAddr())
+			sock.close() // before serveUDP returns: the port is free when Serve ends
+			errc <- err
 		}()
 	}
 	var first error
