@@ -67,7 +67,8 @@ func BenchmarkDNS(b *testing.B) {
 		{"lbdns (embedded DNS)", func() (string, func()) { lbdns = e.dnsBenchLbdns(b); return lbdns.dns, lbdns.Stop }},
 		{"BIND " + bindVersion(), func() (string, func()) { return startBindFor(b, dir, zoneFile) }},
 		{"CoreDNS v1.15.0 (file)", func() (string, func()) { return e.startCoreDNSFor(b, dir, zoneFile) }},
-		{"Knot " + lastField(peerVersion("knotd", "-V")), func() (string, func()) { return startKnotFor(b, dir, zoneFile) }},
+		{"Knot " + lastField(peerVersion("knotd", "-V")), func() (string, func()) { return startKnotFor(b, dir, zoneFile, false) }},
+		{"Knot " + lastField(peerVersion("knotd", "-V")) + ", socket-affinity on", func() (string, func()) { return startKnotFor(b, dir, zoneFile, true) }},
 		{"NSD " + lastField(peerVersion("nsd", "-v")), func() (string, func()) { return startNSDFor(b, dir, zoneFile) }},
 		{ceilingName, func() (string, func()) { return startEchoResponder(b, dir) }},
 	}
@@ -124,19 +125,29 @@ func BenchmarkDNS(b *testing.B) {
 	if len(run) > 0 && run[0].name == servers[0].name {
 		for _, r := range run[1:] {
 			if !strings.HasPrefix(r.name, "ceiling") {
-				table.add("lbdns / "+strings.Fields(r.name)[0], "%.2f x", medianRatio(run[0].qps, r.qps))
+				table.add("lbdns / "+shortName(r.name), "%.2f x", medianRatio(run[0].qps, r.qps))
 			}
 		}
 	}
 	for _, r := range run {
 		for _, c := range run {
 			if c.name == ceilingName && r.name != c.name && !strings.HasPrefix(r.name, "ceiling") {
-				table.add(strings.Fields(r.name)[0]+" / ceiling", "%.0f %%", 100*medianRatio(r.qps, c.qps))
+				table.add(shortName(r.name)+" / ceiling", "%.0f %%", 100*medianRatio(r.qps, c.qps))
 			}
 		}
 	}
 	table.print(fmt.Sprintf("make dnsbench: %d names x 3 A, dnsperf -c 8 for %d s, %d rounds, %s", dnsBenchNames, seconds, rounds,
 		time.Now().UTC().Format("2006-01-02")))
+}
+
+// shortName is a row's name in the ratios: its first word, and the setting
+// that tells two rows of one server apart.
+func shortName(row string) string {
+	name := strings.Fields(row)[0]
+	if _, setting, ok := strings.Cut(row, ", "); ok {
+		name += " (" + setting + ")"
+	}
+	return name
 }
 
 // median returns the middle of xs (the mean of the two middle ones for an

@@ -22,16 +22,19 @@ import (
 // documentation advises for a 2-core machine, response rate limiting off.
 
 // startKnotFor runs Knot DNS (knotd), authoritative for the zone file, with
-// its default of one UDP worker per core.
-func startKnotFor(b *testing.B, dir, zoneFile string) (string, func()) {
+// its default of one UDP worker per core; affinity turns on its
+// socket-affinity (off by default): each worker a socket of its own, queries
+// steered by CPU, as lbdns does by default (LBDNS_DNS_UDP_SPREAD=cpu).
+func startKnotFor(b *testing.B, dir, zoneFile string, affinity bool) (string, func()) {
 	port := freePortOrFail(b)
-	kdir := filepath.Join(dir, "knot")
+	kdir := filepath.Join(dir, fmt.Sprintf("knot-%v", affinity))
 	if err := os.MkdirAll(kdir, 0o755); err != nil {
 		b.Fatal(err)
 	}
 	conf := fmt.Sprintf(`server:
     rundir: %[1]s
     listen: 127.0.0.1@%[2]d
+    socket-affinity: %[6]v
 database:
     storage: %[1]s
 template:
@@ -43,12 +46,12 @@ zone:
     file: %[5]s
     zonefile-load: whole
     journal-content: none
-`, kdir, port, filepath.Dir(zoneFile), dnsBenchZone, filepath.Base(zoneFile))
+`, kdir, port, filepath.Dir(zoneFile), dnsBenchZone, filepath.Base(zoneFile), affinity)
 	path := filepath.Join(kdir, "knot.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	p, err := framework.Start(dir, "knot-dnsbench", nil, "knotd", "-c", path)
+	p, err := framework.Start(dir, fmt.Sprintf("knot-dnsbench-%v", affinity), nil, "knotd", "-c", path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -110,7 +113,8 @@ func startEchoResponder(b *testing.B, dir string) (string, func()) {
 }
 
 // serveEcho is the echo responder's process (see startEchoResponder): as
-// lbdns, a processor more per reader (dnsserver.reserveProcs).
+// lbdns, a processor more per reader (dnsserver.reserveProcs), and queries
+// steered to the socket of their CPU (dnsserver.spreadByCPU).
 func serveEcho(addr string) error {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -122,10 +126,15 @@ func serveEcho(addr string) error {
 	readers := runtime.GOMAXPROCS(0)
 	runtime.GOMAXPROCS(2 * readers)
 	errc := make(chan error, readers)
-	for range readers {
+	for i := range readers {
 		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
 		if err != nil {
 			return err
+		}
+		if i == 0 {
+			if err := spreadByCPU(pc, readers); err != nil {
+				return err
+			}
 		}
 		go func() { errc <- echoBlocking(pc) }()
 	}
@@ -152,4 +161,22 @@ func lastField(s string) string {
 		return "?"
 	}
 	return f[len(f)-1]
+}
+
+// spreadByCPU attaches to pc's reuseport group the program lbdns attaches
+// by default: each datagram to the socket at its CPU modulo the sockets.
+func spreadByCPU(pc net.PacketConn, sockets int) error {
+	raw, err := pc.(*net.UDPConn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	prog := []unix.SockFilter{{Code: 0x20, K: 0xfffff024}, {Code: 0x94, K: uint32(sockets)}, {Code: 0x16}}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF,
+			&unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
+	}); err != nil {
+		return err
+	}
+	return serr
 }
