@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -23,9 +24,14 @@ import (
 
 // failoverProfile is one set of probe settings the failover benchmark runs.
 type failoverProfile struct {
+	id       string // for LBDNS_FAILOVER_PROFILES
 	name     string
 	interval time.Duration
 	fast     time.Duration // LBDNS_PROBE_FAST_INTERVAL (the default: interval/4)
+	// peerDefaults runs the peers at their own defaults instead of the
+	// profile's settings, and only the embedded DNS beside them (gdnsd's
+	// defaults take minutes a round).
+	peerDefaults bool
 }
 
 // failoverOutput is one way a decision reaches an answer: an lbdns instance
@@ -65,22 +71,35 @@ const (
 // multifo with tcp_connect monitors, on the same two backends.
 func BenchmarkFailover(b *testing.B) {
 	rounds := envInt("LBDNS_FAILOVER_ROUNDS", 50)
+	// LBDNS_FAILOVER_PROFILES picks profiles by id; LBDNS_FAILOVER_OUTPUTS=embedded
+	// runs only the embedded DNS outputs beside the peers (no external-dns,
+	// whose 11 s polls set the pace of a round otherwise).
+	profiles := strings.Split(envOr("LBDNS_FAILOVER_PROFILES", "2s,500ms,defaults"), ",")
 	if err := suite.startFailoverDNS(); err != nil {
 		b.Fatal(err)
 	}
 	table := benchTable{name: "failbench"}
 	for i, p := range []failoverProfile{
-		{"default probes (2s, fall 2, rise 2)", 2 * time.Second, 500 * time.Millisecond},
-		{"500ms probes (fall 2, rise 2)", 500 * time.Millisecond, 125 * time.Millisecond},
+		{id: "2s", name: "default probes (2s, fall 2, rise 2)", interval: 2 * time.Second, fast: 500 * time.Millisecond},
+		{id: "500ms", name: "500ms probes (fall 2, rise 2)", interval: 500 * time.Millisecond, fast: 125 * time.Millisecond},
+		{id: "defaults", name: "everyone's defaults (lbdns 2s, fall 2, rise 2)", interval: 2 * time.Second, fast: 500 * time.Millisecond,
+			peerDefaults: true},
 	} {
-		for _, o := range suite.failoverRounds(b, p, i, rounds) {
+		if !slices.Contains(profiles, p.id) {
+			continue
+		}
+		n := rounds
+		if p.peerDefaults {
+			n = envInt("LBDNS_FAILOVER_DEFAULTS_ROUNDS", 3) // about 5 minutes a round: gdnsd's 10 checks down, 20 up, 10 s apart
+		}
+		for _, o := range suite.failoverRounds(b, p, i, n) {
 			what := p.name + ", " + o.name
 			table.add(what+": withdrawn, p50 / p99", "%.2f s / %.2f s", percentile(o.withdraw, 50).Seconds(), percentile(o.withdraw, 99).Seconds())
 			table.add(what+": restored, p50 / p99", "%.2f s / %.2f s", percentile(o.restore, 50).Seconds(), percentile(o.restore, 99).Seconds())
 		}
 	}
-	table.print(fmt.Sprintf("make failbench: backend stop -> answer without it, start -> answer with it, %d rounds each, %s",
-		rounds, time.Now().UTC().Format("2006-01-02")))
+	table.print(fmt.Sprintf("make failbench: backend stop -> answer without it, start -> answer with it, %d rounds each (everyone's defaults: %d), %s",
+		rounds, envInt("LBDNS_FAILOVER_DEFAULTS_ROUNDS", 3), time.Now().UTC().Format("2006-01-02")))
 }
 
 // startFailoverDNS brings up what the writer outputs need beside the control
@@ -144,17 +163,29 @@ func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*
 	}
 	outputs = append(outputs, peers...)
 	both := []string{backends[0].ip.String(), backends[1].ip.String()}
-	waitOutputs(b, outputs, label, both, time.Now(), 60*time.Second) // the first sync of external-dns may take a while
+	limit := 30 * time.Second
+	if p.peerDefaults {
+		limit = 5 * time.Minute // gdnsd: 20 good checks 10 s apart to come back
+	}
+	waitOutputs(b, outputs, label, both, time.Now(), max(limit, 60*time.Second)) // the first sync of external-dns may take a while
 	victim := backends[0]
+	// A failure and a recovery come at a random moment of every checker's
+	// cycle: waiting up to the longest check interval (gdnsd's 2 s minimum,
+	// 10 s at its defaults) before each keeps a round from starting in step
+	// with the checker that ended the last one.
+	phase := max(p.interval, 2*time.Second)
+	if p.peerDefaults {
+		phase = 10 * time.Second
+	}
 	for range rounds {
-		// Stop at a random moment of the probe cycle, as a real failure would.
-		time.Sleep(time.Duration(rand.Int64N(int64(p.interval))))
+		time.Sleep(time.Duration(rand.Int64N(int64(phase))))
 		victim.Stop()
-		for i, d := range waitOutputs(b, outputs, label, both[1:], time.Now(), 30*time.Second) {
+		for i, d := range waitOutputs(b, outputs, label, both[1:], time.Now(), limit) {
 			outputs[i].withdraw = append(outputs[i].withdraw, d)
 		}
+		time.Sleep(time.Duration(rand.Int64N(int64(phase))))
 		victim.start(b)
-		for i, d := range waitOutputs(b, outputs, label, both, time.Now(), 30*time.Second) {
+		for i, d := range waitOutputs(b, outputs, label, both, time.Now(), limit) {
 			outputs[i].restore = append(outputs[i].restore, d)
 		}
 	}
@@ -203,7 +234,8 @@ func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) (
 			return outputs, err
 		}
 	}
-	for _, s := range []func() error{
+	embeddedOnly := p.peerDefaults || os.Getenv("LBDNS_FAILOVER_OUTPUTS") == "embedded"
+	for i, s := range []func() error{
 		func() error {
 			o, err := start("embedded DNS", fmt.Sprintf("127.0.0.1:%d", ports[0]), failoverZone,
 				fmt.Sprintf("LBDNS_DNS_ADDR=127.0.0.1:%d", ports[0]), "LBDNS_DNS_ZONES="+failoverZone, "LBDNS_DNS_RRL_RATE=0")
@@ -262,6 +294,9 @@ func (e *env) startFailoverOutputs(b *testing.B, p failoverProfile, ns string) (
 			return extdns(o, "--source=crd", "--namespace=lbdns", "--events", "--interval=1m", "--txt-owner-id=failbench-crd")
 		},
 	} {
+		if embeddedOnly && (i > 2 || p.peerDefaults && i > 0) { // the first three are the embedded DNS's; at defaults, lbdns's own
+			continue
+		}
 		if err := s(); err != nil {
 			return outputs, err
 		}

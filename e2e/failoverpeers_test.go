@@ -35,6 +35,9 @@ func (e *env) startFailoverPeers(b *testing.B, p failoverProfile, label string, 
 func (e *env) startPowerDNS(b *testing.B, p failoverProfile, label string, backends []*tcpBackend) *failoverOutput {
 	port := freePortOrFail(b)
 	interval := max(1, int(math.Round(p.interval.Seconds())))
+	if p.peerDefaults {
+		interval = 5 // lua-health-checks-interval's default
+	}
 	record := fmt.Sprintf("%s IN LUA A \"ifportup(%d, {'%s', '%s'}, {selector='all'})\"\n", label, backends[0].port, backends[0].ip, backends[1].ip)
 	proc := e.runPowerDNS(b, filepath.Join(e.dir, "pdns-"+label), "pdns-"+label, failoverPDNSZone, port, interval, record)
 	return &failoverOutput{name: fmt.Sprintf("PowerDNS %s LUA ifportup (checks every %d s, down at the first failure)", peerVersionOf("pdns"), interval),
@@ -72,32 +75,39 @@ disable-syslog=yes
 // and rise) and a multifo record: every address that is up.
 func (e *env) startGdnsd(b *testing.B, p failoverProfile, label string, backends []*tcpBackend) *failoverOutput {
 	port := freePortOrFail(b)
-	interval := max(2, int(math.Round(p.interval.Seconds())))
-	timeout := max(1, interval/2)
+	m := gdnsdMonitor{interval: max(2, int(math.Round(p.interval.Seconds()))), down: 2, ok: 2, up: 2}
+	if p.peerDefaults {
+		m = gdnsdMonitor{interval: 10, down: 10, ok: 10, up: 20} // gdnsd.config(5)'s defaults
+	}
+	m.timeout = max(1, m.interval/2)
 	resource := fmt.Sprintf("    %s => { service_types => backend, a => %s, b => %s }\n", label, backends[0].ip, backends[1].ip)
 	record := fmt.Sprintf("%[1]s 30 DYNA multifo!%[1]s\n", label)
-	proc := e.runGdnsd(b, filepath.Join(e.dir, "gdnsd-"+label), "gdnsd-"+label, failoverGdnsdZone, port, backends[0].port, interval, timeout, resource, record)
-	return &failoverOutput{name: fmt.Sprintf("gdnsd %s multifo + tcp_connect (every %d s, timeout %d s, down/up 2)", peerVersionOf("gdnsd"), interval, timeout),
-		dns: fmt.Sprintf("127.0.0.1:%d", port), zone: failoverGdnsdZone, peer: proc}
+	proc := e.runGdnsd(b, filepath.Join(e.dir, "gdnsd-"+label), "gdnsd-"+label, failoverGdnsdZone, port, backends[0].port, m, resource, record)
+	return &failoverOutput{name: fmt.Sprintf("gdnsd %s multifo + tcp_connect (every %d s, timeout %d s, down %d, up %d)", peerVersionOf("gdnsd"),
+		m.interval, m.timeout, m.down, m.up), dns: fmt.Sprintf("127.0.0.1:%d", port), zone: failoverGdnsdZone, peer: proc}
 }
 
 // runGdnsd runs gdnsd on 127.0.0.1:port serving zone, with multifo
 // resources (lines of the plugin's config) whose addresses a tcp_connect
 // monitor checks on backendPort, and the given records.
-func (e *env) runGdnsd(b *testing.B, dir, name, zone string, port, backendPort, interval, timeout int, resources, records string) *framework.Proc {
+// gdnsdMonitor is a tcp_connect service type's settings: seconds between
+// checks and for one, and the thresholds (down_thresh, ok_thresh, up_thresh).
+type gdnsdMonitor struct{ interval, timeout, down, ok, up int }
+
+func (e *env) runGdnsd(b *testing.B, dir, name, zone string, port, backendPort int, m gdnsdMonitor, resources, records string) *framework.Proc {
 	config := fmt.Sprintf(`options => {
   listen => [ 127.0.0.1:%[1]d ]
   run_dir => %[2]s/run
   state_dir => %[2]s/state
 }
 service_types => {
-  backend => { plugin => tcp_connect, port => %[3]d, interval => %[4]d, timeout => %[5]d, down_thresh => 2, up_thresh => 2, ok_thresh => 2 }
+  backend => { plugin => tcp_connect, port => %[3]d, interval => %[4]d, timeout => %[5]d, down_thresh => %[7]d, ok_thresh => %[8]d, up_thresh => %[9]d }
 }
 plugins => {
   multifo => {
 %[6]s  }
 }
-`, port, dir, backendPort, interval, timeout, resources)
+`, port, dir, backendPort, m.interval, m.timeout, resources, m.down, m.ok, m.up)
 	writeFiles(b, dir, map[string]string{
 		"config/config":        config,
 		"config/zones/" + zone: "$TTL 30\n@ SOA ns1 hostmaster 1 60 60 3600 30\n@ NS ns1\nns1 A 127.0.0.1\n" + records,

@@ -351,6 +351,14 @@ func dnsOutage(t *testing.T, e *env, d time.Duration) {
 
 // envInt reads a positive number from the environment (make failbench sets
 // larger ones), else def.
+// envOr is the environment variable name, or def when it is empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n

@@ -188,7 +188,7 @@ func (e *env) startProbeCostGdnsd(b *testing.B, backends *probeCostBackends) *fr
 		fmt.Fprintf(&records, "%[1]s 30 DYNA multifo!%[1]s\n", label)
 	}
 	return e.runGdnsd(b, filepath.Join(e.dir, "gdnsd-probecost"), "gdnsd-probecost", probeCostZone, freePortOrFail(b),
-		backends.port, 2, 1, resources.String(), records.String())
+		backends.port, gdnsdMonitor{interval: 2, timeout: 1, down: 2, ok: 2, up: 2}, resources.String(), records.String())
 }
 
 func writeFiles(b *testing.B, dir string, files map[string]string) {
