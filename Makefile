@@ -102,12 +102,15 @@ dnsbench: deps
 # and back, for every output side by side (embedded DNS with and without the
 # fast interval, standalone rfc2136, connector + external-dns, DNSEndpoint +
 # external-dns) and beside PowerDNS and gdnsd, 50 rounds (LBDNS_FAILOVER_ROUNDS)
-# at default and 500 ms probes; then BenchmarkProbeCost: CPU and memory of
-# lbdns, PowerDNS and gdnsd probing 1,000 TCP targets. Not part of make test.
+# at default and 500 ms probes, and 3 (LBDNS_FAILOVER_DEFAULTS_ROUNDS) with
+# every server at its defaults (LBDNS_FAILOVER_PROFILES=2s,500ms,defaults picks;
+# LBDNS_FAILOVER_OUTPUTS=embedded leaves out the writers and external-dns);
+# then BenchmarkProbeCost: CPU and memory of lbdns, PowerDNS and gdnsd probing
+# 1,000 TCP targets. Not part of make test.
 failbench: deps
 	hack/build-tools.sh
 	cd e2e && set -o pipefail && LBDNS_E2E_PAUSE_CYCLES=20 LBDNS_E2E_BLACKHOLED=1000 \
 	  LBDNS_E2E_API_OUTAGE_SECONDS=60 LBDNS_E2E_OUTAGES=30,120 \
 	  go test -v -count=1 -timeout 30m -run 'TestFaults' ./... | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|PASS [0-9]|cycle|_test.go'
-	cd e2e && set -o pipefail && go test -run '^$$' -bench 'BenchmarkFailover|BenchmarkProbeCost' -benchtime 1x -timeout 60m ./... | \
+	cd e2e && set -o pipefail && go test -run '^$$' -bench 'BenchmarkFailover|BenchmarkProbeCost' -benchtime 1x -timeout 120m ./... | \
 	  grep -E '^(failbench|probecost|\||make failbench|ok|FAIL|---)|_test.go'
