@@ -15,7 +15,9 @@ import (
 // Knot's queries per second; with one processor more per reader it answered
 // 1.07-1.28x (make dnsbench). So while servers serve, GOMAXPROCS is raised
 // by one per reader: Go code elsewhere keeps the processors it had, as it
-// would beside any thread blocked in the kernel.
+// would beside any thread blocked in the kernel. (Setting GOMAXPROCS stops
+// the runtime's own updates of it when the container's CPU limit changes:
+// with the embedded DNS on, such a change takes effect at the next start.)
 var procs struct {
 	sync.Mutex
 	base    int // GOMAXPROCS before the first reservation
