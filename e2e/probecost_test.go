@@ -136,13 +136,13 @@ func (e *env) startProbeCostLbdns(b *testing.B, backends *probeCostBackends) *lb
 
 // healthyTargets counts lbdns_target_healthy series at 1.
 func (l *lbdnsProc) healthyTargets() (int, error) {
-	body, err := framework.HTTPGet("http://" + l.http + "/metrics")
+	families, err := framework.MetricFamilies("http://" + l.http + "/metrics")
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for line := range strings.SplitSeq(body, "\n") {
-		if strings.HasPrefix(line, "lbdns_target_healthy{") && strings.HasSuffix(line, " 1") {
+	for _, m := range families["lbdns_target_healthy"].GetMetric() {
+		if m.GetGauge().GetValue() == 1 {
 			n++
 		}
 	}

@@ -12,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"net/http"
-
+	"github.com/lbdns/lbdns/e2e/framework"
 	"github.com/miekg/dns"
-	"github.com/prometheus/common/expfmt"
-	prommodel "github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -232,13 +229,7 @@ func envInts(b *testing.B, name string, def []int) []int {
 // histogram is the count and sum of one of lbdns's histograms (without
 // labels).
 func (l *lbdnsProc) histogram(b *testing.B, name string) (count, sum float64) {
-	resp, err := http.Get("http://" + l.http + "/metrics")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(prommodel.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := framework.MetricFamilies("http://" + l.http + "/metrics")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -78,17 +78,22 @@ func HTTPOK(url string) error {
 	return nil
 }
 
+// MetricFamilies scrapes the Prometheus text at url, by metric name.
+func MetricFamilies(url string) (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
+}
+
 // Metric scrapes the Prometheus text at url and returns the value of the
 // metric with these labels (a subset match; a histogram's sample count),
 // and false when no such series exists.
 func Metric(url, name string, labels map[string]string) (float64, bool, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, false, err
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := MetricFamilies(url)
 	if err != nil {
 		return 0, false, err
 	}
