@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 
 	"github.com/miekg/dns"
 )
@@ -32,11 +33,15 @@ func (s *Server) serveUDP(ctx context.Context, pc *net.UDPConn) error {
 	if err != nil {
 		return fmt.Errorf("UDP sockets: %w", err)
 	}
+	spread := "flow"
 	if !s.opts.SpreadByFlow {
+		spread = "cpu"
 		if err := spreadByCPU(socks); err != nil { // the kernel's hash stays: slower, not wrong
 			s.opts.Logger.Warn("DNS server: UDP queries spread by flow, not by CPU", "err", err)
+			spread = "flow"
 		}
 	}
+	s.opts.Logger.Info("DNS server: UDP readers", "sockets", len(socks), "spread", spread, "GOMAXPROCS", runtime.GOMAXPROCS(0))
 	wake := context.AfterFunc(ctx, func() {
 		for _, sock := range socks {
 			sock.stop()
