@@ -115,10 +115,8 @@ func BenchmarkDNS(b *testing.B) {
 			fmt.Printf("dnsbench: round %d: %-58s %.0f queries/s\n", round+1, r.name, r.qps[round])
 		}
 	}
-	qps := map[string]float64{}
 	for _, r := range run {
-		qps[r.name] = median(r.qps)
-		table.add(r.name, "%.0f queries/s (median of %d; %s)", qps[r.name], rounds, formatQPS(r.qps))
+		table.add(r.name, "%.0f queries/s (median of %d; %s)", median(r.qps), rounds, formatQPS(r.qps))
 	}
 	// Ratios are the median of each round's ratio: both figures of a round
 	// were measured seconds apart.
