@@ -14,6 +14,7 @@ type Probe struct {
 	FlapHalfLife  time.Duration `env:"FLAP_HALF_LIFE" envDefault:"30s" help:"flap damping: the penalty of a flapping target halves in this time; 0 turns damping off"`
 	FlapThreshold int           `env:"FLAP_THRESHOLD" envDefault:"3" help:"flap damping: probe result flips in quick succession that hold a target withdrawn (Flapping)"`
 	Concurrency   int           `env:"PROBE_CONCURRENCY" envDefault:"64" help:"probes that may run at once, in each of three pools: targets up, new, and down"`
+	Held          int           `env:"PROBE_HELD_CONNECTIONS" envDefault:"4096" help:"tcp checks that passed keep their connection open until the next probe, up to this many at once (at most a quarter of the open-file limit): a backend that closes one (its process died, its pod went) is probed at once; 0 holds none"`
 }
 
 // FastIntervalOrDefault is LBDNS_PROBE_FAST_INTERVAL, or its default: a
@@ -53,6 +54,9 @@ func (pr Probe) validate() []error {
 	}
 	if pr.Jitter < 0 || pr.Jitter > 0.5 {
 		p.bad("PROBE_JITTER", "must be 0..0.5, got %g", pr.Jitter)
+	}
+	if pr.Held < 0 || pr.Held > 1000000 {
+		p.bad("PROBE_HELD_CONNECTIONS", "must be 0 (off) to 1000000, got %d", pr.Held)
 	}
 	if pr.Concurrency < 1 || pr.Concurrency > 100000 {
 		p.bad("PROBE_CONCURRENCY", "must be 1..100000, got %d", pr.Concurrency)

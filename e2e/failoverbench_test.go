@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -147,8 +148,8 @@ func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*
 	}
 	// Both backends on one port: the peers check one port for all the
 	// addresses of a name (PowerDNS's ifportup, a gdnsd service type).
-	first := newTCPBackend(b, fmt.Sprintf("127.0.78.%d", 2*n+1))
-	second := &tcpBackend{ip: netip.MustParseAddr(fmt.Sprintf("127.0.78.%d", 2*n+2)), port: first.port}
+	first := newTCPBackend(b, e.dir, fmt.Sprintf("127.0.78.%d", 2*n+1))
+	second := &tcpBackend{ip: netip.MustParseAddr(fmt.Sprintf("127.0.78.%d", 2*n+2)), port: first.port, dir: e.dir}
 	second.start(b)
 	backends := []*tcpBackend{first, second}
 	for i, be := range backends {
@@ -179,8 +180,9 @@ func (e *env) failoverRounds(b *testing.B, p failoverProfile, n, rounds int) []*
 	}
 	for range rounds {
 		time.Sleep(time.Duration(rand.Int64N(int64(phase))))
+		killed := time.Now() // before the kill: its sockets close while it dies
 		victim.Stop()
-		for i, d := range waitOutputs(b, outputs, label, both[1:], time.Now(), limit) {
+		for i, d := range waitOutputs(b, outputs, label, both[1:], killed, limit) {
 			outputs[i].withdraw = append(outputs[i].withdraw, d)
 		}
 		time.Sleep(time.Duration(rand.Int64N(int64(phase))))
@@ -362,42 +364,71 @@ func (e *env) createProbedService(ctx context.Context, ns, name, hostname string
 	return err
 }
 
-// tcpBackend is a TCP listener that can stop (connections refused, as
-// when a process dies) and start again on the same address.
+// tcpBackend is a TCP server in a process of its own (this test binary
+// re-run as LBDNS_TCP_BACKEND=addr) that holds every connection open until
+// its client closes it, as most servers do. Stop kills it with SIGKILL: the
+// kernel refuses new connections and closes the held ones, as when a
+// backend's process dies.
 type tcpBackend struct {
 	ip   netip.Addr
 	port int
-	ln   net.Listener
+	dir  string
+	proc *framework.Proc
 }
 
-func newTCPBackend(b *testing.B, ip string) *tcpBackend {
-	be := &tcpBackend{ip: netip.MustParseAddr(ip)}
+func newTCPBackend(b testing.TB, dir, ip string) *tcpBackend {
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	be := &tcpBackend{ip: netip.MustParseAddr(ip), port: ln.Addr().(*net.TCPAddr).Port, dir: dir}
+	ln.Close()
 	be.start(b)
-	be.port = be.ln.Addr().(*net.TCPAddr).Port
 	return be
 }
 
-func (be *tcpBackend) start(b *testing.B) {
-	addr := fmt.Sprintf("%s:%d", be.ip, be.port)
+// start runs the process and returns once it accepts connections.
+func (be *tcpBackend) start(b testing.TB) {
+	addr := netip.AddrPortFrom(be.ip, uint16(be.port)).String()
 	var err error
-	for range 50 { // the old socket may linger a moment
-		if be.ln, err = net.Listen("tcp", addr); err == nil || !strings.Contains(err.Error(), "in use") {
+	be.proc, err = framework.Start(be.dir, "backend-"+be.ip.String(), []string{"LBDNS_TCP_BACKEND=" + addr}, os.Args[0], "-test.run", "^$")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) || be.proc.Exited() {
+			b.Fatalf("backend %s not listening: %v\n%s", addr, err, be.proc.Tail(5))
+		}
+	}
+}
+
+func (be *tcpBackend) Stop() { be.proc.Kill() }
+
+// serveTCPBackend is a tcpBackend's process: it accepts on addr (again and
+// again while the address is still held by its predecessor) and keeps each
+// connection until the client closes it.
+func serveTCPBackend(addr string) error {
+	var ln net.Listener
+	var err error
+	for range 250 {
+		if ln, err = net.Listen("tcp", addr); err == nil || !strings.Contains(err.Error(), "in use") {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
-	go func(ln net.Listener) {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
 		}
-	}(be.ln)
+		go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+	}
 }
-
-func (be *tcpBackend) Stop() { be.ln.Close() }

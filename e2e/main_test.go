@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if addr := os.Getenv("LBDNS_TCP_BACKEND"); addr != "" { // make failbench's backends, each a process of its own
+		fmt.Fprintln(os.Stderr, "tcp backend:", serveTCPBackend(addr))
+		os.Exit(1)
+	}
 	start := time.Now()
 	flag.Parse()
 	var err error

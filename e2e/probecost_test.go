@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -29,7 +30,8 @@ const (
 )
 
 // probeCostBackends listens on port at 127.79.x.y, one socket per address,
-// accepting and closing every connection, and counts them.
+// holding every connection until its client closes it (as most servers do),
+// and counts them.
 type probeCostBackends struct {
 	port     int
 	ips      []string
@@ -53,7 +55,7 @@ func startProbeCostBackends(b *testing.B, n int) *probeCostBackends {
 					return
 				}
 				pb.accepted.Add(1)
-				c.Close()
+				go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
 			}
 		}()
 	}

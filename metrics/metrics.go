@@ -33,6 +33,11 @@ func (r Registrar) GaugeFunc(name, help string, constLabels prometheus.Labels, v
 	register(r, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: constLabels}, value))
 }
 
+// Counter is a counter without labels.
+func (r Registrar) Counter(name, help string) prometheus.Counter {
+	return register(r, prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help}))
+}
+
 // CounterVec is a counter with labels.
 func (r Registrar) CounterVec(name, help string, labels ...string) *prometheus.CounterVec {
 	return register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))

@@ -31,7 +31,11 @@ type Options struct {
 	// are down. Dead targets, whose probes hold a slot for the whole
 	// timeout, can then never delay the probes of live or new ones.
 	Concurrency int
-	Funcs       map[Kind]Func
+	// HeldConnections is how many connections of passed tcp checks may be
+	// held open at once (hold.go); 0 holds none. While holding, tcp checks
+	// dial themselves: Funcs[TCP] is not called.
+	HeldConnections int
+	Funcs           map[Kind]Func
 	// Metrics count the checks sent and the results taken from another
 	// target's run of the same check; nil counts nothing.
 	Metrics *Metrics
@@ -64,6 +68,7 @@ type Scheduler[K comparable] struct {
 	entries map[K]*entry
 	wg      sync.WaitGroup
 	shared  *sharedRuns
+	holds   *holds
 }
 
 type entry struct {
@@ -91,7 +96,8 @@ func NewScheduler[K comparable](opts Options, onChange func(key K)) *Scheduler[K
 	if opts.FastInterval <= 0 {
 		opts.FastInterval = opts.Interval
 	}
-	s := &Scheduler[K]{opts: opts, onChange: onChange, entries: map[K]*entry{}, pools: map[State]*pool{}, shared: newSharedRuns()}
+	s := &Scheduler[K]{opts: opts, onChange: onChange, entries: map[K]*entry{}, pools: map[State]*pool{}, shared: newSharedRuns(),
+		holds: newHolds(opts.HeldConnections, opts.Metrics)}
 	for _, st := range []State{Unknown, Up, Down} {
 		s.pools[st] = newPool(opts.Concurrency)
 	}
@@ -162,27 +168,60 @@ func (s *Scheduler[K]) Unprobed() int {
 
 // Wait blocks until every probe goroutine has stopped; cancel the context
 // given to Update first.
-func (s *Scheduler[K]) Wait() { s.wg.Wait() }
+func (s *Scheduler[K]) Wait() {
+	s.wg.Wait()
+	s.holds.wait()
+}
 
+// loop probes one target at its intervals, and at once when the connection
+// held for its first tcp check is closed by the other end.
 func (s *Scheduler[K]) loop(ctx context.Context, k K, e *entry) {
 	defer s.wg.Done()
-	var delay time.Duration // the first probe runs at once
-	timer := time.NewTimer(delay)
+	heldKey, holding := s.heldKeyOf(e.target)
+	if holding {
+		s.holds.use(heldKey)
+		defer s.holds.release(heldKey)
+	}
+	var held *heldConn
+	timer := time.NewTimer(0) // the first probe runs at once
 	defer timer.Stop()
 	for {
+		closed := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-held.goneC():
+			closed = true
+		case <-held.replacedC():
+			held = s.holds.current(heldKey)
+			continue
 		}
 		st := s.status(e)
 		err := s.round(ctx, e, s.pools[st.State], claim{group: e.target.Group, since: st.LastTransition,
-			changing: st.Successes > 0 && st.State == Down || st.Failures > 0 && st.State == Up})
+			changing: closed || st.Successes > 0 && st.State == Down || st.Failures > 0 && st.State == Up})
 		if ctx.Err() != nil {
 			return // removed or shutting down: this result means nothing
 		}
 		timer.Reset(s.delay(e, s.record(k, e, err), time.Now()))
+		if holding {
+			held = s.holds.current(heldKey)
+		}
 	}
+}
+
+// heldKeyOf returns the run key of t's first tcp check, whose connection is
+// held, if the scheduler holds connections.
+func (s *Scheduler[K]) heldKeyOf(t Target) (runKey, bool) {
+	if s.holds == nil {
+		return runKey{}, false
+	}
+	for _, c := range t.Spec.Checks {
+		if c.Kind == TCP {
+			return keyOf(t, c), true
+		}
+	}
+	return runKey{}, false
 }
 
 func (s *Scheduler[K]) status(e *entry) Status {
@@ -207,9 +246,10 @@ func (s *Scheduler[K]) round(ctx context.Context, e *entry, p *pool, c claim) er
 		if !ok {
 			return fmt.Errorf("%s: no probe of this kind", c)
 		}
-		id, err, ran := s.shared.do(ctx, keyOf(t, c), e.last[i], func() error {
+		key := keyOf(t, c)
+		id, err, ran := s.shared.do(ctx, key, e.last[i], func() error {
 			start := time.Now()
-			err := f(ctx, t.IP, c)
+			err := s.check(ctx, f, t.IP, c, key)
 			s.opts.Metrics.ran(c.Kind, err, time.Since(start)) // executions only: a shared result is not a probe
 			return err
 		})
@@ -221,6 +261,21 @@ func (s *Scheduler[K]) round(ctx context.Context, e *entry, p *pool, c claim) er
 			return fmt.Errorf("%s: %w", c, err)
 		}
 	}
+	return nil
+}
+
+// check runs one check; a tcp check that passed leaves its connection to
+// the holds, which keep it or close it.
+func (s *Scheduler[K]) check(ctx context.Context, f Func, ip netip.Addr, c Check, key runKey) error {
+	if c.Kind != TCP || s.holds == nil {
+		return f(ctx, ip, c)
+	}
+	conn, err := dialTCP(ctx, ip, c)
+	if err != nil {
+		s.holds.failed(key)
+		return err
+	}
+	s.holds.keep(key, conn)
 	return nil
 }
 

@@ -13,9 +13,14 @@ var probeDialer = &net.Dialer{KeepAlive: -1}
 
 // probeTCP passes when a TCP connection to the port is accepted.
 func probeTCP(ctx context.Context, ip netip.Addr, c Check) error {
-	conn, err := probeDialer.DialContext(ctx, "tcp", netip.AddrPortFrom(ip, uint16(c.Port)).String())
+	conn, err := dialTCP(ctx, ip, c)
 	if err != nil {
 		return err
 	}
 	return conn.Close()
+}
+
+// dialTCP opens the connection of a tcp check.
+func dialTCP(ctx context.Context, ip netip.Addr, c Check) (net.Conn, error) {
+	return probeDialer.DialContext(ctx, "tcp", netip.AddrPortFrom(ip, uint16(c.Port)).String())
 }

@@ -345,7 +345,7 @@ func newController(cfg config.Config, log *slog.Logger, m allMetrics) *controlle
 		Probe: probe.Options{
 			Interval: cfg.Probe.Interval, Timeout: cfg.Probe.Timeout, DownInterval: cfg.Probe.DownInterval, FastInterval: cfg.Probe.FastIntervalOrDefault(),
 			Rise: cfg.Probe.Rise, Fall: cfg.Probe.Fall, Jitter: cfg.Probe.Jitter,
-			Concurrency: cfg.Probe.Concurrency, Funcs: probe.Funcs(),
+			Concurrency: cfg.Probe.Concurrency, Funcs: probe.Funcs(), HeldConnections: heldConnections(cfg.Probe.Held, log),
 			Damping: probe.DampingFor(cfg.Probe.FlapHalfLife, cfg.Probe.FlapThreshold),
 			Metrics: m.probes,
 		},
