@@ -77,7 +77,7 @@ func setup(ctx context.Context, full bool) (*env, error) {
 		return nil, err
 	}
 	e := &env{root: root, dir: dir, lbdnsBin: filepath.Join(dir, "lbdns")}
-	for _, bin := range []string{"etcd", "named", "tsig-keygen", "kubectl", "chromium", "iptables", "promtool", "dnsviz"} {
+	for _, bin := range []string{"named", "tsig-keygen", "kubectl", "chromium", "iptables", "promtool", "dnsviz"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return e, fmt.Errorf("%s is not installed: run hack/install-deps.sh (make test does)", bin)
 		}
