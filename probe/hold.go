@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ type holds struct {
 	held    int
 	keys    map[runKey]*holdKey
 	metrics *Metrics
+	log     *slog.Logger
 	readers sync.WaitGroup
 }
 
@@ -52,11 +54,11 @@ type heldConn struct {
 	replaced chan struct{} // closed when it stopped being the check's connection for any other reason
 }
 
-func newHolds(limit int, m *Metrics) *holds {
+func newHolds(limit int, m *Metrics, log *slog.Logger) *holds {
 	if limit <= 0 {
 		return nil
 	}
-	return &holds{limit: limit, keys: map[runKey]*holdKey{}, metrics: m}
+	return &holds{limit: limit, keys: map[runKey]*holdKey{}, metrics: m, log: log}
 }
 
 // use registers a target that uses key; release it when the target goes.
@@ -131,7 +133,7 @@ func (h *holds) keep(key runKey, conn net.Conn) {
 	h.held++
 	h.metrics.setHeld(h.held)
 	h.readers.Add(1)
-	go h.watch(hk, hc)
+	go h.watch(key, hk, hc)
 }
 
 // failed records a run of key that failed: a close that came before it was
@@ -165,7 +167,7 @@ func (h *holds) dropLocked(hk *holdKey) {
 }
 
 // watch waits for the other end of hc to close it or to send something.
-func (h *holds) watch(hk *holdKey, hc *heldConn) {
+func (h *holds) watch(key runKey, hk *holdKey, hc *heldConn) {
 	defer h.readers.Done()
 	var b [1]byte
 	n, _ := hc.conn.Read(b[:])
@@ -177,6 +179,7 @@ func (h *holds) watch(hk *holdKey, hc *heldConn) {
 	if n > 0 { // it speaks first
 		hk.offUntil = time.Now().Add(holdOff)
 		h.dropLocked(hk)
+		h.log.Debug("held probe connection: the backend speaks first, not held", "ip", key.ip, "check", key.check, "for", holdOff)
 		return
 	}
 	hc.closed = true
@@ -186,6 +189,7 @@ func (h *holds) watch(hk *holdKey, hc *heldConn) {
 	h.metrics.peerClosed()
 	hk.peerClosed = true
 	close(hc.gone)
+	h.log.Debug("held probe connection closed by the backend: probing now", "ip", key.ip, "check", key.check)
 }
 
 // wait blocks until every reader has stopped; call it after the last

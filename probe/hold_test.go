@@ -168,3 +168,30 @@ func TestHeldConnectionsBounded(t *testing.T) {
 	s.Update(ctx, nil, []string{"a", "b", "c"})
 	testwait.For(t, "nothing held after the targets went", func() bool { return heldCount(s) == 0 })
 }
+
+// However many targets share a check and however often they probe, one
+// connection is held for it.
+func TestOneConnectionHeldPerCheck(t *testing.T) {
+	var open atomic.Int32
+	_, ip, port := startBackend(t, func(c net.Conn) {
+		open.Add(1)
+		go func() { var b [1]byte; _, _ = c.Read(b[:]); c.Close(); open.Add(-1) }()
+	})
+	s := NewScheduler[string](Options{Interval: 20 * time.Millisecond, Timeout: time.Second, Rise: 1, Fall: 1, Jitter: 0.5,
+		Concurrency: 4, Funcs: Funcs(), HeldConnections: 10}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); s.Wait() }()
+	targets := map[string]Target{}
+	for i := range 5 {
+		targets[string(rune('a'+i))] = tcpTarget(ip, port)
+	}
+	s.Update(ctx, targets, nil)
+	most := int32(0)
+	for range 200 {
+		most = max(most, open.Load())
+		time.Sleep(5 * time.Millisecond)
+	}
+	if most > 2 { // one held, and the next one's handshake
+		t.Fatalf("%d connections open at once to one check", most)
+	}
+}

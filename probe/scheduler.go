@@ -97,7 +97,7 @@ func NewScheduler[K comparable](opts Options, onChange func(key K)) *Scheduler[K
 		opts.FastInterval = opts.Interval
 	}
 	s := &Scheduler[K]{opts: opts, onChange: onChange, entries: map[K]*entry{}, pools: map[State]*pool{}, shared: newSharedRuns(),
-		holds: newHolds(opts.HeldConnections, opts.Metrics)}
+		holds: newHolds(opts.HeldConnections, opts.Metrics, opts.Logger)}
 	for _, st := range []State{Unknown, Up, Down} {
 		s.pools[st] = newPool(opts.Concurrency)
 	}
