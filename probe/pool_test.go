@@ -98,3 +98,28 @@ func TestDownInterval(t *testing.T) {
 		}
 	}
 }
+
+// Up targets' probes are jittered on their grid; down targets' are not, so
+// two probes of a dead target are never further apart than the down
+// interval and a returning one is found within it.
+func TestDownTargetsProbedWithoutJitter(t *testing.T) {
+	s := NewScheduler[string](Options{Interval: 2 * time.Second, Timeout: time.Second, Rise: 1, Fall: 1, Jitter: 0.5}, nil)
+	e := &entry{phase: 12345}
+	start := time.Unix(1_800_000_000, 0)
+	down := Status{State: Down, LastTransition: start}
+	up := Status{State: Up, LastTransition: start}
+	const period = int64(2 * time.Second)
+	offGrid := 0
+	for i := range 200 {
+		now := start.Add(time.Duration(i) * 37 * time.Millisecond)
+		if at := now.Add(s.delay(e, down, now)).UnixNano(); at%period != int64(e.phase)%period {
+			t.Fatalf("a down target's next probe at %d, off its grid point %d of every %s", at%period, int64(e.phase)%period, time.Duration(period))
+		}
+		if at := now.Add(s.delay(e, up, now)).UnixNano(); at%period != int64(e.phase)%period {
+			offGrid++
+		}
+	}
+	if offGrid < 100 {
+		t.Fatalf("only %d of 200 up probes moved by the jitter", offGrid)
+	}
+}

@@ -301,8 +301,8 @@ func (s *Scheduler[K]) record(k K, e *entry, err error) Status {
 
 // delay returns the time to the next probe of a target with status st:
 // soon and on its own while its state is changing (the fast interval,
-// jittered); otherwise on the grid of its IP or node, at the interval, or at
-// the down interval while it is down.
+// jittered); otherwise on the grid of its IP or node, at the interval
+// (jittered), or at the down interval while it is down.
 func (s *Scheduler[K]) delay(e *entry, st Status, now time.Time) time.Duration {
 	switch {
 	case st.State == Up && st.Failures > 0, st.State == Down && st.Successes > 0:
@@ -312,7 +312,10 @@ func (s *Scheduler[K]) delay(e *entry, st Status, now time.Time) time.Duration {
 		}
 		return d
 	case st.State == Down:
-		return nextOnGrid(now, downInterval(s.opts.DownInterval, now.Sub(st.LastTransition)), e.phase, s.opts.Jitter).Sub(now)
+		// Not jittered: a dead target has no cycle of its own to fall in step
+		// with, and without jitter a returning one is found within the down
+		// interval, not up to a jitter later.
+		return nextOnGrid(now, downInterval(s.opts.DownInterval, now.Sub(st.LastTransition)), e.phase, 0).Sub(now)
 	default:
 		return nextOnGrid(now, s.opts.Interval, e.phase, s.opts.Jitter).Sub(now)
 	}
