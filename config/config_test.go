@@ -40,6 +40,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{[]string{"LBDNS_PROBE_FAST_INTERVAL=3s"}, []string{"LBDNS_PROBE_FAST_INTERVAL: must be empty or from 100ms to LBDNS_PROBE_INTERVAL"}},
 		{[]string{"LBDNS_PROBE_FAST_INTERVAL=10ms"}, []string{"LBDNS_PROBE_FAST_INTERVAL"}},
 		{[]string{"LBDNS_PROBE_JITTER=0.9", "LBDNS_PROBE_CONCURRENCY=0", "LBDNS_PROBE_RISE=0"}, []string{"LBDNS_PROBE_JITTER", "LBDNS_PROBE_CONCURRENCY", "LBDNS_PROBE_RISE"}},
+		{[]string{"LBDNS_PROBE_HELD_CONNECTIONS=-1"}, []string{"LBDNS_PROBE_HELD_CONNECTIONS: must be 0 (off) to 1000000, got -1"}},
+		{[]string{"LBDNS_PROBE_HELD_CONNECTIONS=many"}, []string{"LBDNS_PROBE_HELD_CONNECTIONS"}},
 		{[]string{"LBDNS_NODE_BANDWIDTH=fast"}, []string{`LBDNS_NODE_BANDWIDTH: "fast" is not a valid bandwidth`}},
 		{[]string{"LBDNS_NODE_BANDWIDTH=-2G"}, []string{"LBDNS_NODE_BANDWIDTH"}},
 		{[]string{"LBDNS_AGENT_PORT=70000", "LBDNS_AGENT_INTERVAL=100ms", "LBDNS_AGENT_ADDR=9798"}, []string{"LBDNS_AGENT_PORT", "LBDNS_AGENT_INTERVAL", "LBDNS_AGENT_ADDR"}},
