@@ -8,8 +8,8 @@ import (
 
 func TestHeldConnectionsBoundedByTheOpenFileLimit(t *testing.T) {
 	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skip("no open-file limit to read:", err)
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<30 {
+		t.Skip("no open-file limit to read, or none worth the name:", lim.Cur, err)
 	}
 	log := slog.New(slog.DiscardHandler)
 	if got := heldConnections(int(lim.Cur), log); uint64(got) != lim.Cur/4 {
