@@ -141,7 +141,12 @@ func (e *env) scaleTo(b *testing.B, client kubernetes.Interface, w *scaleWorkloa
 	w.created = size
 	l.Stop()
 
-	// A fresh start on the full cluster: time to ready and memory.
+	// A fresh start on the full cluster: time to ready and memory. The API
+	// server's CPU meanwhile says how much of the machine it took: both
+	// need it at once, and its own background work (its repair loops list
+	// every Service and IPAddress) varies between runs.
+	idleAPI := cpuRate(b, e.cp.APIServer, 2*time.Second)
+	api0 := cpuTime(b, e.cp.APIServer)
 	start = time.Now()
 	l = e.startDNSLbdns(b, fmt.Sprintf("lbdns-scale-%d-restart", size), scaleZone, scaleLbdnsEnv...)
 	defer l.Stop()
@@ -150,8 +155,12 @@ func (e *env) scaleTo(b *testing.B, client kubernetes.Interface, w *scaleWorkloa
 		b.Fatal(err)
 	}
 	p.ready = time.Since(start)
+	api := cpuTime(b, e.cp.APIServer) - api0
+	startCPU := cpuTime(b, l.Proc)
 	<-profiled
 	table.add("lbdns start -> ready", "%.2f s", p.ready.Seconds())
+	table.add("CPU from start to ready: lbdns, kube-apiserver (its rate before: idle)", "%.1f s, %.1f s (%.0f %% of a core)",
+		startCPU, api, idleAPI*100)
 	time.Sleep(10 * time.Second)
 	p.rss, p.peak = rss(b, l.Proc), peakRSS(b, l.Proc)
 	anon, file := procStatusMB(b, l.Proc, "RssAnon:"), procStatusMB(b, l.Proc, "RssFile:")
