@@ -41,7 +41,7 @@ cat <<TRY
 lbdns is running (logs and kubeconfigs in $WORK). Try:
 
   dig @$host -p $port app.demo.test                  # three A records, first one by weight (100:100:50)
-  kill \$(cat $WORK/backend-web-1.pid)                 # stop backend 1: 127.0.0.11 leaves the answers within ~4 s
+  kill \$(cat $WORK/backend-web-1.pid)                 # stop backend 1: 127.0.0.11 leaves the answers within about a second
   python3 -m http.server --bind 127.0.0.11 8081 &    # start it again: back after two good probes
   open http://$HTTP_ADDR/                            # the status page: health, reasons, transitions, capacity
                                                      # (4Gbit/s on 2 nodes: web-2 and web-3 share demo-node-b, below web-1's floor of 3)
