@@ -158,12 +158,17 @@ func (h *holds) dropLocked(hk *holdKey) {
 	}
 	hk.cur = nil
 	if !hc.closed {
-		hc.closed = true
-		hc.conn.Close()
-		h.held--
-		h.metrics.setHeld(h.held)
+		h.closeLocked(hc)
 		close(hc.replaced)
 	}
+}
+
+// closeLocked closes an open held connection and counts it out.
+func (h *holds) closeLocked(hc *heldConn) {
+	hc.closed = true
+	hc.conn.Close()
+	h.held--
+	h.metrics.setHeld(h.held)
 }
 
 // watch waits for the other end of hc to close it or to send something.
@@ -182,10 +187,7 @@ func (h *holds) watch(key runKey, hk *holdKey, hc *heldConn) {
 		h.log.Debug("held probe connection: the backend speaks first, not held", "ip", key.ip, "check", key.check, "for", holdOff)
 		return
 	}
-	hc.closed = true
-	hc.conn.Close()
-	h.held--
-	h.metrics.setHeld(h.held)
+	h.closeLocked(hc)
 	h.metrics.peerClosed()
 	hk.peerClosed = true
 	close(hc.gone)
