@@ -195,3 +195,24 @@ func TestOneConnectionHeldPerCheck(t *testing.T) {
 		t.Fatalf("%d connections open at once to one check", most)
 	}
 }
+
+// A check marked NoHold (lbdns.io/probe-hold: "false") closes its connection
+// at once, as a server that serves one connection at a time needs.
+func TestNoHoldCheckIsNotHeld(t *testing.T) {
+	var open atomic.Int32
+	_, ip, port := startBackend(t, func(c net.Conn) {
+		open.Add(1)
+		go func() { var b [1]byte; _, _ = c.Read(b[:]); c.Close(); open.Add(-1) }()
+	})
+	s := NewScheduler[string](Options{Interval: 20 * time.Millisecond, Timeout: time.Second, Rise: 1, Fall: 1,
+		Concurrency: 4, Funcs: Funcs(), HeldConnections: 10}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); s.Wait() }()
+	target := Target{IP: ip, Spec: Spec{Checks: []Check{{Kind: TCP, Port: port, NoHold: true}}}}
+	s.Update(ctx, map[string]Target{"a": target}, nil)
+	testwait.For(t, "up after a few rounds", func() bool { st, _ := s.Status("a"); return st.State == Up && st.Rounds >= 3 })
+	testwait.For(t, "no connection left open", func() bool { return open.Load() == 0 })
+	if n := heldCount(s); n != 0 {
+		t.Fatalf("%d connections held for a no-hold check", n)
+	}
+}

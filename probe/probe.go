@@ -31,10 +31,17 @@ type Check struct {
 	// (empty: the IP). Both are unused by tcp.
 	Path string
 	Host string
+	// NoHold: a tcp check whose connection is closed at once even when the
+	// scheduler holds connections (hold.go), for a server that serves one
+	// connection at a time.
+	NoHold bool
 }
 
 func (c Check) String() string {
 	if c.Kind == TCP {
+		if c.NoHold {
+			return fmt.Sprintf("%s:%d(no-hold)", c.Kind, c.Port)
+		}
 		return fmt.Sprintf("%s:%d", c.Kind, c.Port)
 	}
 	return fmt.Sprintf("%s:%d%s", c.Kind, c.Port, c.Path)

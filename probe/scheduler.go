@@ -210,14 +210,14 @@ func (s *Scheduler[K]) loop(ctx context.Context, k K, e *entry) {
 	}
 }
 
-// heldKeyOf returns the run key of t's first tcp check, whose connection is
-// held, if the scheduler holds connections.
+// heldKeyOf returns the run key of t's first tcp check that may be held,
+// if the scheduler holds connections.
 func (s *Scheduler[K]) heldKeyOf(t Target) (runKey, bool) {
 	if s.holds == nil {
 		return runKey{}, false
 	}
 	for _, c := range t.Spec.Checks {
-		if c.Kind == TCP {
+		if c.Kind == TCP && !c.NoHold {
 			return keyOf(t, c), true
 		}
 	}
@@ -267,7 +267,7 @@ func (s *Scheduler[K]) round(ctx context.Context, e *entry, p *pool, c claim) er
 // check runs one check; a tcp check that passed leaves its connection to
 // the holds, which keep it or close it.
 func (s *Scheduler[K]) check(ctx context.Context, f Func, ip netip.Addr, c Check, key runKey) error {
-	if c.Kind != TCP || s.holds == nil {
+	if c.Kind != TCP || c.NoHold || s.holds == nil {
 		return f(ctx, ip, c)
 	}
 	conn, err := dialTCP(ctx, ip, c)

@@ -24,6 +24,10 @@ const (
 	AnnotationProbePort = "probe-port"
 	AnnotationProbePath = "probe-path"
 	AnnotationNodeProbe = "node-probe"
+	// AnnotationProbeHold: "false" stops lbdns from keeping the tcp probe's
+	// connection open between probes (for servers that serve one
+	// connection at a time).
+	AnnotationProbeHold = "probe-hold"
 	// AnnotationMinCapacity and AnnotationMinNodes set the hostnames' floor.
 	AnnotationMinCapacity = "min-capacity"
 	AnnotationMinNodes    = "min-nodes"
@@ -63,6 +67,8 @@ type Settings struct {
 	ProbePort string
 	ProbePath string
 	NodeProbe string
+	// NoHold: the tcp probe's connection is closed at once, not held.
+	NoHold bool
 	// Floor is the capacity the hostnames should keep (a signal only).
 	Floor model.Floor
 	// ShareWith lists the namespaces this Service lets join its hostnames,
@@ -171,6 +177,16 @@ var annotationParsers = []struct {
 			return nil
 		}
 		return problem("must be auto, healthcheck-node-port, kube-proxy or off; using auto")
+	}},
+	{AnnotationProbeHold, func(s *Settings, v string, _ int) []string {
+		switch strings.ToLower(v) {
+		case "true":
+			return nil
+		case "false":
+			s.NoHold = true
+			return nil
+		}
+		return problem("must be true or false; using true")
 	}},
 	{AnnotationMinCapacity, func(s *Settings, v string, _ int) []string {
 		b, err := bandwidth.Parse(v)
@@ -337,7 +353,7 @@ func checkHostname(h string) error {
 // a tenant cannot make the cache hold what lbdns never reads.
 var (
 	serviceAnnotations = []string{AnnotationHostname, AnnotationWeight, AnnotationTTL, AnnotationProbe, AnnotationProbePort,
-		AnnotationProbePath, AnnotationNodeProbe, AnnotationMinCapacity, AnnotationMinNodes, AnnotationShareWith}
+		AnnotationProbePath, AnnotationNodeProbe, AnnotationProbeHold, AnnotationMinCapacity, AnnotationMinNodes, AnnotationShareWith}
 	nodeAnnotations = []string{AnnotationBandwidth}
 )
 

@@ -27,18 +27,18 @@ func TestParseAnnotations(t *testing.T) {
 				prefix + "hostname": " A.example.com., b.example.com ,a.example.com", prefix + "weight": "0",
 				prefix + "ttl": "2m", prefix + "probe": "HTTPS", prefix + "probe-port": "metrics",
 				prefix + "probe-path": "/healthz", prefix + "node-probe": "kube-proxy",
-				prefix + "min-capacity": "4G", prefix + "min-nodes": "3",
+				prefix + "min-capacity": "4G", prefix + "min-nodes": "3", prefix + "probe-hold": "False",
 			},
 			want: Settings{Hostnames: []string{"a.example.com", "b.example.com"}, Weight: 0, TTL: 120,
-				Probe: probe.HTTPS, ProbePort: "metrics", ProbePath: "/healthz", NodeProbe: NodeProbeKubeProxy,
+				Probe: probe.HTTPS, ProbePort: "metrics", ProbePath: "/healthz", NodeProbe: NodeProbeKubeProxy, NoHold: true,
 				Floor: model.Floor{Nodes: 3, BitsPerSecond: 4e9}},
 		},
 		{
 			name: "bad values keep defaults",
 			ann: map[string]string{prefix + "hostname": "ok.example.com", prefix + "weight": "1001", prefix + "ttl": "0", prefix + "probe": "icmp", prefix + "probe-port": "70000", prefix + "probe-path": "healthz", prefix + "node-probe": "yes",
-				prefix + "min-capacity": "-4G", prefix + "min-nodes": "0"},
+				prefix + "min-capacity": "-4G", prefix + "min-nodes": "0", prefix + "probe-hold": "no"},
 			want:       Settings{Hostnames: []string{"ok.example.com"}, Weight: DefaultWeight, Probe: probe.TCP, ProbePath: "/", NodeProbe: NodeProbeAuto},
-			wantErrsOn: []string{"weight", "ttl", "probe", "probe-port", "probe-path", "node-probe", "min-capacity", "min-nodes"},
+			wantErrsOn: []string{"weight", "ttl", "probe", "probe-port", "probe-path", "node-probe", "min-capacity", "min-nodes", "probe-hold"},
 		},
 		{
 			name:       "bad hostnames among good ones: one error for the annotation",
@@ -80,7 +80,7 @@ func TestParseAnnotations(t *testing.T) {
 			got, errs := ParseAnnotations(prefix, DefaultMaxHostnames, tt.ann)
 			if !slices.Equal(got.Hostnames, tt.want.Hostnames) || got.Weight != tt.want.Weight || got.TTL != tt.want.TTL ||
 				got.Probe != tt.want.Probe || got.ProbePort != tt.want.ProbePort || got.ProbePath != tt.want.ProbePath ||
-				got.NodeProbe != tt.want.NodeProbe || got.Floor != tt.want.Floor {
+				got.NodeProbe != tt.want.NodeProbe || got.Floor != tt.want.Floor || got.NoHold != tt.want.NoHold {
 				t.Errorf("settings = %+v, want %+v", got, tt.want)
 			}
 			var on []string

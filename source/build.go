@@ -257,7 +257,7 @@ func probeSpec(svc *corev1.Service, s Settings, o Options) (probe.Spec, []string
 					o.AnnotationPrefix, AnnotationProbePort, s.ProbePort, port))
 			}
 		}
-		c := probe.Check{Kind: s.Probe, Port: port}
+		c := probe.Check{Kind: s.Probe, Port: port, NoHold: s.NoHold && s.Probe == probe.TCP}
 		if s.Probe != probe.TCP {
 			c.Path = s.ProbePath
 			if h := s.Hostnames[0]; h[0] != '*' {

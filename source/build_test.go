@@ -247,6 +247,8 @@ func TestProbeSpec(t *testing.T) {
 		{"unknown port name falls back", svc("a", "app.example.com", nil, annotate("probe-port", "nope")), "tcp:80", 1},
 		{"http with path", svc("a", "app.example.com", nil, annotate("probe", "http"), annotate("probe-path", "/healthz")), "http:80/healthz", 0},
 		{"none", svc("a", "app.example.com", nil, annotate("probe", "none")), "", 0},
+		{"tcp without holding", svc("a", "app.example.com", nil, annotate("probe-hold", "false")), "tcp:80(no-hold)", 0},
+		{"probe-hold has no effect on http", svc("a", "app.example.com", nil, annotate("probe", "http"), annotate("probe-hold", "false")), "http:80/", 0},
 		{"auto node probe with healthCheckNodePort", svc("a", "app.example.com", nil, local(31234)), "tcp:80,healthcheck-node-port:31234/healthz", 0},
 		{"node probe off", svc("a", "app.example.com", nil, local(31234), annotate("node-probe", "off")), "tcp:80", 0},
 		{"kube-proxy node probe", svc("a", "app.example.com", nil, annotate("node-probe", "kube-proxy")), "tcp:80,kube-proxy:10256/healthz", 0},
