@@ -341,11 +341,16 @@ func waitAnswer(dnsAddr, name string, want []string, start time.Time, limit time
 }
 
 // createProbedService creates a LoadBalancer Service with LB IP ip, probed
-// over TCP on port, and a ready EndpointSlice.
-func (e *env) createProbedService(ctx context.Context, ns, name, hostname string, ip netip.Addr, port int) error {
+// over TCP on port, and a ready EndpointSlice; annotations are more
+// key, value pairs.
+func (e *env) createProbedService(ctx context.Context, ns, name, hostname string, ip netip.Addr, port int, annotations ...string) error {
 	no, ready := false, true
+	ann := map[string]string{"lbdns.io/hostname": hostname}
+	for i := 0; i+1 < len(annotations); i += 2 {
+		ann[annotations[i]] = annotations[i+1]
+	}
 	svc, err := e.cp.Client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{"lbdns.io/hostname": hostname}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: ann},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, AllocateLoadBalancerNodePorts: &no,
 			Ports: []corev1.ServicePort{{Name: "web", Port: int32(port), Protocol: corev1.ProtocolTCP}}},
 	}, metav1.CreateOptions{})

@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +66,8 @@ func TestKilledBackendWithdrawnAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	checkSerialServerNotHeld(ctx, t, e, l, ns, dnsAddr, "serial."+zone)
+
 	killed := time.Now()
 	victim.Stop()
 	took, err := waitAnswer(dnsAddr, host, []string{other.ip.String()}, killed, 30*time.Second)
@@ -79,4 +84,49 @@ func TestKilledBackendWithdrawnAtOnce(t *testing.T) {
 	closed, _, _ := l.metric("lbdns_probe_held_closed_total", nil)
 	record(t, "PASS a backend killed with SIGKILL (probe interval 1 h) withdrawn after %.0f ms: its held probe connection closed (%v closes counted); the other stays",
 		float64(took.Microseconds())/1000, closed)
+}
+
+// checkSerialServerNotHeld adds a Service whose server serves one connection
+// at a time, with lbdns.io/probe-hold: "false": once it is published, its
+// probe connection must be closed, or a client would wait on it for the
+// hour until the next probe.
+func checkSerialServerNotHeld(ctx context.Context, t *testing.T, e *env, l *lbdnsProc, ns, dnsAddr, host string) {
+	ln, err := net.Listen("tcp", "127.0.77.3:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() { // echo, one connection at a time
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(c, c)
+			c.Close()
+		}
+	}()
+	addr := ln.Addr().(*net.TCPAddr)
+	if err := e.createProbedService(ctx, ns, "held-serial", host, netip.MustParseAddr("127.0.77.3"), addr.Port,
+		"lbdns.io/probe-hold", "false"); err != nil {
+		t.Fatal(err)
+	}
+	waitAnswerFrom(t, dnsAddr, host, "127.0.77.3")
+	c, err := net.DialTimeout("tcp", addr.String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	got := make([]byte, 4)
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
+		t.Fatalf("a client of the one-connection-at-a-time server was not served (%q, %v): lbdns holds its probe connection", got, err)
+	}
+	if held, _, err := l.metric("lbdns_probe_held_connections", nil); err != nil || held != 2 {
+		t.Fatalf("held connections = %v (%v), want the other two", held, err)
+	}
+	record(t, "PASS a one-connection-at-a-time server with lbdns.io/probe-hold: \"false\" is published and serves its clients (its probe connection is not held)")
 }
