@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -33,7 +34,7 @@ type watchedCluster struct {
 // LBDNS_LOCAL_CLUSTER=false) and of every remote cluster, each with its own
 // API connection and event recorder (events go to the cluster that owns
 // the Service). The returned stop ends the remote recorders.
-func watchClusters(ctx context.Context, cfg config.Config, local kubernetes.Interface, localConn *apiwatch.Connection,
+func watchClusters(ctx context.Context, cfg config.Config, local *rest.Config, localConn *apiwatch.Connection,
 	localRecorder record.EventRecorder, leading *atomic.Bool, log *slog.Logger) ([]watchedCluster, func(), error) {
 	var out []watchedCluster
 	var stops []func()
@@ -50,14 +51,14 @@ func watchClusters(ctx context.Context, cfg config.Config, local kubernetes.Inte
 		out = append(out, watchedCluster{conn: localConn, inf: inf, recorder: localRecorder})
 	}
 	for _, rc := range cfg.Clusters.Remote() {
-		client, err := remoteClient(rc)
+		restCfg, client, err := remoteClient(rc)
 		if err != nil {
 			return nil, stop, err
 		}
 		conn := apiwatch.New(func(ctx context.Context) error {
 			return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 		}, log.With("cluster", rc.Name))
-		inf, err := newInformers(client, cfg, conn)
+		inf, err := newInformers(restCfg, cfg, conn)
 		if err != nil {
 			return nil, stop, fmt.Errorf("cluster %s: %w", rc.Name, err)
 		}
@@ -72,16 +73,16 @@ func watchClusters(ctx context.Context, cfg config.Config, local kubernetes.Inte
 
 // remoteClient is the client of one cluster of LBDNS_CLUSTERS, from its
 // kubeconfig file.
-func remoteClient(rc config.RemoteCluster) (kubernetes.Interface, error) {
+func remoteClient(rc config.RemoteCluster) (*rest.Config, kubernetes.Interface, error) {
 	restCfg, err := clientcmd.BuildConfigFromFlags("", rc.Kubeconfig)
 	if err != nil {
-		return nil, fmt.Errorf("LBDNS_CLUSTERS: cluster %s: reading %s: %w", rc.Name, rc.Kubeconfig, err)
+		return nil, nil, fmt.Errorf("LBDNS_CLUSTERS: cluster %s: reading %s: %w", rc.Name, rc.Kubeconfig, err)
 	}
 	client, err := typedClient(restCfg)
 	if err != nil {
-		return nil, fmt.Errorf("LBDNS_CLUSTERS: cluster %s: %w", rc.Name, err)
+		return nil, nil, fmt.Errorf("LBDNS_CLUSTERS: cluster %s: %w", rc.Name, err)
 	}
-	return client, nil
+	return restCfg, client, nil
 }
 
 // addClusters hands every watched cluster to the controller and exports

@@ -8,7 +8,9 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/lbdns/lbdns/apiwatch"
@@ -32,11 +34,13 @@ type clusterInformers struct {
 // server, so that Services it leaves out never reach the cache;
 // LBDNS_ANNOTATION_FILTER is applied by the transform (the API server cannot
 // select by annotation).
-func newInformers(client kubernetes.Interface, cfg config.Config, conn *apiwatch.Connection) (*clusterInformers, error) {
+func newInformers(restCfg *rest.Config, cfg config.Config, conn *apiwatch.Connection) (*clusterInformers, error) {
 	byLabel, byAnnotation := cfg.Tenancy.ServiceSelectors()
 	inf := &clusterInformers{conn: conn, trim: informer.Trimmer{AnnotationPrefix: cfg.Source.AnnotationPrefix, AnnotationFilter: byAnnotation}}
-	var err error
-	core, discovery := client.CoreV1().RESTClient(), client.DiscoveryV1().RESTClient()
+	core, discovery, err := informerClients(restCfg, inf.trim)
+	if err != nil {
+		return nil, err
+	}
 	if inf.services, err = inf.informer(core, "services", cfg.Source.Namespace, byLabel.String(), &corev1.Service{}); err != nil {
 		return nil, err
 	}
@@ -50,6 +54,35 @@ func newInformers(client kubernetes.Interface, cfg config.Config, conn *apiwatch
 		return nil, err
 	}
 	return inf, nil
+}
+
+// informerClients are the informers' REST clients of core/v1 and
+// discovery/v1: protobuf, with Services and EndpointSlices decoded straight
+// into what the Trimmer reads (informer.Trimmer.Projecting).
+func informerClients(restCfg *rest.Config, trim informer.Trimmer) (core, discovery rest.Interface, err error) {
+	httpClient, err := rest.HTTPClientFor(restCfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating Kubernetes client: %w", err)
+	}
+	client := func(gv schema.GroupVersion, apiPath string) (rest.Interface, error) {
+		c := rest.CopyConfig(restCfg)
+		c.GroupVersion, c.APIPath = &gv, apiPath
+		c.ContentType = runtime.ContentTypeProtobuf
+		c.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+		c.NegotiatedSerializer = trim.Projecting(rest.CodecFactoryForGeneratedClient(scheme.Scheme, scheme.Codecs).WithoutConversion())
+		rc, err := rest.RESTClientForConfigAndClient(c, httpClient)
+		if err != nil {
+			return nil, fmt.Errorf("creating Kubernetes client of %s: %w", gv, err)
+		}
+		return rc, nil
+	}
+	if core, err = client(corev1.SchemeGroupVersion, "/api"); err != nil {
+		return nil, nil, err
+	}
+	if discovery, err = client(discoveryv1.SchemeGroupVersion, "/apis"); err != nil {
+		return nil, nil, err
+	}
+	return core, discovery, nil
 }
 
 func (i *clusterInformers) informer(c cache.Getter, resource, namespace, labelSelector string, example runtime.Object) (cache.SharedIndexInformer, error) {

@@ -199,7 +199,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, once bool) 
 		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 	}, log)
 	watchClusterView(reg, conn.ViewAge)
-	clusters, stopClusters, err := watchClusters(ctx, cfg, client, conn, recorder, leading, log)
+	clusters, stopClusters, err := watchClusters(ctx, cfg, restCfg, conn, recorder, leading, log)
 	defer stopClusters()
 	if err != nil {
 		return err

@@ -65,10 +65,25 @@ func (t Trimmer) keep(a map[string]string) map[string]string {
 // own, external-dns's hostname annotations (for ExternalDNSConflict) and the
 // IONOS node-selector (for its check).
 func (t Trimmer) keptOnService(annotation string) bool {
-	if name, ok := strings.CutPrefix(annotation, t.AnnotationPrefix); ok && slices.Contains(source.ServiceAnnotations(), name) {
+	if name, ok := strings.CutPrefix(annotation, t.AnnotationPrefix); ok && lbdnsServiceAnnotations[name] {
 		return true
 	}
-	return slices.Contains(source.ExternalDNSHostnameAnnotations(), annotation) || annotation == source.AnnotationIONOSNodeSelector
+	return foreignServiceAnnotations[annotation]
+}
+
+// lbdnsServiceAnnotations (after the prefix) and foreignServiceAnnotations
+// are the Service annotations Build reads.
+var (
+	lbdnsServiceAnnotations   = setOf(source.ServiceAnnotations())
+	foreignServiceAnnotations = setOf(append(source.ExternalDNSHostnameAnnotations(), source.AnnotationIONOSNodeSelector))
+)
+
+func setOf(keys []string) map[string]bool {
+	set := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		set[k] = true
+	}
+	return set
 }
 
 func bounded(v string) string {
