@@ -149,14 +149,18 @@ func (e *env) scaleTo(b *testing.B, client kubernetes.Interface, w *scaleWorkloa
 	table.add("kube-apiserver quiet before the start: waited (its CPU then)", "%.0f s (%.0f %% of a core)",
 		quietAfter.Seconds(), idleAPI*100)
 	api0 := cpuTime(b, e.cp.APIServer)
-	floor, objects, err := apiFloor(ctx, client, scaleNamespace)
-	if err != nil {
-		b.Fatal(err)
+	// The first read after the creation costs the API server more than the
+	// next ones: the second is the floor of a start.
+	for read := 1; read <= 2; read++ {
+		floor, objects, err := apiFloor(ctx, client, scaleNamespace)
+		if err != nil {
+			b.Fatal(err)
+		}
+		table.add(fmt.Sprintf("the API server's floor, read %d: a client that only reads the same watch-lists (objects; API server CPU)", read),
+			"%.2f s (%d; %.1f s)", floor.Seconds(), objects, cpuTime(b, e.cp.APIServer)-api0)
+		waitQuiet(b, e.cp.APIServer, 0.25, time.Minute)
+		api0 = cpuTime(b, e.cp.APIServer)
 	}
-	table.add("the API server's floor: a client that only reads the same watch-lists (objects; API server CPU)",
-		"%.2f s (%d; %.1f s)", floor.Seconds(), objects, cpuTime(b, e.cp.APIServer)-api0)
-	waitQuiet(b, e.cp.APIServer, 0.25, time.Minute)
-	api0 = cpuTime(b, e.cp.APIServer)
 	start = time.Now()
 	l = e.startDNSLbdns(b, fmt.Sprintf("lbdns-scale-%d-restart", size), scaleZone, scaleLbdnsEnv...)
 	defer l.Stop()
