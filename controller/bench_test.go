@@ -32,8 +32,8 @@ type fixedCluster struct {
 	byName map[types.NamespacedName]*corev1.Service
 }
 
-func (f fixedCluster) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice {
-	return f.Slices[service]
+func (f fixedCluster) ReadyEndpointsOf(service types.NamespacedName) []source.ReadyEndpoint {
+	return source.ReadyEndpoints(f.Slices[service])
 }
 
 func (f fixedCluster) NodeOf(ip netip.Addr) (*corev1.Node, source.MappedBy) {

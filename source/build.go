@@ -154,7 +154,7 @@ func nodeBandwidth(node *corev1.Node, o Options, warn func(reason, format string
 // ingressTargets returns one target per load balancer ingress IP, like base,
 // with the signals Kubernetes raises for it.
 func ingressTargets(svc *corev1.Service, base model.Target, look Lookup, o Options, warn func(reason, format string, args ...any)) []model.Target {
-	ready := readyEndpoints(look.SlicesOf(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}))
+	ready := look.ReadyEndpointsOf(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name})
 	var targets []model.Target
 	var nodes []*corev1.Node // of each target, nil when unknown
 	seen := map[netip.Addr]bool{}
@@ -186,7 +186,7 @@ func ingressTargets(svc *corev1.Service, base model.Target, look Lookup, o Optio
 }
 
 // signal returns why Kubernetes says to withdraw the target, if it does.
-func signal(svc *corev1.Service, ready []discoveryv1.Endpoint, node *corev1.Node, keepCordoned bool) (model.Reason, string) {
+func signal(svc *corev1.Service, ready []ReadyEndpoint, node *corev1.Node, keepCordoned bool) (model.Reason, string) {
 	if len(ready) == 0 {
 		return model.NoReadyEndpoints, "the Service has no ready endpoint"
 	}
@@ -198,7 +198,7 @@ func signal(svc *corev1.Service, ready []discoveryv1.Endpoint, node *corev1.Node
 	}
 	if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {
 		for _, ep := range ready {
-			if ep.NodeName != nil && *ep.NodeName == node.Name {
+			if ep.Node == node.Name {
 				return "", ""
 			}
 		}
@@ -229,14 +229,26 @@ func nodeSignal(node *corev1.Node) (model.Reason, string) {
 	return "", ""
 }
 
-// readyEndpoints returns the ready endpoints of a Service's slices. A nil
-// ready condition means ready, as the EndpointSlice API says.
-func readyEndpoints(eps []*discoveryv1.EndpointSlice) []discoveryv1.Endpoint {
-	var ready []discoveryv1.Endpoint
+// ReadyEndpoint is a ready endpoint of a Service, as Build needs it: the
+// node it runs on, "" when its EndpointSlice does not say.
+type ReadyEndpoint struct{ Node string }
+
+// ReadyEndpoints returns the ready endpoints of a Service's EndpointSlices,
+// one per node. A nil ready condition means ready, as the EndpointSlice API
+// says.
+func ReadyEndpoints(eps []*discoveryv1.EndpointSlice) []ReadyEndpoint {
+	var ready []ReadyEndpoint
 	for _, s := range eps {
 		for _, ep := range s.Endpoints {
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				ready = append(ready, ep)
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			e := ReadyEndpoint{}
+			if ep.NodeName != nil {
+				e.Node = *ep.NodeName
+			}
+			if !slices.Contains(ready, e) {
+				ready = append(ready, e)
 			}
 		}
 	}

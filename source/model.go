@@ -7,14 +7,15 @@ import (
 
 	"github.com/lbdns/lbdns/model"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
 // Lookup is what building one Service's targets reads besides the Service:
-// its EndpointSlices and the Node that holds an IP.
+// its ready endpoints and the Node that holds an IP.
 type Lookup interface {
-	SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice
+	// ReadyEndpointsOf returns the ready endpoints of a Service's
+	// EndpointSlices (ReadyEndpoints), a node at most once.
+	ReadyEndpointsOf(service types.NamespacedName) []ReadyEndpoint
 	// NodeOf returns the Node that holds ip, if any, and how that is known.
 	NodeOf(ip netip.Addr) (*corev1.Node, MappedBy)
 	// AllNodes returns every Node (for node-selectors).

@@ -7,7 +7,6 @@ import (
 
 	"github.com/lbdns/lbdns/model"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -32,7 +31,7 @@ const maxNodesNamed = 5
 // dropped with externalTrafficPolicy Local, or crosses to another node with
 // Cluster). It warns the owner and notes the problem on the targets, for
 // /status; it never changes a target's health.
-func checkNodeSelector(svc *corev1.Service, targets []model.Target, nodes []*corev1.Node, ready []discoveryv1.Endpoint, look Lookup,
+func checkNodeSelector(svc *corev1.Service, targets []model.Target, nodes []*corev1.Node, ready []ReadyEndpoint, look Lookup,
 	warn func(reason, format string, args ...any)) {
 	value, ok := svc.Annotations[AnnotationIONOSNodeSelector]
 	if !ok {
@@ -97,16 +96,16 @@ func pickedNodes(look Lookup, selector labels.Selector) []string {
 // withoutPods returns the nodes of picked that run no ready endpoint; none
 // when no pod runs anywhere (NoReadyEndpoints says that already) or when an
 // endpoint does not say its node (there is nothing to compare).
-func withoutPods(picked []string, ready []discoveryv1.Endpoint) []string {
+func withoutPods(picked []string, ready []ReadyEndpoint) []string {
 	if len(ready) == 0 {
 		return nil
 	}
 	withPods := map[string]bool{}
 	for _, ep := range ready {
-		if ep.NodeName == nil {
+		if ep.Node == "" {
 			return nil
 		}
-		withPods[*ep.NodeName] = true
+		withPods[ep.Node] = true
 	}
 	return slices.DeleteFunc(picked, func(n string) bool { return withPods[n] })
 }

@@ -48,9 +48,9 @@ func Build(c Cluster, o Options) ([]model.Group, []Warning) {
 	return groups, warnings
 }
 
-// SlicesOf implements Lookup.
-func (c Cluster) SlicesOf(service types.NamespacedName) []*discoveryv1.EndpointSlice {
-	return c.Slices[service]
+// ReadyEndpointsOf implements Lookup.
+func (c Cluster) ReadyEndpointsOf(service types.NamespacedName) []ReadyEndpoint {
+	return ReadyEndpoints(c.Slices[service])
 }
 
 // NodeOf implements Lookup.

@@ -15,9 +15,10 @@ import (
 // The informer caches keep Services and EndpointSlices in these forms. A
 // trimmed corev1.Service still costs about 1.2 KB (ObjectMeta alone is 232
 // bytes, a map of one annotation about 300) and a trimmed EndpointSlice
-// about 0.9 KB; these hold the same fields in about a third of that, and
-// turn back into the API types, trimmed, when read. Nodes are few and stay
-// corev1.Nodes.
+// about 0.9 KB; these hold the same fields in about a third of that. A
+// Service turns back into a trimmed corev1.Service when read; an
+// EndpointSlice is read as its ready endpoints (CacheReader.ReadyEndpointsOf).
+// Nodes are few and stay corev1.Nodes.
 
 // identity is what the informer (its key and namespace index), the event
 // recorder and lbdns read of an object's metadata.
@@ -37,8 +38,6 @@ func (id identity) objectMeta() metav1.ObjectMeta {
 func (id identity) NamespacedName() types.NamespacedName {
 	return types.NamespacedName{Namespace: id.namespace, Name: id.name}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // keyValue is one kept annotation.
 type keyValue struct{ key, value string }
@@ -126,23 +125,6 @@ func (s *cachedSlice) DeepCopyObject() runtime.Object {
 	c := *s
 	c.endpoints = slices.Clone(s.endpoints)
 	return &c
-}
-
-// EndpointSlice returns the trimmed discoveryv1.EndpointSlice the cached one
-// stands for.
-func (s *cachedSlice) EndpointSlice() *discoveryv1.EndpointSlice {
-	out := &discoveryv1.EndpointSlice{ObjectMeta: s.objectMeta(), AddressType: s.addressType}
-	if s.hasLabel {
-		out.Labels = map[string]string{discoveryv1.LabelServiceName: s.service}
-	}
-	for _, ep := range s.endpoints {
-		e := discoveryv1.Endpoint{Conditions: discoveryv1.EndpointConditions{Ready: ptr(ep.ready)}}
-		if ep.hasNode {
-			e.NodeName = ptr(ep.node)
-		}
-		out.Endpoints = append(out.Endpoints, e)
-	}
-	return out
 }
 
 // ServiceOf returns the Service an informer object (cached or not, or its

@@ -7,7 +7,6 @@ import (
 
 	"github.com/lbdns/lbdns/internal/testkube"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
@@ -106,15 +105,14 @@ func TestTrimmer(t *testing.T) {
 		es.Endpoints = append(es.Endpoints, es.Endpoints[0], testkube.EndpointSlice("default", "a", false, "n2").Endpoints[0])
 	}
 	out, _ = tr.Transform(es)
-	gotSlice := out.(*cachedSlice).EndpointSlice()
-	if len(gotSlice.Endpoints) != 2 || gotSlice.Labels[discoveryv1.LabelServiceName] != "a" || gotSlice.Endpoints[0].Addresses != nil {
-		t.Errorf("EndpointSlice: %d endpoints (want one per ready/node pair: 2), labels %v", len(gotSlice.Endpoints), gotSlice.Labels)
+	gotSlice := out.(*cachedSlice)
+	if len(gotSlice.endpoints) != 2 || gotSlice.service != "a" || !gotSlice.hasLabel {
+		t.Errorf("EndpointSlice: %d endpoints (want one per ready/node pair: 2), service %q", len(gotSlice.endpoints), gotSlice.service)
 	}
 	if name, ok := ServiceOf(out); !ok || name.Name != "a" || name.Namespace != es.Namespace {
 		t.Errorf("the Service of a cached EndpointSlice: %v %v", name, ok)
 	}
-	if ep := gotSlice.Endpoints; ep[0].Conditions.Ready == nil || !*ep[0].Conditions.Ready || *ep[0].NodeName != "n1" ||
-		ep[1].Conditions.Ready == nil || *ep[1].Conditions.Ready || *ep[1].NodeName != "n2" {
+	if ep := gotSlice.endpoints; !ep[0].ready || ep[0].node != "n1" || ep[1].ready || ep[1].node != "n2" {
 		t.Errorf("endpoints after trimming: %+v", ep)
 	}
 }
