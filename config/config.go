@@ -36,6 +36,7 @@ type Config struct {
 	Writers        Writers        `group:"Writers (standalone, DNSEndpoint)"`
 	DNS            DNS            `group:"Embedded DNS server"`
 	LeaderElection LeaderElection `group:"Leader election"`
+	Sets           Sets           `group:"LoadBalancerSets (lbdns keeps the Services)"`
 }
 
 // AgentConfig holds the settings of `lbdns agent`, the node agent.
@@ -101,6 +102,7 @@ func (c Config) Validate() error {
 	p = append(p, c.Standalone.validate()...)
 	p = append(p, c.Writers.validate()...)
 	p = append(p, c.DNS.validate()...)
+	p = append(p, c.Sets.validate()...)
 	if c.LeaderElection.Enabled {
 		p = append(p, c.LeaderElection.validate()...)
 	}
@@ -108,9 +110,10 @@ func (c Config) Validate() error {
 }
 
 // NeedsLease reports whether this replica campaigns for the Lease: with
-// leader election, for the writers and for the embedded DNS's serials.
+// leader election, for the writers, the embedded DNS's serials and the
+// LoadBalancerSets' writes.
 func (c Config) NeedsLease() bool {
-	return c.LeaderElection.Enabled && (c.HasWriters() || c.DNS.TransfersOn())
+	return c.LeaderElection.Enabled && (c.HasWriters() || c.DNS.TransfersOn() || c.Sets.Enabled)
 }
 
 // HasWriters reports whether any output that writes (standalone,

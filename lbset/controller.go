@@ -25,8 +25,8 @@ type View interface {
 	Nodes() []*corev1.Node
 	// ReadyNodesOf returns the nodes that run a ready endpoint of a Service.
 	ReadyNodesOf(namespace, service string) []string
-	// Published reports whether lbdns publishes ip of the Service.
-	Published(namespace, service string, ip netip.Addr) bool
+	// Published reports whether lbdns publishes ip of the Service for hostname.
+	Published(hostname, namespace, service string, ip netip.Addr) bool
 	// Traffic is what the interface that carries ip moves, bits/s (the
 	// larger direction), if a node agent reports it.
 	Traffic(ip netip.Addr) (float64, bool)
@@ -149,7 +149,7 @@ func (c *Controller) input(set *LoadBalancerSet, s Settings, own []*corev1.Servi
 			continue
 		}
 		if ip, err := netip.ParseAddr(m.IP); err == nil {
-			m.Published = c.view.Published(svc.Namespace, svc.Name, ip)
+			m.Published = c.view.Published(s.Hostname, svc.Namespace, svc.Name, ip)
 			m.Traffic, _ = c.view.Traffic(ip)
 		}
 		for _, n := range c.view.ReadyNodesOf(svc.Namespace, svc.Name) {

@@ -23,12 +23,12 @@ type fakeView struct {
 	refuse    string          // MayClaim's answer when not ""
 }
 
-func (v *fakeView) Nodes() []*corev1.Node                      { return v.nodes }
-func (v *fakeView) ReadyNodesOf(_, _ string) []string          { return nil }
-func (v *fakeView) Traffic(netip.Addr) (float64, bool)         { return 0, false }
-func (v *fakeView) Bandwidth(*corev1.Node) float64             { return 2e9 }
-func (v *fakeView) Published(_, svc string, _ netip.Addr) bool { return v.published[svc] }
-func (v *fakeView) MayClaim(_, _ string) (bool, string)        { return v.refuse == "", v.refuse }
+func (v *fakeView) Nodes() []*corev1.Node                         { return v.nodes }
+func (v *fakeView) ReadyNodesOf(_, _ string) []string             { return nil }
+func (v *fakeView) Traffic(netip.Addr) (float64, bool)            { return 0, false }
+func (v *fakeView) Bandwidth(*corev1.Node) float64                { return 2e9 }
+func (v *fakeView) Published(_, _, svc string, _ netip.Addr) bool { return v.published[svc] }
+func (v *fakeView) MayClaim(_, _ string) (bool, string)           { return v.refuse == "", v.refuse }
 
 func readyNode(name string) *corev1.Node {
 	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{DefaultNodeLabel: name}},

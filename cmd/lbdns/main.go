@@ -183,15 +183,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, once bool) 
 		return err
 	}
 	reg, m := newRegistry()
-	// leading is set while this replica may write and send events: always
-	// without leader election, else while it holds the Lease, so that N
-	// replicas do not put N copies of every event on a Service.
-	var lease *heldLease
-	if cfg.NeedsLease() {
-		lease = newLease(cfg, client)
-	}
-	leading := &atomic.Bool{}
-	leading.Store(lease == nil)
+	lease, leading := campaign(cfg, client)
 	recorder, stopEvents := newRecorder(ctx, client, leading)
 	defer stopEvents()
 
@@ -224,6 +216,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, once bool) 
 	g := newGroup(ctx)
 	outputs := &provider.Outputs{Metrics: m.outputs}
 	agents := startAgents(g, cfg, clusters, ctl, reg, log)
+	if err := startSets(g, cfg, restCfg, client, clusters, ctl, agents, recorder, lease, log); err != nil {
+		g.Stop()
+		return errors.Join(err, g.Wait(log))
+	}
 	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Clusters: clusterStatuses(cfg, clusters),
 		Agents: agents, Gatherer: reg, Pprof: cfg.HTTP.Pprof, TXTOwnerID: cfg.Standalone.TXTOwnerID}, cfg, m.listeners)
 	serveReaders(g, cfg, ls, ctl, outputs, m, serialBoard(g, cfg, client, lease, log), log)
@@ -236,6 +232,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, once bool) 
 	}
 	g.Go(func(ctx context.Context) error { return runWriters(ctx, w, lease) })
 	return g.Wait(log)
+}
+
+// campaign returns the Lease this replica campaigns for, if it needs one,
+// and leading, which is set while this replica may write and send events:
+// always without leader election, else while it holds the Lease, so that
+// N replicas do not put N copies of every event on a Service.
+func campaign(cfg config.Config, client kubernetes.Interface) (*heldLease, *atomic.Bool) {
+	var lease *heldLease
+	if cfg.NeedsLease() {
+		lease = newLease(cfg, client)
+	}
+	leading := &atomic.Bool{}
+	leading.Store(lease == nil)
+	return lease, leading
 }
 
 // newRecorder returns the event recorder of lbdns, which sends events only
