@@ -139,7 +139,8 @@ func (c *Controller) syncSet(ctx context.Context, set *LoadBalancerSet, own []*c
 // value of the placement label.
 func (c *Controller) input(set *LoadBalancerSet, s Settings, own []*corev1.Service) (Input, map[string]string) {
 	in := Input{Set: set.Name, Min: s.MinServices, Max: s.MaxServices, Target: s.Target, Desired: set.Status.Desired,
-		ScaleOutAfter: s.ScaleOutAfter, ScaleInAfter: s.ScaleInAfter, Cooldown: s.Cooldown, DrainFor: c.opts.DrainFor, Now: c.opts.Now(),
+		ScaleOutAfter: s.ScaleOutAfter, ScaleInAfter: s.ScaleInAfter, Cooldown: s.Cooldown, DrainFor: c.opts.DrainFor, NoIPFor: NoIPFor,
+		Now:        c.opts.Now(),
 		AboveSince: timeOf(set.Status.AboveSince), BelowSince: timeOf(set.Status.BelowSince), LastScale: timeOf(set.Status.LastScale)}
 	withPods := map[string]bool{}
 	for _, svc := range own {

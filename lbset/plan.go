@@ -31,6 +31,8 @@ type Member struct {
 	Published bool
 	// DrainingSince is set once it was drained (weight 0).
 	DrainingSince time.Time
+	// Created is when the Service was created.
+	Created time.Time
 	// Traffic is what its node's uplink carries, bits/s (node agents).
 	Traffic float64
 }
@@ -48,7 +50,10 @@ type Input struct {
 	ScaleOutAfter, ScaleInAfter, Cooldown time.Duration
 	// DrainFor is how long a drained Service stays before it is deleted
 	// (two TTLs: resolvers move on).
-	DrainFor   time.Duration
+	DrainFor time.Duration
+	// NoIPFor is how long a Service may wait for its IP from the cloud
+	// before it counts as broken and is replaced (0: forever).
+	NoIPFor    time.Duration
 	Nodes      []Node
 	Members    []Member
 	AboveSince time.Time
@@ -103,7 +108,7 @@ func Decide(in Input) Plan {
 		switch {
 		case m.draining():
 			draining = append(draining, m)
-		case !nodes[m.Node].Eligible:
+		case !nodes[m.Node].Eligible, in.NoIPFor > 0 && m.IP == "" && !m.Created.IsZero() && in.Now.Sub(m.Created) >= in.NoIPFor:
 			broken = append(broken, m)
 		default:
 			good = append(good, m)
@@ -120,7 +125,7 @@ func Decide(in Input) Plan {
 	for _, m := range broken {
 		if ready >= p.Desired {
 			p.Actions = append(p.Actions, Action{Kind: Delete, Service: m.Name, Node: m.Node,
-				Reason: fmt.Sprintf("node %s %s; its replacement is published (%d of %d ready)", m.Node, nodes[m.Node].why(), ready, p.Desired)})
+				Reason: fmt.Sprintf("%s; its replacement is published (%d of %d ready)", brokenBecause(m, nodes), ready, p.Desired)})
 		}
 	}
 	why := fmt.Sprintf("%d Services for %d wanted", len(good), p.Desired)
@@ -137,6 +142,14 @@ func Decide(in Input) Plan {
 		p.Actions = append(p.Actions, Action{Kind: Drain, Service: m.Name, Node: m.Node, Reason: why})
 	}
 	return p
+}
+
+// brokenBecause says why a Service of the set is to be replaced.
+func brokenBecause(m Member, nodes map[string]Node) string {
+	if n := nodes[m.Node]; n.Eligible {
+		return fmt.Sprintf("no IP from the cloud since %s", m.Created.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("node %s %s", m.Node, nodes[m.Node].why())
 }
 
 func (n Node) why() string {
@@ -224,7 +237,7 @@ func (p *Plan) create(in Input, nodes map[string]Node, broken []Member, n int, w
 		reason := why
 		if i < len(broken) {
 			b := broken[i]
-			reason = fmt.Sprintf("replaces %s: node %s %s", b.Name, b.Node, nodes[b.Node].why())
+			reason = fmt.Sprintf("replaces %s: %s", b.Name, brokenBecause(b, nodes))
 		}
 		p.Actions = append(p.Actions, Action{Kind: Create, Service: fmt.Sprintf("%s-%d", in.Set, next), Node: free[i].Name, Reason: reason})
 	}

@@ -180,3 +180,24 @@ func TestNoScalingWhilePending(t *testing.T) {
 		t.Fatalf("while one is pending: %+v", p.Actions)
 	}
 }
+
+// A Service the cloud gave no IP in NoIPFor is replaced on another node,
+// then deleted; one still waiting within that time is left alone.
+func TestNoIPFromTheCloudReplaced(t *testing.T) {
+	stuck := member(1, "n1", false, 0)
+	stuck.IP, stuck.Created = "", t0.Add(-time.Minute)
+	in := input(nodes(3), member(0, "n0", true, 0), stuck)
+	in.NoIPFor = 3 * time.Minute
+	if p := Decide(in); len(p.Actions) != 0 {
+		t.Fatalf("within NoIPFor: %+v", p.Actions)
+	}
+	in.Now = t0.Add(2 * time.Minute)
+	got := only(t, Decide(in), Create)
+	if len(got) != 1 || got[0].Node != "n2" || !strings.Contains(got[0].Reason, "no IP from the cloud") {
+		t.Fatalf("after NoIPFor: %+v", got)
+	}
+	in.Members = append(in.Members, member(2, "n2", true, 0))
+	if del := only(t, Decide(in), Delete); len(del) != 1 || del[0].Service != "web-1" {
+		t.Fatalf("once replaced: %+v", del)
+	}
+}

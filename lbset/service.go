@@ -33,8 +33,10 @@ type Settings struct {
 	Cooldown               time.Duration
 }
 
-// Defaults of the timings.
+// Defaults of the timings. NoIPFor: a cloud that gave a Service no IP in
+// this time will not; the set tries another node.
 const (
+	NoIPFor              = 3 * time.Minute
 	DefaultScaleOutAfter = 2 * time.Minute
 	DefaultScaleInAfter  = 15 * time.Minute
 	DefaultCooldown      = 5 * time.Minute
@@ -130,7 +132,7 @@ func MemberOf(svc *corev1.Service) (Member, error) {
 	if err != nil || index < 0 {
 		return Member{}, fmt.Errorf("service %s/%s: label %s=%q is not an index", svc.Namespace, svc.Name, LabelIndex, svc.Labels[LabelIndex])
 	}
-	m := Member{Name: svc.Name, Index: index, Node: svc.Labels[LabelNode]}
+	m := Member{Name: svc.Name, Index: index, Node: svc.Labels[LabelNode], Created: svc.CreationTimestamp.Time}
 	for _, ing := range svc.Status.LoadBalancer.Ingress {
 		if ing.IP != "" {
 			m.IP = ing.IP
