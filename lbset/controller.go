@@ -46,6 +46,7 @@ type Options struct {
 	Leading  func() bool
 	Recorder record.EventRecorder
 	Logger   *slog.Logger
+	Metrics  *Metrics
 	Now      func() time.Time
 }
 
@@ -55,6 +56,7 @@ type Controller struct {
 	sets     dynamic.NamespaceableResourceInterface
 	view     View
 	opts     Options
+	seen     map[string]*LoadBalancerSet // by namespace/name: whose series to drop when it goes
 }
 
 // New returns a controller; Sync does one round.
@@ -65,7 +67,7 @@ func New(services kubernetes.Interface, dyn dynamic.Interface, view View, opts O
 	if opts.Leading == nil {
 		opts.Leading = func() bool { return true }
 	}
-	return &Controller{services: services, sets: dyn.Resource(GroupVersionResource), view: view, opts: opts}
+	return &Controller{services: services, sets: dyn.Resource(GroupVersionResource), view: view, opts: opts, seen: map[string]*LoadBalancerSet{}}
 }
 
 // Outcome is what one round did to one set.
@@ -81,10 +83,12 @@ type Outcome struct {
 // the sets' status.
 func (c *Controller) Sync(ctx context.Context, namespace string, sets []*LoadBalancerSet, services []*corev1.Service) []Outcome {
 	var out []Outcome
+	now := map[string]*LoadBalancerSet{}
 	for _, set := range sets {
 		if namespace != "" && set.Namespace != namespace {
 			continue
 		}
+		now[set.Namespace+"/"+set.Name] = set
 		var own []*corev1.Service
 		for _, svc := range services {
 			if Owned(set, svc) {
@@ -97,6 +101,12 @@ func (c *Controller) Sync(ctx context.Context, namespace string, sets []*LoadBal
 		}
 		out = append(out, o)
 	}
+	for key, set := range c.seen {
+		if now[key] == nil {
+			c.opts.Metrics.forget(set.Namespace, set.Name)
+		}
+	}
+	c.seen = now
 	return out
 }
 
@@ -132,6 +142,7 @@ func (c *Controller) syncSet(ctx context.Context, set *LoadBalancerSet, own []*c
 	if err := c.writeStatus(ctx, set, status); err != nil && o.Err == nil {
 		o.Err = err
 	}
+	c.opts.Metrics.observe(set.Namespace, set.Name, status, o)
 	return o
 }
 

@@ -216,7 +216,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, once bool) 
 	g := newGroup(ctx)
 	outputs := &provider.Outputs{Metrics: m.outputs}
 	agents := startAgents(g, cfg, clusters, ctl, reg, log)
-	if err := startSets(g, cfg, restCfg, client, clusters, ctl, agents, recorder, lease, log); err != nil {
+	if err := startSets(g, cfg, restCfg, client, clusters, ctl, agents, recorder, lease, m.sets, log); err != nil {
 		g.Stop()
 		return errors.Join(err, g.Wait(log))
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/lbdns/lbdns/lbset"
 	"runtime"
 	"time"
 
@@ -25,6 +26,7 @@ type allMetrics struct {
 	connector  *connector.Metrics
 	dns        *dnsserver.Metrics
 	listeners  *connlimit.Metrics
+	sets       *lbset.Metrics
 	// leader is 1 while this replica runs the writers; writers says which
 	// are configured, whether or not this replica runs them.
 	leader  prometheus.Gauge
@@ -50,6 +52,7 @@ func newMetrics(reg prometheus.Registerer) allMetrics {
 		connector:  connector.NewMetrics(reg),
 		dns:        dnsserver.NewMetrics(reg),
 		listeners:  connlimit.NewMetrics(reg),
+		sets:       lbset.NewMetrics(reg),
 		leader:     r.Gauge("lbdns_leader", "1 while this replica runs the writers (it holds the Lease, or leader election is off)."),
 		writers: r.GaugeVec("lbdns_writers",
 			"1 for each output that writes (standalone, DNSEndpoint) configured on this replica, by output; it writes only where lbdns_leader is 1.", "output"),

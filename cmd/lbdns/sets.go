@@ -47,8 +47,8 @@ type sets struct {
 
 // startSets runs the LoadBalancerSets in g when LBDNS_SETS is on.
 func startSets(g *group, cfg config.Config, restCfg *rest.Config, client kubernetes.Interface, clusters []watchedCluster,
-	ctl *controller.Controller, agents any, recorder record.EventRecorder, lease *heldLease, log *slog.Logger) error {
-	s, err := newSets(cfg, restCfg, client, clusters, ctl, agents, recorder, mayWrite(lease, ctl), log)
+	ctl *controller.Controller, agents any, recorder record.EventRecorder, lease *heldLease, m *lbset.Metrics, log *slog.Logger) error {
+	s, err := newSets(cfg, restCfg, client, clusters, ctl, agents, recorder, mayWrite(lease, ctl), m, log)
 	if err != nil || s == nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func startSets(g *group, cfg config.Config, restCfg *rest.Config, client kuberne
 // newSets checks that the CRD is installed and builds the controller; nil
 // when LBDNS_SETS is off.
 func newSets(cfg config.Config, restCfg *rest.Config, client kubernetes.Interface, clusters []watchedCluster, ctl *controller.Controller,
-	agents any, recorder record.EventRecorder, leading func() bool, log *slog.Logger) (*sets, error) {
+	agents any, recorder record.EventRecorder, leading func() bool, m *lbset.Metrics, log *slog.Logger) (*sets, error) {
 	if !cfg.Sets.Enabled {
 		return nil, nil
 	}
@@ -85,7 +85,7 @@ func newSets(cfg config.Config, restCfg *rest.Config, client kubernetes.Interfac
 		bandwidth: bandwidth.BitsPerSecond(cfg.Source.NodeBandwidth)}
 	s := &sets{cfg: cfg, view: view, trigger: make(chan struct{}, 1), log: log.With("component", "sets"), lbdnsCtl: ctl}
 	s.ctl = lbset.New(client, dyn, view, lbset.Options{AnnotationPrefix: cfg.Source.AnnotationPrefix,
-		DrainFor: 2 * time.Duration(max(cfg.Publish.TTL, cfg.Publish.MinTTL)) * time.Second, Leading: leading, Recorder: recorder, Logger: s.log})
+		DrainFor: 2 * time.Duration(max(cfg.Publish.TTL, cfg.Publish.MinTTL)) * time.Second, Leading: leading, Recorder: recorder, Logger: s.log, Metrics: m})
 	s.setInf = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, cfg.Source.Namespace, nil).
 		ForResource(lbset.GroupVersionResource).Informer()
 	s.svcInf = informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(cfg.Source.Namespace),
