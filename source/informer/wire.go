@@ -59,7 +59,7 @@ func wireError(n int) error {
 	return errors.New("bad protobuf")
 }
 
-// stringField and the others read one field's value, or say it has the
+// string, message, int32, int64 and bool read one field's value, or say it has the
 // wrong wire type.
 func (f field) string() (string, error) {
 	if f.typ != protowire.BytesType {
