@@ -173,13 +173,13 @@ func TestLoadBalancerSet(t *testing.T) {
 	record(t, "PASS a LoadBalancerSet of 2: its Services pinned to 2 nodes and published %s after the set was created (%v)",
 		time.Since(start).Round(time.Millisecond), first)
 	e.replaceDeadNode(ctx, t, cloud, dnsAddr, host, first)
-	e.checkSetStatus(t, dyn)
-	record(t, "PASS the dead node's Service deleted once its replacement was published; the set's status: 2 ready on 2 nodes")
+	e.checkSetStatus(t, dyn, l)
+	record(t, "PASS the dead node's Service deleted once its replacement was published; the set's status, lbdns's /status and metrics: 2 ready on 2 nodes")
 }
 
 // checkSetStatus waits until the set deleted the Service of the dead node
 // and reports two ready Services on two nodes.
-func (e *env) checkSetStatus(t *testing.T, dyn dynamic.Interface) {
+func (e *env) checkSetStatus(t *testing.T, dyn dynamic.Interface, l *lbdnsProc) {
 	ctx := context.Background()
 	err := framework.WaitFor(30*time.Second, "the dead node's Service deleted and the status current", func() error {
 		list, err := e.cp.Client.CoreV1().Services(setsNamespace).List(ctx, metav1.ListOptions{})
@@ -201,6 +201,24 @@ func (e *env) checkSetStatus(t *testing.T, dyn dynamic.Interface) {
 		nodes, _, _ := unstructured.NestedStringSlice(set.Object, "status", "nodes")
 		if ready != 2 || len(nodes) != 2 || containsString(nodes, "set-n0") {
 			return fmt.Errorf("status ready %d, nodes %v", ready, nodes)
+		}
+		var st struct {
+			Sets []struct {
+				Name   string
+				Status struct{ Ready, Desired int }
+			}
+		}
+		if err := l.status(&st); err != nil {
+			return err
+		}
+		if len(st.Sets) != 1 || st.Sets[0].Name != "web" || st.Sets[0].Status.Ready != 2 || st.Sets[0].Status.Desired != 2 {
+			return fmt.Errorf("/status sets %+v", st.Sets)
+		}
+		if v, _, err := l.metric("lbdns_set_services", map[string]string{"set": "web", "state": "Ready"}); err != nil || v != 2 {
+			return fmt.Errorf("lbdns_set_services{state=Ready} = %v (%v)", v, err)
+		}
+		if v, _, err := l.metric("lbdns_set_actions_total", map[string]string{"set": "web", "action": "Delete"}); err != nil || v != 1 {
+			return fmt.Errorf("lbdns_set_actions_total{action=Delete} = %v (%v)", v, err)
 		}
 		return nil
 	})

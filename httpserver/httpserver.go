@@ -5,9 +5,9 @@ package httpserver
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/lbdns/lbdns/lbset"
 	"net/http"
 	"net/http/pprof"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -37,11 +37,6 @@ type Cluster interface {
 	Status() apiwatch.Status
 }
 
-// Agents are the node agents lbdns asks (nodeagent.Poller).
-type Agents interface {
-	Status() ([]nodeagent.AgentStatus, map[netip.Addr][]string)
-}
-
 // NamedCluster is one watched cluster's API connection.
 type NamedCluster struct {
 	Name    string
@@ -58,6 +53,7 @@ type Sources struct {
 	// Clusters are all the clusters whose Services lbdns watches.
 	Clusters []NamedCluster
 	Agents   Agents
+	Sets     Sets                // nil unless LBDNS_SETS=true
 	Gatherer prometheus.Gatherer // exposed at /metrics
 	// Pprof serves Go's profiles at /debug/pprof/ (memory and CPU profiles
 	// of a running lbdns, for an SRE who asks where they go).
@@ -85,6 +81,9 @@ func Handler(src Sources) http.Handler {
 		}
 		if src.Agents != nil {
 			st.Agents, st.AmbiguousIPs = newAgentsStatus(src.Agents)
+		}
+		if src.Sets != nil {
+			st.Sets = src.Sets.Reports()
 		}
 		return st
 	}
@@ -141,21 +140,9 @@ type Status struct {
 	AmbiguousIPs map[string][]string     `json:"ambiguousIPs,omitempty"`
 	// TXTOwnerID is the owner ID of the standalone updater's records.
 	TXTOwnerID string `json:"txtOwnerID,omitempty"`
-}
-
-func newAgentsStatus(a Agents) ([]nodeagent.AgentStatus, map[string][]string) {
-	agents, ambiguous := a.Status()
-	if agents == nil {
-		agents = []nodeagent.AgentStatus{}
-	}
-	var out map[string][]string
-	for ip, nodes := range ambiguous {
-		if out == nil {
-			out = map[string][]string{}
-		}
-		out[ip.String()] = nodes
-	}
-	return agents, out
+	// Sets are the LoadBalancerSets (LBDNS_SETS=true) as their last round
+	// left them.
+	Sets []lbset.Report `json:"sets,omitempty"`
 }
 
 // ClusterStatus says whether the view of the cluster follows it.

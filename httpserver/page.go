@@ -84,6 +84,14 @@ th { background: #f3f3f3; }
 <td>{{.IPs}}</td><td>{{ago .LastAnswer}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>{{range $ip, $nodes := .AmbiguousIPs}}<p class="note">&#9888; {{$ip}} is reported by the agents of {{range $i, $n := $nodes}}{{if $i}}, {{end}}{{$n}}{{end}}: placed by Node addresses, if at all</p>
 {{end}}{{end}}
+{{if .Sets}}<h2>LoadBalancerSets</h2>
+<table>
+<tr><th>Set</th><th>Hostname</th><th>Ready / desired</th><th>Nodes</th><th>Capacity</th><th>Traffic</th><th>Last decision</th></tr>
+{{range .Sets}}<tr class="set"><td>{{.Namespace}}/{{.Name}}{{if .DryRun}} <span class="badge">dry run</span>{{end}}</td><td>{{.Hostname}}</td>
+<td class="{{if lt .Status.Ready .Status.Desired}}unhealthy{{else}}healthy{{end}}">{{.Status.Ready}} / {{.Status.Desired}}</td>
+<td>{{range $i, $n := .Status.Nodes}}{{if $i}}, {{end}}{{$n}}{{end}}</td><td>{{.Status.Capacity}}</td><td>{{.Status.Traffic}}</td>
+<td>{{.Status.LastDecision}}{{if .Error}}<br><span class="unhealthy">{{.Error}}</span>{{end}}</td></tr>
+{{end}}</table>{{end}}
 </body>
 </html>
 `))

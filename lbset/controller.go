@@ -1,11 +1,14 @@
 package lbset
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -57,6 +60,27 @@ type Controller struct {
 	view     View
 	opts     Options
 	seen     map[string]*LoadBalancerSet // by namespace/name: whose series to drop when it goes
+
+	mu      sync.Mutex
+	reports []Report // of the last round, for /status and the page
+}
+
+// Report is what /status and the status page show of a set.
+type Report struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Hostname  string `json:"hostname"`
+	DryRun    bool   `json:"dryRun,omitempty"`
+	Status    Status `json:"status"`
+	// Error is the last write the API server refused, if the last round had one.
+	Error string `json:"error,omitempty"`
+}
+
+// Reports returns the sets as the last round left them.
+func (c *Controller) Reports() []Report {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.reports)
 }
 
 // New returns a controller; Sync does one round.
@@ -76,6 +100,7 @@ type Outcome struct {
 	Plan    Plan
 	Written []Action
 	Err     error
+	status  Status
 }
 
 // Sync decides every set of namespace ("" all) once, writes what it
@@ -83,6 +108,7 @@ type Outcome struct {
 // the sets' status.
 func (c *Controller) Sync(ctx context.Context, namespace string, sets []*LoadBalancerSet, services []*corev1.Service) []Outcome {
 	var out []Outcome
+	var reports []Report
 	now := map[string]*LoadBalancerSet{}
 	for _, set := range sets {
 		if namespace != "" && set.Namespace != namespace {
@@ -100,7 +126,18 @@ func (c *Controller) Sync(ctx context.Context, namespace string, sets []*LoadBal
 			c.opts.Logger.Warn("LoadBalancerSet", "set", o.Set, "err", o.Err)
 		}
 		out = append(out, o)
+		r := Report{Namespace: set.Namespace, Name: set.Name, Hostname: set.Spec.Hostname, DryRun: set.Spec.DryRun, Status: o.status}
+		if o.Err != nil {
+			r.Error = o.Err.Error()
+		}
+		reports = append(reports, r)
 	}
+	slices.SortFunc(reports, func(a, b Report) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	c.mu.Lock()
+	c.reports = reports
+	c.mu.Unlock()
 	for key, set := range c.seen {
 		if now[key] == nil {
 			c.opts.Metrics.forget(set.Namespace, set.Name)
@@ -116,13 +153,13 @@ func (c *Controller) syncSet(ctx context.Context, set *LoadBalancerSet, own []*c
 	s, err := SettingsOf(set.Spec)
 	if err != nil {
 		setCondition(&status, "Valid", false, "InvalidSpec", err.Error(), set.Generation)
-		o.Err = c.writeStatus(ctx, set, status)
+		o.Err, o.status = c.writeStatus(ctx, set, status), status
 		return o
 	}
 	setCondition(&status, "Valid", true, "Valid", "the spec is valid", set.Generation)
 	if ok, why := c.view.MayClaim(set.Namespace, s.Hostname); !ok {
 		setCondition(&status, "HostnameAllowed", false, "HostnameNotAllowed", why, set.Generation)
-		o.Err = c.writeStatus(ctx, set, status)
+		o.Err, o.status = c.writeStatus(ctx, set, status), status
 		return o
 	}
 	setCondition(&status, "HostnameAllowed", true, "Allowed", fmt.Sprintf("namespace %s may publish %s", set.Namespace, s.Hostname), set.Generation)
@@ -143,6 +180,7 @@ func (c *Controller) syncSet(ctx context.Context, set *LoadBalancerSet, own []*c
 		o.Err = err
 	}
 	c.opts.Metrics.observe(set.Namespace, set.Name, status, o)
+	o.status = status
 	return o
 }
 

@@ -216,12 +216,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, once bool) 
 	g := newGroup(ctx)
 	outputs := &provider.Outputs{Metrics: m.outputs}
 	agents := startAgents(g, cfg, clusters, ctl, reg, log)
-	if err := startSets(g, cfg, restCfg, client, clusters, ctl, agents, recorder, lease, m.sets, log); err != nil {
+	lbsets, err := startSets(g, cfg, restCfg, client, clusters, ctl, agents, recorder, lease, m.sets, log)
+	if err != nil {
 		g.Stop()
 		return errors.Join(err, g.Wait(log))
 	}
 	startHTTP(g, ls.http, httpserver.Sources{State: ctl, Outputs: outputs, Cluster: conn, Clusters: clusterStatuses(cfg, clusters),
-		Agents: agents, Gatherer: reg, Pprof: cfg.HTTP.Pprof, TXTOwnerID: cfg.Standalone.TXTOwnerID}, cfg, m.listeners)
+		Agents: agents, Sets: lbsets, Gatherer: reg, Pprof: cfg.HTTP.Pprof, TXTOwnerID: cfg.Standalone.TXTOwnerID}, cfg, m.listeners)
 	serveReaders(g, cfg, ls, ctl, outputs, m, serialBoard(g, cfg, client, lease, log), log)
 	releaseWhenReady(g, ctl)
 	runClusters(g, clusters)

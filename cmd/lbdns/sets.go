@@ -23,6 +23,7 @@ import (
 	"github.com/lbdns/lbdns/bandwidth"
 	"github.com/lbdns/lbdns/config"
 	"github.com/lbdns/lbdns/controller"
+	"github.com/lbdns/lbdns/httpserver"
 	"github.com/lbdns/lbdns/lbset"
 	"github.com/lbdns/lbdns/model"
 	"github.com/lbdns/lbdns/nodeagent"
@@ -45,15 +46,16 @@ type sets struct {
 	lbdnsCtl *controller.Controller
 }
 
-// startSets runs the LoadBalancerSets in g when LBDNS_SETS is on.
+// startSets runs the LoadBalancerSets in g when LBDNS_SETS is on, and
+// returns what /status shows of them.
 func startSets(g *group, cfg config.Config, restCfg *rest.Config, client kubernetes.Interface, clusters []watchedCluster,
-	ctl *controller.Controller, agents any, recorder record.EventRecorder, lease *heldLease, m *lbset.Metrics, log *slog.Logger) error {
+	ctl *controller.Controller, agents any, recorder record.EventRecorder, lease *heldLease, m *lbset.Metrics, log *slog.Logger) (httpserver.Sets, error) {
 	s, err := newSets(cfg, restCfg, client, clusters, ctl, agents, recorder, mayWrite(lease, ctl), m, log)
 	if err != nil || s == nil {
-		return err
+		return nil, err // an untyped nil: /status then shows no sets
 	}
 	g.Go(s.run)
-	return nil
+	return s.ctl, nil
 }
 
 // newSets checks that the CRD is installed and builds the controller; nil
