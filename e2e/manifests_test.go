@@ -30,7 +30,7 @@ func TestManifests(t *testing.T) {
 		t.Fatal(err)
 	}
 	dirs, _ := filepath.Glob(filepath.Join(e.root, "manifests/overlays/*"))
-	dirs = append(dirs, filepath.Join(e.root, "manifests/examples/ionos"), filepath.Join(e.root, "manifests/agent"))
+	dirs = append(dirs, filepath.Join(e.root, "manifests/examples/ionos"), filepath.Join(e.root, "manifests/agent"), filepath.Join(e.root, "manifests/sets"))
 	if len(dirs) < 5 {
 		t.Fatalf("found only %v", dirs)
 	}

@@ -163,6 +163,7 @@ func TestLoadBalancerSet(t *testing.T) {
 	t.Cleanup(l.Stop)
 
 	host := "www." + setsZone
+	refuseBadSet(ctx, t, dyn)
 	svcPort, err := framework.FreePort() // a wildcard listener of the suite may hold a fixed one
 	if err != nil {
 		t.Fatal(err)
@@ -365,4 +366,23 @@ func createSet(ctx context.Context, t *testing.T, dyn dynamic.Interface, host st
 	if _, err := dyn.Resource(setsGVR).Namespace(setsNamespace).Create(ctx, set, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// refuseBadSet checks that the API server refuses, by the CRD's schema, a
+// set whose minimum exceeds its maximum and one without ports.
+func refuseBadSet(ctx context.Context, t *testing.T, dyn dynamic.Interface) {
+	for name, spec := range map[string]map[string]any{
+		"min above max": {"hostname": "bad." + setsZone, "minServices": int64(3), "maxServices": int64(2),
+			"template": map[string]any{"selector": map[string]any{"app": "x"}, "ports": []any{map[string]any{"port": int64(80)}}}},
+		"no ports": {"hostname": "bad." + setsZone, "minServices": int64(1), "maxServices": int64(2),
+			"template": map[string]any{"selector": map[string]any{"app": "x"}, "ports": []any{}}},
+	} {
+		set := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "lbdns.io/v1alpha1", "kind": "LoadBalancerSet",
+			"metadata": map[string]any{"name": "bad", "namespace": setsNamespace}, "spec": spec}}
+		if _, err := dyn.Resource(setsGVR).Namespace(setsNamespace).Create(ctx, set, metav1.CreateOptions{}); err == nil || !apierrors.IsInvalid(err) {
+			_ = dyn.Resource(setsGVR).Namespace(setsNamespace).Delete(ctx, "bad", metav1.DeleteOptions{})
+			t.Fatalf("a set with %s: %v, want refused as invalid", name, err)
+		}
+	}
+	record(t, "PASS the API server refuses a set with minServices above maxServices and one without ports (the CRD's schema)")
 }
