@@ -37,6 +37,7 @@ func TestScenarios(t *testing.T) {
 		{"14_in_cluster_service_probe_cannot_see_a_node_die", scenarioInClusterProbes},
 		{"15_capacity_per_hostname", scenarioCapacity},
 		{"16_node_agents_map_ips_without_node_addresses", scenarioNodeAgents},
+		{"17_set_scales_with_traffic", scenarioSetScalesWithTraffic},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) { s.run(t, suite) })
