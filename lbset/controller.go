@@ -60,6 +60,7 @@ type Controller struct {
 	view     View
 	opts     Options
 	seen     map[string]*LoadBalancerSet // by namespace/name: whose series to drop when it goes
+	lastErr  map[string]string           // by namespace/name: an error is logged when it changes, not every round
 
 	mu      sync.Mutex
 	reports []Report // of the last round, for /status and the page
@@ -91,7 +92,28 @@ func New(services kubernetes.Interface, dyn dynamic.Interface, view View, opts O
 	if opts.Leading == nil {
 		opts.Leading = func() bool { return true }
 	}
-	return &Controller{services: services, sets: dyn.Resource(GroupVersionResource), view: view, opts: opts, seen: map[string]*LoadBalancerSet{}}
+	return &Controller{services: services, sets: dyn.Resource(GroupVersionResource), view: view, opts: opts, seen: map[string]*LoadBalancerSet{},
+		lastErr: map[string]string{}}
+}
+
+// warnOnChange logs a set's error when it differs from its last one, and
+// when the set is well again: a set that keeps failing the same way costs one
+// line, not one per round.
+func (c *Controller) warnOnChange(set string, err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg == c.lastErr[set] {
+		return
+	}
+	if msg == "" {
+		c.opts.Logger.Info("LoadBalancerSet: writes succeed again", "set", set)
+		delete(c.lastErr, set)
+		return
+	}
+	c.opts.Logger.Warn("LoadBalancerSet: a write was refused (logged again when the error changes)", "set", set, "err", err)
+	c.lastErr[set] = msg
 }
 
 // Outcome is what one round did to one set.
@@ -122,9 +144,7 @@ func (c *Controller) Sync(ctx context.Context, namespace string, sets []*LoadBal
 			}
 		}
 		o := c.syncSet(ctx, set, own)
-		if o.Err != nil {
-			c.opts.Logger.Warn("LoadBalancerSet", "set", o.Set, "err", o.Err)
-		}
+		c.warnOnChange(o.Set, o.Err)
 		out = append(out, o)
 		r := Report{Namespace: set.Namespace, Name: set.Name, Hostname: set.Spec.Hostname, DryRun: set.Spec.DryRun, Status: o.status}
 		if o.Err != nil {
@@ -141,6 +161,7 @@ func (c *Controller) Sync(ctx context.Context, namespace string, sets []*LoadBal
 	for key, set := range c.seen {
 		if now[key] == nil {
 			c.opts.Metrics.forget(set.Namespace, set.Name)
+			delete(c.lastErr, key)
 		}
 	}
 	c.seen = now
@@ -195,7 +216,13 @@ func (c *Controller) input(set *LoadBalancerSet, s Settings, own []*corev1.Servi
 	for _, svc := range own {
 		m, err := MemberOf(svc)
 		if err != nil {
-			c.opts.Logger.Warn("LoadBalancerSet: a Service of the set is unreadable, left alone", "err", err)
+			if c.lastErr["service "+err.Error()] == "" { // once per distinct problem
+				c.opts.Logger.Warn("LoadBalancerSet: a Service of the set is unreadable, left alone", "err", err)
+				if len(c.lastErr) > 1000 { // bounded, whatever labels someone writes
+					clear(c.lastErr)
+				}
+				c.lastErr["service "+err.Error()] = "logged"
+			}
 			continue
 		}
 		if ip, err := netip.ParseAddr(m.IP); err == nil {
