@@ -172,6 +172,9 @@ func (c *Controller) syncSet(ctx context.Context, set *LoadBalancerSet, own []*c
 	o := Outcome{Set: set.Namespace + "/" + set.Name}
 	status := set.Status
 	s, err := SettingsOf(set.Spec)
+	if err == nil && len(set.Name) > MaxNameLength {
+		err = fmt.Errorf("metadata.name: at most %d characters, so that its Services' names (<name>-<n>) are valid", MaxNameLength)
+	}
 	if err != nil {
 		setCondition(&status, "Valid", false, "InvalidSpec", err.Error(), set.Generation)
 		o.Err, o.status = c.writeStatus(ctx, set, status), status

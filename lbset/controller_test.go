@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,10 +129,14 @@ func TestControllerRefusesWhatItMayNotDo(t *testing.T) {
 	}
 	bad := testSet()
 	bad.Spec.MinServices = 9
-	h = newHarness(t, bad)
-	h.sync(t)
-	if len(h.services(t)) != 0 || conditionOf(h.set, "Valid") != metav1.ConditionFalse {
-		t.Fatalf("invalid spec: services %d, status %+v", len(h.services(t)), h.set.Status.Conditions)
+	long := testSet()
+	long.Name = strings.Repeat("x", MaxNameLength+1)
+	for _, set := range []*LoadBalancerSet{bad, long} {
+		h = newHarness(t, set)
+		h.sync(t)
+		if len(h.services(t)) != 0 || conditionOf(h.set, "Valid") != metav1.ConditionFalse {
+			t.Fatalf("invalid set %s: services %d, status %+v", set.Name, len(h.services(t)), h.set.Status.Conditions)
+		}
 	}
 }
 

@@ -33,6 +33,10 @@ type Settings struct {
 	Cooldown               time.Duration
 }
 
+// MaxNameLength bounds a set's name: a Service's name, <set>-<n>, is a DNS
+// label of at most 63 characters.
+const MaxNameLength = 56
+
 // Defaults of the timings. NoIPFor: a cloud that gave a Service no IP in
 // this time will not; the set tries another node.
 const (
