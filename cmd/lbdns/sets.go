@@ -113,8 +113,15 @@ func (s *sets) poke() {
 func (s *sets) run(ctx context.Context) error {
 	go s.setInf.RunWithContext(ctx)
 	go s.svcInf.RunWithContext(ctx)
-	if !cache.WaitForCacheSync(ctx.Done(), s.setInf.HasSynced, s.svcInf.HasSynced) {
-		return nil // ctx ended
+	syncCtx, cancel := context.WithTimeout(ctx, s.cfg.Source.CacheSyncTimeout)
+	synced := cache.WaitForCacheSync(syncCtx.Done(), s.setInf.HasSynced, s.svcInf.HasSynced)
+	cancel()
+	if ctx.Err() != nil {
+		return nil
+	}
+	if !synced {
+		return fmt.Errorf("LoadBalancerSets: LoadBalancerSets and Services not listed within %s (LBDNS_CACHE_SYNC_TIMEOUT): "+
+			"check that lbdns may list and watch them (kubectl apply -k manifests/sets)", s.cfg.Source.CacheSyncTimeout)
 	}
 	select {
 	case <-ctx.Done():
