@@ -15,6 +15,7 @@ import (
 	"github.com/lbdns/lbdns/e2e/framework"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -385,4 +386,49 @@ func refuseBadSet(ctx context.Context, t *testing.T, dyn dynamic.Interface) {
 		}
 	}
 	record(t, "PASS the API server refuses a set with minServices above maxServices and one without ports (the CRD's schema)")
+}
+
+// TestLoadBalancerSetWithoutItsRBAC runs lbdns with LBDNS_SETS=true under a
+// ServiceAccount bound to manifests/base's role only: it may read the cluster
+// but not the sets. It must stop and say what to apply, not wait silently.
+func TestLoadBalancerSetWithoutItsRBAC(t *testing.T) {
+	e := suite
+	ctx := context.Background()
+	e.setsPrerequisites(t) // the CRD is served; the ServiceAccount below lacks its role
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "lbdns", Name: "nosets"}}
+	if _, err := e.cp.Client.CoreV1().ServiceAccounts("lbdns").Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "lbdns-nosets"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "lbdns"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "lbdns", Name: "nosets"}}}
+	if _, err := e.cp.Client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.cp.Client.RbacV1().ClusterRoleBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{})
+		_ = e.cp.Client.CoreV1().ServiceAccounts("lbdns").Delete(ctx, sa.Name, metav1.DeleteOptions{})
+	})
+	kubeconfig, err := e.tokenKubeconfig(ctx, "nosets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.newLbdns("lbdns-nosets", "KUBECONFIG="+kubeconfig, "LBDNS_SETS=true", "LBDNS_CACHE_SYNC_TIMEOUT=3s",
+		"LBDNS_NAMESPACE="+setsNamespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.start(e); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Stop)
+	select {
+	case <-l.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatalf("lbdns without the sets' RBAC still runs after 60 s:\n%s", l.Tail(10))
+	}
+	if tail := l.Tail(20); !strings.Contains(tail, "manifests/sets") {
+		t.Fatalf("lbdns stopped without naming manifests/sets:\n%s", tail)
+	}
+	record(t, "PASS lbdns with LBDNS_SETS=true but without the sets' RBAC stops and names manifests/sets")
 }
