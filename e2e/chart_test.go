@@ -32,6 +32,7 @@ var chartModes = map[string]chartMode{
 		set: []string{"metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true", "metrics.dashboard.enabled=true"},
 		want: map[string]string{"LBDNS_CRD_NAMESPACE": "lbdns", "LBDNS_LEADER_ELECT": "true", "LBDNS_PROVIDER": `""`,
 			"LBDNS_CONNECTOR_ADDR": "off"},
+		lacks: []string{"LoadBalancerSet", "lbdns-sets"}, // opt-in: no CRD, no right to write Services
 	},
 	"standalone_rfc2136": {
 		set: []string{"standalone.provider=rfc2136", "standalone.rfc2136.host=ns1.example.com", "standalone.rfc2136.zones={example.com}",
@@ -49,6 +50,12 @@ var chartModes = map[string]chartMode{
 		set: []string{"standalone.provider=webhook", "standalone.webhook.url=http://webhook.dns.svc:8888", "replicas=1",
 			"leaderElection.enabled=false"},
 		want: map[string]string{"LBDNS_WEBHOOK_URL": "http://webhook.dns.svc:8888", "LBDNS_LEADER_ELECT": "false"},
+	},
+	// LoadBalancerSets: the CRD and the rights to write Services come with it.
+	"sets": {
+		set:  []string{"sets.enabled=true", "sets.interval=10s"},
+		want: map[string]string{"LBDNS_SETS": "true", "LBDNS_SETS_INTERVAL": "10s"},
+		has:  []string{"kind: CustomResourceDefinition", "name: loadbalancersets.lbdns.io", "name: lbdns-sets", "resources: [loadbalancersets/status]"},
 	},
 	"embedded_dns": {
 		set: []string{"dns.enabled=true", "dns.zones={lb.example.com}", "dns.rrl.exempt={10.0.0.0/8}", "probe.fastInterval=250ms"},

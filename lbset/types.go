@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// The API of the custom resource (manifests/crds/loadbalancerset.yaml).
+// The API of the custom resource (manifests/helm/lbdns/files/sets/).
 const (
 	Group    = "lbdns.io"
 	Version  = "v1alpha1"

@@ -86,6 +86,10 @@
 - name: LBDNS_AGENT_TOKEN
   valueFrom: {secretKeyRef: {name: {{ include "lbdns.agentTokenSecret" $ | quote }}, key: {{ $v.agent.token.key | quote }}}}
 {{- end }}
+{{- if $v.sets.enabled }}
+- {name: LBDNS_SETS, value: "true"}
+- {name: LBDNS_SETS_INTERVAL, value: {{ $v.sets.interval | quote }}}
+{{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}
