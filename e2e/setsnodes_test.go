@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -41,6 +42,7 @@ type nodeCloudStandIn struct {
 	ipOf   map[string]netip.Addr // node -> its LB IP
 	mu     sync.Mutex
 	placed map[string]bool
+	down   map[string]bool // nodes whose pods are gone (the node died)
 }
 
 func (c *nodeCloudStandIn) run(ctx context.Context, t *testing.T) {
@@ -82,7 +84,13 @@ func (c *nodeCloudStandIn) place(ctx context.Context, t *testing.T, svc *corev1.
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Ports:       []discoveryv1.EndpointPort{{Name: ptrTo("web"), Port: ptrTo(int32(8080)), Protocol: ptrTo(corev1.ProtocolTCP)}},
 	}
+	c.mu.Lock()
+	down := maps.Clone(c.down)
+	c.mu.Unlock()
 	for _, p := range c.pods {
+		if down[p.node] {
+			continue
+		}
 		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{p.ip.String()}, NodeName: ptrTo(p.node),
 			Conditions: discoveryv1.EndpointConditions{Ready: ptrTo(true), Serving: ptrTo(true), Terminating: ptrTo(false)}})
 	}
@@ -111,7 +119,7 @@ func scenarioSetScalesWithTraffic(t *testing.T, e *env) {
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	cloud := &nodeCloudStandIn{e: e, ipOf: map[string]netip.Addr{}, placed: map[string]bool{}}
+	cloud := &nodeCloudStandIn{e: e, ipOf: map[string]netip.Addr{}, placed: map[string]bool{}, down: map[string]bool{}}
 	for i, n := range e.nodes[:2] {
 		pod, err := n.startPod(netip.AddrFrom4([4]byte{10, 252, 17, byte(i + 1)}))
 		if err != nil {
@@ -186,6 +194,61 @@ func scenarioSetScalesWithTraffic(t *testing.T, e *env) {
 	}
 	record(t, "PASS the traffic stopped: one Service drained (weight 0), then deleted; %s after the traffic stopped, never fewer than 1 IP",
 		time.Since(stopped).Round(100*time.Millisecond))
+	killSetNode(t, e, cloud, dnsAddr, host)
+}
+
+// killSetNode takes down the real node that carries the set's one Service
+// (its link, and its Node NotReady) and waits until a replacement on the
+// other node answers, through that node's kube-proxy.
+func killSetNode(t *testing.T, e *env, cloud *nodeCloudStandIn, dnsAddr, host string) {
+	got, err := framework.Lookup(dnsAddr, host, "A")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("before the kill: %v, %v", got, err)
+	}
+	var dead, other *simNode
+	for _, n := range e.nodes[:2] {
+		if cloud.ipOf[n.name].String() == got[0] {
+			dead = n
+		} else {
+			other = n
+		}
+	}
+	cloud.mu.Lock()
+	cloud.down[dead.name] = true
+	cloud.mu.Unlock()
+	killed := time.Now()
+	if err := dead.setLink(false); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = dead.setLink(true)
+		e.setNodeReady(t, dead.name, true)
+	})
+	e.setNodeReady(t, dead.name, false)
+	want := cloud.ipOf[other.name].String()
+	answers, empty := 0, 0
+	err = framework.WaitFor(90*time.Second, "a replacement on "+other.name, func() error {
+		got, err := framework.Lookup(dnsAddr, host, "A")
+		if err != nil {
+			return err
+		}
+		answers++
+		if len(got) == 0 {
+			empty++
+		}
+		if len(got) != 1 || got[0] != want {
+			return fmt.Errorf("answer %v", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty > 0 {
+		t.Fatalf("%d of %d answers had no IP while the set replaced its Service", empty, answers)
+	}
+	record(t, "PASS node %s died (link down, NotReady): the set's replacement on %s answered through its kube-proxy %s later; no empty answer in %d",
+		dead.name, other.name, time.Since(killed).Round(100*time.Millisecond), answers)
 }
 
 // createScalingSet creates a set of one to two Services with short
