@@ -432,3 +432,74 @@ func TestLoadBalancerSetWithoutItsRBAC(t *testing.T) {
 	}
 	record(t, "PASS lbdns with LBDNS_SETS=true but without the sets' RBAC stops and names manifests/sets")
 }
+
+// TestLoadBalancerSetRefusals: a dry-run set creates nothing and says what
+// it would do; a set in a namespace that does not own its hostname (another
+// namespace's Service names it first) creates nothing and says why.
+func TestLoadBalancerSetRefusals(t *testing.T) {
+	e := suite
+	ctx := context.Background()
+	dyn := e.setsPrerequisites(t)
+	owner := "sets-owner"
+	if _, err := e.cp.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: owner}},
+		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	taken := "taken." + setsZone
+	if err := e.createProbedService(ctx, owner, "first", taken, netip.MustParseAddr("127.0.79.30"), 9); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.cp.Client.CoreV1().Services(owner).Delete(ctx, "first", metav1.DeleteOptions{})
+		_ = dyn.Resource(setsGVR).Namespace(setsNamespace).Delete(ctx, "dry", metav1.DeleteOptions{})
+		_ = dyn.Resource(setsGVR).Namespace(setsNamespace).Delete(ctx, "thief", metav1.DeleteOptions{})
+	})
+	l, err := e.newLbdns("lbdns-sets-refusals", "LBDNS_SETS=true", "LBDNS_SETS_INTERVAL=1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.run(e); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Stop)
+	for name, spec := range map[string]map[string]any{
+		"dry":   {"hostname": "dry." + setsZone, "dryRun": true},
+		"thief": {"hostname": taken},
+	} {
+		spec["minServices"], spec["maxServices"] = int64(2), int64(2)
+		spec["template"] = map[string]any{"selector": map[string]any{"app": name}, "ports": []any{map[string]any{"port": int64(80)}}}
+		set := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "lbdns.io/v1alpha1", "kind": "LoadBalancerSet",
+			"metadata": map[string]any{"name": name, "namespace": setsNamespace}, "spec": spec}}
+		if _, err := dyn.Resource(setsGVR).Namespace(setsNamespace).Create(ctx, set, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = framework.WaitFor(30*time.Second, "both sets refused with reasons", func() error {
+		dry, err := dyn.Resource(setsGVR).Namespace(setsNamespace).Get(ctx, "dry", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if d, _, _ := unstructured.NestedString(dry.Object, "status", "lastDecision"); !strings.HasPrefix(d, "dry run") {
+			return fmt.Errorf("dry run's last decision %q", d)
+		}
+		thief, err := dyn.Resource(setsGVR).Namespace(setsNamespace).Get(ctx, "thief", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		conds, _, _ := unstructured.NestedSlice(thief.Object, "status", "conditions")
+		for _, c := range conds {
+			if m, _ := c.(map[string]any); m["type"] == "HostnameAllowed" && m["status"] == "False" && strings.Contains(fmt.Sprint(m["message"]), owner) {
+				return nil
+			}
+		}
+		return fmt.Errorf("thief's conditions %v", conds)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := e.cp.Client.CoreV1().Services(setsNamespace).List(ctx, metav1.ListOptions{LabelSelector: "lbdns.io/set"})
+	if err != nil || len(list.Items) != 0 {
+		t.Fatalf("Services created by refused sets: %d, %v", len(list.Items), err)
+	}
+	record(t, "PASS a dry-run set created nothing and reported what it would do; a set for a name namespace %s owns created nothing, condition HostnameAllowed=False naming the owner", owner)
+}
