@@ -47,12 +47,14 @@ type cloudStandIn struct {
 	servers map[string]net.Listener // by node
 }
 
-func (c *cloudStandIn) run(ctx context.Context, t *testing.T) {
+// watchServices hands every Service of namespace to place, every 100 ms,
+// until ctx ends: the loop of the cloud controllers' stand-ins.
+func (e *env) watchServices(ctx context.Context, namespace string, place func(*corev1.Service)) {
 	for ctx.Err() == nil {
-		list, err := c.e.cp.Client.CoreV1().Services(setsNamespace).List(ctx, metav1.ListOptions{})
+		list, err := e.cp.Client.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{})
 		if err == nil {
 			for i := range list.Items {
-				c.place(ctx, t, &list.Items[i])
+				place(&list.Items[i])
 			}
 		}
 		select {
@@ -146,7 +148,7 @@ func TestLoadBalancerSet(t *testing.T) {
 			_ = e.cp.Client.CoreV1().Nodes().Delete(context.Background(), n, metav1.DeleteOptions{})
 		}
 	})
-	go cloud.run(ctx, t)
+	go e.watchServices(ctx, setsNamespace, func(svc *corev1.Service) { cloud.place(ctx, t, svc) })
 
 	port, err := framework.FreePort()
 	if err != nil {

@@ -45,21 +45,6 @@ type nodeCloudStandIn struct {
 	down   map[string]bool // nodes whose pods are gone (the node died)
 }
 
-func (c *nodeCloudStandIn) run(ctx context.Context, t *testing.T) {
-	for ctx.Err() == nil {
-		list, err := c.e.cp.Client.CoreV1().Services(setsRealNamespace).List(ctx, metav1.ListOptions{})
-		if err == nil {
-			for i := range list.Items {
-				c.place(ctx, t, &list.Items[i])
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 func (c *nodeCloudStandIn) place(ctx context.Context, t *testing.T, svc *corev1.Service) {
 	node, ok := strings.CutPrefix(svc.Annotations["cloud.ionos.com/node-selector"], "kubernetes.io/hostname=")
 	ip, known := c.ipOf[node]
@@ -140,7 +125,7 @@ func scenarioSetScalesWithTraffic(t *testing.T, e *env) {
 			}
 		}
 	})
-	go cloud.run(ctx, t)
+	go e.watchServices(ctx, setsRealNamespace, func(svc *corev1.Service) { cloud.place(ctx, t, svc) })
 	port, err := framework.FreePort()
 	if err != nil {
 		t.Fatal(err)
